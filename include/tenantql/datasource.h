@@ -1,0 +1,101 @@
+/*
+ * datasource.h - the request's data sources, made by factory functions per request and
+ * bound to that request's tenant pool (ADR 000: "Factory Function Approach").
+ *
+ * A tq_db is one request's handle on its tenant's database: every query goes through it
+ * to the tenant's pool, and it counts the queries still out so that the request is not
+ * freed under them. The user and product data sources turn rows into GraphQL values.
+ */
+#ifndef TENANTQL_DATASOURCE_H
+#define TENANTQL_DATASOURCE_H
+
+#include <stdbool.h>
+
+#include "tenantql/gql_schema.h"
+#include "tenantql/tenant_pool.h"
+
+typedef struct tq_db {
+    tq_pool *pool;
+    tq_worker *worker;
+    tq_arena *arena;
+    int inflight;                       /* queries sent and not yet answered */
+    void (*on_idle)(struct tq_db *db);  /* called when inflight drops to 0 */
+} tq_db;
+
+/* Outcome of a data source call. error_code is NULL on success, else one of the API's
+ * extensions.code values (the message is safe to show to clients). */
+typedef struct tq_ds_result {
+    const char *error_code;
+    const char *error_message;
+    tq_value value;                     /* an object, a list of objects, or null */
+    tq_value extra;                     /* per call: e.g. the cursor keys of a page */
+    bool has_more;                      /* pages: rows follow the returned ones */
+} tq_ds_result;
+
+typedef void (*tq_ds_cb)(void *data, tq_ds_result *r);
+
+/* Object types the data sources produce; bound once from the schema at start-up. */
+typedef struct tq_ds_types {
+    const tq_schema_type *user, *product;
+} tq_ds_types;
+int tq_ds_bind_types(const tq_schema *schema);
+const tq_ds_types *tq_ds_types_get(void);
+
+/* ---- users ---- */
+
+typedef struct tq_user_ds {
+    tq_db *db;
+} tq_user_ds;
+
+typedef struct tq_page_request {
+    int first;                          /* rows wanted (0..100) */
+    const char *after_key;              /* NULL: from the start */
+    const char *after_id;
+} tq_page_request;
+
+tq_user_ds *tq_user_ds_create(tq_arena *a, tq_db *db);
+/* id must be a canonical uuid; only_active hides deactivated users (for `me`). */
+void tq_user_ds_find_by_id(tq_user_ds *ds, const char *id, bool only_active, tq_ds_cb cb, void *data);
+/* r->value: a list of users, r->extra: a list of their cursor keys (email) */
+void tq_user_ds_page(tq_user_ds *ds, const tq_page_request *page, tq_ds_cb cb, void *data);
+void tq_user_ds_count(tq_user_ds *ds, tq_ds_cb cb, void *data);
+void tq_user_ds_search(tq_user_ds *ds, const char *pattern, int limit, tq_ds_cb cb, void *data);
+
+/* ---- products ---- */
+
+typedef enum tq_product_order {
+    TQ_PRODUCT_NAME_ASC,
+    TQ_PRODUCT_NAME_DESC,
+    TQ_PRODUCT_PRICE_ASC,
+    TQ_PRODUCT_PRICE_DESC,
+    TQ_PRODUCT_CREATED_AT_DESC,
+} tq_product_order;
+
+typedef struct tq_product_filter {
+    const char *name_pattern;           /* ILIKE pattern, already escaped and wrapped in % */
+    const char *min_price, *max_price;  /* canonical decimals */
+    int in_stock;                       /* -1 any, 0 out of stock, 1 in stock */
+    int active;                         /* -1 any, 0, 1 */
+} tq_product_filter;
+
+typedef struct tq_product_ds {
+    tq_db *db;
+} tq_product_ds;
+
+tq_product_ds *tq_product_ds_create(tq_arena *a, tq_db *db);
+void tq_product_ds_find_by_id(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data);
+/* r->extra: a list of the rows' cursor keys for the order */
+void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *filter, tq_product_order order,
+                        const tq_page_request *page, tq_ds_cb cb, void *data);
+void tq_product_ds_count(tq_product_ds *ds, const tq_product_filter *filter, tq_ds_cb cb, void *data);
+void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_ds_cb cb, void *data);
+
+/* ---- nodes: users first, then products ---- */
+
+/* ids: canonical uuids; r->value: a list, one entry per id (object or null) */
+void tq_node_ds_find(tq_db *db, const char *const *ids, uint32_t n, tq_ds_cb cb, void *data);
+
+/* Escapes %, _ and \ so that text matches itself in ILIKE, and wraps it in %. */
+char *tq_ds_contains_pattern(tq_arena *a, const char *text, size_t len);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * gql_schema.h - the executable schema: types built from the SDL file at start-up, with
+ * resolvers bound by "Type.field" name and custom scalars bound by type name. Immutable
+ * once built and shared by all worker threads.
+ */
+#ifndef TENANTQL_GQL_SCHEMA_H
+#define TENANTQL_GQL_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tenantql/arena.h"
+#include "tenantql/gql_ast.h"
+#include "tenantql/gql_value.h"
+
+typedef struct tq_schema_type tq_schema_type;
+typedef struct tq_field_ctx tq_field_ctx;
+
+typedef enum tq_type_kind {
+    TQ_TYPE_SCALAR,
+    TQ_TYPE_OBJECT,
+    TQ_TYPE_INTERFACE,
+    TQ_TYPE_UNION,
+    TQ_TYPE_ENUM,
+    TQ_TYPE_INPUT_OBJECT,
+} tq_type_kind;
+
+typedef struct tq_type_ref {
+    tq_gql_type_kind kind;        /* NAMED, LIST, NON_NULL */
+    const tq_schema_type *named;  /* NAMED */
+    const struct tq_type_ref *of; /* LIST, NON_NULL */
+} tq_type_ref;
+
+/* Resolvers answer exactly once, now or later, through tq_field_resolve or
+ * tq_field_error (gql_exec.h). */
+typedef void (*tq_resolver_fn)(tq_field_ctx *fc);
+
+typedef struct tq_input_value {
+    const char *name;
+    tq_str description;
+    const tq_type_ref *type;
+    const tq_gql_value *default_literal; /* NULL when there is no default */
+    bool deprecated;
+    const char *deprecation_reason;
+} tq_input_value;
+
+typedef struct tq_schema_field {
+    const char *name;
+    tq_str description;
+    const tq_type_ref *type;
+    tq_input_value *args;
+    uint32_t nargs;
+    tq_resolver_fn resolve;       /* NULL: the parent object's field of the same name */
+    bool deprecated;
+    const char *deprecation_reason;
+} tq_schema_field;
+
+typedef struct tq_enum_value {
+    const char *name;
+    tq_str description;
+    bool deprecated;
+    const char *deprecation_reason;
+} tq_enum_value;
+
+/* Custom scalar behaviour. Each returns 0, or -1 with a message in err. */
+typedef struct tq_scalar_ops {
+    /* resolver value -> response value (a leaf: string, int, float, bool) */
+    int (*serialize)(tq_arena *a, const tq_value *in, tq_value *out, char *err, size_t errlen);
+    /* input literal (no variables inside) or variable value -> internal value */
+    int (*parse_literal)(tq_arena *a, const tq_gql_value *lit, tq_value *out, char *err, size_t errlen);
+    int (*parse_value)(tq_arena *a, const tq_value *in, tq_value *out, char *err, size_t errlen);
+} tq_scalar_ops;
+
+struct tq_schema_type {
+    tq_type_kind kind;
+    const char *name;
+    tq_str description;
+    tq_schema_field *fields;            /* OBJECT, INTERFACE */
+    uint32_t nfields;
+    const tq_schema_type **interfaces;  /* OBJECT, INTERFACE */
+    uint32_t ninterfaces;
+    const tq_schema_type **possible;    /* UNION members; INTERFACE implementations */
+    uint32_t npossible;
+    tq_enum_value *values;              /* ENUM */
+    uint32_t nvalues;
+    tq_input_value *input_fields;       /* INPUT_OBJECT */
+    uint32_t ninput_fields;
+    const tq_scalar_ops *scalar;        /* SCALAR */
+    const char *specified_by;
+};
+
+typedef struct tq_schema {
+    tq_arena arena;                     /* owns everything below, and the parsed SDL */
+    tq_schema_type **types;
+    uint32_t ntypes;
+    const tq_schema_type *query, *mutation, *subscription;
+} tq_schema;
+
+typedef struct tq_resolver_binding {
+    const char *coordinate;             /* "Query.user" */
+    tq_resolver_fn resolve;
+} tq_resolver_binding;
+
+typedef struct tq_scalar_binding {
+    const char *name;                   /* "DateTime" */
+    const tq_scalar_ops *ops;
+} tq_scalar_binding;
+
+/* Builds the schema from SDL text. Every binding must name an existing field or scalar,
+ * and every custom scalar must be bound; NULL + err otherwise. */
+tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_binding *resolvers,
+                           const tq_scalar_binding *scalars, char *err, size_t errlen);
+void tq_schema_free(tq_schema *s);
+
+const tq_schema_type *tq_schema_find_type(const tq_schema *s, const char *name, size_t len);
+const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char *name, size_t len);
+bool tq_schema_is_possible_type(const tq_schema_type *abstract, const tq_schema_type *object);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * pg_admin.h - blocking libpq helpers for the command line and for start-up. Never call
+ * these from a worker thread's event loop: request-time database work goes through the
+ * asynchronous pool (tenant_pool.h).
+ */
+#ifndef TENANTQL_PG_ADMIN_H
+#define TENANTQL_PG_ADMIN_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* Connects with keyword/value arrays (NULL-terminated); returns NULL and fills err. */
+PGconn *tq_pg_connect_params(const char *const *keywords, const char *const *values, char *err, size_t errlen);
+/* Connects with a conninfo string or URI. */
+PGconn *tq_pg_connect(const char *conninfo, char *err, size_t errlen);
+
+/* Runs one or more statements with no parameters; 0 on success. */
+int tq_pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen);
+/* Runs a parameterised statement (text parameters); returns the result (caller PQclears)
+ * or NULL with err filled. */
+PGresult *tq_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen);
+
+/* Copies libpq's last error without its trailing newline. */
+void tq_pg_copy_error(const char *msg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * server.h - the GraphQL HTTP server: configuration and the blocking run function used
+ * by `tenantql serve` and `tenantql dev`.
+ */
+#ifndef TENANTQL_SERVER_H
+#define TENANTQL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tq_server_config {
+    const char *listen;          /* "HOST:PORT" (default 127.0.0.1:8080) */
+    int threads;                 /* worker threads (default: number of cores) */
+    const char *registry;        /* libpq conninfo of the registry database */
+    const char *jwt_secret;      /* HS256 key, at least 32 bytes */
+    const char *jwt_issuer;      /* expected and written "iss" (default "tenantql") */
+    bool trust_tenant_header;    /* accept X-Tenant-ID without a token (benchmarks only) */
+    long max_body_bytes;         /* request bodies above this get 413 (default 1 MiB) */
+    long drain_timeout_ms;       /* shutdown: wait this long for requests in flight (default 10000) */
+    long request_timeout_ms;     /* a request still running after this is answered 503 (default 30000) */
+    const char *tenant_sslmode;  /* sslmode for tenant connections (default "prefer") */
+    int registry_refresh_ms;     /* full re-read of the registry (default 30000) */
+    const char *ready_banner;    /* printed to stdout once listening (tenantql dev) */
+} tq_server_config;
+
+/* Fills the defaults. */
+void tq_server_config_init(tq_server_config *cfg);
+
+/* Starts the workers and serves until SIGINT or SIGTERM, then drains and cleans up.
+ * Returns the process exit code. */
+int tq_server_run(const tq_server_config *cfg);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * tenant_pool.h - the tenant connection manager: one pool of libpq connections per
+ * tenant database, shared by all worker threads, never by two tenants.
+ *
+ * A pool holds at most `max` connections across all workers. A connection belongs to
+ * the worker whose loop watches it; idle connections wait in per-worker lists so that a
+ * worker reuses its own first. A query that finds nothing idle opens a new connection
+ * (while under max), takes an idle one from another worker, or queues (FIFO, across
+ * workers) until one is released or its acquire timeout passes. Connections are taken
+ * per query and given back as soon as its result is in.
+ *
+ * Every callback runs on the worker that issued the query and never inside
+ * tq_pool_query itself.
+ */
+#ifndef TENANTQL_TENANT_POOL_H
+#define TENANTQL_TENANT_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "tenantql/pgconn.h"
+#include "tenantql/worker.h"
+
+#define TQ_DB_MAX_PARAMS 8
+
+typedef struct tq_pool tq_pool;
+
+typedef struct tq_pool_options {
+    int max;                  /* connections across all workers (default 5) */
+    int acquire_timeout_ms;   /* wait for a connection before TQ_DB_BUSY (default 5000) */
+    int idle_timeout_ms;      /* close connections idle this long (default 30000) */
+    int connect_timeout_ms;   /* libpq connect_timeout, rounded up to seconds (default 5000) */
+    int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 0) */
+} tq_pool_options;
+
+#define TQ_POOL_OPTIONS_DEFAULT {5, 5000, 30000, 5000, 0}
+
+typedef enum tq_db_status {
+    TQ_DB_OK,          /* res holds tuples or a command status */
+    TQ_DB_SQL_ERROR,   /* res holds the server's error (constraint, timeout ...) */
+    TQ_DB_BUSY,        /* no connection within the acquire timeout */
+    TQ_DB_UNAVAILABLE, /* the database cannot be reached or the connection broke */
+} tq_db_status;
+
+typedef struct tq_db_query tq_db_query;
+/* Owns res (PQclear it); res is NULL for BUSY and UNAVAILABLE. */
+typedef void (*tq_db_query_cb)(tq_db_query *q, tq_db_status status, PGresult *res);
+
+struct tq_db_query {
+    /* set by the caller */
+    const tq_stmt *stmt;
+    const char *params[TQ_DB_MAX_PARAMS];
+    tq_db_query_cb cb;
+    void *data;
+    /* private to the pool */
+    tq_pool *pool;
+    tq_worker *worker;             /* the issuing worker: callbacks run there */
+    tq_pgconn *conn;
+    tq_db_status status;           /* outcome delivered without a connection */
+    bool waiting;                  /* in the pool's FIFO (guarded by the pool lock) */
+    bool steal;                    /* conn is on its way from another worker's idle list */
+    h2o_linklist_t wait_link;
+    h2o_timeout_entry_t timer;     /* acquire timeout, then deferred completion */
+    h2o_multithread_message_t msg; /* hand-over between workers */
+};
+
+/* Process-wide set-up: the workers that will use pools. Call once before any pool. */
+void tq_pools_init(tq_worker *workers, int nworkers);
+/* After the workers stopped: frees every pool (each must have no connection left). */
+void tq_pools_destroy(void);
+
+/* Creates a pool for one database. keywords/values are libpq connection parameters
+ * (copied). label names the pool in logs (the tenant name). */
+tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
+                        const tq_pool_options *opts);
+void tq_pool_ref(tq_pool *p);
+/* Drops a reference; the last one retires the pool: idle connections are closed by
+ * their workers and busy ones when they come back. */
+void tq_pool_unref(tq_pool *p);
+
+/* Runs q->stmt with q->params on a connection of the pool, then calls q->cb. */
+void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q);
+
+/* Worker hooks: register the receiver, run periodic maintenance (idle timeouts,
+ * retired pools), and close the worker's idle connections at shutdown. */
+void tq_pools_worker_init(tq_worker *w);
+void tq_pools_worker_janitor(tq_worker *w, bool closing);
+void tq_pools_worker_dispose(tq_worker *w);
+
+/* Counters for logs and tests. */
+typedef struct tq_pool_stats {
+    int total, idle, waiting;
+    unsigned long created, closed;
+} tq_pool_stats;
+void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * dev.c - `tenantql dev`: the newcomer's one command. It starts a private PostgreSQL
+ * cluster under .tenantql/, creates the registry and the demo tenants acme and globex
+ * (each in its own database, reached through its own login role), fills them with
+ * deterministic demo data, prints tokens and curl examples, serves until Ctrl-C and
+ * stops the cluster. A second run finds everything in place and reuses it.
+ */
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "tenantql/log.h"
+#include "tenantql/migrate.h"
+#include "tenantql/pg_admin.h"
+#include "tenantql/pg_cluster.h"
+#include "tenantql/strbuf.h"
+#include "tenantql/tenant_admin.h"
+
+#define REGISTRY_DB "tenantql"
+#define DEMO_USERS 1000
+#define DEMO_PRODUCTS 1000
+#define DEV_TOKEN_TTL (24 * 3600)
+
+static const char *const demo_tenants[] = {"acme", "globex"};
+
+/* ---- small files in the dev directory ---- */
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char buf[64];
+    randombytes_buf(buf, nbytes);
+    sodium_bin2hex(out, nbytes * 2 + 1, buf, nbytes);
+}
+
+/* Reads dir/name, or creates it with fresh random hex: secrets survive restarts so that
+ * printed tokens and stored passwords stay valid. */
+static int secret_file(const char *dir, const char *name, char *out, size_t outlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        bool ok = fgets(out, (int)outlen, f) != NULL;
+        fclose(f);
+        out[strcspn(out, "\r\n")] = '\0';
+        if (ok && strlen(out) >= 32)
+            return 0;
+    }
+    random_hex(out, 32);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, out, strlen(out)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- registry and tenants ---- */
+
+static PGconn *open_registry(const tq_pg_cluster *c, char *conninfo, size_t len, char *err, size_t errlen)
+{
+    char admin[PATH_MAX + 128];
+    tq_pg_cluster_conninfo(c, "postgres", admin, sizeof(admin));
+    PGconn *pg = tq_pg_connect(admin, err, errlen);
+    if (pg == NULL)
+        return NULL;
+    PGresult *res = tq_pg_query(pg, "SELECT 1 FROM pg_database WHERE datname = '" REGISTRY_DB "'", 0, NULL, err, errlen);
+    int exists = res != NULL && PQntuples(res) > 0;
+    PQclear(res);
+    if (!exists && tq_pg_exec(pg, "CREATE DATABASE " REGISTRY_DB, err, errlen) != 0) {
+        PQfinish(pg);
+        return NULL;
+    }
+    PQfinish(pg);
+    tq_pg_cluster_conninfo(c, REGISTRY_DB, conninfo, len);
+    PGconn *reg = tq_pg_connect(conninfo, err, errlen);
+    if (reg != NULL && tq_migrate(reg, TQ_MIGRATIONS_REGISTRY, err, errlen) < 0) {
+        PQfinish(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+/* A login role per tenant: a tenant's credentials open its own database and no other. */
+static int ensure_role(PGconn *reg, const char *role, const char *password, char *err, size_t errlen)
+{
+    const char *params[] = {role};
+    PGresult *res = tq_pg_query(reg, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int exists = PQntuples(res) > 0;
+    PQclear(res);
+    char *qrole = PQescapeIdentifier(reg, role, strlen(role));
+    char *qpass = PQescapeLiteral(reg, password, strlen(password));
+    char sql[512];
+    snprintf(sql, sizeof(sql), "%s ROLE %s LOGIN PASSWORD %s", exists ? "ALTER" : "CREATE", qrole, qpass);
+    PQfreemem(qrole);
+    PQfreemem(qpass);
+    return tq_pg_exec(reg, sql, err, errlen);
+}
+
+static const char demo_users_sql[] =
+    "INSERT INTO users (id, email, password, first_name, last_name, active, created_at, updated_at)"
+    " SELECT md5($1 || ':user:' || i)::uuid,"
+    "        format('user%s@%s.example', lpad(i::text, 4, '0'), $1),"
+    "        $2,"
+    "        (ARRAY['Ada','Alan','Grace','Edsger','Barbara','Donald','Ken','Dennis',"
+    "               'Linus','Margaret','Niklaus','John','Frances','Leslie','Tony','Radia'])[1 + i % 16],"
+    "        CASE WHEN i % 9 = 0 THEN NULL ELSE"
+    "        (ARRAY['Lovelace','Turing','Hopper','Dijkstra','Liskov','Knuth','Thompson','Ritchie',"
+    "               'Torvalds','Hamilton','Wirth','Backus','Allen','Lamport','Hoare','Perlman'])[1 + (i * 7) % 16] END,"
+    "        i % 10 <> 0,"
+    "        timestamptz '2026-01-01 00:00:00+00' + i * interval '1 hour 1.234567 second',"
+    "        timestamptz '2026-01-01 00:00:00+00' + i * interval '1 hour 1.234567 second' + interval '1 day'"
+    " FROM generate_series(1, $3::int) AS i"
+    " UNION ALL SELECT md5($1 || ':admin')::uuid, format('admin@%s.example', $1), $4, initcap($1), 'Admin', true,"
+    "        timestamptz '2025-12-31 23:00:00+00', timestamptz '2025-12-31 23:00:00+00'";
+
+static const char demo_products_sql[] =
+    "INSERT INTO products (id, name, description, price, stock_quantity, active, created_at, updated_at)"
+    " SELECT md5($1 || ':product:' || i)::uuid,"
+    "        initcap($1) || ' ' ||"
+    "        (ARRAY['Rocket','Anvil','Widget','Gadget','Sprocket','Gizmo','Doohickey','Contraption'])[1 + i % 8]"
+    "        || ' ' || (ARRAY['Mk I','Mk II','Pro','Lite','Max','Mini','Plus','XL','Classic','Turbo'])[1 + (i / 8) % 10]"
+    "        || ' #' || i,"
+    "        CASE WHEN i % 5 = 0 THEN NULL ELSE 'Demo product ' || i || ' of ' || initcap($1) END,"
+    "        ((i * 7919) % 100000) / 100.0,"
+    "        CASE WHEN i % 11 = 0 THEN 0 ELSE (i * 37) % 250 END,"
+    "        i % 17 <> 0,"
+    "        timestamptz '2025-06-01 00:00:00+00' + i * interval '37 minutes 0.000123 second',"
+    "        timestamptz '2025-06-01 00:00:00+00' + i * interval '37 minutes 0.000123 second'"
+    " FROM generate_series(1, $2::int) AS i";
+
+static int hash_password(const char *password, char out[crypto_pwhash_STRBYTES])
+{
+    return crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+static int fill_demo_data(PGconn *reg, const char *tenant, char *err, size_t errlen)
+{
+    PGconn *t = tq_tenant_connect(reg, tenant, err, errlen);
+    if (t == NULL)
+        return -1;
+    PGresult *res = tq_pg_query(t, "SELECT count(*) FROM users", 0, NULL, err, errlen);
+    int rc = res == NULL ? -1 : 0;
+    bool empty = res != NULL && strcmp(PQgetvalue(res, 0, 0), "0") == 0;
+    PQclear(res);
+    if (rc == 0 && empty) {
+        /* the demo users other than admin share one hash of a password nobody knows */
+        char unknown[65], shared[crypto_pwhash_STRBYTES], admin[crypto_pwhash_STRBYTES], password[64];
+        random_hex(unknown, 32);
+        snprintf(password, sizeof(password), "%s-demo-password", tenant);
+        char users[16], products[16];
+        snprintf(users, sizeof(users), "%d", DEMO_USERS);
+        snprintf(products, sizeof(products), "%d", DEMO_PRODUCTS);
+        if (hash_password(unknown, shared) != 0 || hash_password(password, admin) != 0) {
+            snprintf(err, errlen, "out of memory hashing passwords");
+            rc = -1;
+        } else {
+            const char *up[] = {tenant, shared, users, admin};
+            const char *pp[] = {tenant, products};
+            res = tq_pg_query(t, demo_users_sql, 4, up, err, errlen);
+            rc = res ? 0 : -1;
+            PQclear(res);
+            if (rc == 0) {
+                res = tq_pg_query(t, demo_products_sql, 2, pp, err, errlen);
+                rc = res ? 0 : -1;
+                PQclear(res);
+            }
+        }
+    }
+    PQfinish(t);
+    return rc;
+}
+
+static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *name, char *err, size_t errlen)
+{
+    char role[64], password[80], port[16], db[64];
+    snprintf(role, sizeof(role), "tq_%s", name);
+    snprintf(port, sizeof(port), "%d", c->port);
+    snprintf(db, sizeof(db), "tenant_%s", name);
+    /* keep the password the registry already has, so a second run changes nothing */
+    const char *params[] = {name};
+    PGresult *res = tq_pg_query(reg, "SELECT db_password FROM tenants WHERE name = $1", 1, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 1)
+        snprintf(password, sizeof(password), "%s", PQgetvalue(res, 0, 0));
+    else
+        random_hex(password, 24);
+    PQclear(res);
+    if (ensure_role(reg, role, password, err, errlen) != 0)
+        return -1;
+    /* the tenant's role may not create databases: the cluster's superuser does it */
+    if (tq_tenant_create_database(reg, db, role, err, errlen) != 0)
+        return -1;
+    tq_tenant_spec spec = {name, "127.0.0.1", port, db, role, password, NULL};
+    char id[37];
+    if (tq_tenant_create(reg, &spec, true, id, err, errlen) != 0)
+        return -1;
+    char *qdb = PQescapeIdentifier(reg, db, strlen(db));
+    char sql[256];
+    snprintf(sql, sizeof(sql), "REVOKE CONNECT ON DATABASE %s FROM PUBLIC", qdb);
+    PQfreemem(qdb);
+    if (tq_pg_exec(reg, sql, err, errlen) != 0)
+        return -1;
+    return fill_demo_data(reg, name, err, errlen);
+}
+
+/* ---- the banner ---- */
+
+static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *dir)
+{
+    tq_strbuf b = TQ_STRBUF_INIT;
+    char err[256];
+    tq_strbuf_printf(&b, "\n  tenantql is running.\n\n  GraphQL endpoint:  http://%s/graphql\n", cfg->listen);
+    tq_strbuf_printf(&b, "  Registry:          %s\n  JWT secret:        in %s/jwt-secret\n\n", cfg->registry, dir);
+    for (size_t i = 0; i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++) {
+        const char *name = demo_tenants[i];
+        char sub_query[160];
+        snprintf(sub_query, sizeof(sub_query),
+                 "SELECT md5('%s:admin')::uuid::text", name);
+        PGresult *res = tq_pg_query(reg, sub_query, 0, NULL, err, sizeof(err));
+        const char *sub = res ? PQgetvalue(res, 0, 0) : NULL;
+        char *token = tq_issue_token(reg, cfg->jwt_secret, cfg->jwt_issuer, name, sub, DEV_TOKEN_TTL, err, sizeof(err));
+        PQclear(res);
+        tq_strbuf_printf(&b, "  Tenant %s (login admin@%s.example / %s-demo-password), token valid 24 h:\n", name, name,
+                         name);
+        tq_strbuf_printf(&b, "    export %s_TOKEN='%s'\n\n", name, token ? token : err);
+        free(token);
+    }
+    tq_strbuf_printf(&b,
+                     "  Try it:\n"
+                     "    curl -s http://%s/graphql -H \"Authorization: Bearer $acme_TOKEN\" \\\n"
+                     "      -H 'Content-Type: application/json' \\\n"
+                     "      -d '{\"query\":\"{ me { email } users(first: 3) { totalCount edges { node { email firstName } } } }\"}'\n\n"
+                     "    curl -s http://%s/graphql -H \"Authorization: Bearer $globex_TOKEN\" \\\n"
+                     "      -H 'Content-Type: application/json' \\\n"
+                     "      -d '{\"query\":\"{ products(first: 3, orderBy: PRICE_DESC) { edges { node { name price } } } }\"}'\n\n"
+                     "  Ctrl-C stops the server and the database.\n\n",
+                     cfg->listen, cfg->listen);
+    return tq_strbuf_detach(&b, NULL);
+}
+
+int tq_cmd_dev(int argc, char **argv)
+{
+    tq_serve_options so;
+    tq_serve_options_init(&so);
+    const char *dir = ".tenantql";
+    long pg_port = 54329;
+    tq_option opts[TQ_SERVE_NOPTIONS + 3] = {
+        {"dir", "TENANTQL_DEV_DIR", TQ_OPT_STRING, &dir, "DIR", "where the cluster and secrets live (default .tenantql)"},
+        {"pg-port", "TENANTQL_DEV_PG_PORT", TQ_OPT_INT, &pg_port, "PORT", "PostgreSQL port (default 54329)"},
+    };
+    tq_serve_options_table(&so, opts + 2);
+    static const tq_command_help help = {
+        "tenantql dev [options]",
+        "Starts a private PostgreSQL cluster under --dir, creates the registry and the demo tenants acme and globex,\n"
+        "prints a token for each and serves until Ctrl-C, then stops the cluster. Takes every option of serve;\n"
+        "--registry and --jwt-secret default to the private cluster and a secret kept in --dir."};
+    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    tq_server_config cfg;
+    if (tq_serve_options_finish(&so, &cfg) != 0 || sodium_init() < 0)
+        return 2;
+
+    char err[1024];
+    tq_pg_cluster cluster;
+    if (tq_pg_cluster_prepare(&cluster, dir, (int)pg_port, err, sizeof(err)) != 0 ||
+        tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tenantql dev: %s\n", err);
+        return 1;
+    }
+    tq_log_info("dev", "PostgreSQL %s on port %d (data in %s)", cluster.bindir, cluster.port, cluster.datadir);
+
+    char secret[130], registry[PATH_MAX + 128];
+    PGconn *reg = open_registry(&cluster, registry, sizeof(registry), err, sizeof(err));
+    rc = reg == NULL ? 1 : 0;
+    if (rc == 0 && cfg.jwt_secret == NULL) {
+        if (secret_file(cluster.dir, "jwt-secret", secret, sizeof(secret)) != 0) {
+            snprintf(err, sizeof(err), "cannot keep the JWT secret in %s", cluster.dir);
+            rc = 1;
+        }
+        cfg.jwt_secret = secret;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++)
+        if (ensure_demo_tenant(reg, &cluster, demo_tenants[i], err, sizeof(err)) != 0)
+            rc = 1;
+    if (rc == 0) {
+        if (cfg.registry == NULL)
+            cfg.registry = registry;
+        char *banner = demo_banner(reg, &cfg, cluster.dir);
+        cfg.ready_banner = banner;
+        PQfinish(reg);
+        reg = NULL;
+        rc = tq_server_run(&cfg);
+        free(banner);
+    } else {
+        fprintf(stderr, "tenantql dev: %s\n", err);
+    }
+    if (reg != NULL)
+        PQfinish(reg);
+    if (tq_pg_cluster_stop(&cluster) != 0)
+        tq_log_warn("dev", "PostgreSQL did not stop cleanly; see %s", cluster.logfile);
+    else
+        tq_log_info("dev", "PostgreSQL stopped");
+    return rc;
+}

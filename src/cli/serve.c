@@ -1,0 +1,86 @@
+/*
+ * serve.c - `tenantql serve`, and the server options `dev` shares.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tenantql/log.h"
+
+void tq_serve_options_init(tq_serve_options *o)
+{
+    tq_server_config_init(&o->cfg);
+    o->threads = o->cfg.threads;
+    o->drain_ms = o->cfg.drain_timeout_ms;
+    o->request_timeout_ms = o->cfg.request_timeout_ms;
+    o->refresh_ms = o->cfg.registry_refresh_ms;
+    o->log_level = "info";
+}
+
+void tq_serve_options_table(tq_serve_options *o, tq_option *t)
+{
+    const tq_option table[TQ_SERVE_NOPTIONS] = {
+        {"listen", "TENANTQL_LISTEN", TQ_OPT_STRING, &o->cfg.listen, "HOST:PORT",
+         "address to serve on (default 127.0.0.1:8080)"},
+        {"threads", "TENANTQL_THREADS", TQ_OPT_INT, &o->threads, "N", "worker threads (default: number of cores)"},
+        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &o->cfg.registry, "CONNINFO",
+         "libpq connection string or URI of the registry database"},
+        {"jwt-secret", "TENANTQL_JWT_SECRET", TQ_OPT_STRING, &o->cfg.jwt_secret, "SECRET",
+         "HS256 key for tokens, at least 32 bytes"},
+        {"jwt-issuer", "TENANTQL_JWT_ISSUER", TQ_OPT_STRING, &o->cfg.jwt_issuer, "ISS",
+         "required token issuer (default tenantql; empty: not checked)"},
+        {"trust-tenant-header", "TENANTQL_TRUST_TENANT_HEADER", TQ_OPT_FLAG, &o->cfg.trust_tenant_header, NULL,
+         "let X-Tenant-ID (name or id) select a tenant without a token: local benchmarks only"},
+        {"max-body", "TENANTQL_MAX_BODY", TQ_OPT_INT, &o->cfg.max_body_bytes, "BYTES",
+         "largest request body accepted (default 1048576)"},
+        {"request-timeout-ms", "TENANTQL_REQUEST_TIMEOUT_MS", TQ_OPT_INT, &o->request_timeout_ms, "MS",
+         "answer 503 to a request still running after this (default 30000)"},
+        {"drain-timeout-ms", "TENANTQL_DRAIN_TIMEOUT_MS", TQ_OPT_INT, &o->drain_ms, "MS",
+         "on SIGTERM, wait this long for requests in flight (default 10000)"},
+        {"tenant-sslmode", "TENANTQL_TENANT_SSLMODE", TQ_OPT_STRING, &o->cfg.tenant_sslmode, "MODE",
+         "libpq sslmode for tenant databases (default prefer)"},
+        {"registry-refresh-ms", "TENANTQL_REGISTRY_REFRESH_MS", TQ_OPT_INT, &o->refresh_ms, "MS",
+         "full re-read of the registry besides change notifications (default 30000)"},
+        {"log-level", "TENANTQL_LOG_LEVEL", TQ_OPT_STRING, &o->log_level, "LEVEL",
+         "debug, info, warn or error (default info)"},
+    };
+    memcpy(t, table, sizeof(table));
+}
+
+int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out)
+{
+    if (tq_log_set_level_name(o->log_level) != 0) {
+        fprintf(stderr, "tenantql: --log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    o->cfg.threads = (int)o->threads;
+    o->cfg.drain_timeout_ms = o->drain_ms;
+    o->cfg.request_timeout_ms = o->request_timeout_ms;
+    o->cfg.registry_refresh_ms = (int)o->refresh_ms;
+    *out = o->cfg;
+    return 0;
+}
+
+int tq_cmd_serve(int argc, char **argv)
+{
+    tq_serve_options o;
+    tq_serve_options_init(&o);
+    tq_option opts[TQ_SERVE_NOPTIONS + 1] = {{0}};
+    tq_serve_options_table(&o, opts);
+    static const tq_command_help help = {
+        "tenantql serve [options]",
+        "Serves the GraphQL API at /graphql. Tenants come from the registry database; each request names its\n"
+        "tenant through the tenantId claim of its bearer token."};
+    int npos;
+    int rc = tq_options_parse(&help, opts, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos > 0) {
+        fprintf(stderr, "tenantql serve: unexpected argument \"%s\"\n", argv[1]);
+        return 2;
+    }
+    tq_server_config cfg;
+    if (tq_serve_options_finish(&o, &cfg) != 0)
+        return 2;
+    return tq_server_run(&cfg);
+}

@@ -1,0 +1,42 @@
+/*
+ * internal.h - what the data source files share: the statement ids (one bit each in a
+ * connection's "prepared" mask), query plumbing and row conversion.
+ */
+#ifndef TENANTQL_DATASOURCE_INTERNAL_H
+#define TENANTQL_DATASOURCE_INTERNAL_H
+
+#include "tenantql/datasource.h"
+
+enum {
+    STMT_USER_BY_ID,
+    STMT_ACTIVE_USER_BY_ID,
+    STMT_USERS_FIRST,
+    STMT_USERS_AFTER,
+    STMT_USERS_COUNT,
+    STMT_USERS_SEARCH,
+    STMT_PRODUCT_BY_ID,
+    STMT_PRODUCTS_FIRST,        /* + order: 5 statements */
+    STMT_PRODUCTS_AFTER = STMT_PRODUCTS_FIRST + 5, /* + order: 5 statements */
+    STMT_PRODUCTS_COUNT = STMT_PRODUCTS_AFTER + 5,
+    STMT_PRODUCTS_SEARCH,
+    STMT_NODES,
+    STMT_COUNT_,
+};
+
+#define USER_COLUMNS "id, email, first_name, last_name, active, created_at, updated_at"
+#define PRODUCT_COLUMNS "id, name, description, price, stock_quantity, active, created_at, updated_at"
+
+typedef void (*ds_result_fn)(void *data, tq_db_status status, PGresult *res);
+
+/* Sends a statement through the request's tq_db; fn gets the result (and PQclears it). */
+void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data);
+
+/* Maps a failed query to the API's error code and a client-safe message (the details
+ * go to the log). Returns false when the query succeeded. */
+bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out);
+
+tq_value ds_user_from_row(tq_arena *a, PGresult *res, int row, int col0);
+tq_value ds_product_from_row(tq_arena *a, PGresult *res, int row, int col0);
+tq_value ds_text(tq_arena *a, PGresult *res, int row, int col);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * products.c - the product data source: lookups, keyset pages in five orders (ties by id
+ * ascending in every order), filtered counts and search, against `products`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define FILTER                                                                                                 \
+    " WHERE ($1::text IS NULL OR name ILIKE $1) AND ($2::numeric IS NULL OR price >= $2)"                        \
+    " AND ($3::numeric IS NULL OR price <= $3) AND ($4::boolean IS NULL OR (stock_quantity > 0) = $4)"          \
+    " AND ($5::boolean IS NULL OR active = $5)"
+#define SELECT_FILTERED "SELECT " PRODUCT_COLUMNS " FROM products" FILTER
+
+/* per order: ORDER BY, the keyset condition after a cursor ($6 key, $7 id), and the
+ * column of PRODUCT_COLUMNS that is the cursor key */
+#define ORDER_NAME_ASC " ORDER BY name COLLATE \"C\", id"
+#define AFTER_NAME_ASC " AND (name COLLATE \"C\", id) > ($6::text COLLATE \"C\", $7::uuid)"
+#define ORDER_NAME_DESC " ORDER BY name COLLATE \"C\" DESC, id"
+#define AFTER_NAME_DESC \
+    " AND (name COLLATE \"C\" < $6::text COLLATE \"C\" OR (name COLLATE \"C\" = $6::text COLLATE \"C\" AND id > $7::uuid))"
+#define ORDER_PRICE_ASC " ORDER BY price, id"
+#define AFTER_PRICE_ASC " AND (price, id) > ($6::numeric, $7::uuid)"
+#define ORDER_PRICE_DESC " ORDER BY price DESC, id"
+#define AFTER_PRICE_DESC " AND (price < $6::numeric OR (price = $6::numeric AND id > $7::uuid))"
+#define ORDER_CREATED_DESC " ORDER BY created_at DESC, id"
+#define AFTER_CREATED_DESC \
+    " AND (created_at < $6::timestamptz OR (created_at = $6::timestamptz AND id > $7::uuid))"
+
+static const tq_stmt stmt_first[5] = {
+    {STMT_PRODUCTS_FIRST + 0, "p_first_0", SELECT_FILTERED ORDER_NAME_ASC " LIMIT $6::int", 6},
+    {STMT_PRODUCTS_FIRST + 1, "p_first_1", SELECT_FILTERED ORDER_NAME_DESC " LIMIT $6::int", 6},
+    {STMT_PRODUCTS_FIRST + 2, "p_first_2", SELECT_FILTERED ORDER_PRICE_ASC " LIMIT $6::int", 6},
+    {STMT_PRODUCTS_FIRST + 3, "p_first_3", SELECT_FILTERED ORDER_PRICE_DESC " LIMIT $6::int", 6},
+    {STMT_PRODUCTS_FIRST + 4, "p_first_4", SELECT_FILTERED ORDER_CREATED_DESC " LIMIT $6::int", 6},
+};
+static const tq_stmt stmt_after[5] = {
+    {STMT_PRODUCTS_AFTER + 0, "p_after_0", SELECT_FILTERED AFTER_NAME_ASC ORDER_NAME_ASC " LIMIT $8::int", 8},
+    {STMT_PRODUCTS_AFTER + 1, "p_after_1", SELECT_FILTERED AFTER_NAME_DESC ORDER_NAME_DESC " LIMIT $8::int", 8},
+    {STMT_PRODUCTS_AFTER + 2, "p_after_2", SELECT_FILTERED AFTER_PRICE_ASC ORDER_PRICE_ASC " LIMIT $8::int", 8},
+    {STMT_PRODUCTS_AFTER + 3, "p_after_3", SELECT_FILTERED AFTER_PRICE_DESC ORDER_PRICE_DESC " LIMIT $8::int", 8},
+    {STMT_PRODUCTS_AFTER + 4, "p_after_4", SELECT_FILTERED AFTER_CREATED_DESC ORDER_CREATED_DESC " LIMIT $8::int", 8},
+};
+static const int key_column[5] = {1, 1, 3, 3, 6};
+
+static const tq_stmt stmt_by_id = {STMT_PRODUCT_BY_ID, "p_by_id",
+                                   "SELECT " PRODUCT_COLUMNS " FROM products WHERE id = $1::uuid", 1};
+static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM products" FILTER, 5};
+static const tq_stmt stmt_search = {STMT_PRODUCTS_SEARCH, "p_search",
+                                    "SELECT " PRODUCT_COLUMNS " FROM products WHERE name ILIKE $1"
+                                    " ORDER BY name COLLATE \"C\", id LIMIT $2::int",
+                                    2};
+
+typedef struct product_call {
+    tq_product_ds *ds;
+    tq_ds_cb cb;
+    void *data;
+    int limit;
+    int key_col;
+} product_call;
+
+static product_call *new_call(tq_product_ds *ds, tq_ds_cb cb, void *data)
+{
+    product_call *c = tq_arena_calloc(ds->db->arena, 1, sizeof(*c));
+    c->ds = ds;
+    c->cb = cb;
+    c->data = data;
+    c->limit = -1;
+    c->key_col = 1;
+    return c;
+}
+
+tq_product_ds *tq_product_ds_create(tq_arena *a, tq_db *db)
+{
+    tq_product_ds *ds = tq_arena_alloc(a, sizeof(*ds));
+    ds->db = db;
+    return ds;
+}
+
+static void on_one(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r))
+        r.value = PQntuples(res) > 0 ? ds_product_from_row(c->ds->db->arena, res, 0, 0) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
+void tq_product_ds_find_by_id(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {id};
+    ds_query(ds->db, &stmt_by_id, params, 1, on_one, new_call(ds, cb, data));
+}
+
+static void on_rows(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_arena *a = c->ds->db->arena;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r)) {
+        int n = PQntuples(res);
+        if (c->limit >= 0 && n > c->limit) {
+            r.has_more = true;
+            n = c->limit;
+        }
+        r.value = tq_value_list(a, (uint32_t)n);
+        r.extra = tq_value_list(a, (uint32_t)n);
+        for (int i = 0; i < n; i++) {
+            r.value.u.list.items[i] = ds_product_from_row(a, res, i, 0);
+            r.extra.u.list.items[i] = ds_text(a, res, i, c->key_col);
+        }
+    }
+    c->cb(c->data, &r);
+}
+
+static const char *tri(int v)
+{
+    return v < 0 ? NULL : v ? "true" : "false";
+}
+
+void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *f, tq_product_order order,
+                        const tq_page_request *page, tq_ds_cb cb, void *data)
+{
+    product_call *c = new_call(ds, cb, data);
+    c->limit = page->first;
+    c->key_col = key_column[order];
+    const char *limit = tq_arena_sprintf(ds->db->arena, "%d", page->first + 1);
+    const char *params[8] = {f->name_pattern, f->min_price, f->max_price, tri(f->in_stock), tri(f->active)};
+    if (page->after_key == NULL) {
+        params[5] = limit;
+        ds_query(ds->db, &stmt_first[order], params, 6, on_rows, c);
+    } else {
+        params[5] = page->after_key;
+        params[6] = page->after_id;
+        params[7] = limit;
+        ds_query(ds->db, &stmt_after[order], params, 8, on_rows, c);
+    }
+}
+
+static void on_count(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r))
+        r.value = tq_value_int(atoll(PQgetvalue(res, 0, 0)));
+    c->cb(c->data, &r);
+}
+
+void tq_product_ds_count(tq_product_ds *ds, const tq_product_filter *f, tq_ds_cb cb, void *data)
+{
+    const char *params[5] = {f->name_pattern, f->min_price, f->max_price, tri(f->in_stock), tri(f->active)};
+    ds_query(ds->db, &stmt_count, params, 5, on_count, new_call(ds, cb, data));
+}
+
+void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_ds_cb cb, void *data)
+{
+    product_call *c = new_call(ds, cb, data);
+    const char *params[] = {pattern, tq_arena_sprintf(ds->db->arena, "%d", limit)};
+    ds_query(ds->db, &stmt_search, params, 2, on_rows, c);
+}

@@ -1,0 +1,123 @@
+/*
+ * users.c - the user data source: lookups, keyset pages ordered by email in byte order
+ * (ties by id), counts and search, against the tenant's `users` table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const tq_stmt stmt_by_id = {STMT_USER_BY_ID, "u_by_id",
+                                   "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", 1};
+static const tq_stmt stmt_active_by_id = {STMT_ACTIVE_USER_BY_ID, "u_active_by_id",
+                                          "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid AND active", 1};
+static const tq_stmt stmt_first = {STMT_USERS_FIRST, "u_first",
+                                   "SELECT " USER_COLUMNS " FROM users ORDER BY email COLLATE \"C\", id LIMIT $1::int",
+                                   1};
+static const tq_stmt stmt_after = {STMT_USERS_AFTER, "u_after",
+                                   "SELECT " USER_COLUMNS " FROM users"
+                                   " WHERE (email COLLATE \"C\", id) > ($1::text COLLATE \"C\", $2::uuid)"
+                                   " ORDER BY email COLLATE \"C\", id LIMIT $3::int",
+                                   3};
+static const tq_stmt stmt_count = {STMT_USERS_COUNT, "u_count", "SELECT count(*) FROM users", 0};
+static const tq_stmt stmt_search = {STMT_USERS_SEARCH, "u_search",
+                                    "SELECT " USER_COLUMNS " FROM users"
+                                    " WHERE email ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1"
+                                    " ORDER BY email COLLATE \"C\", id LIMIT $2::int",
+                                    2};
+
+typedef struct user_call {
+    tq_user_ds *ds;
+    tq_ds_cb cb;
+    void *data;
+    int limit;        /* pages: rows wanted; one more is fetched to learn has_more */
+} user_call;
+
+static user_call *new_call(tq_user_ds *ds, tq_ds_cb cb, void *data)
+{
+    user_call *c = tq_arena_calloc(ds->db->arena, 1, sizeof(*c));
+    c->ds = ds;
+    c->cb = cb;
+    c->data = data;
+    return c;
+}
+
+tq_user_ds *tq_user_ds_create(tq_arena *a, tq_db *db)
+{
+    tq_user_ds *ds = tq_arena_alloc(a, sizeof(*ds));
+    ds->db = db;
+    return ds;
+}
+
+static void on_one(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r))
+        r.value = PQntuples(res) > 0 ? ds_user_from_row(c->ds->db->arena, res, 0, 0) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_find_by_id(tq_user_ds *ds, const char *id, bool only_active, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {id};
+    ds_query(ds->db, only_active ? &stmt_active_by_id : &stmt_by_id, params, 1, on_one, new_call(ds, cb, data));
+}
+
+static void on_rows(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_arena *a = c->ds->db->arena;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r)) {
+        int n = PQntuples(res);
+        if (c->limit >= 0 && n > c->limit) {
+            r.has_more = true;
+            n = c->limit;
+        }
+        r.value = tq_value_list(a, (uint32_t)n);
+        r.extra = tq_value_list(a, (uint32_t)n);
+        for (int i = 0; i < n; i++) {
+            r.value.u.list.items[i] = ds_user_from_row(a, res, i, 0);
+            r.extra.u.list.items[i] = ds_text(a, res, i, 1);
+        }
+    }
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_page(tq_user_ds *ds, const tq_page_request *page, tq_ds_cb cb, void *data)
+{
+    user_call *c = new_call(ds, cb, data);
+    c->limit = page->first;
+    char *limit = tq_arena_sprintf(ds->db->arena, "%d", page->first + 1);
+    if (page->after_key == NULL) {
+        const char *params[] = {limit};
+        ds_query(ds->db, &stmt_first, params, 1, on_rows, c);
+    } else {
+        const char *params[] = {page->after_key, page->after_id, limit};
+        ds_query(ds->db, &stmt_after, params, 3, on_rows, c);
+    }
+}
+
+static void on_count(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r))
+        r.value = tq_value_int(atoll(PQgetvalue(res, 0, 0)));
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_count(tq_user_ds *ds, tq_ds_cb cb, void *data)
+{
+    ds_query(ds->db, &stmt_count, NULL, 0, on_count, new_call(ds, cb, data));
+}
+
+void tq_user_ds_search(tq_user_ds *ds, const char *pattern, int limit, tq_ds_cb cb, void *data)
+{
+    user_call *c = new_call(ds, cb, data);
+    c->limit = -1;
+    const char *params[] = {pattern, tq_arena_sprintf(ds->db->arena, "%d", limit)};
+    ds_query(ds->db, &stmt_search, params, 2, on_rows, c);
+}

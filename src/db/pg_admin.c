@@ -1,0 +1,80 @@
+/*
+ * pg_admin.c - blocking libpq helpers (see pg_admin.h).
+ */
+#include "tenantql/pg_admin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void tq_pg_copy_error(const char *msg, char *err, size_t errlen)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+static PGconn *check_connected(PGconn *conn, char *err, size_t errlen)
+{
+    if (conn == NULL) {
+        tq_pg_copy_error("out of memory", err, errlen);
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        tq_pg_copy_error(PQerrorMessage(conn), err, errlen);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* keeps server notices ("relation already exists, skipping") out of the CLI output */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+PGconn *tq_pg_connect_params(const char *const *keywords, const char *const *values, char *err, size_t errlen)
+{
+    PGconn *conn = check_connected(PQconnectdbParams(keywords, values, 0), err, errlen);
+    if (conn != NULL)
+        PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    return conn;
+}
+
+PGconn *tq_pg_connect(const char *conninfo, char *err, size_t errlen)
+{
+    const char *k[] = {"dbname", "application_name", NULL};
+    const char *v[] = {conninfo, "tenantql", NULL};
+    /* expand_dbname: conninfo may be a URI or "key=value" string */
+    PGconn *conn = check_connected(PQconnectdbParams(k, v, 1), err, errlen);
+    if (conn != NULL)
+        PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    return conn;
+}
+
+int tq_pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+    if (!ok)
+        tq_pg_copy_error(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), err, errlen);
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+PGresult *tq_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    tq_pg_copy_error(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), err, errlen);
+    PQclear(res);
+    return NULL;
+}

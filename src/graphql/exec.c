@@ -1,0 +1,1143 @@
+/*
+ * exec.c - GraphQL execution (spec section 6) with resolvers that may answer later.
+ *
+ * The response is a tree of result nodes built in query order while execution runs.
+ * Every resolver call counts as one outstanding unit; its answer (now, or after a
+ * database round trip) completes the node, possibly starting resolvers for the fields
+ * below. When the count reaches zero the tree is final and on_done runs. Nothing here
+ * blocks: a resolver that waits simply has not answered yet.
+ *
+ * Null propagation: a null in a non-null position nulls its parent, up to the nearest
+ * nullable position (or "data"). Fields of an object already nulled are not executed
+ * and answers arriving for them are dropped, which is what graphql-js does.
+ */
+#include "tenantql/gql_exec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantql/json_writer.h"
+
+enum { R_PENDING, R_NULL, R_LEAF, R_LIST, R_OBJECT };
+
+typedef struct rnode rnode;
+struct rnode {
+    uint8_t kind;
+    bool nonnull;
+    int32_t index;   /* position in a list, -1 for an object field */
+    tq_str key;      /* response key of an object field */
+    rnode *parent;
+    union {
+        tq_value leaf;
+        struct {
+            rnode *items;
+            uint32_t count;
+        } list;
+        struct {
+            rnode *fields;
+            uint32_t count;
+        } obj;
+    } u;
+};
+
+typedef struct group_list group_list;
+
+/* fields of one response key, merged from every place the selection mentions it */
+typedef struct field_group {
+    tq_str key;
+    const tq_gql_selection **nodes;
+    uint32_t count, cap;
+    const tq_schema_type *sub_type; /* memo: sub-fields were last collected for this type */
+    group_list *sub;
+} field_group;
+
+struct group_list {
+    field_group *items;
+    uint32_t count, cap;
+};
+
+typedef struct exec_error {
+    struct exec_error *next;
+    const char *message;
+    const char *code;
+    const tq_gql_loc *locs;
+    uint32_t nlocs;
+    const rnode *at; /* path; NULL for request errors */
+} exec_error;
+
+struct tq_exec {
+    tq_exec_params p;
+    tq_arena *a;
+    const tq_gql_operation *op;
+    const tq_schema_type *root_type;
+    tq_value vars;       /* coerced variables: an object holding the provided ones */
+    rnode root;
+    group_list *root_groups;
+    uint32_t next_root;
+    bool serial;
+    int pending;
+    bool finished;
+    bool request_error;
+    exec_error *errors, **errors_tail;
+};
+
+typedef struct field_task {
+    tq_field_ctx fc;
+    rnode *node;
+    field_group *group;
+    bool answered;
+} field_task;
+
+static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_group *g, const tq_schema_type *ptype,
+                           const tq_schema_field *f, const tq_value *v);
+
+/* ---- errors ---- */
+
+static exec_error *add_error(tq_exec *ex, const char *code, const rnode *at, const char *message)
+{
+    exec_error *e = tq_arena_calloc(ex->a, 1, sizeof(*e));
+    e->message = message;
+    e->code = code;
+    e->at = at;
+    *ex->errors_tail = e;
+    ex->errors_tail = &e->next;
+    return e;
+}
+
+static void locate_at_group(tq_exec *ex, exec_error *e, const field_group *g)
+{
+    tq_gql_loc *locs = tq_arena_alloc(ex->a, g->count * sizeof(*locs));
+    for (uint32_t i = 0; i < g->count; i++)
+        locs[i] = g->nodes[i]->loc;
+    e->locs = locs;
+    e->nlocs = g->count;
+}
+
+static char *vformat(tq_arena *a, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = tq_arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
+    return s;
+}
+
+static void request_error(tq_exec *ex, const char *code, const tq_gql_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void request_error(tq_exec *ex, const char *code, const tq_gql_loc *loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    exec_error *e = add_error(ex, code, NULL, vformat(ex->a, fmt, ap));
+    va_end(ap);
+    if (loc != NULL) {
+        e->locs = loc;
+        e->nlocs = 1;
+    }
+    ex->request_error = true;
+}
+
+/* A null reached a position: it nulls the position and, through non-null ones, the
+ * nearest nullable ancestor. */
+static void null_out(rnode *n)
+{
+    for (;;) {
+        n->kind = R_NULL;
+        if (!n->nonnull || n->parent == NULL)
+            return;
+        n = n->parent;
+    }
+}
+
+static void field_error(tq_exec *ex, rnode *n, const field_group *g, const char *code, const char *message)
+{
+    exec_error *e = add_error(ex, code, n, message);
+    locate_at_group(ex, e, g);
+    null_out(n);
+}
+
+/* An ancestor was nulled: this subtree will not be in the response. */
+static bool is_dead(const rnode *n)
+{
+    for (; n != NULL; n = n->parent)
+        if (n->kind == R_NULL)
+            return true;
+    return false;
+}
+
+/* ---- input coercion ---- */
+
+static void type_name(const tq_type_ref *t, tq_strbuf *b)
+{
+    if (t->kind == TQ_GQL_TYPE_NAMED) {
+        tq_strbuf_append(b, t->named->name, strlen(t->named->name));
+    } else if (t->kind == TQ_GQL_TYPE_LIST) {
+        tq_strbuf_putc(b, '[');
+        type_name(t->of, b);
+        tq_strbuf_putc(b, ']');
+    } else {
+        type_name(t->of, b);
+        tq_strbuf_putc(b, '!');
+    }
+}
+
+static const char *type_text(tq_exec *ex, const tq_type_ref *t)
+{
+    tq_strbuf b = TQ_STRBUF_INIT;
+    type_name(t, &b);
+    char *s = tq_arena_strndup(ex->a, b.data, b.len);
+    tq_strbuf_free(&b);
+    return s;
+}
+
+/* Result of coercing one input: a value, "absent" (a variable that was not provided),
+ * or an error message. */
+typedef enum { IN_OK, IN_ABSENT, IN_ERROR } in_status;
+
+static in_status coerce_literal(tq_exec *ex, const tq_gql_value *lit, const tq_type_ref *t, tq_value *out,
+                                const char **err);
+
+static in_status coerce_input_object_literal(tq_exec *ex, const tq_gql_value *lit, const tq_schema_type *it,
+                                             tq_value *out, const char **err)
+{
+    if (lit->kind != TQ_GQL_VALUE_OBJECT) {
+        *err = tq_arena_sprintf(ex->a, "Expected value of type \"%s\", found a non-object value.", it->name);
+        return IN_ERROR;
+    }
+    for (uint32_t i = 0; i < lit->u.object.count; i++) {
+        tq_str name = lit->u.object.fields[i].name;
+        bool known = false;
+        for (uint32_t j = 0; j < it->ninput_fields && !known; j++)
+            known = strcmp(it->input_fields[j].name, name.s) == 0;
+        if (!known) {
+            *err = tq_arena_sprintf(ex->a, "Field \"%s\" is not defined by type \"%s\".", name.s, it->name);
+            return IN_ERROR;
+        }
+    }
+    *out = tq_value_object(ex->a, it, it->ninput_fields);
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < it->ninput_fields; j++) {
+        const tq_input_value *def = &it->input_fields[j];
+        const tq_gql_value *fl = NULL;
+        for (uint32_t i = 0; i < lit->u.object.count; i++)
+            if (strcmp(lit->u.object.fields[i].name.s, def->name) == 0)
+                fl = lit->u.object.fields[i].value;
+        tq_value v;
+        in_status st = fl ? coerce_literal(ex, fl, def->type, &v, err) : IN_ABSENT;
+        if (st == IN_ERROR)
+            return IN_ERROR;
+        if (st == IN_ABSENT && def->default_literal != NULL)
+            st = coerce_literal(ex, def->default_literal, def->type, &v, err);
+        if (st == IN_ERROR)
+            return IN_ERROR;
+        if (st == IN_ABSENT) {
+            if (def->type->kind == TQ_GQL_TYPE_NON_NULL) {
+                *err = tq_arena_sprintf(ex->a, "Field \"%s.%s\" of required type \"%s\" was not provided.", it->name,
+                                        def->name, type_text(ex, def->type));
+                return IN_ERROR;
+            }
+            continue;
+        }
+        tq_value_object_set(out, n++, def->name, v);
+    }
+    out->u.object.count = n;
+    return IN_OK;
+}
+
+static in_status coerce_literal(tq_exec *ex, const tq_gql_value *lit, const tq_type_ref *t, tq_value *out,
+                                const char **err)
+{
+    if (lit->kind == TQ_GQL_VALUE_VARIABLE) {
+        const tq_value *v = tq_value_get(&ex->vars, lit->u.str.s);
+        if (v == NULL)
+            return IN_ABSENT;
+        if (v->kind == TQ_VAL_NULL && t->kind == TQ_GQL_TYPE_NON_NULL) {
+            *err = tq_arena_sprintf(ex->a, "Expected non-nullable type \"%s\" not to be null.", type_text(ex, t));
+            return IN_ERROR;
+        }
+        *out = *v;
+        return IN_OK;
+    }
+    if (t->kind == TQ_GQL_TYPE_NON_NULL) {
+        if (lit->kind == TQ_GQL_VALUE_NULL) {
+            *err = tq_arena_sprintf(ex->a, "Expected value of type \"%s\", found null.", type_text(ex, t));
+            return IN_ERROR;
+        }
+        return coerce_literal(ex, lit, t->of, out, err);
+    }
+    if (lit->kind == TQ_GQL_VALUE_NULL) {
+        *out = tq_value_null();
+        return IN_OK;
+    }
+    if (t->kind == TQ_GQL_TYPE_LIST) {
+        if (lit->kind != TQ_GQL_VALUE_LIST) {
+            *out = tq_value_list(ex->a, 1);
+            in_status st = coerce_literal(ex, lit, t->of, &out->u.list.items[0], err);
+            if (st == IN_ABSENT)
+                out->u.list.items[0] = tq_value_null();
+            return st == IN_ERROR ? IN_ERROR : IN_OK;
+        }
+        *out = tq_value_list(ex->a, lit->u.list.count);
+        for (uint32_t i = 0; i < lit->u.list.count; i++) {
+            in_status st = coerce_literal(ex, lit->u.list.items[i], t->of, &out->u.list.items[i], err);
+            if (st == IN_ERROR)
+                return IN_ERROR;
+            if (st == IN_ABSENT) {
+                if (t->of->kind == TQ_GQL_TYPE_NON_NULL) {
+                    *err = "Expected a value for a non-null list item.";
+                    return IN_ERROR;
+                }
+                out->u.list.items[i] = tq_value_null();
+            }
+        }
+        return IN_OK;
+    }
+    const tq_schema_type *nt = t->named;
+    switch (nt->kind) {
+    case TQ_TYPE_INPUT_OBJECT:
+        return coerce_input_object_literal(ex, lit, nt, out, err);
+    case TQ_TYPE_ENUM:
+        if (lit->kind == TQ_GQL_VALUE_ENUM) {
+            for (uint32_t i = 0; i < nt->nvalues; i++) {
+                if (strcmp(nt->values[i].name, lit->u.str.s) == 0) {
+                    *out = (tq_value){.kind = TQ_VAL_ENUM, .u.s = {nt->values[i].name, lit->u.str.len}};
+                    return IN_OK;
+                }
+            }
+        }
+        *err = tq_arena_sprintf(ex->a, "Value does not exist in \"%s\" enum.", nt->name);
+        return IN_ERROR;
+    case TQ_TYPE_SCALAR: {
+        char msg[256];
+        if (lit->kind == TQ_GQL_VALUE_LIST || lit->kind == TQ_GQL_VALUE_OBJECT) {
+            *err = tq_arena_sprintf(ex->a, "%s cannot represent a non-scalar value.", nt->name);
+            return IN_ERROR;
+        }
+        if (nt->scalar->parse_literal(ex->a, lit, out, msg, sizeof(msg)) != 0) {
+            *err = tq_arena_strdup(ex->a, msg);
+            return IN_ERROR;
+        }
+        return IN_OK;
+    }
+    default:
+        *err = tq_arena_sprintf(ex->a, "Type \"%s\" is not an input type.", nt->name);
+        return IN_ERROR;
+    }
+}
+
+static const char *json_text(tq_exec *ex, json_t *j)
+{
+    char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *out = tq_arena_strdup(ex->a, s ? s : "?");
+    free(s);
+    return out;
+}
+
+static in_status coerce_json(tq_exec *ex, json_t *j, const tq_type_ref *t, tq_value *out, const char **err);
+
+static in_status coerce_json_object(tq_exec *ex, json_t *j, const tq_schema_type *it, tq_value *out, const char **err)
+{
+    if (!json_is_object(j)) {
+        *err = tq_arena_sprintf(ex->a, "Expected type \"%s\" to be an object.", it->name);
+        return IN_ERROR;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(j, key, val) {
+        bool known = false;
+        for (uint32_t k = 0; k < it->ninput_fields && !known; k++)
+            known = strcmp(it->input_fields[k].name, key) == 0;
+        if (!known) {
+            *err = tq_arena_sprintf(ex->a, "Field \"%s\" is not defined by type \"%s\".", key, it->name);
+            return IN_ERROR;
+        }
+    }
+    *out = tq_value_object(ex->a, it, it->ninput_fields);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < it->ninput_fields; k++) {
+        const tq_input_value *def = &it->input_fields[k];
+        json_t *fj = json_object_get(j, def->name);
+        tq_value v;
+        in_status st;
+        if (fj != NULL)
+            st = coerce_json(ex, fj, def->type, &v, err);
+        else if (def->default_literal != NULL)
+            st = coerce_literal(ex, def->default_literal, def->type, &v, err);
+        else
+            st = IN_ABSENT;
+        if (st == IN_ERROR)
+            return IN_ERROR;
+        if (st == IN_ABSENT) {
+            if (def->type->kind == TQ_GQL_TYPE_NON_NULL) {
+                *err = tq_arena_sprintf(ex->a, "Field \"%s\" of required type \"%s\" was not provided.", def->name,
+                                        type_text(ex, def->type));
+                return IN_ERROR;
+            }
+            continue;
+        }
+        tq_value_object_set(out, n++, def->name, v);
+    }
+    out->u.object.count = n;
+    return IN_OK;
+}
+
+static in_status coerce_json(tq_exec *ex, json_t *j, const tq_type_ref *t, tq_value *out, const char **err)
+{
+    if (t->kind == TQ_GQL_TYPE_NON_NULL) {
+        if (json_is_null(j)) {
+            *err = tq_arena_sprintf(ex->a, "Expected non-nullable type \"%s\" not to be null.", type_text(ex, t));
+            return IN_ERROR;
+        }
+        return coerce_json(ex, j, t->of, out, err);
+    }
+    if (json_is_null(j)) {
+        *out = tq_value_null();
+        return IN_OK;
+    }
+    if (t->kind == TQ_GQL_TYPE_LIST) {
+        if (!json_is_array(j)) {
+            *out = tq_value_list(ex->a, 1);
+            return coerce_json(ex, j, t->of, &out->u.list.items[0], err);
+        }
+        *out = tq_value_list(ex->a, (uint32_t)json_array_size(j));
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if (coerce_json(ex, json_array_get(j, i), t->of, &out->u.list.items[i], err) == IN_ERROR)
+                return IN_ERROR;
+        return IN_OK;
+    }
+    const tq_schema_type *nt = t->named;
+    if (nt->kind == TQ_TYPE_INPUT_OBJECT)
+        return coerce_json_object(ex, j, nt, out, err);
+    if (nt->kind == TQ_TYPE_ENUM) {
+        if (json_is_string(j)) {
+            for (uint32_t i = 0; i < nt->nvalues; i++) {
+                if (strcmp(nt->values[i].name, json_string_value(j)) == 0) {
+                    *out = (tq_value){.kind = TQ_VAL_ENUM,
+                                      .u.s = {nt->values[i].name, (uint32_t)strlen(nt->values[i].name)}};
+                    return IN_OK;
+                }
+            }
+        }
+        *err = tq_arena_sprintf(ex->a, "Value %s does not exist in \"%s\" enum.", json_text(ex, j), nt->name);
+        return IN_ERROR;
+    }
+    tq_value raw;
+    if (json_is_string(j))
+        raw = tq_value_string(tq_arena_strndup(ex->a, json_string_value(j), json_string_length(j)),
+                              (uint32_t)json_string_length(j));
+    else if (json_is_integer(j))
+        raw = tq_value_int(json_integer_value(j));
+    else if (json_is_real(j))
+        raw = (tq_value){.kind = TQ_VAL_FLOAT, .u.f = json_real_value(j)};
+    else if (json_is_boolean(j))
+        raw = tq_value_bool(json_is_true(j));
+    else {
+        *err = tq_arena_sprintf(ex->a, "%s cannot represent a non-scalar value: %s", nt->name, json_text(ex, j));
+        return IN_ERROR;
+    }
+    char msg[256];
+    if (nt->scalar->parse_value(ex->a, &raw, out, msg, sizeof(msg)) != 0) {
+        *err = tq_arena_strdup(ex->a, msg);
+        return IN_ERROR;
+    }
+    return IN_OK;
+}
+
+/* Builds a type reference from the AST of a variable definition. */
+static const tq_type_ref *resolve_type(tq_exec *ex, const tq_gql_type *t)
+{
+    tq_type_ref *r = tq_arena_calloc(ex->a, 1, sizeof(*r));
+    r->kind = t->kind;
+    if (t->kind == TQ_GQL_TYPE_NAMED) {
+        r->named = tq_schema_find_type(ex->p.schema, t->name.s, t->name.len);
+        if (r->named == NULL)
+            return NULL;
+    } else if ((r->of = resolve_type(ex, t->of_type)) == NULL) {
+        return NULL;
+    }
+    return r;
+}
+
+static bool is_input_type(const tq_type_ref *t)
+{
+    while (t->kind != TQ_GQL_TYPE_NAMED)
+        t = t->of;
+    return t->named->kind == TQ_TYPE_SCALAR || t->named->kind == TQ_TYPE_ENUM || t->named->kind == TQ_TYPE_INPUT_OBJECT;
+}
+
+/* CoerceVariableValues: fills ex->vars, or records request errors. */
+static void coerce_variables(tq_exec *ex)
+{
+    const tq_gql_operation *op = ex->op;
+    ex->vars = tq_value_object(ex->a, NULL, op->nvars);
+    uint32_t n = 0;
+    json_t *given = json_is_object(ex->p.variables) ? ex->p.variables : NULL;
+    for (uint32_t i = 0; i < op->nvars; i++) {
+        const tq_gql_variable_def *vd = &op->vars[i];
+        const tq_type_ref *t = resolve_type(ex, vd->type);
+        if (t == NULL || !is_input_type(t)) {
+            request_error(ex, "GRAPHQL_VALIDATION_FAILED", &vd->loc, "Variable \"$%s\" expected value of unknown or non-input type.",
+                          vd->name.s);
+            continue;
+        }
+        json_t *j = given ? json_object_get(given, vd->name.s) : NULL;
+        tq_value v;
+        const char *why = NULL;
+        if (j == NULL) {
+            if (vd->default_value != NULL) {
+                if (coerce_literal(ex, vd->default_value, t, &v, &why) == IN_OK)
+                    tq_value_object_set(&ex->vars, n++, vd->name.s, v);
+                else
+                    request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" has an invalid default value: %s",
+                                  vd->name.s, why);
+            } else if (t->kind == TQ_GQL_TYPE_NON_NULL) {
+                request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" of required type \"%s\" was not provided.",
+                              vd->name.s, type_text(ex, t));
+            }
+            continue;
+        }
+        if (json_is_null(j) && t->kind == TQ_GQL_TYPE_NON_NULL) {
+            request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" of non-null type \"%s\" must not be null.",
+                          vd->name.s, type_text(ex, t));
+            continue;
+        }
+        if (coerce_json(ex, j, t, &v, &why) != IN_OK) {
+            request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" got invalid value %s; %s", vd->name.s,
+                          json_text(ex, j), why);
+            continue;
+        }
+        tq_value_object_set(&ex->vars, n++, vd->name.s, v);
+    }
+    ex->vars.u.object.count = n;
+}
+
+/* CoerceArgumentValues. Returns false after recording a field error at n. */
+static bool coerce_arguments(tq_exec *ex, const tq_schema_field *f, field_group *g, rnode *n, tq_value *out)
+{
+    const tq_gql_selection *node = g->nodes[0];
+    *out = tq_value_object(ex->a, NULL, f->nargs);
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < f->nargs; i++) {
+        const tq_input_value *def = &f->args[i];
+        const tq_gql_argument *arg = NULL;
+        for (uint32_t k = 0; k < node->nargs; k++)
+            if (strcmp(node->args[k].name.s, def->name) == 0)
+                arg = &node->args[k];
+        tq_value v;
+        const char *why = NULL;
+        in_status st = arg ? coerce_literal(ex, arg->value, def->type, &v, &why) : IN_ABSENT;
+        if (st == IN_ABSENT && def->default_literal != NULL)
+            st = coerce_literal(ex, def->default_literal, def->type, &v, &why);
+        if (st == IN_ABSENT && def->type->kind == TQ_GQL_TYPE_NON_NULL) {
+            field_error(ex, n, g, "BAD_USER_INPUT",
+                        tq_arena_sprintf(ex->a, "Argument \"%s\" of required type \"%s\" was not provided.", def->name,
+                                         type_text(ex, def->type)));
+            return false;
+        }
+        if (st == IN_ERROR) {
+            field_error(ex, n, g, "BAD_USER_INPUT",
+                        tq_arena_sprintf(ex->a, "Argument \"%s\" has invalid value: %s", def->name, why));
+            return false;
+        }
+        if (st == IN_OK)
+            tq_value_object_set(out, count++, def->name, v);
+    }
+    out->u.object.count = count;
+    return true;
+}
+
+/* ---- field collection ---- */
+
+static bool directive_if(tq_exec *ex, const tq_gql_directive *d, bool *value)
+{
+    for (uint32_t i = 0; i < d->nargs; i++) {
+        if (!TQ_STR_EQ_LIT(d->args[i].name, "if"))
+            continue;
+        static const tq_schema_type boolean_type = {.kind = TQ_TYPE_SCALAR, .name = "Boolean"};
+        const tq_gql_value *lit = d->args[i].value;
+        if (lit->kind == TQ_GQL_VALUE_BOOLEAN) {
+            *value = lit->u.boolean;
+            return true;
+        }
+        if (lit->kind == TQ_GQL_VALUE_VARIABLE) {
+            const tq_value *v = tq_value_get(&ex->vars, lit->u.str.s);
+            if (v != NULL && v->kind == TQ_VAL_BOOL) {
+                *value = v->u.b;
+                return true;
+            }
+        }
+        (void)boolean_type;
+    }
+    return false;
+}
+
+/* @skip(if: true) or @include(if: false) */
+static bool should_skip(tq_exec *ex, const tq_gql_directive *dirs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        bool v;
+        if (TQ_STR_EQ_LIT(dirs[i].name, "skip") && directive_if(ex, &dirs[i], &v) && v)
+            return true;
+        if (TQ_STR_EQ_LIT(dirs[i].name, "include") && directive_if(ex, &dirs[i], &v) && !v)
+            return true;
+    }
+    return false;
+}
+
+static const tq_gql_fragment *find_fragment(tq_exec *ex, tq_str name)
+{
+    for (uint32_t i = 0; i < ex->p.doc->count; i++) {
+        const tq_gql_definition *d = &ex->p.doc->defs[i];
+        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_str_equal(d->u.fragment.name, name))
+            return &d->u.fragment;
+    }
+    return NULL;
+}
+
+static bool fragment_applies(tq_exec *ex, const tq_schema_type *object, tq_str condition)
+{
+    if (condition.len == 0)
+        return true;
+    const tq_schema_type *t = tq_schema_find_type(ex->p.schema, condition.s, condition.len);
+    return t != NULL && tq_schema_is_possible_type(t, object);
+}
+
+static void group_add(tq_exec *ex, group_list *gl, const tq_gql_selection *sel)
+{
+    tq_str key = sel->alias.len ? sel->alias : sel->name;
+    field_group *g = NULL;
+    for (uint32_t i = 0; i < gl->count && g == NULL; i++)
+        if (tq_str_equal(gl->items[i].key, key))
+            g = &gl->items[i];
+    if (g == NULL) {
+        if (gl->count == gl->cap) {
+            uint32_t cap = gl->cap ? gl->cap * 2 : 8;
+            field_group *items = tq_arena_calloc(ex->a, cap, sizeof(*items));
+            if (gl->count)
+                memcpy(items, gl->items, gl->count * sizeof(*items));
+            gl->items = items;
+            gl->cap = cap;
+        }
+        g = &gl->items[gl->count++];
+        *g = (field_group){.key = key};
+    }
+    if (g->count == g->cap) {
+        uint32_t cap = g->cap ? g->cap * 2 : 2;
+        const tq_gql_selection **nodes = tq_arena_alloc(ex->a, cap * sizeof(*nodes));
+        if (g->count)
+            memcpy(nodes, g->nodes, g->count * sizeof(*nodes));
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    g->nodes[g->count++] = sel;
+}
+
+typedef struct visited {
+    const tq_gql_fragment *frag;
+    struct visited *next;
+} visited;
+
+static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_gql_selection_set *set, group_list *out,
+                           visited **seen)
+{
+    for (uint32_t i = 0; i < set->count; i++) {
+        const tq_gql_selection *sel = &set->items[i];
+        if (should_skip(ex, sel->directives, sel->ndirectives))
+            continue;
+        switch (sel->kind) {
+        case TQ_GQL_SEL_FIELD:
+            group_add(ex, out, sel);
+            break;
+        case TQ_GQL_SEL_INLINE_FRAGMENT:
+            if (fragment_applies(ex, object, sel->type_condition))
+                collect_fields(ex, object, &sel->selection_set, out, seen);
+            break;
+        case TQ_GQL_SEL_FRAGMENT_SPREAD: {
+            const tq_gql_fragment *frag = find_fragment(ex, sel->name);
+            bool already = false;
+            for (visited *v = *seen; v != NULL && !already; v = v->next)
+                already = v->frag == frag;
+            if (frag == NULL || already)
+                break;
+            visited *v = tq_arena_alloc(ex->a, sizeof(*v));
+            v->frag = frag;
+            v->next = *seen;
+            *seen = v;
+            if (fragment_applies(ex, object, frag->type_condition))
+                collect_fields(ex, object, &frag->selection_set, out, seen);
+            break;
+        }
+        }
+    }
+}
+
+/* Sub-fields of a field group for one object type, merged over the group's nodes. The
+ * result is memoised on the group: the items of a list share it. */
+static group_list *collect_subfields(tq_exec *ex, field_group *g, const tq_schema_type *object)
+{
+    if (g->sub != NULL && g->sub_type == object)
+        return g->sub;
+    group_list *gl = tq_arena_calloc(ex->a, 1, sizeof(*gl));
+    visited *seen = NULL;
+    for (uint32_t i = 0; i < g->count; i++)
+        collect_fields(ex, object, &g->nodes[i]->selection_set, gl, &seen);
+    g->sub = gl;
+    g->sub_type = object;
+    return gl;
+}
+
+/* ---- execution ---- */
+
+static void finish_one(tq_exec *ex);
+
+static void default_resolver(tq_field_ctx *fc)
+{
+    const tq_value *v = tq_value_get(fc->parent, fc->field->name);
+    tq_field_resolve(fc, v ? *v : tq_value_null());
+}
+
+static void execute_field(tq_exec *ex, rnode *n, const tq_schema_type *ptype, const tq_value *parent, field_group *g)
+{
+    const tq_gql_selection *node = g->nodes[0];
+    if (TQ_STR_EQ_LIT(node->name, "__typename")) {
+        n->kind = R_LEAF;
+        n->u.leaf = tq_value_string(ptype->name, (uint32_t)strlen(ptype->name));
+        return;
+    }
+    const tq_schema_field *f = tq_schema_find_field(ptype, node->name.s, node->name.len);
+    if (f == NULL) {
+        field_error(ex, n, g, "GRAPHQL_VALIDATION_FAILED",
+                    tq_arena_sprintf(ex->a, "Cannot query field \"%s\" on type \"%s\".", node->name.s, ptype->name));
+        return;
+    }
+    n->nonnull = f->type->kind == TQ_GQL_TYPE_NON_NULL;
+    tq_value *args = tq_arena_alloc(ex->a, sizeof(*args));
+    if (!coerce_arguments(ex, f, g, n, args))
+        return;
+    field_task *task = tq_arena_calloc(ex->a, 1, sizeof(*task));
+    task->fc = (tq_field_ctx){ex, ex->p.context, ex->a, ptype, f, parent, args, task};
+    task->node = n;
+    task->group = g;
+    ex->pending++;
+    (f->resolve ? f->resolve : default_resolver)(&task->fc);
+}
+
+static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, const tq_value *value, group_list *gl)
+{
+    obj->kind = R_OBJECT;
+    obj->u.obj.count = gl->count;
+    obj->u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
+    for (uint32_t i = 0; i < gl->count; i++) {
+        rnode *f = &obj->u.obj.fields[i];
+        f->kind = R_PENDING;
+        f->index = -1;
+        f->key = gl->items[i].key;
+        f->parent = obj;
+    }
+    for (uint32_t i = 0; i < gl->count; i++) {
+        /* a non-null field failed and nulled this object: the rest would be discarded */
+        if (obj->kind == R_NULL)
+            break;
+        execute_field(ex, &obj->u.obj.fields[i], type, value, &gl->items[i]);
+    }
+}
+
+static const char *field_coordinate(tq_exec *ex, const tq_schema_type *ptype, const tq_schema_field *f)
+{
+    return tq_arena_sprintf(ex->a, "%s.%s", ptype->name, f->name);
+}
+
+static void complete_leaf(tq_exec *ex, rnode *n, const tq_schema_type *t, field_group *g, const tq_value *v)
+{
+    char msg[256];
+    if (t->kind == TQ_TYPE_ENUM) {
+        if (v->kind == TQ_VAL_ENUM || v->kind == TQ_VAL_STRING) {
+            for (uint32_t i = 0; i < t->nvalues; i++) {
+                if (strlen(t->values[i].name) == v->u.s.len && memcmp(t->values[i].name, v->u.s.s, v->u.s.len) == 0) {
+                    n->kind = R_LEAF;
+                    n->u.leaf = tq_value_string(t->values[i].name, v->u.s.len);
+                    return;
+                }
+            }
+        }
+        field_error(ex, n, g, NULL, tq_arena_sprintf(ex->a, "Enum \"%s\" cannot represent value.", t->name));
+        return;
+    }
+    if (t->scalar->serialize(ex->a, v, &n->u.leaf, msg, sizeof(msg)) != 0) {
+        field_error(ex, n, g, "INTERNAL_SERVER_ERROR", tq_arena_strdup(ex->a, msg));
+        return;
+    }
+    n->kind = R_LEAF;
+}
+
+static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_group *g, const tq_schema_type *ptype,
+                           const tq_schema_field *f, const tq_value *v)
+{
+    if (t->kind == TQ_GQL_TYPE_NON_NULL) {
+        n->nonnull = true;
+        if (v->kind == TQ_VAL_NULL) {
+            field_error(ex, n, g, NULL,
+                        tq_arena_sprintf(ex->a, "Cannot return null for non-nullable field %s.",
+                                         field_coordinate(ex, ptype, f)));
+            return;
+        }
+        t = t->of;
+    }
+    if (v->kind == TQ_VAL_NULL) {
+        n->kind = R_NULL;
+        return;
+    }
+    if (t->kind == TQ_GQL_TYPE_LIST) {
+        if (v->kind != TQ_VAL_LIST) {
+            field_error(ex, n, g, NULL,
+                        tq_arena_sprintf(ex->a, "Expected Iterable, but did not find one for field \"%s\".",
+                                         field_coordinate(ex, ptype, f)));
+            return;
+        }
+        n->kind = R_LIST;
+        n->u.list.count = v->u.list.count;
+        n->u.list.items = tq_arena_calloc(ex->a, v->u.list.count ? v->u.list.count : 1, sizeof(rnode));
+        for (uint32_t i = 0; i < v->u.list.count; i++) {
+            rnode *item = &n->u.list.items[i];
+            item->index = (int32_t)i;
+            item->parent = n;
+            item->nonnull = t->of->kind == TQ_GQL_TYPE_NON_NULL;
+        }
+        for (uint32_t i = 0; i < v->u.list.count && n->kind != R_NULL; i++)
+            complete_value(ex, &n->u.list.items[i], t->of, g, ptype, f, &v->u.list.items[i]);
+        return;
+    }
+    const tq_schema_type *nt = t->named;
+    switch (nt->kind) {
+    case TQ_TYPE_SCALAR:
+    case TQ_TYPE_ENUM:
+        complete_leaf(ex, n, nt, g, v);
+        return;
+    case TQ_TYPE_INTERFACE:
+    case TQ_TYPE_UNION: {
+        const tq_schema_type *object = v->kind == TQ_VAL_OBJECT ? v->u.object.type : NULL;
+        if (object == NULL || object->kind != TQ_TYPE_OBJECT || !tq_schema_is_possible_type(nt, object)) {
+            field_error(ex, n, g, NULL,
+                        tq_arena_sprintf(ex->a,
+                                         "Abstract type \"%s\" must resolve to an Object type at runtime for field "
+                                         "\"%s\".",
+                                         nt->name, field_coordinate(ex, ptype, f)));
+            return;
+        }
+        execute_fields(ex, n, object, v, collect_subfields(ex, g, object));
+        return;
+    }
+    case TQ_TYPE_OBJECT:
+        if (v->kind != TQ_VAL_OBJECT) {
+            field_error(ex, n, g, NULL,
+                        tq_arena_sprintf(ex->a, "Expected an object for field \"%s\".", field_coordinate(ex, ptype, f)));
+            return;
+        }
+        execute_fields(ex, n, nt, v, collect_subfields(ex, g, nt));
+        return;
+    default:
+        field_error(ex, n, g, NULL, "Field of input type cannot be output.");
+    }
+}
+
+void tq_field_resolve(tq_field_ctx *fc, tq_value v)
+{
+    field_task *task = fc->internal;
+    tq_exec *ex = fc->exec;
+    if (task->answered)
+        return;
+    task->answered = true;
+    if (!is_dead(task->node))
+        complete_value(ex, task->node, fc->field->type, task->group, fc->parent_type, fc->field, &v);
+    finish_one(ex);
+}
+
+void tq_field_error(tq_field_ctx *fc, const char *code, const char *fmt, ...)
+{
+    field_task *task = fc->internal;
+    tq_exec *ex = fc->exec;
+    if (task->answered)
+        return;
+    task->answered = true;
+    if (!is_dead(task->node)) {
+        va_list ap;
+        va_start(ap, fmt);
+        const char *msg = vformat(ex->a, fmt, ap);
+        va_end(ap);
+        field_error(ex, task->node, task->group, code, msg);
+    }
+    finish_one(ex);
+}
+
+const tq_value *tq_field_arg(tq_field_ctx *fc, const char *name)
+{
+    return tq_value_get(fc->args, name);
+}
+
+/* ---- operation ---- */
+
+static void finish(tq_exec *ex)
+{
+    if (ex->finished)
+        return;
+    ex->finished = true;
+    ex->p.on_done(ex, ex->p.data);
+}
+
+/* Runs the next mutation field holding one unit, so that it starts only when the
+ * previous one is complete, as the spec requires of mutations. */
+static void run_next_serial(tq_exec *ex)
+{
+    uint32_t i = ex->next_root++;
+    execute_field(ex, &ex->root.u.obj.fields[i], ex->root_type, NULL, &ex->root_groups->items[i]);
+    finish_one(ex);
+}
+
+static void finish_one(tq_exec *ex)
+{
+    if (--ex->pending > 0)
+        return;
+    if (ex->serial && ex->next_root < ex->root_groups->count && ex->root.kind != R_NULL) {
+        ex->pending++;
+        run_next_serial(ex);
+        return;
+    }
+    finish(ex);
+}
+
+static const tq_gql_operation *select_operation(tq_exec *ex)
+{
+    const char *want = ex->p.operation_name;
+    const tq_gql_operation *found = NULL;
+    uint32_t nops = 0;
+    for (uint32_t i = 0; i < ex->p.doc->count; i++) {
+        const tq_gql_definition *d = &ex->p.doc->defs[i];
+        if (d->kind != TQ_GQL_DEF_OPERATION)
+            continue;
+        nops++;
+        if (want == NULL || *want == '\0') {
+            if (found == NULL)
+                found = &d->u.operation;
+        } else if (d->u.operation.name.len && strcmp(d->u.operation.name.s, want) == 0) {
+            found = &d->u.operation;
+        }
+    }
+    if ((want == NULL || *want == '\0') && nops > 1) {
+        request_error(ex, NULL, NULL, "Must provide operation name if query contains multiple operations.");
+        return NULL;
+    }
+    if (found == NULL) {
+        if (want != NULL && *want != '\0')
+            request_error(ex, NULL, NULL, "Unknown operation named \"%s\".", want);
+        else
+            request_error(ex, NULL, NULL, "Must provide an operation.");
+    }
+    return found;
+}
+
+tq_exec *tq_exec_create(const tq_exec_params *p)
+{
+    tq_exec *ex = tq_arena_calloc(p->arena, 1, sizeof(*ex));
+    ex->p = *p;
+    ex->a = p->arena;
+    ex->errors_tail = &ex->errors;
+    ex->root.index = -1;
+    ex->op = select_operation(ex);
+    return ex;
+}
+
+const tq_gql_operation *tq_exec_operation(tq_exec *ex)
+{
+    return ex->op;
+}
+
+const tq_schema *tq_exec_schema(tq_exec *ex)
+{
+    return ex->p.schema;
+}
+
+void tq_exec_run(tq_exec *ex)
+{
+    ex->pending = 1;
+    if (ex->op == NULL) {
+        finish_one(ex);
+        return;
+    }
+    switch (ex->op->type) {
+    case TQ_GQL_OP_QUERY:
+        ex->root_type = ex->p.schema->query;
+        break;
+    case TQ_GQL_OP_MUTATION:
+        ex->root_type = ex->p.schema->mutation;
+        ex->serial = true;
+        break;
+    default:
+        ex->root_type = ex->p.schema->subscription;
+        break;
+    }
+    if (ex->root_type == NULL) {
+        request_error(ex, NULL, NULL, "Schema is not configured to execute %s operation.",
+                      ex->op->type == TQ_GQL_OP_MUTATION ? "mutation" : "subscription");
+        finish_one(ex);
+        return;
+    }
+    coerce_variables(ex);
+    if (ex->request_error) {
+        finish_one(ex);
+        return;
+    }
+    ex->root_groups = tq_arena_calloc(ex->a, 1, sizeof(group_list));
+    visited *seen = NULL;
+    collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups, &seen);
+    if (!ex->serial) {
+        execute_fields(ex, &ex->root, ex->root_type, NULL, ex->root_groups);
+        finish_one(ex);
+        return;
+    }
+    /* mutation: lay out the root object, then run its fields one after another */
+    group_list *gl = ex->root_groups;
+    ex->root.kind = R_OBJECT;
+    ex->root.u.obj.count = gl->count;
+    ex->root.u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
+    for (uint32_t i = 0; i < gl->count; i++) {
+        rnode *f = &ex->root.u.obj.fields[i];
+        f->kind = R_PENDING;
+        f->index = -1;
+        f->key = gl->items[i].key;
+        f->parent = &ex->root;
+    }
+    if (gl->count == 0) {
+        finish_one(ex);
+        return;
+    }
+    run_next_serial(ex);
+}
+
+bool tq_exec_is_request_error(tq_exec *ex)
+{
+    return ex->request_error;
+}
+
+bool tq_exec_has_error_code(tq_exec *ex, const char *code)
+{
+    for (exec_error *e = ex->errors; e != NULL; e = e->next)
+        if (e->code != NULL && strcmp(e->code, code) == 0)
+            return true;
+    return false;
+}
+
+/* ---- response ---- */
+
+static void write_node(tq_strbuf *b, const rnode *n)
+{
+    switch (n->kind) {
+    case R_LEAF: {
+        const tq_value *v = &n->u.leaf;
+        switch (v->kind) {
+        case TQ_VAL_BOOL:
+            if (v->u.b)
+                tq_strbuf_lit(b, "true");
+            else
+                tq_strbuf_lit(b, "false");
+            break;
+        case TQ_VAL_INT:
+            tq_json_write_int(b, v->u.i);
+            break;
+        case TQ_VAL_FLOAT:
+            tq_json_write_double(b, v->u.f);
+            break;
+        case TQ_VAL_STRING:
+        case TQ_VAL_ENUM:
+            tq_json_write_string(b, v->u.s.s, v->u.s.len);
+            break;
+        default:
+            tq_strbuf_lit(b, "null");
+        }
+        break;
+    }
+    case R_LIST:
+        tq_strbuf_putc(b, '[');
+        for (uint32_t i = 0; i < n->u.list.count; i++) {
+            if (i)
+                tq_strbuf_putc(b, ',');
+            write_node(b, &n->u.list.items[i]);
+        }
+        tq_strbuf_putc(b, ']');
+        break;
+    case R_OBJECT:
+        tq_strbuf_putc(b, '{');
+        for (uint32_t i = 0; i < n->u.obj.count; i++) {
+            const rnode *f = &n->u.obj.fields[i];
+            if (i)
+                tq_strbuf_putc(b, ',');
+            tq_json_write_string(b, f->key.s, f->key.len);
+            tq_strbuf_putc(b, ':');
+            write_node(b, f);
+        }
+        tq_strbuf_putc(b, '}');
+        break;
+    default:
+        tq_strbuf_lit(b, "null");
+    }
+}
+
+static void write_path(tq_strbuf *b, const rnode *n)
+{
+    if (n->parent == NULL)
+        return;
+    write_path(b, n->parent);
+    if (b->data[b->len - 1] != '[')
+        tq_strbuf_putc(b, ',');
+    if (n->index >= 0)
+        tq_json_write_int(b, n->index);
+    else
+        tq_json_write_string(b, n->key.s, n->key.len);
+}
+
+static void write_error(tq_strbuf *b, const exec_error *e)
+{
+    tq_strbuf_lit(b, "{\"message\":");
+    tq_json_write_cstr(b, e->message);
+    if (e->nlocs > 0) {
+        tq_strbuf_lit(b, ",\"locations\":[");
+        for (uint32_t i = 0; i < e->nlocs; i++)
+            tq_strbuf_printf(b, "%s{\"line\":%u,\"column\":%u}", i ? "," : "", e->locs[i].line, e->locs[i].column);
+        tq_strbuf_putc(b, ']');
+    }
+    if (e->at != NULL) {
+        tq_strbuf_lit(b, ",\"path\":[");
+        write_path(b, e->at);
+        tq_strbuf_putc(b, ']');
+    }
+    if (e->code != NULL) {
+        tq_strbuf_lit(b, ",\"extensions\":{\"code\":");
+        tq_json_write_cstr(b, e->code);
+        tq_strbuf_putc(b, '}');
+    }
+    tq_strbuf_putc(b, '}');
+}
+
+void tq_exec_write_response(tq_exec *ex, tq_strbuf *b)
+{
+    tq_strbuf_putc(b, '{');
+    if (ex->errors != NULL) {
+        tq_strbuf_lit(b, "\"errors\":[");
+        for (exec_error *e = ex->errors; e != NULL; e = e->next) {
+            if (e != ex->errors)
+                tq_strbuf_putc(b, ',');
+            write_error(b, e);
+        }
+        tq_strbuf_putc(b, ']');
+    }
+    if (!ex->request_error) {
+        if (ex->errors != NULL)
+            tq_strbuf_putc(b, ',');
+        tq_strbuf_lit(b, "\"data\":");
+        write_node(b, &ex->root);
+    }
+    tq_strbuf_putc(b, '}');
+}

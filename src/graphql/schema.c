@@ -1,0 +1,356 @@
+/*
+ * schema.c - builds the executable schema from SDL (see gql_schema.h).
+ *
+ * Two passes over the parsed document: first every named type is created (so that
+ * fields can refer to types defined later), then fields, arguments, members and values
+ * are filled in, "extend" definitions included. The full set of the spec's schema
+ * validation rules is not checked here; what is checked is what execution relies on:
+ * every referenced type exists, root types are objects, bindings name real fields.
+ */
+#include "tenantql/gql_schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantql/gql_parser.h"
+
+extern const tq_scalar_ops tq_scalar_int, tq_scalar_float, tq_scalar_string, tq_scalar_boolean, tq_scalar_id;
+
+typedef struct build_ctx {
+    tq_schema *s;
+    char *err;
+    size_t errlen;
+    bool failed;
+} build_ctx;
+
+static void fail(build_ctx *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(build_ctx *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    b->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, b->errlen, fmt, ap);
+    va_end(ap);
+}
+
+const tq_schema_type *tq_schema_find_type(const tq_schema *s, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < s->ntypes; i++)
+        if (strlen(s->types[i]->name) == len && memcmp(s->types[i]->name, name, len) == 0)
+            return s->types[i];
+    return NULL;
+}
+
+const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < t->nfields; i++)
+        if (strncmp(t->fields[i].name, name, len) == 0 && t->fields[i].name[len] == '\0')
+            return &t->fields[i];
+    return NULL;
+}
+
+bool tq_schema_is_possible_type(const tq_schema_type *abstract, const tq_schema_type *object)
+{
+    if (abstract == object)
+        return true;
+    for (uint32_t i = 0; i < abstract->npossible; i++)
+        if (abstract->possible[i] == object)
+            return true;
+    return false;
+}
+
+static tq_schema_type *add_type(build_ctx *b, tq_type_kind kind, const char *name, tq_str description)
+{
+    tq_schema_type *t = tq_arena_calloc(&b->s->arena, 1, sizeof(*t));
+    t->kind = kind;
+    t->name = name;
+    t->description = description;
+    b->s->types[b->s->ntypes++] = t;
+    return t;
+}
+
+static tq_schema_type *find_mut(build_ctx *b, tq_str name)
+{
+    return (tq_schema_type *)tq_schema_find_type(b->s, name.s, name.len);
+}
+
+static const tq_type_ref *convert_type(build_ctx *b, const tq_gql_type *ast)
+{
+    tq_type_ref *ref = tq_arena_calloc(&b->s->arena, 1, sizeof(*ref));
+    ref->kind = ast->kind;
+    if (ast->kind == TQ_GQL_TYPE_NAMED) {
+        ref->named = find_mut(b, ast->name);
+        if (ref->named == NULL)
+            fail(b, "schema %u:%u: unknown type \"%s\"", ast->loc.line, ast->loc.column, ast->name.s);
+    } else {
+        ref->of = convert_type(b, ast->of_type);
+    }
+    return ref;
+}
+
+/* @deprecated(reason: ...) among directives: the reason, "No longer supported" by default */
+static const char *deprecation(const tq_gql_directive *dirs, uint32_t n, bool *deprecated)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!TQ_STR_EQ_LIT(dirs[i].name, "deprecated"))
+            continue;
+        *deprecated = true;
+        for (uint32_t j = 0; j < dirs[i].nargs; j++)
+            if (TQ_STR_EQ_LIT(dirs[i].args[j].name, "reason") && dirs[i].args[j].value->kind == TQ_GQL_VALUE_STRING)
+                return dirs[i].args[j].value->u.str.s;
+        return "No longer supported";
+    }
+    *deprecated = false;
+    return NULL;
+}
+
+static void convert_input_values(build_ctx *b, tq_input_value *out, const tq_gql_input_value_def *in, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        out[i].name = in[i].name.s;
+        out[i].description = in[i].description;
+        out[i].type = convert_type(b, in[i].type);
+        out[i].default_literal = in[i].default_value;
+        out[i].deprecation_reason = deprecation(in[i].directives, in[i].ndirectives, &out[i].deprecated);
+    }
+}
+
+/* All definitions (base and extensions) of one named type, in document order. */
+static uint32_t definitions_of(const tq_gql_document *doc, const char *name, const tq_gql_definition **out, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind < TQ_GQL_DEF_SCALAR || d->kind > TQ_GQL_DEF_INPUT_OBJECT)
+            continue;
+        if (strcmp(d->u.type.name.s, name) == 0 && n < cap)
+            out[n++] = d;
+    }
+    return n;
+}
+
+static void fill_type(build_ctx *b, const tq_gql_document *doc, tq_schema_type *t)
+{
+    const tq_gql_definition *defs[32];
+    uint32_t ndefs = definitions_of(doc, t->name, defs, 32);
+    uint32_t nf = 0, ni = 0, nm = 0, nv = 0, nin = 0;
+    for (uint32_t i = 0; i < ndefs; i++) {
+        nf += defs[i]->u.type.nfields;
+        ni += defs[i]->u.type.ninterfaces;
+        nm += defs[i]->u.type.nmembers;
+        nv += defs[i]->u.type.nvalues;
+        nin += defs[i]->u.type.ninput_fields;
+    }
+    tq_arena *a = &b->s->arena;
+    t->fields = tq_arena_calloc(a, nf ? nf : 1, sizeof(*t->fields));
+    t->interfaces = tq_arena_calloc(a, ni ? ni : 1, sizeof(*t->interfaces));
+    t->possible = tq_arena_calloc(a, nm ? nm : 1, sizeof(*t->possible));
+    t->values = tq_arena_calloc(a, nv ? nv : 1, sizeof(*t->values));
+    t->input_fields = tq_arena_calloc(a, nin ? nin : 1, sizeof(*t->input_fields));
+    for (uint32_t i = 0; i < ndefs; i++) {
+        const tq_gql_type_def *d = &defs[i]->u.type;
+        for (uint32_t j = 0; j < d->nfields; j++) {
+            tq_schema_field *f = &t->fields[t->nfields++];
+            f->name = d->fields[j].name.s;
+            f->description = d->fields[j].description;
+            f->type = convert_type(b, d->fields[j].type);
+            f->nargs = d->fields[j].nargs;
+            f->args = tq_arena_calloc(a, f->nargs ? f->nargs : 1, sizeof(*f->args));
+            convert_input_values(b, f->args, d->fields[j].args, f->nargs);
+            f->deprecation_reason = deprecation(d->fields[j].directives, d->fields[j].ndirectives, &f->deprecated);
+        }
+        for (uint32_t j = 0; j < d->ninterfaces; j++) {
+            const tq_schema_type *it = find_mut(b, d->interfaces[j].name);
+            if (it == NULL || it->kind != TQ_TYPE_INTERFACE)
+                fail(b, "schema: %s implements \"%s\", which is not an interface", t->name, d->interfaces[j].name.s);
+            t->interfaces[t->ninterfaces++] = it;
+        }
+        for (uint32_t j = 0; j < d->nmembers; j++) {
+            const tq_schema_type *m = find_mut(b, d->members[j].name);
+            if (m == NULL || m->kind != TQ_TYPE_OBJECT)
+                fail(b, "schema: union %s member \"%s\" is not an object type", t->name, d->members[j].name.s);
+            t->possible[t->npossible++] = m;
+        }
+        for (uint32_t j = 0; j < d->nvalues; j++) {
+            tq_enum_value *v = &t->values[t->nvalues++];
+            v->name = d->values[j].name.s;
+            v->description = d->values[j].description;
+            v->deprecation_reason = deprecation(d->values[j].directives, d->values[j].ndirectives, &v->deprecated);
+        }
+        t->ninput_fields += d->ninput_fields;
+        convert_input_values(b, t->input_fields + t->ninput_fields - d->ninput_fields, d->input_fields,
+                             d->ninput_fields);
+        for (uint32_t j = 0; j < d->ndirectives; j++) {
+            const tq_gql_directive *dir = &d->directives[j];
+            if (TQ_STR_EQ_LIT(dir->name, "specifiedBy") && dir->nargs == 1 &&
+                dir->args[0].value->kind == TQ_GQL_VALUE_STRING)
+                t->specified_by = dir->args[0].value->u.str.s;
+        }
+    }
+}
+
+/* Interfaces list their implementations so that abstract fields can check results. */
+static void link_implementations(build_ctx *b)
+{
+    tq_schema *s = b->s;
+    for (uint32_t i = 0; i < s->ntypes; i++) {
+        tq_schema_type *it = s->types[i];
+        if (it->kind != TQ_TYPE_INTERFACE)
+            continue;
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < s->ntypes; j++)
+            for (uint32_t k = 0; k < s->types[j]->ninterfaces; k++)
+                n += s->types[j]->interfaces[k] == it;
+        it->possible = tq_arena_calloc(&s->arena, n ? n : 1, sizeof(*it->possible));
+        it->npossible = 0;
+        for (uint32_t j = 0; j < s->ntypes; j++)
+            for (uint32_t k = 0; k < s->types[j]->ninterfaces; k++)
+                if (s->types[j]->interfaces[k] == it && s->types[j]->kind == TQ_TYPE_OBJECT)
+                    it->possible[it->npossible++] = s->types[j];
+    }
+}
+
+static const tq_schema_type *root_type(build_ctx *b, const tq_gql_document *doc, tq_gql_operation_type op,
+                                       const char *fallback)
+{
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind != TQ_GQL_DEF_SCHEMA)
+            continue;
+        for (uint32_t j = 0; j < d->u.type.nroot_ops; j++) {
+            if (d->u.type.root_ops[j].operation != op)
+                continue;
+            const tq_schema_type *t = find_mut(b, d->u.type.root_ops[j].type.name);
+            if (t == NULL || t->kind != TQ_TYPE_OBJECT)
+                fail(b, "schema: root type \"%s\" must be an object type", d->u.type.root_ops[j].type.name.s);
+            return t;
+        }
+    }
+    const tq_schema_type *t = tq_schema_find_type(b->s, fallback, strlen(fallback));
+    return t != NULL && t->kind == TQ_TYPE_OBJECT ? t : NULL;
+}
+
+static void bind_resolvers(build_ctx *b, const tq_resolver_binding *resolvers)
+{
+    for (const tq_resolver_binding *r = resolvers; r && r->coordinate; r++) {
+        const char *dot = strchr(r->coordinate, '.');
+        const tq_schema_type *t = dot ? tq_schema_find_type(b->s, r->coordinate, (size_t)(dot - r->coordinate)) : NULL;
+        tq_schema_field *f = t ? (tq_schema_field *)tq_schema_find_field(t, dot + 1, strlen(dot + 1)) : NULL;
+        if (f == NULL) {
+            fail(b, "resolver bound to \"%s\", which is not a field of the schema", r->coordinate);
+            return;
+        }
+        f->resolve = r->resolve;
+    }
+}
+
+static void bind_scalars(build_ctx *b, const tq_scalar_binding *scalars)
+{
+    for (const tq_scalar_binding *sc = scalars; sc && sc->name; sc++) {
+        tq_schema_type *t = (tq_schema_type *)tq_schema_find_type(b->s, sc->name, strlen(sc->name));
+        if (t == NULL || t->kind != TQ_TYPE_SCALAR) {
+            fail(b, "scalar binding \"%s\" names no scalar of the schema", sc->name);
+            return;
+        }
+        t->scalar = sc->ops;
+    }
+    for (uint32_t i = 0; i < b->s->ntypes; i++)
+        if (b->s->types[i]->kind == TQ_TYPE_SCALAR && b->s->types[i]->scalar == NULL)
+            fail(b, "custom scalar \"%s\" has no implementation", b->s->types[i]->name);
+}
+
+static void add_builtin_scalars(build_ctx *b)
+{
+    static const struct {
+        const char *name;
+        const tq_scalar_ops *ops;
+        const char *description;
+    } builtins[] = {
+        {"Int", &tq_scalar_int,
+         "The `Int` scalar type represents non-fractional signed whole numeric values. Int can represent values between -(2^31) and 2^31 - 1."},
+        {"Float", &tq_scalar_float,
+         "The `Float` scalar type represents signed double-precision fractional values as specified by [IEEE 754](https://en.wikipedia.org/wiki/IEEE_floating_point)."},
+        {"String", &tq_scalar_string,
+         "The `String` scalar type represents textual data, represented as UTF-8 character sequences. The String type is most often used by GraphQL to represent free-form human-readable text."},
+        {"Boolean", &tq_scalar_boolean, "The `Boolean` scalar type represents `true` or `false`."},
+        {"ID", &tq_scalar_id,
+         "The `ID` scalar type represents a unique identifier, often used to refetch an object or as key for a cache. The ID type appears in a JSON response as a String; however, it is not intended to be human-readable. When expected as an input type, any string (such as `\"4\"`) or integer (such as `4`) input value will be accepted as an ID."},
+    };
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        tq_str d = {builtins[i].description, (uint32_t)strlen(builtins[i].description)};
+        add_type(b, TQ_TYPE_SCALAR, builtins[i].name, d)->scalar = builtins[i].ops;
+    }
+}
+
+static const tq_type_kind kind_of_def[] = {
+    [TQ_GQL_DEF_SCALAR] = TQ_TYPE_SCALAR, [TQ_GQL_DEF_OBJECT] = TQ_TYPE_OBJECT,
+    [TQ_GQL_DEF_INTERFACE] = TQ_TYPE_INTERFACE, [TQ_GQL_DEF_UNION] = TQ_TYPE_UNION,
+    [TQ_GQL_DEF_ENUM] = TQ_TYPE_ENUM, [TQ_GQL_DEF_INPUT_OBJECT] = TQ_TYPE_INPUT_OBJECT,
+};
+
+static void create_types(build_ctx *b, const tq_gql_document *doc)
+{
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind < TQ_GQL_DEF_SCALAR || d->kind > TQ_GQL_DEF_INPUT_OBJECT || d->extension)
+            continue;
+        if (find_mut(b, d->u.type.name) != NULL) {
+            fail(b, "schema %u:%u: type \"%s\" is defined twice", d->loc.line, d->loc.column, d->u.type.name.s);
+            return;
+        }
+        add_type(b, kind_of_def[d->kind], d->u.type.name.s, d->u.type.description);
+    }
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && d->extension &&
+            find_mut(b, d->u.type.name) == NULL)
+            fail(b, "schema %u:%u: cannot extend unknown type \"%s\"", d->loc.line, d->loc.column, d->u.type.name.s);
+    }
+}
+
+tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_binding *resolvers,
+                           const tq_scalar_binding *scalars, char *err, size_t errlen)
+{
+    tq_schema *s = calloc(1, sizeof(*s));
+    tq_arena_init(&s->arena, 16384);
+    build_ctx b = {s, err, errlen, false};
+
+    tq_gql_parse_options popts = {.allow_type_system = true};
+    tq_gql_parse_error perr;
+    tq_gql_document *doc = tq_gql_parse(&s->arena, sdl, len, &popts, &perr);
+    if (doc == NULL) {
+        snprintf(err, errlen, "schema %u:%u: %s", perr.loc.line, perr.loc.column, perr.message);
+        tq_schema_free(s);
+        return NULL;
+    }
+    s->types = tq_arena_calloc(&s->arena, doc->count + 8, sizeof(*s->types));
+    add_builtin_scalars(&b);
+    create_types(&b, doc);
+    for (uint32_t i = 0; i < s->ntypes && !b.failed; i++)
+        fill_type(&b, doc, s->types[i]);
+    link_implementations(&b);
+    s->query = root_type(&b, doc, TQ_GQL_OP_QUERY, "Query");
+    s->mutation = root_type(&b, doc, TQ_GQL_OP_MUTATION, "Mutation");
+    s->subscription = root_type(&b, doc, TQ_GQL_OP_SUBSCRIPTION, "Subscription");
+    if (s->query == NULL)
+        fail(&b, "schema: there is no query root type");
+    bind_resolvers(&b, resolvers);
+    bind_scalars(&b, scalars);
+    if (b.failed) {
+        tq_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void tq_schema_free(tq_schema *s)
+{
+    if (s == NULL)
+        return;
+    tq_arena_free(&s->arena);
+    free(s);
+}

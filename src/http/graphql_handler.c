@@ -1,0 +1,464 @@
+/*
+ * graphql_handler.c - /graphql: one GraphQL request from HTTP to response.
+ *
+ *   1. read the GraphQL-over-HTTP request (POST JSON body or GET query string)
+ *   2. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant
+ *   3. parse the document and pick the operation
+ *   4. look the tenant up in the registry cache: unknown or inactive is 403 and no
+ *      database is touched
+ *   5. build the request context (data sources bound to the tenant's pool) and execute;
+ *      resolvers wait for the database without blocking the loop
+ *   6. write the JSON response straight into the body buffer
+ *
+ * A tq_request outlives its h2o_req_t when the client goes away mid-query: it is freed
+ * once the execution is complete and no query of it is out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "internal.h"
+#include "tenantql/api.h"
+#include "tenantql/gql_exec.h"
+#include "tenantql/gql_parser.h"
+#include "tenantql/json_writer.h"
+#include "tenantql/log.h"
+#include "tenantql/uuid.h"
+
+#define MAX_DOCUMENT_DEPTH 64
+#define MAX_DOCUMENT_TOKENS 20000
+
+typedef struct graphql_handler {
+    h2o_handler_t super;
+    tq_server *server;
+} graphql_handler;
+
+typedef struct tq_request {
+    tq_arena arena;
+    tq_server *server;
+    tq_worker *worker;
+    h2o_req_t *req;              /* NULL once the client has gone */
+    struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
+    unsigned long id;
+    json_t *body;
+    bool graphql_response;       /* answer as application/graphql-response+json */
+    bool responded;
+    bool exec_done;
+    tq_tenant *tenant;
+    tq_jwt_claims claims;
+    bool authenticated;
+    tq_api_ctx api;
+    tq_exec *exec;
+    h2o_timeout_entry_t timeout;
+} tq_request;
+
+/* ---- request lifetime ---- */
+
+static void on_req_pool_dispose(void *p)
+{
+    tq_request **slot = p;
+    if (*slot != NULL)
+        (*slot)->req = NULL;
+}
+
+static tq_request *request_new(tq_server *s, tq_worker *w, h2o_req_t *req)
+{
+    tq_request *r = calloc(1, sizeof(*r));
+    tq_arena_init(&r->arena, 8192);
+    r->server = s;
+    r->worker = w;
+    r->req = req;
+    r->id = atomic_fetch_add(&s->request_seq, 1) + 1;
+    r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
+    *r->guard = r;
+    atomic_fetch_add(&s->requests_in_flight, 1);
+    return r;
+}
+
+static void request_free(tq_request *r)
+{
+    if (r->req != NULL)
+        *r->guard = NULL;
+    if (h2o_timeout_is_linked(&r->timeout))
+        h2o_timeout_unlink(&r->timeout);
+    tq_tenant_release(r->tenant);
+    json_decref(r->body);
+    tq_arena_free(&r->arena);
+    atomic_fetch_sub(&r->server->requests_in_flight, 1);
+    free(r);
+}
+
+/* Frees the request once nothing refers to it any more. */
+static void request_maybe_free(tq_request *r)
+{
+    if (!r->responded || (r->exec != NULL && !r->exec_done) || r->api.db.inflight > 0)
+        return;
+    request_free(r);
+}
+
+static void on_db_idle(tq_db *db)
+{
+    tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, api.db, db);
+    request_maybe_free(r);
+}
+
+/* ---- responses ---- */
+
+static void free_body(void *p)
+{
+    free(*(char **)p);
+}
+
+static void send_body(tq_request *r, int status, tq_strbuf *body)
+{
+    r->responded = true;
+    h2o_req_t *req = r->req;
+    if (req == NULL) {
+        tq_strbuf_free(body);
+        return;
+    }
+    static const char *const reasons[] = {[200] = "OK", [400] = "Bad Request", [401] = "Unauthorized",
+                                          [403] = "Forbidden", [405] = "Method Not Allowed", [413] = "Payload Too Large",
+                                          [415] = "Unsupported Media Type", [503] = "Service Unavailable"};
+    req->res.status = status;
+    req->res.reason = (size_t)status < sizeof(reasons) / sizeof(reasons[0]) && reasons[status] ? reasons[status] : "Error";
+    req->res.content_length = body->len;
+    if (r->graphql_response)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/graphql-response+json; charset=utf-8"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json; charset=utf-8"));
+    if (status == 401)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+    if (status == 405)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, POST"));
+    if (req->conn->ctx->shutdown_requested)
+        req->http1_is_persistent = 0; /* h2o only does this for requests parsed after shutdown began */
+    /* the body buffer is handed to h2o as is and freed with the request's pool */
+    char **owner = h2o_mem_alloc_shared(&req->pool, sizeof(char *), free_body);
+    size_t len;
+    *owner = tq_strbuf_detach(body, &len);
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_start_response(req, &generator);
+    h2o_iovec_t iov = h2o_iovec_init(*owner, len);
+    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    *r->guard = NULL;
+    r->req = NULL;
+}
+
+/* {"errors":[{"message":...,"extensions":{"code":...}}]} for errors raised before
+ * execution, then the request is done. */
+static void send_error(tq_request *r, int status, const char *code, const char *message)
+{
+    tq_strbuf b = TQ_STRBUF_INIT;
+    tq_strbuf_lit(&b, "{\"errors\":[{\"message\":");
+    tq_json_write_cstr(&b, message);
+    tq_strbuf_lit(&b, ",\"extensions\":{\"code\":");
+    tq_json_write_cstr(&b, code);
+    tq_strbuf_lit(&b, "}}]}");
+    tq_log_debug("http", "request %lu: %d %s: %s", r->id, status, code, message);
+    send_body(r, status, &b);
+    request_maybe_free(r);
+}
+
+static void on_request_timeout(h2o_timeout_entry_t *entry)
+{
+    tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, timeout, entry);
+    tq_log_warn("http", "request %lu: no answer after %ld ms", r->id, r->server->cfg.request_timeout_ms);
+    send_error(r, 503, "TENANT_BUSY", "The request took too long.");
+}
+
+/* ---- execution ---- */
+
+static void on_exec_done(tq_exec *ex, void *data)
+{
+    tq_request *r = data;
+    r->exec_done = true;
+    if (!r->responded) {
+        tq_strbuf b = TQ_STRBUF_INIT;
+        tq_exec_write_response(ex, &b);
+        int status = 200;
+        if (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY"))
+            status = 503;
+        else if (tq_exec_is_request_error(ex) && r->graphql_response)
+            status = 400;
+        send_body(r, status, &b);
+    }
+    request_maybe_free(r);
+}
+
+/* True when every root field of the operation is __schema, __type or __typename: such
+ * an operation reads only the public schema and needs no tenant. */
+static bool only_introspection(const tq_gql_operation *op)
+{
+    if (op->type != TQ_GQL_OP_QUERY || op->selection_set.count == 0)
+        return false;
+    for (uint32_t i = 0; i < op->selection_set.count; i++) {
+        const tq_gql_selection *s = &op->selection_set.items[i];
+        if (s->kind != TQ_GQL_SEL_FIELD ||
+            !(TQ_STR_EQ_LIT(s->name, "__schema") || TQ_STR_EQ_LIT(s->name, "__type") ||
+              TQ_STR_EQ_LIT(s->name, "__typename")))
+            return false;
+    }
+    return true;
+}
+
+/* Resolves the tenant of an authenticated request; false after answering. */
+static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
+{
+    tq_registry *reg = r->server->registry;
+    uint8_t id[16];
+    if (r->authenticated) {
+        tq_uuid_parse(r->claims.tenant_id, 36, id);
+        r->tenant = tq_registry_get_by_id(reg, id);
+    } else if (tq_uuid_parse(header_tenant, header_len, id)) {
+        r->tenant = tq_registry_get_by_id(reg, id);
+    } else {
+        r->tenant = tq_registry_get_by_name(reg, header_tenant, header_len);
+    }
+    if (r->tenant == NULL && !tq_registry_healthy(reg)) {
+        send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant registry is unavailable; try again shortly.");
+        return false;
+    }
+    if (r->tenant == NULL || !r->tenant->active) {
+        send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
+        return false;
+    }
+    return true;
+}
+
+typedef struct gql_params {
+    const char *query;
+    size_t query_len;
+    const char *operation_name;
+    json_t *variables;
+} gql_params;
+
+static void execute(tq_request *r, const gql_params *gp, const char *header_tenant, size_t header_len)
+{
+    tq_gql_parse_options popts = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
+    tq_gql_parse_error perr;
+    tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &popts, &perr);
+    if (doc == NULL) {
+        tq_strbuf b = TQ_STRBUF_INIT;
+        tq_strbuf_lit(&b, "{\"errors\":[{\"message\":");
+        tq_json_write_cstr(&b, perr.message);
+        tq_strbuf_printf(&b, ",\"locations\":[{\"line\":%u,\"column\":%u}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}",
+                         perr.loc.line, perr.loc.column);
+        send_body(r, r->graphql_response ? 400 : 200, &b);
+        request_maybe_free(r);
+        return;
+    }
+    tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
+                         on_exec_done, r};
+    tq_exec *ex = tq_exec_create(&ep);
+    const tq_gql_operation *op = tq_exec_operation(ex);
+    if (op != NULL && !only_introspection(op)) {
+        if (!r->authenticated && header_tenant == NULL) {
+            send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
+            return;
+        }
+        if (!attach_tenant(r, header_tenant, header_len))
+            return;
+        tq_api_ctx_init(&r->api, &r->arena, tq_tenant_pool(r->tenant), r->worker);
+        r->api.db.on_idle = on_db_idle;
+        r->api.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
+        r->api.header_mode = !r->authenticated;
+    }
+    r->exec = ex;
+    h2o_timeout_link(tq_worker_loop(r->worker), tq_worker_timeout(r->worker, (uint64_t)r->server->cfg.request_timeout_ms),
+                     &r->timeout);
+    r->timeout.cb = on_request_timeout;
+    tq_exec_run(ex);
+}
+
+/* ---- reading the HTTP request ---- */
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes application/x-www-form-urlencoded text into the arena (NUL-terminated). */
+static char *url_decode(tq_arena *a, const char *s, size_t len, size_t *outlen)
+{
+    char *out = tq_arena_alloc(a, len + 1), *o = out;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        } else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            *o++ = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    *outlen = (size_t)(o - out);
+    return out;
+}
+
+/* GET /graphql?query=...&variables=...&operationName=... ; false after answering. */
+static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
+{
+    if (req->query_at == SIZE_MAX) {
+        send_error(r, 400, "BAD_USER_INPUT", "Missing query: pass it as ?query=... or POST a JSON body.");
+        return false;
+    }
+    const char *qs = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    const char *variables = NULL;
+    size_t variables_len = 0;
+    while (qs < end) {
+        const char *amp = memchr(qs, '&', (size_t)(end - qs));
+        const char *stop = amp ? amp : end, *eq = memchr(qs, '=', (size_t)(stop - qs));
+        if (eq != NULL) {
+            size_t klen = (size_t)(eq - qs), vlen;
+            char *v = url_decode(&r->arena, eq + 1, (size_t)(stop - eq - 1), &vlen);
+            if (klen == 5 && memcmp(qs, "query", 5) == 0)
+                gp->query = v, gp->query_len = vlen;
+            else if (klen == 9 && memcmp(qs, "variables", 9) == 0)
+                variables = v, variables_len = vlen;
+            else if (klen == 13 && memcmp(qs, "operationName", 13) == 0)
+                gp->operation_name = v;
+        }
+        qs = stop + 1;
+    }
+    if (gp->query == NULL) {
+        send_error(r, 400, "BAD_USER_INPUT", "Missing query: pass it as ?query=...");
+        return false;
+    }
+    if (variables != NULL && variables_len > 0) {
+        json_error_t jerr;
+        r->body = json_loadb(variables, variables_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(r->body) && !json_is_null(r->body)) {
+            send_error(r, 400, "BAD_USER_INPUT", "The variables parameter must be a JSON object.");
+            return false;
+        }
+        gp->variables = r->body;
+    }
+    return true;
+}
+
+static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
+{
+    ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    h2o_iovec_t type = ct >= 0 ? req->headers.entries[ct].value : h2o_iovec_init(H2O_STRLIT(""));
+    size_t tl = 0;
+    while (tl < type.len && type.base[tl] != ';' && type.base[tl] != ' ')
+        tl++;
+    if (!(tl == 16 && strncasecmp(type.base, "application/json", 16) == 0)) {
+        send_error(r, 415, "BAD_USER_INPUT", "Send the request as Content-Type: application/json.");
+        return false;
+    }
+    json_error_t jerr;
+    r->body = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->body == NULL) {
+        send_error(r, 400, "BAD_USER_INPUT",
+                   tq_arena_sprintf(&r->arena, "Malformed JSON body: %s (line %d, column %d).", jerr.text, jerr.line,
+                                    jerr.column));
+        return false;
+    }
+    if (!json_is_object(r->body)) {
+        send_error(r, 400, "BAD_USER_INPUT", "The request body must be a JSON object.");
+        return false;
+    }
+    json_t *q = json_object_get(r->body, "query"), *v = json_object_get(r->body, "variables"),
+           *op = json_object_get(r->body, "operationName");
+    if (q == NULL || json_is_null(q)) {
+        send_error(r, 400, "BAD_USER_INPUT", "Missing query: the body needs a \"query\" string.");
+        return false;
+    }
+    if (!json_is_string(q)) {
+        send_error(r, 400, "BAD_USER_INPUT", "The \"query\" entry must be a string.");
+        return false;
+    }
+    if (v != NULL && !json_is_object(v) && !json_is_null(v)) {
+        send_error(r, 400, "BAD_USER_INPUT", "The \"variables\" entry must be an object.");
+        return false;
+    }
+    if (op != NULL && !json_is_string(op) && !json_is_null(op)) {
+        send_error(r, 400, "BAD_USER_INPUT", "The \"operationName\" entry must be a string.");
+        return false;
+    }
+    gp->query = json_string_value(q);
+    gp->query_len = json_string_length(q);
+    gp->variables = v;
+    gp->operation_name = json_is_string(op) ? json_string_value(op) : NULL;
+    return true;
+}
+
+static bool accepts_graphql_response(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return h2o_strstr(v.base, v.len, H2O_STRLIT("application/graphql-response+json")) != SIZE_MAX;
+}
+
+/* Checks the bearer token; false after answering 401. */
+static bool authenticate(tq_request *r, h2o_iovec_t authz)
+{
+    if (authz.len < 7 || strncasecmp(authz.base, "Bearer ", 7) != 0) {
+        send_error(r, 401, "UNAUTHENTICATED", "The Authorization header must be \"Bearer <token>\".");
+        return false;
+    }
+    const char *token = authz.base + 7;
+    size_t len = authz.len - 7;
+    while (len > 0 && *token == ' ')
+        token++, len--;
+    tq_jwt_status st = tq_jwt_verify(r->server->jwt, token, len, (int64_t)time(NULL), &r->claims);
+    if (st != TQ_JWT_OK) {
+        /* the reason goes to the log, never the token */
+        tq_log_info("auth", "request %lu: token refused: %s", r->id, tq_jwt_status_text(st));
+        send_error(r, 401, "UNAUTHENTICATED",
+                   st == TQ_JWT_EXPIRED ? "The token has expired." : "The token is invalid.");
+        return false;
+    }
+    r->authenticated = true;
+    return true;
+}
+
+static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    graphql_handler *h = (graphql_handler *)self;
+    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, ctx, req->conn->ctx);
+    tq_request *r = request_new(h->server, w, req);
+    r->graphql_response = accepts_graphql_response(req);
+
+    gql_params gp = {0};
+    bool is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!is_get && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        send_error(r, 405, "BAD_USER_INPUT", "Use GET or POST.");
+        return 0;
+    }
+    if (!(is_get ? read_get_params(r, req, &gp) : read_post_params(r, req, &gp)))
+        return 0;
+
+    /* an Authorization header decides alone: a bad token is 401 even with X-Tenant-ID */
+    ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (ai >= 0 && !authenticate(r, req->headers.entries[ai].value))
+        return 0;
+    const char *header_tenant = NULL;
+    size_t header_len = 0;
+    if (ai < 0 && h->server->cfg.trust_tenant_header) {
+        ssize_t ti = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-tenant-id"), -1);
+        if (ti >= 0) {
+            header_tenant = req->headers.entries[ti].value.base;
+            header_len = req->headers.entries[ti].value.len;
+        }
+    }
+    execute(r, &gp, header_tenant, header_len);
+    return 0;
+}
+
+void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server)
+{
+    graphql_handler *h = (graphql_handler *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_graphql_request;
+    h->server = server;
+}

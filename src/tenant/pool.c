@@ -1,0 +1,542 @@
+/*
+ * pool.c - per-tenant connection pools shared by the worker threads (see tenant_pool.h).
+ *
+ * Locking: each pool has one mutex guarding its counters, idle lists and FIFO of
+ * waiting queries; the module's list of pools has its own. Connections themselves are
+ * only touched by the worker they are attached to, so every hand-over to another worker
+ * detaches the connection first and travels as a message.
+ *
+ * Hand-over paths:
+ *   release on worker A, first waiter on A  -> run at once
+ *   release on worker A, first waiter on B  -> detach on A, message to B, attach on B
+ *   query on B, idle connection only on A   -> take it from A's list, message to A
+ *                                              ("steal"), A detaches and forwards to B
+ */
+#include "tenantql/tenant_pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantql/log.h"
+
+/* a database that refused a connection is not retried for this long: its requests fail
+ * fast instead of piling up behind connection attempts */
+#define POOL_DOWN_BACKOFF_MS 1000
+#define POOL_MAX_PARAMS 24
+
+struct tq_pool {
+    pthread_mutex_t lock;
+    char *label;
+    const char *keywords[POOL_MAX_PARAMS];
+    const char *values[POOL_MAX_PARAMS];
+    char *strings;                 /* one allocation holding the parameter texts */
+    tq_pool_options opts;
+    int refs;                      /* guarded by the module lock */
+    bool retired;
+    int total;                     /* connections open or opening */
+    int nidle;
+    int nwaiting;
+    h2o_linklist_t *idle;          /* per worker */
+    h2o_linklist_t waiters;        /* tq_db_query.wait_link, FIFO */
+    uint64_t down_until;
+    unsigned long created, closed;
+    h2o_linklist_t module_link;
+};
+
+/* the module's own state: which workers exist, and every pool for the janitor */
+static struct {
+    pthread_mutex_t lock;
+    tq_worker *workers;
+    int nworkers;
+    h2o_linklist_t pools;
+} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}};
+
+static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg);
+static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg);
+static void on_conn_lost(tq_pgconn *c, const char *errmsg);
+static void run_query(tq_db_query *q, tq_pgconn *c);
+
+static const tq_pgconn_ops pool_conn_ops = {on_conn_connected, on_conn_result, on_conn_lost};
+
+/* internal outcome: the connection taken for this query broke on the way; try again */
+#define TQ_DB_RETRY ((tq_db_status)100)
+
+/* ---- module ---- */
+
+void tq_pools_init(tq_worker *workers, int nworkers)
+{
+    pools_module.workers = workers;
+    pools_module.nworkers = nworkers;
+    h2o_linklist_init_anchor(&pools_module.pools);
+}
+
+static void pool_free(tq_pool *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    free(p->idle);
+    free(p->strings);
+    free(p->label);
+    free(p);
+}
+
+void tq_pools_destroy(void)
+{
+    pthread_mutex_lock(&pools_module.lock);
+    while (!h2o_linklist_is_empty(&pools_module.pools)) {
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, pools_module.pools.next);
+        h2o_linklist_unlink(&p->module_link);
+        if (p->total != 0)
+            tq_log_warn("pool", "%s: %d connection(s) still open at exit", p->label, p->total);
+        pool_free(p);
+    }
+    pthread_mutex_unlock(&pools_module.lock);
+}
+
+tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
+                        const tq_pool_options *opts)
+{
+    tq_pool *p = calloc(1, sizeof(*p));
+    size_t need = 0, n = 0;
+    for (; keywords[n] != NULL && n < POOL_MAX_PARAMS - 1; n++)
+        need += strlen(keywords[n]) + strlen(values[n]) + 2;
+    p->strings = malloc(need + 1);
+    char *s = p->strings;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(keywords[i]) + 1, vl = strlen(values[i]) + 1;
+        p->keywords[i] = memcpy(s, keywords[i], kl);
+        s += kl;
+        p->values[i] = memcpy(s, values[i], vl);
+        s += vl;
+    }
+    p->keywords[n] = p->values[n] = NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    p->label = strdup(label);
+    p->opts = *opts;
+    p->refs = 1;
+    p->idle = calloc((size_t)pools_module.nworkers, sizeof(*p->idle));
+    for (int i = 0; i < pools_module.nworkers; i++)
+        h2o_linklist_init_anchor(&p->idle[i]);
+    h2o_linklist_init_anchor(&p->waiters);
+    pthread_mutex_lock(&pools_module.lock);
+    h2o_linklist_insert(&pools_module.pools, &p->module_link);
+    pthread_mutex_unlock(&pools_module.lock);
+    return p;
+}
+
+void tq_pool_ref(tq_pool *p)
+{
+    pthread_mutex_lock(&pools_module.lock);
+    p->refs++;
+    pthread_mutex_unlock(&pools_module.lock);
+}
+
+void tq_pool_unref(tq_pool *p)
+{
+    pthread_mutex_lock(&pools_module.lock);
+    if (--p->refs == 0) {
+        pthread_mutex_lock(&p->lock);
+        p->retired = true;
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&pools_module.lock);
+}
+
+void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out)
+{
+    pthread_mutex_lock(&p->lock);
+    *out = (tq_pool_stats){p->total, p->nidle, p->nwaiting, p->created, p->closed};
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- completing queries ---- */
+
+static void on_deferred_completion(h2o_timeout_entry_t *entry)
+{
+    tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, timer, entry);
+    if (q->status == TQ_DB_RETRY) {
+        tq_pool_query(q->pool, q->worker, q);
+        return;
+    }
+    q->cb(q, q->status, NULL);
+}
+
+/* Completes q on its own worker on a later loop turn. Runs on q's worker. */
+static void complete_later(tq_db_query *q, tq_db_status status)
+{
+    if (h2o_timeout_is_linked(&q->timer))
+        h2o_timeout_unlink(&q->timer);
+    q->status = status;
+    q->conn = NULL;
+    q->timer.cb = on_deferred_completion;
+    h2o_timeout_link(tq_worker_loop(q->worker), &q->worker->ctx.zero_timeout, &q->timer);
+}
+
+/* Sends q (with a connection or an outcome) to its own worker. Runs on any thread;
+ * a connection must already be detached. */
+static void send_to_owner(tq_db_query *q)
+{
+    h2o_multithread_send_message(&q->worker->pool_rx, &q->msg);
+}
+
+/* Gives connection c (attached to worker `from`) to query q. */
+static void hand_over(tq_db_query *q, tq_pgconn *c, tq_worker *from)
+{
+    if (q->worker == from) {
+        if (h2o_timeout_is_linked(&q->timer))
+            h2o_timeout_unlink(&q->timer);
+        run_query(q, c);
+        return;
+    }
+    tq_pgconn_detach(c);
+    q->conn = c;
+    q->steal = false;
+    send_to_owner(q);
+}
+
+static void fail_waiter(tq_db_query *q, tq_db_status status, tq_worker *on)
+{
+    if (q->worker == on) {
+        complete_later(q, status);
+    } else {
+        q->conn = NULL;
+        q->status = status;
+        send_to_owner(q);
+    }
+}
+
+/* ---- connections ---- */
+
+static void close_conn(tq_pool *p, tq_pgconn *c)
+{
+    tq_pgconn_close(c);
+    pthread_mutex_lock(&p->lock);
+    p->closed++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void start_connection(tq_pool *p, tq_worker *w)
+{
+    tq_pgconn *c = tq_pgconn_connect(w, p->keywords, p->values, &pool_conn_ops, p);
+    if (c == NULL) {
+        tq_log_error("pool", "%s: out of memory creating a connection", p->label);
+        abort();
+    }
+    h2o_linklist_init_anchor(&c->link);
+    c->link.next = c->link.prev = NULL;
+}
+
+/* With the lock held: whether a new connection should be opened for waiting queries.
+ * Reserves the slot when it answers yes. */
+static bool reserve_connection_for_waiters(tq_pool *p)
+{
+    if (p->retired || h2o_linklist_is_empty(&p->waiters) || p->total >= p->opts.max)
+        return false;
+    p->total++;
+    return true;
+}
+
+/* Connection c on worker w is free: first waiter gets it, else it goes idle. */
+static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->retired || w->stopping) {
+        p->total--;
+        pthread_mutex_unlock(&p->lock);
+        close_conn(p, c);
+        return;
+    }
+    if (!h2o_linklist_is_empty(&p->waiters)) {
+        tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
+        h2o_linklist_unlink(&q->wait_link);
+        q->waiting = false;
+        p->nwaiting--;
+        pthread_mutex_unlock(&p->lock);
+        hand_over(q, c, w);
+        return;
+    }
+    c->idle_since = tq_worker_now(w);
+    h2o_linklist_insert(&p->idle[w->id], &c->link);
+    p->nidle++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Connection c is unusable: forget it, and open a replacement if queries wait. */
+static void conn_gone(tq_pool *p, tq_pgconn *c, tq_worker *w)
+{
+    pthread_mutex_lock(&p->lock);
+    p->total--;
+    bool grow = reserve_connection_for_waiters(p);
+    pthread_mutex_unlock(&p->lock);
+    close_conn(p, c);
+    if (grow)
+        start_connection(p, w);
+}
+
+static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg)
+{
+    tq_pool *p = c->owner;
+    tq_worker *w = c->worker;
+    if (ok) {
+        pthread_mutex_lock(&p->lock);
+        p->created++;
+        p->down_until = 0;
+        pthread_mutex_unlock(&p->lock);
+        tq_log_debug("pool", "%s: connection opened", p->label);
+        conn_available(p, c, w);
+        return;
+    }
+    tq_log_warn("pool", "%s: cannot connect: %.*s", p->label, (int)strcspn(errmsg, "\n"), errmsg);
+    /* with no connection left, nobody would serve the waiters: fail them all now */
+    h2o_linklist_t failed;
+    h2o_linklist_init_anchor(&failed);
+    pthread_mutex_lock(&p->lock);
+    p->total--;
+    if (p->total == 0) {
+        p->down_until = tq_worker_now(w) + POOL_DOWN_BACKOFF_MS;
+        while (!h2o_linklist_is_empty(&p->waiters)) {
+            tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
+            h2o_linklist_unlink(&q->wait_link);
+            q->waiting = false;
+            p->nwaiting--;
+            h2o_linklist_insert(&failed, &q->wait_link);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    tq_pgconn_close(c);
+    while (!h2o_linklist_is_empty(&failed)) {
+        tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, failed.next);
+        h2o_linklist_unlink(&q->wait_link);
+        fail_waiter(q, TQ_DB_UNAVAILABLE, w);
+    }
+}
+
+static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg)
+{
+    tq_pool *p = c->owner;
+    tq_worker *w = c->worker;
+    tq_db_query *q = c->query;
+    c->query = NULL;
+    tq_db_status status;
+    if (res == NULL) {
+        tq_log_warn("pool", "%s: connection lost during a query: %.*s", p->label, (int)strcspn(errmsg, "\n"), errmsg);
+        status = TQ_DB_UNAVAILABLE;
+        conn_gone(p, c, w);
+    } else {
+        status = PQresultStatus(res) == PGRES_FATAL_ERROR ? TQ_DB_SQL_ERROR : TQ_DB_OK;
+        conn_available(p, c, w);
+    }
+    if (q->conn == NULL) {
+        /* the failure happened inside tq_pgconn_send: keep the no-reentry promise */
+        PQclear(res);
+        complete_later(q, TQ_DB_UNAVAILABLE);
+        return;
+    }
+    q->conn = NULL;
+    q->cb(q, status, res);
+}
+
+static void on_conn_lost(tq_pgconn *c, const char *errmsg)
+{
+    tq_pool *p = c->owner;
+    pthread_mutex_lock(&p->lock);
+    bool was_idle = c->link.next != NULL;
+    if (was_idle) {
+        h2o_linklist_unlink(&c->link);
+        c->link.next = c->link.prev = NULL;
+        p->nidle--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    /* a connection in transit to another worker is dealt with when it arrives */
+    if (!was_idle)
+        return;
+    tq_log_info("pool", "%s: idle connection closed by the server: %.*s", p->label, (int)strcspn(errmsg, "\n"),
+                errmsg);
+    conn_gone(p, c, c->worker);
+}
+
+static void run_query(tq_db_query *q, tq_pgconn *c)
+{
+    c->query = q;
+    /* q->conn stays NULL during the send, which tells on_conn_result to defer */
+    q->conn = NULL;
+    if (tq_pgconn_send(c, q->stmt, q->params) == 0)
+        q->conn = c;
+}
+
+/* ---- acquiring ---- */
+
+static void on_acquire_timeout(h2o_timeout_entry_t *entry)
+{
+    tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, timer, entry);
+    tq_pool *p = q->pool;
+    pthread_mutex_lock(&p->lock);
+    bool still_waiting = q->waiting;
+    if (still_waiting) {
+        h2o_linklist_unlink(&q->wait_link);
+        q->waiting = false;
+        p->nwaiting--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    /* not waiting any more: a connection is already on its way by message */
+    if (still_waiting)
+        q->cb(q, TQ_DB_BUSY, NULL);
+}
+
+static tq_pgconn *pop_idle(tq_pool *p, int worker_id)
+{
+    if (h2o_linklist_is_empty(&p->idle[worker_id]))
+        return NULL;
+    /* most recently used first: its server process is warmest, the others may expire */
+    tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, p->idle[worker_id].prev);
+    h2o_linklist_unlink(&c->link);
+    c->link.next = c->link.prev = NULL;
+    p->nidle--;
+    return c;
+}
+
+void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
+{
+    q->pool = p;
+    q->worker = w;
+    q->conn = NULL;
+    q->steal = false;
+    q->waiting = false;
+    q->timer.cb = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    tq_pgconn *c = pop_idle(p, w->id);
+    if (c != NULL) {
+        pthread_mutex_unlock(&p->lock);
+        run_query(q, c);
+        return;
+    }
+    if (p->retired) {
+        pthread_mutex_unlock(&p->lock);
+        complete_later(q, TQ_DB_UNAVAILABLE);
+        return;
+    }
+    if (p->total < p->opts.max) {
+        if (p->total == 0 && p->down_until > tq_worker_now(w)) {
+            pthread_mutex_unlock(&p->lock);
+            complete_later(q, TQ_DB_UNAVAILABLE);
+            return;
+        }
+        p->total++;
+        q->waiting = true;
+        p->nwaiting++;
+        h2o_linklist_insert(&p->waiters, &q->wait_link);
+        pthread_mutex_unlock(&p->lock);
+        q->timer.cb = on_acquire_timeout;
+        h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
+        start_connection(p, w);
+        return;
+    }
+    for (int i = 0; i < pools_module.nworkers; i++) {
+        if (i == w->id || (c = pop_idle(p, i)) == NULL)
+            continue;
+        pthread_mutex_unlock(&p->lock);
+        q->conn = c;
+        q->steal = true;
+        h2o_multithread_send_message(&pools_module.workers[i].pool_rx, &q->msg);
+        return;
+    }
+    q->waiting = true;
+    p->nwaiting++;
+    h2o_linklist_insert(&p->waiters, &q->wait_link);
+    pthread_mutex_unlock(&p->lock);
+    q->timer.cb = on_acquire_timeout;
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
+}
+
+/* ---- worker side ---- */
+
+static void on_pool_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, pool_rx, rx);
+    while (!h2o_linklist_is_empty(messages)) {
+        tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, msg.link, messages->next);
+        h2o_linklist_unlink(&q->msg.link);
+        tq_pgconn *c = q->conn;
+        if (q->steal) {
+            /* we are the connection's old worker: let go of it and forward */
+            if (c->state == TQ_PGCONN_BROKEN) {
+                conn_gone(q->pool, c, w);
+                q->conn = NULL;
+                q->status = TQ_DB_RETRY;
+            } else {
+                tq_pgconn_detach(c);
+            }
+            q->steal = false;
+            send_to_owner(q);
+            continue;
+        }
+        if (h2o_timeout_is_linked(&q->timer))
+            h2o_timeout_unlink(&q->timer);
+        if (c == NULL) {
+            if (q->status == TQ_DB_RETRY)
+                tq_pool_query(q->pool, w, q);
+            else
+                q->cb(q, q->status, NULL);
+            continue;
+        }
+        if (tq_pgconn_attach(c, w) != 0) {
+            conn_gone(q->pool, c, w);
+            q->conn = NULL;
+            q->cb(q, TQ_DB_UNAVAILABLE, NULL);
+            continue;
+        }
+        run_query(q, c);
+    }
+}
+
+void tq_pools_worker_init(tq_worker *w)
+{
+    h2o_multithread_register_receiver(w->ctx.queue, &w->pool_rx, on_pool_message);
+}
+
+void tq_pools_worker_janitor(tq_worker *w, bool closing)
+{
+    uint64_t now = tq_worker_now(w);
+    h2o_linklist_t doomed;
+    h2o_linklist_init_anchor(&doomed);
+
+    pthread_mutex_lock(&pools_module.lock);
+    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools;) {
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
+        l = l->next;
+        pthread_mutex_lock(&p->lock);
+        h2o_linklist_t *idle = &p->idle[w->id];
+        for (h2o_linklist_t *e = idle->next; e != idle;) {
+            tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, e);
+            e = e->next;
+            if (closing || p->retired || c->idle_since + (uint64_t)p->opts.idle_timeout_ms <= now) {
+                h2o_linklist_unlink(&c->link);
+                h2o_linklist_insert(&doomed, &c->link);
+                p->nidle--;
+                p->total--;
+                p->closed++;
+            }
+        }
+        bool unused = p->retired && p->refs == 0 && p->total == 0 && p->nwaiting == 0;
+        pthread_mutex_unlock(&p->lock);
+        if (unused) {
+            h2o_linklist_unlink(&p->module_link);
+            tq_log_debug("pool", "%s: pool closed", p->label);
+            pool_free(p);
+        }
+    }
+    pthread_mutex_unlock(&pools_module.lock);
+
+    while (!h2o_linklist_is_empty(&doomed)) {
+        tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, doomed.next);
+        h2o_linklist_unlink(&c->link);
+        tq_pgconn_close(c);
+    }
+}
+
+void tq_pools_worker_dispose(tq_worker *w)
+{
+    tq_pools_worker_janitor(w, true);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->pool_rx);
+}

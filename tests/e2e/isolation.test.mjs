@@ -1,0 +1,79 @@
+// isolation.test.mjs - each tenant's token sees its own tenant's rows and nothing else,
+// also when both tenants are queried at the same time, and in header mode.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDev, gql } from './lib/harness.mjs';
+
+let dev;
+before(async () => { dev = await startDev({ args: ['--trust-tenant-header'] }); });
+after(async () => {
+  const code = await dev.stop();
+  dev.cleanup();
+  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
+});
+
+const LIST = '{ users(first: 50) { edges { node { id email } } } products(first: 50) { edges { node { id name } } } }';
+
+function assertOnly(tenant, body) {
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  const users = body.data.users.edges.map((e) => e.node);
+  const products = body.data.products.edges.map((e) => e.node);
+  assert.equal(users.length, 50);
+  assert.equal(products.length, 50);
+  for (const u of users) assert.ok(u.email.endsWith(`@${tenant}.example`), `${u.email} in ${tenant}'s answer`);
+  const brand = tenant === 'acme' ? 'Acme ' : 'Globex ';
+  for (const p of products) assert.ok(p.name.startsWith(brand), `${p.name} in ${tenant}'s answer`);
+}
+
+test('each token sees its own tenant', async () => {
+  for (const t of ['acme', 'globex']) {
+    const r = await gql(dev.url, LIST, { token: dev.tokens[t] });
+    assert.equal(r.status, 200);
+    assertOnly(t, r.body);
+  }
+});
+
+test('me is the token user of the token tenant', async () => {
+  const r = await gql(dev.url, '{ me { email firstName } }', { token: dev.tokens.acme });
+  assert.deepEqual(r.body, { data: { me: { email: 'admin@acme.example', firstName: 'Acme' } } });
+});
+
+test("a tenant cannot read another tenant's row by id", async () => {
+  const g = await gql(dev.url, '{ users(first: 1) { edges { node { id } } } products(first: 1) { edges { node { id } } } }',
+    { token: dev.tokens.globex });
+  const uid = g.body.data.users.edges[0].node.id;
+  const pid = g.body.data.products.edges[0].node.id;
+  const r = await gql(dev.url, `{ user(id: "${uid}") { id } product(id: "${pid}") { id } node(id: "${uid}") { id } nodes(ids: ["${uid}", "${pid}"]) { id } }`,
+    { token: dev.tokens.acme });
+  assert.deepEqual(r.body, { data: { user: null, product: null, node: null, nodes: [null, null] } });
+});
+
+test('hammered concurrently, every answer holds only its tenant', async () => {
+  const jobs = [];
+  for (let i = 0; i < 400; i++) {
+    const t = i % 2 ? 'acme' : 'globex';
+    jobs.push(gql(dev.url, LIST, { token: dev.tokens[t] }).then((r) => ({ t, r })));
+  }
+  for (const { t, r } of await Promise.all(jobs)) {
+    assert.equal(r.status, 200);
+    assertOnly(t, r.body);
+  }
+});
+
+test('header mode selects the tenant by name or id; me is null there', async () => {
+  const byName = await gql(dev.url, LIST, { tenant: 'globex' });
+  assertOnly('globex', byName.body);
+  const byId = await gql(dev.url, LIST, { tenant: dev.tenantId('acme') });
+  assertOnly('acme', byId.body);
+  const me = await gql(dev.url, '{ me { id } }', { tenant: 'acme' });
+  assert.deepEqual(me.body, { data: { me: null } });
+  const unknown = await gql(dev.url, LIST, { tenant: 'nobody' });
+  assert.equal(unknown.status, 403);
+  assert.equal(unknown.body.errors[0].extensions.code, 'FORBIDDEN');
+});
+
+test('an Authorization header decides alone, even with a trusted X-Tenant-ID', async () => {
+  const r = await gql(dev.url, LIST, { tenant: 'acme', headers: { authorization: 'Bearer nonsense' } });
+  assert.equal(r.status, 401);
+  assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+});

@@ -1,0 +1,142 @@
+// harness.mjs - starts the real thing for end-to-end tests: `tenantql dev` in a fresh
+// temporary directory (its own PostgreSQL cluster, registry and demo tenants acme and
+// globex) on free ports, and offers small helpers to talk to it over HTTP and SQL.
+import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = process.env.TENANTQL_BIN || new URL('../../../build/tenantql', import.meta.url).pathname;
+
+/** Directory of PostgreSQL's server programs (Debian keeps them off PATH). */
+export function pgBinDir() {
+  const versions = readdirSync('/usr/lib/postgresql').map(Number).filter((v) => v > 0).sort((a, b) => b - a);
+  return `/usr/lib/postgresql/${versions[0]}/bin`;
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export function b64url(buf) {
+  return Buffer.from(buf).toString('base64url');
+}
+
+/** Signs an HS256 (or other HMAC) JWT by hand, so tests can forge every kind of token. */
+export function signJwt(payload, secret, { alg = 'HS256', header = {} } = {}) {
+  const h = b64url(JSON.stringify({ alg, typ: 'JWT', ...header }));
+  const p = b64url(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
+  const sig = hash ? b64url(createHmac(hash, secret).update(`${h}.${p}`).digest()) : '';
+  return `${h}.${p}.${sig}`;
+}
+
+function waitForExit(child, ms) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode);
+    const t = setTimeout(() => { child.kill('SIGKILL'); }, ms);
+    child.once('exit', (code, signal) => { clearTimeout(t); resolve(code ?? signal); });
+  });
+}
+
+/**
+ * Starts `tenantql dev` and resolves when it serves. Options: extra CLI args, env.
+ * Returns { url, dir, secret, registry, tokens, stop(), psql(), tenantql(), ... }.
+ */
+export async function startDev({ args = [], env = {}, dir } = {}) {
+  dir = dir || mkdtempSync(join(tmpdir(), 'tq-e2e-'));
+  chmodSync(dir, 0o755); // the cluster runs as the postgres user, which must reach it
+  const httpPort = await freePort();
+  const pgPort = await freePort();
+  const child = spawn(BIN, ['dev', '--dir', dir, '--pg-port', String(pgPort), '--listen', `127.0.0.1:${httpPort}`,
+    '--threads', '2', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise((resolve) => {
+    const check = () => (out.includes('tenantql is running') ? resolve(true) : setTimeout(check, 50));
+    check();
+  });
+  const ok = await Promise.race([ready, exited.then(() => false), new Promise((r) => setTimeout(() => r(false), 120000))]);
+  if (!ok) {
+    child.kill('SIGKILL');
+    throw new Error(`tenantql dev did not start:\n${err}\n${out}`);
+  }
+  const secret = readFileSync(join(dir, 'jwt-secret'), 'utf8').trim();
+  const tokens = {};
+  for (const m of out.matchAll(/export (\w+)_TOKEN='([^']+)'/g)) tokens[m[1]] = m[2];
+  const sockdir = join(dir, 'pg', 'run');
+  const registry = `host=${sockdir} port=${pgPort} user=tenantql dbname=tenantql`;
+  const dev = {
+    dir, url: `http://127.0.0.1:${httpPort}/graphql`, httpPort, pgPort, secret, tokens, registry, child,
+    stdout: () => out, stderr: () => err,
+    /** Runs SQL through psql against a database of the cluster; returns rows of tab-separated text. */
+    psql(sql, db = 'tenantql') {
+      return execFileSync('psql', ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+        `host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, '-c', sql], { encoding: 'utf8' })
+        .split('\n').filter((l) => l.length > 0);
+    },
+    /** Runs the tenantql CLI against this cluster's registry. */
+    tenantql(...cliArgs) {
+      return execFileSync(BIN, cliArgs, {
+        encoding: 'utf8',
+        env: { ...process.env, TENANTQL_REGISTRY: registry, TENANTQL_JWT_SECRET: secret },
+      });
+    },
+    tenantId(name) {
+      return dev.psql(`SELECT id FROM tenants WHERE name = '${name}'`)[0];
+    },
+    token(claims, opts) {
+      const now = Math.floor(Date.now() / 1000);
+      return signJwt({ iss: 'tenantql', iat: now, exp: now + 600, ...claims }, secret, opts);
+    },
+    /** Stops the server with SIGTERM; resolves to its exit code. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return waitForExit(child, 30000);
+    },
+    /** Removes the directory after making sure the cluster is down (even after a crash). */
+    cleanup() {
+      const datadir = join(dir, 'pg', 'data');
+      if (existsSync(join(datadir, 'postmaster.pid'))) {
+        const pgctl = join(pgBinDir(), 'pg_ctl');
+        const cmd = process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', pgctl]] : [pgctl, []];
+        try {
+          execFileSync(cmd[0], [...cmd[1], '-D', datadir, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore' });
+        } catch { /* already down */ }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return dev;
+}
+
+/** POSTs a GraphQL request; returns { status, headers, body (parsed JSON or text) }. */
+export async function gql(url, query, { token, tenant, variables, operationName, headers = {} } = {}) {
+  const h = { 'content-type': 'application/json', ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  if (tenant) h['x-tenant-id'] = tenant;
+  const res = await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({ query, variables, operationName }) });
+  const text = await res.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = text; }
+  return { status: res.status, headers: res.headers, body };
+}
+
+export async function post(url, rawBody, headers = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: rawBody });
+  const text = await res.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = text; }
+  return { status: res.status, headers: res.headers, body };
+}
