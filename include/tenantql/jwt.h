@@ -82,7 +82,7 @@ void tq_jwt_verifier_free(tq_jwt_verifier *v);
 
 /*
  * Checks token[0..len) (no NUL needed) at time now (seconds since the epoch). On
- * TQ_JWT_OK fills *out; otherwise *out is unspecified. Thread-safe.
+ * TQ_JWT_OK fills *out; otherwise *out is left zeroed. Thread-safe.
  */
 tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
                             tq_jwt_claims *out);

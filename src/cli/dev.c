@@ -192,11 +192,23 @@ static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *n
     PGresult *res = tq_pg_query(reg, "SELECT db_password FROM tenants WHERE name = $1", 1, params, err, errlen);
     if (res == NULL)
         return -1;
-    if (PQntuples(res) == 1)
+    bool known = PQntuples(res) == 1;
+    if (known)
         snprintf(password, sizeof(password), "%s", PQgetvalue(res, 0, 0));
     else
         random_hex(password, 24);
     PQclear(res);
+    if (known) {
+        /* --pg-port may differ from the last run: point the tenant at this cluster */
+        const char *moved[] = {name, port};
+        res = tq_pg_query(reg,
+                          "UPDATE tenants SET db_host = '127.0.0.1', db_port = $2::int"
+                          " WHERE name = $1 AND (db_host, db_port) IS DISTINCT FROM ('127.0.0.1', $2::int)",
+                          2, moved, err, errlen);
+        if (res == NULL)
+            return -1;
+        PQclear(res);
+    }
     if (ensure_role(reg, role, password, err, errlen) != 0)
         return -1;
     /* the tenant's role may not create databases: the cluster's superuser does it */

@@ -219,6 +219,10 @@ static void worker_dispose(tq_worker *w)
     for (int i = 0; i < w->ntimeouts; i++)
         h2o_timeout_dispose(loop, &w->timeouts[i]);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->wake_rx);
+    /* h2o_context_request_shutdown arms an HTTP/2 graceful-shutdown timer even when no
+     * HTTP/2 connection exists; disposing the context with it linked asserts */
+    if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_run(loop, 0);
     h2o_evloop_destroy(loop);

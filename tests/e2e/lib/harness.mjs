@@ -64,10 +64,10 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise((resolve) => {
-    const check = () => (out.includes('tenantql is running') ? resolve(true) : setTimeout(check, 50));
+    const check = () => (out.includes('tenantql is running') || child.exitCode !== null ? resolve(out.includes('tenantql is running')) : setTimeout(check, 50));
     check();
   });
-  const ok = await Promise.race([ready, exited.then(() => false), new Promise((r) => setTimeout(() => r(false), 120000))]);
+  const ok = await Promise.race([ready, exited.then(() => false), new Promise((r) => setTimeout(() => r(false), 120000).unref())]);
   if (!ok) {
     child.kill('SIGKILL');
     throw new Error(`tenantql dev did not start:\n${err}\n${out}`);

@@ -1,0 +1,561 @@
+/*
+ * test_jwt.c - the JWT wrapper against hand-forged tokens: every known libjwt 1.10 trap
+ * (alg none, foreign algorithms, algorithm confusion, no time checks, lax claim types),
+ * malformed input, the claim rules of the API contract, signing and concurrent use.
+ */
+#include "tenantql/base64url.h"
+#include "tenantql/jwt.h"
+#include "tq_test.h"
+
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#define SECRET "0123456789abcdef0123456789abcdef-unit-test"
+#define OTHER_SECRET "fedcba9876543210fedcba9876543210-other-key"
+#define NOW 1700000000
+#define TENANT "3f2c1a4e-9b7d-4c2e-8f1a-2b3c4d5e6f70"
+#define USER "a1b2c3d4-0000-4000-8000-00000000beef"
+
+#define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+/* Payload fragments; NOW = 1700000000 and the default leeway is 30 s. */
+#define ISS "\"iss\":\"tenantql\""
+#define TEN "\"tenantId\":\"" TENANT "\""
+#define EXP_OK "\"exp\":1700003600"
+
+typedef const EVP_MD *(*md_fn)(void);
+
+static char *rsa_public_pem;
+
+/* "b64(header).b64(payload).sig"; sig is HMAC(md, key) over the first two parts, or fixed_sig if given. */
+static char *forge(const char *header, const char *payload, md_fn md, const char *key, const char *fixed_sig)
+{
+    size_t hl = strlen(header), pl = strlen(payload);
+    char *t = malloc(tq_base64url_encoded_len(hl) + tq_base64url_encoded_len(pl) + 200 +
+                     (fixed_sig ? strlen(fixed_sig) : 0));
+    size_t n = tq_base64url_encode(header, hl, t);
+    t[n++] = '.';
+    n += tq_base64url_encode(payload, pl, t + n);
+    if (fixed_sig != NULL) {
+        n += (size_t)sprintf(t + n, ".%s", fixed_sig);
+        return t;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    HMAC(md(), key, (int)strlen(key), (const unsigned char *)t, n, mac, &ml);
+    t[n++] = '.';
+    n += tq_base64url_encode(mac, ml, t + n);
+    t[n] = '\0';
+    return t;
+}
+
+static char *hs256(const char *payload)
+{
+    return forge(HS256, payload, EVP_sha256, SECRET, NULL);
+}
+
+static tq_jwt_verifier *make_verifier(const char *secret, const char *issuer, int64_t leeway, size_t max_len)
+{
+    tq_jwt_config cfg;
+    tq_jwt_config_init(&cfg);
+    tq_jwt_key key = {TQ_JWT_HS256, NULL, (const unsigned char *)secret, strlen(secret)};
+    cfg.keys = &key;
+    cfg.nkeys = 1;
+    cfg.issuer = issuer;
+    if (leeway >= 0)
+        cfg.leeway = leeway;
+    if (max_len > 0)
+        cfg.max_token_len = max_len;
+    char err[128];
+    tq_jwt_verifier *v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    if (v == NULL)
+        fprintf(stderr, "verifier: %s\n", err);
+    return v;
+}
+
+static tq_jwt_status verify_str(const tq_jwt_verifier *v, const char *token, tq_jwt_claims *c)
+{
+    return tq_jwt_verify(v, token, strlen(token), NOW, c);
+}
+
+/* Checks the status and that a refusal leaves no claims behind. */
+#define EXPECT(v, token, want)                                                                               \
+    do {                                                                                                     \
+        tq_jwt_claims c_;                                                                                    \
+        memset(&c_, 0xa5, sizeof(c_));                                                                       \
+        tq_jwt_status got_ = verify_str((v), (token), &c_);                                                  \
+        if (got_ != (want))                                                                                  \
+            fprintf(stderr, "  token %s: got \"%s\"\n", #token, tq_jwt_status_text(got_));                   \
+        CHECK(got_ == (want));                                                                               \
+        if ((want) != TQ_JWT_OK)                                                                             \
+            CHECK(c_.tenant_id[0] == '\0' && c_.exp == 0 && !c_.has_sub);                                    \
+    } while (0)
+
+/* A forged token and the status the default verifier must give it. */
+typedef struct forged_case {
+    const char *name;
+    const char *header, *payload;
+    md_fn md;              /* NULL: use fixed_sig */
+    const char *key;       /* NULL: SECRET; "PEM": the RSA public key */
+    const char *fixed_sig;
+    tq_jwt_status want;
+} forged_case;
+
+static const forged_case forged_cases[] = {
+    {"valid", HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"typ absent", "{\"alg\":\"HS256\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"alg none, empty sig", "{\"alg\":\"none\"}", "{" ISS "," TEN "," EXP_OK "}", NULL, NULL, "", TQ_JWT_ALG_NOT_ALLOWED},
+    {"alg none, with sig", "{\"alg\":\"none\",\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL,
+     NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"alg None", "{\"alg\":\"None\"}", "{" ISS "," TEN "," EXP_OK "}", NULL, NULL, "", TQ_JWT_ALG_NOT_ALLOWED},
+    {"HS512 same secret", "{\"alg\":\"HS512\",\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha512, NULL,
+     NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"HS384 same secret", "{\"alg\":\"HS384\",\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha384, NULL,
+     NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"RS256 header", "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}", NULL, NULL,
+     "c2lnbmF0dXJlLW9mLXNvbWUta2luZC10aGF0LWlzLW5vdC1yZWFsLXJzYQ", TQ_JWT_ALG_NOT_ALLOWED},
+    {"RS256 header, HMAC with the PEM", "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}",
+     EVP_sha256, "PEM", NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"alg confusion: HS256 keyed with RSA PEM", HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, "PEM", NULL,
+     TQ_JWT_BAD_SIGNATURE},
+    {"alg missing", "{\"typ\":\"JWT\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"alg not a string", "{\"alg\":1}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_ALG_NOT_ALLOWED},
+    {"alg lowercase", "{\"alg\":\"hs256\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_ALG_NOT_ALLOWED},
+    {"wrong key", HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, OTHER_SECRET, NULL, TQ_JWT_BAD_SIGNATURE},
+    {"garbage sig of the right length", HS256, "{" ISS "," TEN "," EXP_OK "}", NULL, NULL,
+     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", TQ_JWT_BAD_SIGNATURE},
+    {"sig with stray bits", HS256, "{" ISS "," TEN "," EXP_OK "}", NULL, NULL,
+     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", TQ_JWT_MALFORMED},
+    {"empty sig", HS256, "{" ISS "," TEN "," EXP_OK "}", NULL, NULL, "", TQ_JWT_BAD_SIGNATURE},
+    {"expired", HS256, "{" ISS "," TEN ",\"exp\":1699999969}", EVP_sha256, NULL, NULL, TQ_JWT_EXPIRED},
+    {"expired at exactly now - leeway", HS256, "{" ISS "," TEN ",\"exp\":1699999970}", EVP_sha256, NULL, NULL,
+     TQ_JWT_EXPIRED},
+    {"exp within leeway", HS256, "{" ISS "," TEN ",\"exp\":1699999971}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"exp huge", HS256, "{" ISS "," TEN ",\"exp\":9223372036854775807}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"exp negative", HS256, "{" ISS "," TEN ",\"exp\":-9223372036854775808}", EVP_sha256, NULL, NULL, TQ_JWT_EXPIRED},
+    {"nbf in the future", HS256, "{" ISS "," TEN "," EXP_OK ",\"nbf\":1700000031}", EVP_sha256, NULL, NULL,
+     TQ_JWT_NOT_YET_VALID},
+    {"nbf within leeway", HS256, "{" ISS "," TEN "," EXP_OK ",\"nbf\":1700000030}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"iat in the future", HS256, "{" ISS "," TEN "," EXP_OK ",\"iat\":1700000031}", EVP_sha256, NULL, NULL,
+     TQ_JWT_ISSUED_IN_FUTURE},
+    {"iat within leeway", HS256, "{" ISS "," TEN "," EXP_OK ",\"iat\":1700000030}", EVP_sha256, NULL, NULL, TQ_JWT_OK},
+    {"missing exp", HS256, "{" ISS "," TEN ",\"iat\":1700000000}", EVP_sha256, NULL, NULL, TQ_JWT_MISSING_EXP},
+    {"float exp", HS256, "{" ISS "," TEN ",\"exp\":1700003600.0}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TIME_CLAIM},
+    {"exponent exp", HS256, "{" ISS "," TEN ",\"exp\":1.7e9}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TIME_CLAIM},
+    {"string exp", HS256, "{" ISS "," TEN ",\"exp\":\"1700003600\"}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TIME_CLAIM},
+    {"null exp", HS256, "{" ISS "," TEN ",\"exp\":null}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TIME_CLAIM},
+    {"float nbf", HS256, "{" ISS "," TEN "," EXP_OK ",\"nbf\":1.5}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TIME_CLAIM},
+    {"string iat", HS256, "{" ISS "," TEN "," EXP_OK ",\"iat\":\"now\"}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_TIME_CLAIM},
+    {"exp too big for int64", HS256, "{" ISS "," TEN ",\"exp\":99999999999999999999}", EVP_sha256, NULL, NULL,
+     TQ_JWT_MALFORMED},
+    {"missing tenantId", HS256, "{" ISS "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TENANT},
+    {"non-uuid tenantId", HS256, "{" ISS ",\"tenantId\":\"acme\"," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_TENANT},
+    {"numeric tenantId", HS256, "{" ISS ",\"tenantId\":42," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TENANT},
+    {"null tenantId", HS256, "{" ISS ",\"tenantId\":null," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_TENANT},
+    {"braced tenantId", HS256, "{" ISS ",\"tenantId\":\"{" TENANT "}\"," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_TENANT},
+    {"tenant_id spelling", HS256, "{" ISS ",\"tenant_id\":\"" TENANT "\"," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_TENANT},
+    {"wrong iss", HS256, "{\"iss\":\"someone-else\"," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_WRONG_ISSUER},
+    {"iss case differs", HS256, "{\"iss\":\"TenantQL\"," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_WRONG_ISSUER},
+    {"missing iss", HS256, "{" TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_WRONG_ISSUER},
+    {"numeric iss", HS256, "{\"iss\":1," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_WRONG_ISSUER},
+    {"non-uuid sub", HS256, "{" ISS "," TEN "," EXP_OK ",\"sub\":\"alice\"}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_SUB},
+    {"numeric sub", HS256, "{" ISS "," TEN "," EXP_OK ",\"sub\":7}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_SUB},
+    {"duplicate alg in header", "{\"alg\":\"none\",\"alg\":\"HS256\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256,
+     NULL, NULL, TQ_JWT_MALFORMED},
+    {"duplicate alg in header, HS256 first", "{\"alg\":\"HS256\",\"alg\":\"none\"}", "{" ISS "," TEN "," EXP_OK "}",
+     EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"typ JWS", "{\"alg\":\"HS256\",\"typ\":\"JWS\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_HEADER},
+    {"typ lowercase", "{\"alg\":\"HS256\",\"typ\":\"jwt\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_HEADER},
+    {"typ not a string", "{\"alg\":\"HS256\",\"typ\":null}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_HEADER},
+    {"crit header", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_BAD_HEADER},
+    {"header not JSON", "alg=HS256", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"header an array", "[\"HS256\"]", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"header with trailing garbage", HS256 " x", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL,
+     TQ_JWT_MALFORMED},
+    {"payload an array", HS256, "[1,2]", EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"payload a string", HS256, "\"" TENANT "\"", EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"payload not JSON", HS256, "exp=1700003600", EVP_sha256, NULL, NULL, TQ_JWT_MALFORMED},
+    {"payload not JSON, unsigned", HS256, "exp=1700003600", NULL, NULL, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+     TQ_JWT_MALFORMED},
+    {"payload empty object", HS256, "{}", EVP_sha256, NULL, NULL, TQ_JWT_MISSING_EXP},
+};
+
+static void test_forged_table(const tq_jwt_verifier *v)
+{
+    for (size_t i = 0; i < sizeof(forged_cases) / sizeof(forged_cases[0]); i++) {
+        const forged_case *fc = &forged_cases[i];
+        const char *key = fc->key == NULL ? SECRET : strcmp(fc->key, "PEM") == 0 ? rsa_public_pem : fc->key;
+        char *t = forge(fc->header, fc->payload, fc->md, key, fc->md ? NULL : fc->fixed_sig);
+        tq_jwt_claims c;
+        tq_jwt_status st = verify_str(v, t, &c);
+        if (st != fc->want)
+            fprintf(stderr, "case \"%s\": got \"%s\", want \"%s\"\n", fc->name, tq_jwt_status_text(st),
+                    tq_jwt_status_text(fc->want));
+        CHECK(st == fc->want);
+        free(t);
+    }
+}
+
+static void test_valid_claims(const tq_jwt_verifier *v)
+{
+    char *t = hs256("{" ISS ",\"sub\":\"A1B2C3D4-0000-4000-8000-00000000BEEF\",\"tenantId\":\"3F2C1A4E-9B7D-4C2E-8F1A-"
+                    "2B3C4D5E6F70\",\"iat\":1699999990,\"nbf\":1699999990,\"exp\":1700003600,\"aud\":\"x\"}");
+    tq_jwt_claims c;
+    CHECK(verify_str(v, t, &c) == TQ_JWT_OK);
+    CHECK_STR(c.tenant_id, TENANT);
+    CHECK(c.has_sub);
+    CHECK_STR(c.sub, USER);
+    CHECK(c.exp == 1700003600 && c.has_iat && c.iat == 1699999990 && c.has_nbf && c.nbf == 1699999990);
+    free(t);
+
+    t = hs256("{" ISS "," TEN "," EXP_OK "}");
+    CHECK(verify_str(v, t, &c) == TQ_JWT_OK);
+    CHECK(!c.has_sub && !c.has_iat && !c.has_nbf && c.sub[0] == '\0');
+    /* the length argument is honoured: the token need not be NUL-terminated */
+    size_t len = strlen(t);
+    char *padded = malloc(len + 5);
+    memcpy(padded, t, len);
+    memcpy(padded + len, ".XXXX", 5);
+    CHECK(tq_jwt_verify(v, padded, len, NOW, &c) == TQ_JWT_OK);
+    CHECK(tq_jwt_verify(v, padded, len + 1, NOW, &c) == TQ_JWT_MALFORMED);
+    free(padded);
+    free(t);
+}
+
+static void test_shapes(const tq_jwt_verifier *v)
+{
+    char *good = hs256("{" ISS "," TEN "," EXP_OK "}");
+    size_t len = strlen(good);
+    const char *dot1 = strchr(good, '.'), *dot2 = strrchr(good, '.');
+    char buf[8192];
+
+    EXPECT(v, good, TQ_JWT_OK);
+    EXPECT(v, "", TQ_JWT_MALFORMED);
+    EXPECT(v, ".", TQ_JWT_MALFORMED);
+    EXPECT(v, "..", TQ_JWT_MALFORMED);
+    EXPECT(v, "...", TQ_JWT_MALFORMED);
+    EXPECT(v, "not a token", TQ_JWT_MALFORMED);
+
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len - 3), good); /* truncated signature, still valid base64 */
+    EXPECT(v, buf, TQ_JWT_BAD_SIGNATURE);
+    snprintf(buf, sizeof(buf), "%.*s", (int)(dot2 - good - 4), good); /* truncated inside the payload */
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%.*s", (int)(dot2 - good), good); /* two segments */
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%s.%s", good, dot2 + 1); /* four segments */
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%s.", good);
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%s", dot1); /* empty header */
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%.*s.%s", (int)(dot1 - good), good, dot2); /* empty payload */
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), " %s", good);
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+    snprintf(buf, sizeof(buf), "%s\n", good);
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+
+    /* characters outside the url-safe alphabet, in each segment */
+    const size_t positions[] = {2, (size_t)(dot1 - good) + 3, (size_t)(dot2 - good) + 3};
+    const char bad_chars[] = {'+', '/', '=', '*', '\0'};
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t b = 0; b < sizeof(bad_chars); b++) {
+            memcpy(buf, good, len + 1);
+            buf[positions[p]] = bad_chars[b];
+            tq_jwt_claims c;
+            CHECK(tq_jwt_verify(v, buf, len, NOW, &c) == TQ_JWT_MALFORMED);
+        }
+    }
+    /* base64 padding on the signature */
+    snprintf(buf, sizeof(buf), "%s=", good);
+    EXPECT(v, buf, TQ_JWT_MALFORMED);
+
+    /* tampered payload: another tenant under the original signature */
+    char *other = hs256("{" ISS ",\"tenantId\":\"00000000-0000-0000-0000-000000000001\"," EXP_OK "}");
+    const char *odot1 = strchr(other, '.'), *odot2 = strrchr(other, '.');
+    snprintf(buf, sizeof(buf), "%.*s%.*s%s", (int)(dot1 - good), good, (int)(odot2 - odot1), odot1, dot2);
+    EXPECT(v, buf, TQ_JWT_BAD_SIGNATURE);
+    free(other);
+    free(good);
+}
+
+static void test_lengths(const tq_jwt_verifier *v)
+{
+    /* a huge header pushes the token over the 4096-byte default */
+    char big[6000];
+    snprintf(big, sizeof(big), "{\"alg\":\"HS256\",\"x\":\"%04000d\"}", 0);
+    char *t = forge(big, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, SECRET, NULL);
+    EXPECT(v, t, TQ_JWT_TOO_LONG);
+
+    /* with a larger limit the oversized header is still refused, unread */
+    tq_jwt_verifier *roomy = make_verifier(SECRET, "tenantql", -1, 65536);
+    EXPECT(roomy, t, TQ_JWT_MALFORMED);
+    free(t);
+
+    /* a long but legitimate payload takes the heap copy path */
+    snprintf(big, sizeof(big), "{" ISS "," TEN "," EXP_OK ",\"pad\":\"%05000d\"}", 0);
+    t = hs256(big);
+    CHECK(strlen(t) > 4096);
+    EXPECT(v, t, TQ_JWT_TOO_LONG);
+    EXPECT(roomy, t, TQ_JWT_OK);
+    free(t);
+    tq_jwt_verifier_free(roomy);
+
+    /* exactly at the limit is fine, one byte over is not */
+    t = hs256("{" ISS "," TEN "," EXP_OK "}");
+    tq_jwt_verifier *tight = make_verifier(SECRET, "tenantql", -1, strlen(t));
+    EXPECT(tight, t, TQ_JWT_OK);
+    tq_jwt_verifier_free(tight);
+    tight = make_verifier(SECRET, "tenantql", -1, strlen(t) - 1);
+    EXPECT(tight, t, TQ_JWT_TOO_LONG);
+    tq_jwt_verifier_free(tight);
+    free(t);
+}
+
+static void test_configured_variants(void)
+{
+    /* leeway 0: exp must be strictly in the future */
+    tq_jwt_verifier *strict = make_verifier(SECRET, "tenantql", 0, 0);
+    char *at_now = hs256("{" ISS "," TEN ",\"exp\":1700000000}");
+    char *next = hs256("{" ISS "," TEN ",\"exp\":1700000001,\"nbf\":1700000000,\"iat\":1700000000}");
+    char *nbf1 = hs256("{" ISS "," TEN "," EXP_OK ",\"nbf\":1700000001}");
+    EXPECT(strict, at_now, TQ_JWT_EXPIRED);
+    EXPECT(strict, next, TQ_JWT_OK);
+    EXPECT(strict, nbf1, TQ_JWT_NOT_YET_VALID);
+    tq_jwt_verifier_free(strict);
+    free(at_now);
+    free(next);
+    free(nbf1);
+
+    /* no issuer configured: iss is neither required nor compared */
+    tq_jwt_verifier *any_iss = make_verifier(SECRET, "", -1, 0);
+    char *no_iss = hs256("{" TEN "," EXP_OK "}"), *other_iss = hs256("{\"iss\":\"x\"," TEN "," EXP_OK "}");
+    EXPECT(any_iss, no_iss, TQ_JWT_OK);
+    EXPECT(any_iss, other_iss, TQ_JWT_OK);
+    tq_jwt_verifier_free(any_iss);
+    free(no_iss);
+    free(other_iss);
+
+    /* a custom issuer */
+    tq_jwt_verifier *custom = make_verifier(SECRET, "https://auth.example", -1, 0);
+    char *def = hs256("{" ISS "," TEN "," EXP_OK "}");
+    char *mine = hs256("{\"iss\":\"https://auth.example\"," TEN "," EXP_OK "}");
+    EXPECT(custom, def, TQ_JWT_WRONG_ISSUER);
+    EXPECT(custom, mine, TQ_JWT_OK);
+    tq_jwt_verifier_free(custom);
+    free(def);
+    free(mine);
+}
+
+static void test_config_rejects(void)
+{
+    tq_jwt_config cfg;
+    char err[128] = "";
+    tq_jwt_key key = {TQ_JWT_HS256, NULL, (const unsigned char *)"0123456789abcdef0123456789abcde", 31};
+
+    tq_jwt_config_init(&cfg);
+    CHECK(cfg.leeway == TQ_JWT_DEFAULT_LEEWAY && cfg.max_token_len == 4096);
+    CHECK_STR(cfg.issuer, "tenantql");
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* no key at all */
+
+    cfg.keys = &key;
+    cfg.nkeys = 1;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* 31-byte secret */
+    CHECK(strstr(err, "32 bytes") != NULL);
+    key.secret_len = 0;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    key.secret = NULL;
+    key.secret_len = 40;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+
+    key.secret = (const unsigned char *)SECRET;
+    key.secret_len = 32;
+    tq_jwt_verifier *v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    CHECK(v != NULL);
+    tq_jwt_verifier_free(v);
+    tq_jwt_verifier_free(NULL);
+
+    key.kid = "2024-01";
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    key.kid = NULL;
+    cfg.leeway = -1;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    cfg.leeway = 30;
+    cfg.max_token_len = 0;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    cfg.max_token_len = TQ_JWT_MAX_TOKEN_LEN_LIMIT + 1;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    cfg.max_token_len = 4096;
+    cfg.nkeys = 2;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+}
+
+static void test_sign(const tq_jwt_verifier *v)
+{
+    tq_jwt_claims in = {0}, out;
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", "3F2C1A4E-9B7D-4C2E-8F1A-2B3C4D5E6F70");
+    snprintf(in.sub, sizeof(in.sub), "%s", USER);
+    in.has_sub = in.has_iat = true;
+    in.iat = NOW;
+    in.exp = NOW + 3600;
+    char *t = tq_jwt_sign(v, &in);
+    CHECK(t != NULL);
+    CHECK(strncmp(t, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0); /* {"alg":"HS256","typ":"JWT"} */
+    CHECK(verify_str(v, t, &out) == TQ_JWT_OK);
+    CHECK_STR(out.tenant_id, TENANT);
+    CHECK_STR(out.sub, USER);
+    CHECK(out.has_sub && out.has_iat && out.iat == NOW && out.exp == NOW + 3600 && !out.has_nbf);
+    free(t);
+
+    /* tokens expire: the same claims an hour and a minute later */
+    t = tq_jwt_sign(v, &in);
+    CHECK(tq_jwt_verify(v, t, strlen(t), NOW + 3600 + 60, &out) == TQ_JWT_EXPIRED);
+    free(t);
+
+    /* another verifier's key does not verify */
+    tq_jwt_verifier *other = make_verifier(OTHER_SECRET, "tenantql", -1, 0);
+    t = tq_jwt_sign(other, &in);
+    EXPECT(v, t, TQ_JWT_BAD_SIGNATURE);
+    free(t);
+    tq_jwt_verifier_free(other);
+
+    /* without sub or iat, with nbf */
+    in.has_sub = in.has_iat = false;
+    in.has_nbf = true;
+    in.nbf = NOW - 5;
+    t = tq_jwt_sign(v, &in);
+    CHECK(verify_str(v, t, &out) == TQ_JWT_OK && !out.has_sub && !out.has_iat && out.has_nbf && out.nbf == NOW - 5);
+    free(t);
+
+    /* invalid claims are not signed */
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", "acme");
+    CHECK(tq_jwt_sign(v, &in) == NULL);
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", TENANT);
+    in.has_sub = true;
+    snprintf(in.sub, sizeof(in.sub), "%s", "alice");
+    CHECK(tq_jwt_sign(v, &in) == NULL);
+    memset(in.tenant_id, 'a', sizeof(in.tenant_id)); /* no NUL inside the array */
+    in.has_sub = false;
+    CHECK(tq_jwt_sign(v, &in) == NULL);
+}
+
+/* Tokens from libjwt's own encoder verify too (interop with whatever signed them before). */
+static void test_libjwt_encoded(const tq_jwt_verifier *v)
+{
+    jwt_t *j = NULL;
+    CHECK(jwt_new(&j) == 0);
+    CHECK(jwt_add_grant(j, "tenantId", TENANT) == 0);
+    CHECK(jwt_add_grant(j, "iss", "tenantql") == 0);
+    CHECK(jwt_add_grant_int(j, "exp", NOW + 60) == 0);
+    CHECK(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)) == 0);
+    char *t = jwt_encode_str(j);
+    jwt_free(j);
+    CHECK(t != NULL);
+    if (t != NULL)
+        EXPECT(v, t, TQ_JWT_OK);
+    free(t);
+}
+
+typedef struct thread_arg {
+    const tq_jwt_verifier *v;
+    const char *good, *bad;
+    int failures;
+} thread_arg;
+
+static void *hammer(void *p)
+{
+    thread_arg *a = p;
+    for (int i = 0; i < 2000; i++) {
+        tq_jwt_claims c;
+        if (verify_str(a->v, a->good, &c) != TQ_JWT_OK || strcmp(c.tenant_id, TENANT) != 0)
+            a->failures++;
+        if (verify_str(a->v, a->bad, &c) != TQ_JWT_BAD_SIGNATURE)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads(const tq_jwt_verifier *v)
+{
+    char *good = hs256("{" ISS "," TEN "," EXP_OK "}");
+    char *bad = forge(HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, OTHER_SECRET, NULL);
+    pthread_t th[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thread_arg){v, good, bad, 0};
+        CHECK(pthread_create(&th[i], NULL, hammer, &args[i]) == 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        failures += args[i].failures;
+    }
+    CHECK(failures == 0);
+    free(good);
+    free(bad);
+}
+
+static void test_status_text(void)
+{
+    for (int s = TQ_JWT_OK; s <= TQ_JWT_INTERNAL; s++)
+        CHECK(strcmp(tq_jwt_status_text((tq_jwt_status)s), "unknown") != 0);
+    CHECK_STR(tq_jwt_status_text(TQ_JWT_EXPIRED), "expired");
+    CHECK_STR(tq_jwt_status_text((tq_jwt_status)999), "unknown");
+}
+
+/* The public half of a fresh RSA key, as a PEM string: the classic algorithm-confusion key. */
+static char *make_rsa_public_pem(void)
+{
+    EVP_PKEY *pkey = EVP_RSA_gen(2048);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    if (pkey != NULL && bio != NULL && PEM_write_bio_PUBKEY(bio, pkey) == 1) {
+        char *data;
+        long n = BIO_get_mem_data(bio, &data);
+        pem = malloc((size_t)n + 1);
+        memcpy(pem, data, (size_t)n);
+        pem[n] = '\0';
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(pkey);
+    return pem;
+}
+
+int main(void)
+{
+    rsa_public_pem = make_rsa_public_pem();
+    CHECK(rsa_public_pem != NULL && strncmp(rsa_public_pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+    if (rsa_public_pem == NULL)
+        return TQ_TEST_REPORT();
+
+    tq_jwt_verifier *v = make_verifier(SECRET, "tenantql", -1, 0);
+    CHECK(v != NULL);
+    if (v != NULL) {
+        test_forged_table(v);
+        test_valid_claims(v);
+        test_shapes(v);
+        test_lengths(v);
+        test_sign(v);
+        test_libjwt_encoded(v);
+        test_threads(v);
+    }
+    test_configured_variants();
+    test_config_rejects();
+    test_status_text();
+    tq_jwt_verifier_free(v);
+    free(rsa_public_pem);
+    return TQ_TEST_REPORT();
+}
