@@ -222,7 +222,10 @@ static tq_jwt_status libjwt_verify(const tq_jwt_verifier *v, const char *token, 
     if (rc != 0)
         return rc == ENOMEM ? TQ_JWT_INTERNAL : diagnose_decode_failure(p);
 
-    /* The header check already pinned HS256; this guards against the two disagreeing. */
+    /*
+     * The header check already pinned HS256, but libjwt's answer is what counts: when it
+     * cannot copy the key, jwt_decode returns 0 with an unverified token of alg "none".
+     */
     if (jwt_get_alg(j) != JWT_ALG_HS256) {
         jwt_free(j);
         return TQ_JWT_ALG_NOT_ALLOWED;
@@ -309,7 +312,7 @@ tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t 
         return TQ_JWT_TOO_LONG;
 
     jws_parts p;
-    if (!split_token(token, len, &p))
+    if (len == 0 || !split_token(token, len, &p))
         return TQ_JWT_MALFORMED;
     tq_jwt_status st = check_header(&p);
     if (st != TQ_JWT_OK)
