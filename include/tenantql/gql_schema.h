@@ -89,10 +89,34 @@ struct tq_schema_type {
     const char *specified_by;
 };
 
+/* Where a directive may appear, in the order of the spec's DirectiveLocation enum. */
+typedef enum tq_directive_location {
+    TQ_DLOC_QUERY, TQ_DLOC_MUTATION, TQ_DLOC_SUBSCRIPTION, TQ_DLOC_FIELD, TQ_DLOC_FRAGMENT_DEFINITION,
+    TQ_DLOC_FRAGMENT_SPREAD, TQ_DLOC_INLINE_FRAGMENT, TQ_DLOC_VARIABLE_DEFINITION,
+    TQ_DLOC_SCHEMA, TQ_DLOC_SCALAR, TQ_DLOC_OBJECT, TQ_DLOC_FIELD_DEFINITION, TQ_DLOC_ARGUMENT_DEFINITION,
+    TQ_DLOC_INTERFACE, TQ_DLOC_UNION, TQ_DLOC_ENUM, TQ_DLOC_ENUM_VALUE, TQ_DLOC_INPUT_OBJECT,
+    TQ_DLOC_INPUT_FIELD_DEFINITION,
+    TQ_DLOC_COUNT_,
+} tq_directive_location;
+
+/* The spec's name of a location ("FIELD_DEFINITION"). */
+const char *tq_directive_location_name(tq_directive_location loc);
+
+typedef struct tq_schema_directive {
+    const char *name;                   /* without '@' */
+    tq_str description;
+    tq_input_value *args;
+    uint32_t nargs;
+    uint32_t locations;                 /* bit (1u << tq_directive_location) per allowed location */
+    bool repeatable;
+} tq_schema_directive;
+
 typedef struct tq_schema {
     tq_arena arena;                     /* owns everything below, and the parsed SDL */
     tq_schema_type **types;
     uint32_t ntypes;
+    tq_schema_directive **directives;   /* @include, @skip, @deprecated, @specifiedBy, then the SDL's */
+    uint32_t ndirectives;
     const tq_schema_type *query, *mutation, *subscription;
 } tq_schema;
 
@@ -114,6 +138,7 @@ void tq_schema_free(tq_schema *s);
 
 const tq_schema_type *tq_schema_find_type(const tq_schema *s, const char *name, size_t len);
 const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char *name, size_t len);
+const tq_schema_directive *tq_schema_find_directive(const tq_schema *s, const char *name, size_t len);
 bool tq_schema_is_possible_type(const tq_schema_type *abstract, const tq_schema_type *object);
 
 #endif

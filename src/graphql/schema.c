@@ -53,6 +53,25 @@ const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char 
     return NULL;
 }
 
+const tq_schema_directive *tq_schema_find_directive(const tq_schema *s, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < s->ndirectives; i++)
+        if (strncmp(s->directives[i]->name, name, len) == 0 && s->directives[i]->name[len] == '\0')
+            return s->directives[i];
+    return NULL;
+}
+
+static const char *const location_names[TQ_DLOC_COUNT_] = {
+    "QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD", "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION", "SCHEMA", "SCALAR", "OBJECT", "FIELD_DEFINITION", "ARGUMENT_DEFINITION", "INTERFACE",
+    "UNION", "ENUM", "ENUM_VALUE", "INPUT_OBJECT", "INPUT_FIELD_DEFINITION",
+};
+
+const char *tq_directive_location_name(tq_directive_location loc)
+{
+    return (unsigned)loc < TQ_DLOC_COUNT_ ? location_names[loc] : "";
+}
+
 bool tq_schema_is_possible_type(const tq_schema_type *abstract, const tq_schema_type *object)
 {
     if (abstract == object)
@@ -286,6 +305,63 @@ static void add_builtin_scalars(build_ctx *b)
     }
 }
 
+/* The directives every schema has, with graphql-js's descriptions so that introspection
+ * answers as the reference implementation does. Parsed like the user's SDL. */
+static const char builtin_directives_sdl[] =
+    "\"Directs the executor to include this field or fragment only when the `if` argument is true.\"\n"
+    "directive @include(\"Included when true.\" if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT\n"
+    "\"Directs the executor to skip this field or fragment when the `if` argument is true.\"\n"
+    "directive @skip(\"Skipped when true.\" if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT\n"
+    "\"Marks an element of a GraphQL schema as no longer supported.\"\n"
+    "directive @deprecated(\n"
+    "  \"Explains why this element was deprecated, usually also including a suggestion for how to access "
+    "supported similar data. Formatted using the Markdown syntax, as specified by [CommonMark](https://commonmark.org/).\"\n"
+    "  reason: String = \"No longer supported\"\n"
+    ") on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION | ENUM_VALUE\n"
+    "\"Exposes a URL that specifies the behavior of this scalar.\"\n"
+    "directive @specifiedBy(\"The URL that specifies the behavior of this scalar.\" url: String!) on SCALAR\n";
+
+static uint32_t location_bit(build_ctx *b, tq_str name)
+{
+    for (uint32_t i = 0; i < TQ_DLOC_COUNT_; i++)
+        if (strlen(location_names[i]) == name.len && memcmp(location_names[i], name.s, name.len) == 0)
+            return 1u << i;
+    fail(b, "schema: unknown directive location \"%s\"", name.s);
+    return 0;
+}
+
+static void add_directives(build_ctx *b, const tq_gql_document *doc)
+{
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind != TQ_GQL_DEF_DIRECTIVE)
+            continue;
+        const tq_gql_directive_def *dd = &d->u.directive;
+        if (tq_schema_find_directive(b->s, dd->name.s, dd->name.len) != NULL) {
+            fail(b, "schema %u:%u: directive \"@%s\" is defined twice", d->loc.line, d->loc.column, dd->name.s);
+            return;
+        }
+        tq_schema_directive *sd = tq_arena_calloc(&b->s->arena, 1, sizeof(*sd));
+        sd->name = dd->name.s;
+        sd->description = dd->description;
+        sd->repeatable = dd->repeatable;
+        sd->nargs = dd->nargs;
+        sd->args = tq_arena_calloc(&b->s->arena, dd->nargs ? dd->nargs : 1, sizeof(*sd->args));
+        convert_input_values(b, sd->args, dd->args, dd->nargs);
+        for (uint32_t j = 0; j < dd->nlocations; j++)
+            sd->locations |= location_bit(b, dd->locations[j]);
+        b->s->directives[b->s->ndirectives++] = sd;
+    }
+}
+
+static uint32_t count_directive_defs(const tq_gql_document *doc)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < doc->count; i++)
+        n += doc->defs[i].kind == TQ_GQL_DEF_DIRECTIVE;
+    return n;
+}
+
 static const tq_type_kind kind_of_def[] = {
     [TQ_GQL_DEF_SCALAR] = TQ_TYPE_SCALAR, [TQ_GQL_DEF_OBJECT] = TQ_TYPE_OBJECT,
     [TQ_GQL_DEF_INTERFACE] = TQ_TYPE_INTERFACE, [TQ_GQL_DEF_UNION] = TQ_TYPE_UNION,
@@ -333,6 +409,16 @@ tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_bindin
     for (uint32_t i = 0; i < s->ntypes && !b.failed; i++)
         fill_type(&b, doc, s->types[i]);
     link_implementations(&b);
+    tq_gql_document *builtins = tq_gql_parse(&s->arena, builtin_directives_sdl, sizeof(builtin_directives_sdl) - 1,
+                                             &popts, &perr);
+    if (builtins == NULL) {
+        fail(&b, "built-in directives %u:%u: %s", perr.loc.line, perr.loc.column, perr.message);
+    } else {
+        s->directives = tq_arena_calloc(&s->arena, count_directive_defs(builtins) + count_directive_defs(doc),
+                                        sizeof(*s->directives));
+        add_directives(&b, builtins);
+        add_directives(&b, doc);
+    }
     s->query = root_type(&b, doc, TQ_GQL_OP_QUERY, "Query");
     s->mutation = root_type(&b, doc, TQ_GQL_OP_MUTATION, "Mutation");
     s->subscription = root_type(&b, doc, TQ_GQL_OP_SUBSCRIPTION, "Subscription");
