@@ -87,6 +87,10 @@ void tq_jwt_verifier_free(tq_jwt_verifier *v);
 tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
                             tq_jwt_claims *out);
 
+/* The time checks of tq_jwt_verify alone (exp, nbf, iat with the leeway), for claims
+ * that were verified before: a cache of verified tokens must still expire them. */
+tq_jwt_status tq_jwt_check_time_claims(const tq_jwt_verifier *v, const tq_jwt_claims *c, int64_t now);
+
 /*
  * Signs claims with the verifier's key: header {"alg":"HS256","typ":"JWT"}, claims
  * tenantId, sub (if has_sub), iat (if has_iat), nbf (if has_nbf), exp, and iss (if an

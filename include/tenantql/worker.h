@@ -14,6 +14,7 @@
 #include <h2o.h>
 
 struct tq_server;
+struct tq_token_cache;
 
 typedef struct tq_worker {
     int id;                              /* 0 .. threads-1 */
@@ -29,9 +30,12 @@ typedef struct tq_worker {
     int ntimeouts;
     h2o_timeout_t janitor_timeout;       /* periodic pool maintenance */
     h2o_timeout_entry_t janitor_entry;
+    struct tq_token_cache *tokens;       /* bearer tokens this worker has verified */
     size_t connections;                  /* accepted HTTP connections still open */
     size_t requests_in_flight;           /* GraphQL requests not yet answered */
     volatile bool stopping;
+    int start_rc;                        /* worker start-up: 0, or -1 with start_err */
+    char start_err[256];
 } tq_worker;
 
 static inline h2o_loop_t *tq_worker_loop(tq_worker *w)

@@ -267,13 +267,17 @@ static tq_jwt_status check_times(const tq_jwt_verifier *v, const json_t *claims,
         return TQ_JWT_BAD_TIME_CLAIM;
     if (!has_exp)
         return TQ_JWT_MISSING_EXP;
+    return tq_jwt_check_time_claims(v, out, now);
+}
 
+tq_jwt_status tq_jwt_check_time_claims(const tq_jwt_verifier *v, const tq_jwt_claims *c, int64_t now)
+{
     /* written as now -/+ leeway so that a huge exp cannot overflow */
-    if (out->exp <= now - v->leeway)
+    if (c->exp <= now - v->leeway)
         return TQ_JWT_EXPIRED;
-    if (out->has_nbf && out->nbf > now + v->leeway)
+    if (c->has_nbf && c->nbf > now + v->leeway)
         return TQ_JWT_NOT_YET_VALID;
-    if (out->has_iat && out->iat > now + v->leeway)
+    if (c->has_iat && c->iat > now + v->leeway)
         return TQ_JWT_ISSUED_IN_FUTURE;
     return TQ_JWT_OK;
 }

@@ -25,6 +25,7 @@
 #include "tenantql/gql_parser.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
+#include "tenantql/token_cache.h"
 #include "tenantql/uuid.h"
 
 #define MAX_DOCUMENT_DEPTH 64
@@ -410,7 +411,7 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
     size_t len = authz.len - 7;
     while (len > 0 && *token == ' ')
         token++, len--;
-    tq_jwt_status st = tq_jwt_verify(r->server->jwt, token, len, (int64_t)time(NULL), &r->claims);
+    tq_jwt_status st = tq_token_cache_verify(r->worker->tokens, token, len, (int64_t)time(NULL), &r->claims);
     if (st != TQ_JWT_OK) {
         /* the reason goes to the log, never the token */
         tq_log_info("auth", "request %lu: token refused: %s", r->id, tq_jwt_status_text(st));

@@ -22,6 +22,10 @@ typedef struct tq_server {
     tq_schema *schema;
     atomic_long requests_in_flight; /* across workers: shutdown waits for zero */
     atomic_ulong request_seq;       /* request ids for logs */
+    struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
+    socklen_t listen_addr_len;
+    pthread_barrier_t start_barrier; /* workers report their start-up, then wait for the verdict */
+    bool start_failed;
 } tq_server;
 
 /* Registers the /graphql handler on a path configuration. */

@@ -23,8 +23,10 @@
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
 #include "tenantql/log.h"
+#include "tenantql/token_cache.h"
 
 #define JANITOR_INTERVAL_MS 1000
+#define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 
 void tq_server_config_init(tq_server_config *cfg)
 {
@@ -151,11 +153,6 @@ static void on_janitor(h2o_timeout_entry_t *entry)
     h2o_timeout_link(tq_worker_loop(w), &w->janitor_timeout, &w->janitor_entry);
 }
 
-typedef struct worker_start {
-    tq_worker *w;
-    int listen_fd;
-} worker_start;
-
 static void drain(tq_worker *w)
 {
     tq_server *s = w->server;
@@ -176,25 +173,12 @@ static void drain(tq_worker *w)
         h2o_evloop_run(tq_worker_loop(w), 0);
 }
 
-static void *worker_main(void *arg)
+static int worker_init(tq_server *s, tq_worker *w, char *err, size_t errlen)
 {
-    tq_worker *w = arg;
-    h2o_loop_t *loop = tq_worker_loop(w);
-    while (!w->stopping)
-        h2o_evloop_run(loop, INT32_MAX);
-    drain(w);
-    return NULL;
-}
-
-static int worker_init(tq_server *s, tq_worker *w, int id, const struct sockaddr_storage *ss, socklen_t sslen, char *err,
-                       size_t errlen)
-{
-    w->id = id;
-    w->server = s;
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = s->globalconf.hosts;
-    int fd = open_listener(ss, sslen, true, err, errlen);
+    int fd = open_listener(&s->listen_addr, s->listen_addr_len, true, err, errlen);
     if (fd < 0)
         return -1;
     w->listener = h2o_evloop_socket_create(tq_worker_loop(w), fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -202,6 +186,7 @@ static int worker_init(tq_server *s, tq_worker *w, int id, const struct sockaddr
     h2o_socket_read_start(w->listener, on_accept);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake_rx, on_wake);
     tq_pools_worker_init(w);
+    w->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
     h2o_timeout_init(tq_worker_loop(w), &w->janitor_timeout, JANITOR_INTERVAL_MS);
     w->janitor_entry.cb = on_janitor;
     h2o_timeout_link(tq_worker_loop(w), &w->janitor_timeout, &w->janitor_entry);
@@ -226,6 +211,29 @@ static void worker_dispose(tq_worker *w)
     h2o_context_dispose(&w->ctx);
     h2o_evloop_run(loop, 0);
     h2o_evloop_destroy(loop);
+    tq_token_cache_free(w->tokens);
+    w->tokens = NULL;
+}
+
+/* Everything of a worker's loop is made, run and disposed on the worker's own thread:
+ * h2o sockets take their buffers from the creating thread's thread-local recycling
+ * allocator, so a socket made on the main thread (the context's message queue, the
+ * listener) and used on a worker corrupts the main thread's free lists under load. */
+static void *worker_main(void *arg)
+{
+    tq_worker *w = arg;
+    tq_server *s = w->server;
+    w->start_rc = worker_init(s, w, w->start_err, sizeof(w->start_err));
+    pthread_barrier_wait(&s->start_barrier); /* every worker has tried */
+    pthread_barrier_wait(&s->start_barrier); /* the main thread has decided */
+    if (w->start_rc == 0 && !s->start_failed) {
+        while (!w->stopping)
+            h2o_evloop_run(tq_worker_loop(w), INT32_MAX);
+        drain(w);
+    }
+    if (w->ctx.loop != NULL)
+        worker_dispose(w);
+    return NULL;
 }
 
 /* ---- set-up ---- */
@@ -353,16 +361,28 @@ int tq_server_run(const tq_server_config *cfg)
     s->nworkers = cfg->threads;
     s->workers = calloc((size_t)s->nworkers, sizeof(tq_worker));
     tq_pools_init(s->workers, s->nworkers);
+    s->listen_addr = ss;
+    s->listen_addr_len = sslen;
+    pthread_barrier_init(&s->start_barrier, NULL, (unsigned)s->nworkers + 1);
+    for (int i = 0; i < s->nworkers; i++) {
+        s->workers[i].id = i;
+        s->workers[i].server = s;
+        pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+    }
+    pthread_barrier_wait(&s->start_barrier);
     int rc = 0;
     for (int i = 0; i < s->nworkers && rc == 0; i++)
-        rc = worker_init(s, &s->workers[i], i, &ss, sslen, err, sizeof(err));
-    if (rc != 0 || tq_registry_start(s->registry) != 0) {
-        tq_log_error("server", "start-up failed: %s", err);
+        if (s->workers[i].start_rc != 0) {
+            tq_log_error("server", "start-up failed: %s", s->workers[i].start_err);
+            rc = 1;
+        }
+    if (rc == 0 && tq_registry_start(s->registry) != 0) {
+        tq_log_error("server", "start-up failed: the tenant registry cannot be read");
         rc = 1;
     }
-    int started = 0;
-    for (int i = 0; i < s->nworkers && rc == 0; i++, started++)
-        pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+    s->start_failed = rc != 0;
+    pthread_barrier_wait(&s->start_barrier);
+    int started = s->nworkers;
 
     if (rc == 0) {
         tq_log_info("server", "listening on http://%s/graphql with %d worker thread(s), %zu tenant(s) registered",
@@ -375,15 +395,14 @@ int tq_server_run(const tq_server_config *cfg)
         tq_log_info("server", "%s received: finishing requests in flight, then stopping",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
-    for (int i = 0; i < started; i++) {
-        s->workers[i].stopping = true;
-        h2o_multithread_send_message(&s->workers[i].wake_rx, NULL);
-    }
+    if (rc == 0)
+        for (int i = 0; i < started; i++) {
+            s->workers[i].stopping = true;
+            h2o_multithread_send_message(&s->workers[i].wake_rx, NULL);
+        }
     for (int i = 0; i < started; i++)
         pthread_join(s->workers[i].thread, NULL);
-    for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i].ctx.loop != NULL)
-            worker_dispose(&s->workers[i]);
+    pthread_barrier_destroy(&s->start_barrier);
     unload_parts(s);
     h2o_config_dispose(&s->globalconf);
     free(s->workers);

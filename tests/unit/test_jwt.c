@@ -5,6 +5,7 @@
  */
 #include "tenantql/base64url.h"
 #include "tenantql/jwt.h"
+#include "tenantql/token_cache.h"
 #include "tq_test.h"
 
 #include <jwt.h>
@@ -452,6 +453,36 @@ static void test_sign(const tq_jwt_verifier *v)
     CHECK(tq_jwt_sign(v, &in) == NULL);
 }
 
+/* The per-worker cache answers like the verifier: same claims, still expires, never
+ * matches a token that differs in any byte. */
+static void test_token_cache(const tq_jwt_verifier *v)
+{
+    tq_token_cache *c = tq_token_cache_new(v, 4);
+    tq_jwt_claims in = {0}, out;
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", TENANT);
+    in.exp = NOW + 3600;
+    char *t = tq_jwt_sign(v, &in);
+    size_t n = strlen(t);
+    for (int i = 0; i < 3; i++) { /* a miss, then hits */
+        CHECK(tq_token_cache_verify(c, t, n, NOW, &out) == TQ_JWT_OK);
+        CHECK_STR(out.tenant_id, TENANT);
+        CHECK(out.exp == NOW + 3600);
+    }
+    CHECK(tq_token_cache_verify(c, t, n, NOW + 3600 + 60, &out) == TQ_JWT_EXPIRED);
+    CHECK(out.tenant_id[0] == '\0');
+    t[n - 1] = t[n - 1] == 'A' ? 'B' : 'A'; /* same length, another signature */
+    CHECK(tq_token_cache_verify(c, t, n, NOW, &out) == TQ_JWT_BAD_SIGNATURE);
+    CHECK(tq_token_cache_verify(c, t, n - 1, NOW, &out) != TQ_JWT_OK);
+    for (int i = 0; i < 64; i++) { /* many tokens through few slots: each still verifies */
+        in.exp = NOW + 100 + i;
+        char *u = tq_jwt_sign(v, &in);
+        CHECK(tq_token_cache_verify(c, u, strlen(u), NOW, &out) == TQ_JWT_OK && out.exp == NOW + 100 + i);
+        free(u);
+    }
+    free(t);
+    tq_token_cache_free(c);
+}
+
 /* Tokens from libjwt's own encoder verify too (interop with whatever signed them before). */
 static void test_libjwt_encoded(const tq_jwt_verifier *v)
 {
@@ -549,6 +580,7 @@ int main(void)
         test_shapes(v);
         test_lengths(v);
         test_sign(v);
+        test_token_cache(v);
         test_libjwt_encoded(v);
         test_threads(v);
     }
