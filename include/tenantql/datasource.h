@@ -95,6 +95,9 @@ void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_
 /* ids: canonical uuids; r->value: a list, one entry per id (object or null) */
 void tq_node_ds_find(tq_db *db, const char *const *ids, uint32_t n, tq_ds_cb cb, void *data);
 
+/* Frees a worker's lookup batches (datasource/batch.c); at worker shutdown. */
+void tq_ds_worker_dispose(tq_worker *w);
+
 /* Escapes %, _ and \ so that text matches itself in ILIKE, and wraps it in %. */
 char *tq_ds_contains_pattern(tq_arena *a, const char *text, size_t len);
 

@@ -6,6 +6,7 @@
 #define TENANTQL_DATASOURCE_INTERNAL_H
 
 #include "tenantql/datasource.h"
+#include "tenantql/uuid.h"
 
 enum {
     STMT_USER_BY_ID,
@@ -20,6 +21,8 @@ enum {
     STMT_PRODUCTS_COUNT = STMT_PRODUCTS_AFTER + 5,
     STMT_PRODUCTS_SEARCH,
     STMT_NODES,
+    STMT_USERS_BY_IDS,
+    STMT_PRODUCTS_BY_IDS,
     STMT_COUNT_,
 };
 
@@ -34,6 +37,15 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
 /* Maps a failed query to the API's error code and a client-safe message (the details
  * go to the log). Returns false when the query succeeded. */
 bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out);
+
+/* Lookups by id, batched across the requests of one loop turn (batch.c). `one` takes a
+ * uuid, `many` a uuid[] literal; both select the id first. fn gets the row of its id,
+ * or -1 (none, or the query failed: see status). */
+typedef struct ds_batch_kind {
+    const tq_stmt *one, *many;
+} ds_batch_kind;
+typedef void (*ds_row_fn)(void *data, tq_db_status status, PGresult *res, int row);
+void ds_lookup_by_id(tq_db *db, const ds_batch_kind *kind, const char *id, ds_row_fn fn, void *data);
 
 tq_value ds_user_from_row(tq_arena *a, PGresult *res, int row, int col0);
 tq_value ds_product_from_row(tq_arena *a, PGresult *res, int row, int col0);

@@ -46,6 +46,9 @@ static const int key_column[5] = {1, 1, 3, 3, 6};
 
 static const tq_stmt stmt_by_id = {STMT_PRODUCT_BY_ID, "p_by_id",
                                    "SELECT " PRODUCT_COLUMNS " FROM products WHERE id = $1::uuid", 1};
+static const tq_stmt stmt_by_ids = {STMT_PRODUCTS_BY_IDS, "p_by_ids",
+                                    "SELECT " PRODUCT_COLUMNS " FROM products WHERE id = ANY($1::uuid[])", 1};
+static const ds_batch_kind lookup_by_id = {&stmt_by_id, &stmt_by_ids};
 static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM products" FILTER, 5};
 static const tq_stmt stmt_search = {STMT_PRODUCTS_SEARCH, "p_search",
                                     "SELECT " PRODUCT_COLUMNS " FROM products WHERE name ILIKE $1"
@@ -78,19 +81,18 @@ tq_product_ds *tq_product_ds_create(tq_arena *a, tq_db *db)
     return ds;
 }
 
-static void on_one(void *data, tq_db_status status, PGresult *res)
+static void on_looked_up(void *data, tq_db_status status, PGresult *res, int row)
 {
     product_call *c = data;
     tq_ds_result r = {0};
     if (!ds_failed(status, res, &r))
-        r.value = PQntuples(res) > 0 ? ds_product_from_row(c->ds->db->arena, res, 0, 0) : tq_value_null();
+        r.value = row >= 0 ? ds_product_from_row(c->ds->db->arena, res, row, 0) : tq_value_null();
     c->cb(c->data, &r);
 }
 
 void tq_product_ds_find_by_id(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data)
 {
-    const char *params[] = {id};
-    ds_query(ds->db, &stmt_by_id, params, 1, on_one, new_call(ds, cb, data));
+    ds_lookup_by_id(ds->db, &lookup_by_id, id, on_looked_up, new_call(ds, cb, data));
 }
 
 static void on_rows(void *data, tq_db_status status, PGresult *res)

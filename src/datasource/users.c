@@ -10,6 +10,9 @@
 
 static const tq_stmt stmt_by_id = {STMT_USER_BY_ID, "u_by_id",
                                    "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", 1};
+static const tq_stmt stmt_by_ids = {STMT_USERS_BY_IDS, "u_by_ids",
+                                    "SELECT " USER_COLUMNS " FROM users WHERE id = ANY($1::uuid[])", 1};
+static const ds_batch_kind lookup_by_id = {&stmt_by_id, &stmt_by_ids};
 static const tq_stmt stmt_active_by_id = {STMT_ACTIVE_USER_BY_ID, "u_active_by_id",
                                           "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid AND active", 1};
 static const tq_stmt stmt_first = {STMT_USERS_FIRST, "u_first",
@@ -59,10 +62,23 @@ static void on_one(void *data, tq_db_status status, PGresult *res)
     c->cb(c->data, &r);
 }
 
+static void on_looked_up(void *data, tq_db_status status, PGresult *res, int row)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(status, res, &r))
+        r.value = row >= 0 ? ds_user_from_row(c->ds->db->arena, res, row, 0) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
 void tq_user_ds_find_by_id(tq_user_ds *ds, const char *id, bool only_active, tq_ds_cb cb, void *data)
 {
-    const char *params[] = {id};
-    ds_query(ds->db, only_active ? &stmt_active_by_id : &stmt_by_id, params, 1, on_one, new_call(ds, cb, data));
+    if (only_active) {
+        const char *params[] = {id};
+        ds_query(ds->db, &stmt_active_by_id, params, 1, on_one, new_call(ds, cb, data));
+        return;
+    }
+    ds_lookup_by_id(ds->db, &lookup_by_id, id, on_looked_up, new_call(ds, cb, data));
 }
 
 static void on_rows(void *data, tq_db_status status, PGresult *res)

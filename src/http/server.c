@@ -168,6 +168,7 @@ static void drain(tq_worker *w)
     w->ctx.http1.req_timeout.timeout = 0;
     while (w->connections > 0 && h2o_now(tq_worker_loop(w)) < deadline + 1000)
         h2o_evloop_run(tq_worker_loop(w), 10);
+    tq_ds_worker_dispose(w);
     tq_pools_worker_dispose(w);
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(tq_worker_loop(w), 0);

@@ -77,3 +77,35 @@ test('an Authorization header decides alone, even with a trusted X-Tenant-ID', a
   assert.equal(r.status, 401);
   assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED');
 });
+
+// Point lookups arriving together are sent to PostgreSQL as one query per tenant; each
+// answer must still be its own row, and an id of the other tenant must find nothing.
+test('concurrent point lookups of both tenants, mixed ids, each get their own row', async () => {
+  const ids = {};
+  for (const t of ['acme', 'globex']) {
+    const r = await gql(dev.url, '{ users(first: 100) { edges { node { id email } } } products(first: 100) { edges { node { id name } } } }',
+      { token: dev.tokens[t] });
+    ids[t] = { users: r.body.data.users.edges.map((e) => e.node), products: r.body.data.products.edges.map((e) => e.node) };
+  }
+  const jobs = [];
+  for (let i = 0; i < 600; i++) {
+    const t = i % 3 ? 'acme' : 'globex';
+    const from = (i * 7) % 5 === 0 ? (t === 'acme' ? 'globex' : 'acme') : t; // about one in five asks across
+    const u = ids[from].users[(i * 13) % 100];
+    const p = ids[from].products[(i * 17) % 100];
+    const q = i % 2 ? `{ user(id: "${u.id}") { id email } }`
+      : `{ a: user(id: "${u.id}") { email } b: product(id: "${p.id}") { name } c: user(id: "${u.id}") { id } }`;
+    jobs.push(gql(dev.url, q, { token: dev.tokens[t] }).then((r) => ({ i, t, from, u, p, r })));
+  }
+  for (const { i, t, from, u, p, r } of await Promise.all(jobs)) {
+    assert.equal(r.status, 200);
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const same = from === t;
+    if (i % 2) {
+      assert.deepEqual(r.body.data, { user: same ? { id: u.id, email: u.email } : null });
+    } else {
+      assert.deepEqual(r.body.data, same ? { a: { email: u.email }, b: { name: p.name }, c: { id: u.id } }
+        : { a: null, b: null, c: null });
+    }
+  }
+});
