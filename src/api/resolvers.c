@@ -125,6 +125,19 @@ static tq_value page_info(tq_arena *a, bool has_next, const char *end_cursor)
     return pi;
 }
 
+/* What an edge's cursor is made of; encoded only when a query asks for `cursor`. */
+typedef struct edge_key {
+    const char *field;
+    const tq_value *id, *key;
+} edge_key;
+
+static void resolve_edge_cursor(tq_field_ctx *fc)
+{
+    const edge_key *k = fc->parent->u.object.native;
+    const char *c = cursor_encode(fc->arena, k->field, k->id, k->key);
+    tq_field_resolve(fc, tq_value_string(c, (uint32_t)strlen(c)));
+}
+
 static void on_page(void *data, tq_ds_result *r)
 {
     conn_state *cs = data;
@@ -135,15 +148,16 @@ static void on_page(void *data, tq_ds_result *r)
     }
     uint32_t n = r->value.u.list.count;
     tq_value edges = tq_value_list(fc->arena, n);
-    const char *end = NULL;
+    edge_key *keys = tq_arena_alloc(fc->arena, (n ? n : 1) * sizeof(*keys));
     for (uint32_t i = 0; i < n; i++) {
         const tq_value *node = &r->value.u.list.items[i];
-        end = cursor_encode(fc->arena, cs->field, tq_value_get(node, "id"), &r->extra.u.list.items[i]);
-        tq_value edge = tq_value_object(fc->arena, NULL, 2);
-        tq_value_object_set(&edge, 0, "cursor", tq_value_string(end, (uint32_t)strlen(end)));
-        tq_value_object_set(&edge, 1, "node", *node);
+        keys[i] = (edge_key){cs->field, tq_value_get(node, "id"), &r->extra.u.list.items[i]};
+        tq_value edge = tq_value_object(fc->arena, NULL, 1);
+        tq_value_object_set(&edge, 0, "node", *node);
+        edge.u.object.native = &keys[i];
         edges.u.list.items[i] = edge;
     }
+    const char *end = n ? cursor_encode(fc->arena, cs->field, keys[n - 1].id, keys[n - 1].key) : NULL;
     tq_value conn = tq_value_object(fc->arena, NULL, 2);
     tq_value_object_set(&conn, 0, "edges", edges);
     tq_value_object_set(&conn, 1, "pageInfo", page_info(fc->arena, r->has_more, end));
@@ -382,6 +396,8 @@ static const tq_resolver_binding resolvers[] = {
     {"Query.nodes", resolve_nodes},
     {"Query.search", resolve_search},
     {"UserConnection.totalCount", resolve_total_count},
+    {"UserEdge.cursor", resolve_edge_cursor},
+    {"ProductEdge.cursor", resolve_edge_cursor},
     {"ProductConnection.totalCount", resolve_total_count},
     {"Mutation.login", resolve_not_implemented},
     {"Mutation.createUser", resolve_not_implemented},

@@ -26,7 +26,6 @@ typedef struct batch_entry {
     void *data;
 } batch_entry;
 
-typedef struct ds_batch ds_batch;
 struct ds_batch {
     tq_db_query q;                  /* first: the pool hands this back */
     const ds_batch_kind *kind;
@@ -39,15 +38,9 @@ struct ds_batch {
     ds_batch *next_open;            /* the worker's batches still collecting */
 };
 
-/* The batches a worker is collecting, made on first use and freed with the worker. */
-struct tq_ds_worker {
-    ds_batch *open;
-};
-
 static void unlink_open(ds_batch *b)
 {
-    tq_ds_worker *dw = b->worker->ds;
-    for (ds_batch **p = &dw->open; *p != NULL; p = &(*p)->next_open)
+    for (ds_batch **p = &ds_worker(b->worker)->open_batches; *p != NULL; p = &(*p)->next_open)
         if (*p == b) {
             *p = b->next_open;
             return;
@@ -118,9 +111,8 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
 static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
 {
     tq_worker *w = db->worker;
-    if (w->ds == NULL)
-        w->ds = calloc(1, sizeof(*w->ds));
-    for (ds_batch *b = w->ds->open; b != NULL; b = b->next_open)
+    tq_ds_worker *dw = ds_worker(w);
+    for (ds_batch *b = dw->open_batches; b != NULL; b = b->next_open)
         if (b->pool == db->pool && b->kind == kind)
             return b;
     ds_batch *b = calloc(1, sizeof(*b));
@@ -128,8 +120,8 @@ static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
     b->pool = db->pool;
     b->worker = w;
     b->flush_timer.cb = on_flush_timer;
-    b->next_open = w->ds->open;
-    w->ds->open = b;
+    b->next_open = dw->open_batches;
+    dw->open_batches = b;
     /* the zero timeout runs after every socket event of this loop turn */
     h2o_timeout_link(tq_worker_loop(w), &w->ctx.zero_timeout, &b->flush_timer);
     return b;
@@ -148,9 +140,11 @@ void tq_ds_worker_dispose(tq_worker *w)
 {
     if (w->ds == NULL)
         return;
-    /* requests wait for their lookups, so a stopped worker has no open batch left */
-    while (w->ds->open != NULL)
-        flush_batch(w->ds->open);
+    /* requests wait for their queries, so a drained worker has nothing pending; anything
+     * left (a request past the drain timeout) is sent and fails on the closing pools */
+    while (w->ds->open_batches != NULL)
+        flush_batch(w->ds->open_batches);
+    ds_worker_send_pending_reads(w);
     free(w->ds);
     w->ds = NULL;
 }

@@ -22,35 +22,121 @@ const tq_ds_types *tq_ds_types_get(void)
     return &bound_types;
 }
 
-typedef struct ds_call {
-    tq_db_query q;
+/*
+ * Reads are coalesced within one loop turn: a read of the same statement with the same
+ * parameters for the same tenant pool, issued while an identical one is still waiting
+ * to be sent, does not go to the database again but gets the same result. Requests
+ * served together in one turn are concurrent, so sharing one snapshot among them is
+ * indistinguishable from running them back to back; nothing is shared across tenants
+ * (the key includes the pool) or across turns.
+ */
+typedef struct ds_waiter ds_waiter;
+struct ds_waiter {
+    ds_waiter *next;
     tq_db *db;
     ds_result_fn fn;
     void *data;
-} ds_call;
+};
 
-static void on_query_done(tq_db_query *q, tq_db_status status, PGresult *res)
+struct ds_read {
+    tq_db_query q;                  /* first: the pool hands this back */
+    tq_pool *pool;
+    tq_worker *worker;
+    int nparams;
+    ds_waiter *waiters, **tail;     /* in the waiters' own request arenas */
+    h2o_timeout_entry_t send_timer;
+    ds_read *next_open;
+};
+
+tq_ds_worker *ds_worker(tq_worker *w)
 {
-    ds_call *call = (ds_call *)q;
-    tq_db *db = call->db;
-    call->fn(call->data, status, res);
+    if (w->ds == NULL)
+        w->ds = calloc(1, sizeof(*w->ds));
+    return w->ds;
+}
+
+static void on_read_done(tq_db_query *q, tq_db_status status, PGresult *res)
+{
+    ds_read *rd = (ds_read *)q;
+    for (ds_waiter *wt = rd->waiters; wt != NULL;) {
+        ds_waiter *next = wt->next; /* wt lives in a request that may be freed below */
+        tq_db *db = wt->db;
+        wt->fn(wt->data, status, res);
+        if (--db->inflight == 0 && db->on_idle != NULL)
+            db->on_idle(db);
+        wt = next;
+    }
     PQclear(res);
-    if (--db->inflight == 0 && db->on_idle != NULL)
-        db->on_idle(db);
+    free(rd);
+}
+
+static void unlink_open_read(ds_read *rd)
+{
+    for (ds_read **p = &ds_worker(rd->worker)->open_reads; *p != NULL; p = &(*p)->next_open)
+        if (*p == rd) {
+            *p = rd->next_open;
+            return;
+        }
+}
+
+static void send_read(ds_read *rd)
+{
+    if (h2o_timeout_is_linked(&rd->send_timer))
+        h2o_timeout_unlink(&rd->send_timer);
+    unlink_open_read(rd);
+    tq_pool_query(rd->pool, rd->worker, &rd->q);
+}
+
+static void on_send_timer(h2o_timeout_entry_t *entry)
+{
+    send_read(H2O_STRUCT_FROM_MEMBER(ds_read, send_timer, entry));
+}
+
+static bool same_read(const ds_read *rd, const tq_db *db, const tq_stmt *stmt, const char *const *params, int n)
+{
+    if (rd->pool != db->pool || rd->q.stmt != stmt || rd->nparams != n)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const char *a = rd->q.params[i], *b = params[i];
+        if (a == NULL || b == NULL ? a != b : strcmp(a, b) != 0)
+            return false;
+    }
+    return true;
 }
 
 void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
 {
-    ds_call *call = tq_arena_calloc(db->arena, 1, sizeof(*call));
-    call->q.stmt = stmt;
-    for (int i = 0; i < nparams; i++)
-        call->q.params[i] = params[i];
-    call->q.cb = on_query_done;
-    call->db = db;
-    call->fn = fn;
-    call->data = data;
+    tq_ds_worker *dw = ds_worker(db->worker);
+    ds_read *rd = dw->open_reads;
+    while (rd != NULL && !same_read(rd, db, stmt, params, nparams))
+        rd = rd->next_open;
+    if (rd == NULL) {
+        rd = calloc(1, sizeof(*rd));
+        rd->q.stmt = stmt;
+        for (int i = 0; i < nparams; i++)
+            rd->q.params[i] = params[i]; /* in the first caller's arena, which outlives the query */
+        rd->q.cb = on_read_done;
+        rd->nparams = nparams;
+        rd->pool = db->pool;
+        rd->worker = db->worker;
+        rd->tail = &rd->waiters;
+        rd->send_timer.cb = on_send_timer;
+        rd->next_open = dw->open_reads;
+        dw->open_reads = rd;
+        /* sent when this loop turn's events are all handled, so that twins can join */
+        h2o_timeout_link(tq_worker_loop(db->worker), &db->worker->ctx.zero_timeout, &rd->send_timer);
+    }
+    ds_waiter *wt = tq_arena_calloc(db->arena, 1, sizeof(*wt));
+    *wt = (ds_waiter){NULL, db, fn, data};
+    *rd->tail = wt;
+    rd->tail = &wt->next;
     db->inflight++;
-    tq_pool_query(db->pool, db->worker, &call->q);
+}
+
+void ds_worker_send_pending_reads(tq_worker *w)
+{
+    while (w->ds != NULL && w->ds->open_reads != NULL)
+        send_read(w->ds->open_reads);
 }
 
 bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out)

@@ -31,8 +31,20 @@ enum {
 
 typedef void (*ds_result_fn)(void *data, tq_db_status status, PGresult *res);
 
-/* Sends a statement through the request's tq_db; fn gets the result (and PQclears it). */
+/* Runs a read-only statement through the request's tq_db at the end of this loop turn;
+ * fn gets the result (and must not PQclear it). Identical reads of the same pool in the
+ * same turn share one execution (db.c), so never use it for a statement that writes. */
 void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data);
+
+/* A worker's pending work (db.c, batch.c), made on first use. */
+typedef struct ds_read ds_read;
+typedef struct ds_batch ds_batch;
+struct tq_ds_worker {
+    ds_read *open_reads;            /* reads waiting for the end of the loop turn */
+    ds_batch *open_batches;         /* lookups by id still collecting ids */
+};
+tq_ds_worker *ds_worker(tq_worker *w);
+void ds_worker_send_pending_reads(tq_worker *w);
 
 /* Maps a failed query to the API's error code and a client-safe message (the details
  * go to the log). Returns false when the query succeeded. */
