@@ -20,6 +20,7 @@ typedef struct tq_server_config {
     long request_timeout_ms;     /* a request still running after this is answered 503 (default 30000) */
     const char *tenant_sslmode;  /* sslmode for tenant connections (default "prefer") */
     int registry_refresh_ms;     /* full re-read of the registry (default 30000) */
+    int max_connections;         /* tenant connections across all pools, 0 = no cap (default 100) */
     const char *ready_banner;    /* printed to stdout once listening (tenantql dev) */
 } tq_server_config;
 

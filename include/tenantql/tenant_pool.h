@@ -64,8 +64,16 @@ struct tq_db_query {
     h2o_multithread_message_t msg; /* hand-over between workers */
 };
 
-/* Process-wide set-up: the workers that will use pools. Call once before any pool. */
-void tq_pools_init(tq_worker *workers, int nworkers);
+/* Process-wide set-up: the workers that will use pools, and the cap on connections
+ * across all pools (0: none). Call once before any pool.
+ *
+ * Under the cap, a pool that may grow but finds no free slot queues for one (FIFO
+ * across pools) and has the longest-idle connection of another pool closed; a
+ * connection released while pools wait for slots is closed instead of kept idle. */
+void tq_pools_init(tq_worker *workers, int nworkers, int max_connections);
+/* Connections open or opening in all pools, and idle ones closed to make room. */
+int tq_pools_open_connections(void);
+unsigned long tq_pools_evictions(void);
 /* After the workers stopped: frees every pool (each must have no connection left). */
 void tq_pools_destroy(void);
 

@@ -40,11 +40,11 @@ int tq_options_parse(const tq_command_help *help, const tq_option *opts, int arg
 /* The options of `serve`, shared with `dev`. */
 typedef struct tq_serve_options {
     tq_server_config cfg;
-    long threads, drain_ms, request_timeout_ms, refresh_ms;
+    long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections;
     const char *log_level;
 } tq_serve_options;
 
-#define TQ_SERVE_NOPTIONS 12
+#define TQ_SERVE_NOPTIONS 13
 void tq_serve_options_init(tq_serve_options *o);
 /* Fills table[0..TQ_SERVE_NOPTIONS) with the serve options bound to o. */
 void tq_serve_options_table(tq_serve_options *o, tq_option *table);

@@ -14,6 +14,7 @@ void tq_serve_options_init(tq_serve_options *o)
     o->drain_ms = o->cfg.drain_timeout_ms;
     o->request_timeout_ms = o->cfg.request_timeout_ms;
     o->refresh_ms = o->cfg.registry_refresh_ms;
+    o->max_connections = o->cfg.max_connections;
     o->log_level = "info";
 }
 
@@ -37,6 +38,8 @@ void tq_serve_options_table(tq_serve_options *o, tq_option *t)
          "answer 503 to a request still running after this (default 30000)"},
         {"drain-timeout-ms", "TENANTQL_DRAIN_TIMEOUT_MS", TQ_OPT_INT, &o->drain_ms, "MS",
          "on SIGTERM, wait this long for requests in flight (default 10000)"},
+        {"max-connections", "TENANTQL_MAX_CONNECTIONS", TQ_OPT_INT, &o->max_connections, "N",
+         "connections to tenant databases across all tenants; 0 = no cap (default 100)"},
         {"tenant-sslmode", "TENANTQL_TENANT_SSLMODE", TQ_OPT_STRING, &o->cfg.tenant_sslmode, "MODE",
          "libpq sslmode for tenant databases (default prefer)"},
         {"registry-refresh-ms", "TENANTQL_REGISTRY_REFRESH_MS", TQ_OPT_INT, &o->refresh_ms, "MS",
@@ -57,6 +60,7 @@ int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out)
     o->cfg.drain_timeout_ms = o->drain_ms;
     o->cfg.request_timeout_ms = o->request_timeout_ms;
     o->cfg.registry_refresh_ms = (int)o->refresh_ms;
+    o->cfg.max_connections = (int)o->max_connections;
     *out = o->cfg;
     return 0;
 }

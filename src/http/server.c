@@ -38,6 +38,7 @@ void tq_server_config_init(tq_server_config *cfg)
         .max_body_bytes = 1024 * 1024,
         .drain_timeout_ms = 10000,
         .request_timeout_ms = 30000,
+        .max_connections = 100,
         .tenant_sslmode = "prefer",
         .registry_refresh_ms = 30000,
     };
@@ -272,6 +273,10 @@ static int check_config(const tq_server_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--max-body must be at least 1024 bytes");
         return -1;
     }
+    if (cfg->max_connections < 0 || cfg->max_connections > 100000) {
+        snprintf(err, errlen, "--max-connections must be between 0 (no cap) and 100000");
+        return -1;
+    }
     return 0;
 }
 
@@ -361,7 +366,7 @@ int tq_server_run(const tq_server_config *cfg)
     configure_h2o(s);
     s->nworkers = cfg->threads;
     s->workers = calloc((size_t)s->nworkers, sizeof(tq_worker));
-    tq_pools_init(s->workers, s->nworkers);
+    tq_pools_init(s->workers, s->nworkers, cfg->max_connections);
     s->listen_addr = ss;
     s->listen_addr_len = sslen;
     pthread_barrier_init(&s->start_barrier, NULL, (unsigned)s->nworkers + 1);

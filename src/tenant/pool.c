@@ -14,6 +14,7 @@
  */
 #include "tenantql/tenant_pool.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ struct tq_pool {
     int refs;                      /* guarded by the module lock */
     bool retired;
     int total;                     /* connections open or opening */
+    int opening;                   /* of which still connecting (each will serve a waiter) */
+    bool wants_slot;               /* queued for a slot under the global cap (module's cap lock) */
+    h2o_linklist_t slot_link;
     int nidle;
     int nwaiting;
     h2o_linklist_t *idle;          /* per worker */
@@ -44,13 +48,26 @@ struct tq_pool {
     h2o_linklist_t module_link;
 };
 
-/* the module's own state: which workers exist, and every pool for the janitor */
+/* the module's own state: which workers exist, every pool for the janitor, and the
+ * global cap on connections across all pools with its FIFO of pools waiting for a slot */
 static struct {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;          /* the pool list (taken before any pool's lock) */
     tq_worker *workers;
     int nworkers;
     h2o_linklist_t pools;
-} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}};
+    int max_total;                 /* 0: no global cap */
+    _Atomic int total;             /* connections open or opening, all pools */
+    pthread_mutex_t cap_lock;      /* the slot queue; never held while taking another lock */
+    h2o_linklist_t slot_waiters;   /* tq_pool.slot_link, FIFO */
+    _Atomic unsigned long evictions;
+} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}, 0, 0, PTHREAD_MUTEX_INITIALIZER, {NULL, NULL}, 0};
+
+/* An idle connection closed on its own worker to free a slot for another tenant. */
+typedef struct evict_msg {
+    h2o_multithread_message_t super;
+    tq_pool *pool;
+    tq_pgconn *conn;
+} evict_msg;
 
 static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg);
 static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg);
@@ -64,11 +81,98 @@ static const tq_pgconn_ops pool_conn_ops = {on_conn_connected, on_conn_result, o
 
 /* ---- module ---- */
 
-void tq_pools_init(tq_worker *workers, int nworkers)
+void tq_pools_init(tq_worker *workers, int nworkers, int max_connections)
 {
     pools_module.workers = workers;
     pools_module.nworkers = nworkers;
+    pools_module.max_total = max_connections;
+    pools_module.total = 0;
     h2o_linklist_init_anchor(&pools_module.pools);
+    h2o_linklist_init_anchor(&pools_module.slot_waiters);
+}
+
+/* ---- the global cap ---- */
+
+/* Takes a slot for a new connection when the cap allows. */
+static bool slot_reserve(void)
+{
+    int cur = atomic_load(&pools_module.total);
+    do {
+        if (pools_module.max_total > 0 && cur >= pools_module.max_total)
+            return false;
+    } while (!atomic_compare_exchange_weak(&pools_module.total, &cur, cur + 1));
+    return true;
+}
+
+static void start_connection(tq_pool *p, tq_worker *w);
+
+/* With p's lock held: p has waiters that the connections being opened will not serve. */
+static bool pool_needs_connection(const tq_pool *p)
+{
+    return !p->retired && p->nwaiting > p->opening && p->total < p->opts.max;
+}
+
+/* Queues p for the next free slot (once). */
+static void slot_wait(tq_pool *p)
+{
+    pthread_mutex_lock(&pools_module.cap_lock);
+    if (!p->wants_slot) {
+        p->wants_slot = true;
+        h2o_linklist_insert(&pools_module.slot_waiters, &p->slot_link);
+    }
+    pthread_mutex_unlock(&pools_module.cap_lock);
+}
+
+static bool slot_waiters_exist(void)
+{
+    pthread_mutex_lock(&pools_module.cap_lock);
+    bool any = !h2o_linklist_is_empty(&pools_module.slot_waiters);
+    pthread_mutex_unlock(&pools_module.cap_lock);
+    return any;
+}
+
+/* Hands free slots to waiting pools in FIFO order, opening their connections on worker
+ * w; a pool that still needs more goes to the back of the queue (round robin). */
+static void slot_grant(tq_worker *w)
+{
+    for (;;) {
+        pthread_mutex_lock(&pools_module.cap_lock);
+        if (h2o_linklist_is_empty(&pools_module.slot_waiters)) {
+            pthread_mutex_unlock(&pools_module.cap_lock);
+            return;
+        }
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, slot_link, pools_module.slot_waiters.next);
+        h2o_linklist_unlink(&p->slot_link);
+        p->wants_slot = false;
+        pthread_mutex_unlock(&pools_module.cap_lock);
+
+        if (!slot_reserve()) {
+            slot_wait(p); /* back in front is not possible without the lock dance; fairness holds at the next free */
+            return;
+        }
+        pthread_mutex_lock(&p->lock);
+        bool grow = pool_needs_connection(p);
+        if (grow) {
+            p->total++;
+            p->opening++;
+        }
+        bool more = grow && pool_needs_connection(p);
+        pthread_mutex_unlock(&p->lock);
+        if (!grow) {
+            atomic_fetch_sub(&pools_module.total, 1);
+            continue;
+        }
+        if (more)
+            slot_wait(p);
+        start_connection(p, w);
+    }
+}
+
+/* A connection of any pool is gone for good: its slot goes to the next waiting pool. */
+static void slot_release(tq_worker *w)
+{
+    atomic_fetch_sub(&pools_module.total, 1);
+    slot_grant(w);
 }
 
 static void pool_free(tq_pool *p)
@@ -82,6 +186,9 @@ static void pool_free(tq_pool *p)
 
 void tq_pools_destroy(void)
 {
+    /* a start-up that failed before tq_pools_init (bad schema, no registry) has no pools */
+    if (pools_module.pools.next == NULL)
+        return;
     pthread_mutex_lock(&pools_module.lock);
     while (!h2o_linklist_is_empty(&pools_module.pools)) {
         tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, pools_module.pools.next);
@@ -217,6 +324,7 @@ static void close_conn(tq_pool *p, tq_pgconn *c)
 
 static void start_connection(tq_pool *p, tq_worker *w)
 {
+    tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", p->label, atomic_load(&pools_module.total));
     tq_pgconn *c = tq_pgconn_connect(w, p->keywords, p->values, &pool_conn_ops, p);
     if (c == NULL) {
         tq_log_error("pool", "%s: out of memory creating a connection", p->label);
@@ -230,9 +338,10 @@ static void start_connection(tq_pool *p, tq_worker *w)
  * Reserves the slot when it answers yes. */
 static bool reserve_connection_for_waiters(tq_pool *p)
 {
-    if (p->retired || h2o_linklist_is_empty(&p->waiters) || p->total >= p->opts.max)
+    if (!pool_needs_connection(p))
         return false;
     p->total++;
+    p->opening++;
     return true;
 }
 
@@ -244,6 +353,7 @@ static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
         p->total--;
         pthread_mutex_unlock(&p->lock);
         close_conn(p, c);
+        slot_release(w);
         return;
     }
     if (!h2o_linklist_is_empty(&p->waiters)) {
@@ -253,6 +363,15 @@ static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
         p->nwaiting--;
         pthread_mutex_unlock(&p->lock);
         hand_over(q, c, w);
+        return;
+    }
+    if (pools_module.max_total > 0 && slot_waiters_exist()) {
+        /* another tenant waits for a slot under the cap: this one would only sit idle */
+        p->total--;
+        pthread_mutex_unlock(&p->lock);
+        close_conn(p, c);
+        atomic_fetch_add(&pools_module.evictions, 1);
+        slot_release(w);
         return;
     }
     c->idle_since = tq_worker_now(w);
@@ -270,13 +389,18 @@ static void conn_gone(tq_pool *p, tq_pgconn *c, tq_worker *w)
     pthread_mutex_unlock(&p->lock);
     close_conn(p, c);
     if (grow)
-        start_connection(p, w);
+        start_connection(p, w); /* the slot passes to the replacement */
+    else
+        slot_release(w);
 }
 
 static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg)
 {
     tq_pool *p = c->owner;
     tq_worker *w = c->worker;
+    pthread_mutex_lock(&p->lock);
+    p->opening--;
+    pthread_mutex_unlock(&p->lock);
     if (ok) {
         pthread_mutex_lock(&p->lock);
         p->created++;
@@ -304,6 +428,7 @@ static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg)
     }
     pthread_mutex_unlock(&p->lock);
     tq_pgconn_close(c);
+    slot_release(w);
     while (!h2o_linklist_is_empty(&failed)) {
         tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, failed.next);
         h2o_linklist_unlink(&q->wait_link);
@@ -395,6 +520,113 @@ static tq_pgconn *pop_idle(tq_pool *p, int worker_id)
     return c;
 }
 
+/* With p's lock held: another worker holds an idle connection of p. */
+static bool pool_has_stealable(tq_pool *p, int self)
+{
+    if (p->nidle == 0)
+        return false;
+    for (int i = 0; i < pools_module.nworkers; i++)
+        if (i != self && !h2o_linklist_is_empty(&p->idle[i]))
+            return true;
+    return false;
+}
+
+/* With p's lock held: q joins p's FIFO, bounded by the acquire timeout. */
+static void wait_in_line(tq_pool *p, tq_worker *w, tq_db_query *q)
+{
+    q->waiting = true;
+    p->nwaiting++;
+    h2o_linklist_insert(&p->waiters, &q->wait_link);
+    q->timer.cb = on_acquire_timeout;
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
+}
+
+static void close_evicted(tq_pool *p, tq_pgconn *c, tq_worker *w)
+{
+    tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", p->label);
+    close_conn(p, c);
+    atomic_fetch_add(&pools_module.evictions, 1);
+    slot_release(w);
+}
+
+/* Closes the longest-idle connection of another pool, on the worker it lives on; its
+ * slot then goes to the first pool waiting for one. Nothing idle: nothing to do (a
+ * slot frees when some connection is released or closes). */
+static void evict_idle_connection(tq_pool *for_pool, tq_worker *w)
+{
+    tq_pool *victim_pool = NULL;
+    tq_pgconn *victim = NULL;
+    int victim_worker = -1;
+    pthread_mutex_lock(&pools_module.lock);
+    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next) {
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
+        if (p == for_pool)
+            continue;
+        pthread_mutex_lock(&p->lock);
+        for (int i = 0; i < pools_module.nworkers && p->nidle > 0; i++) {
+            if (h2o_linklist_is_empty(&p->idle[i]))
+                continue;
+            tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, p->idle[i].next); /* oldest first */
+            if (victim == NULL || c->idle_since < victim->idle_since) {
+                victim = c;
+                victim_pool = p;
+                victim_worker = i;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (victim != NULL) {
+        pthread_mutex_lock(&victim_pool->lock);
+        /* still idle where we saw it? Its worker may have used or closed (freed) it
+         * meanwhile, so look for the pointer without touching what it points to */
+        bool still_idle = false;
+        h2o_linklist_t *list = &victim_pool->idle[victim_worker];
+        for (h2o_linklist_t *e = list->next; e != list && !still_idle; e = e->next)
+            still_idle = e == &victim->link;
+        if (still_idle) {
+            h2o_linklist_unlink(&victim->link);
+            victim->link.next = victim->link.prev = NULL;
+            victim_pool->nidle--;
+            victim_pool->total--;
+        }
+        pthread_mutex_unlock(&victim_pool->lock);
+        if (!still_idle)
+            victim = NULL;
+    }
+    pthread_mutex_unlock(&pools_module.lock);
+    if (victim == NULL)
+        return;
+    if (victim_worker == w->id) {
+        close_evicted(victim_pool, victim, w);
+        return;
+    }
+    evict_msg *m = calloc(1, sizeof(*m));
+    m->pool = victim_pool;
+    m->conn = victim;
+    h2o_multithread_send_message(&pools_module.workers[victim_worker].evict_rx, &m->super);
+}
+
+static void on_evict_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, evict_rx, rx);
+    while (!h2o_linklist_is_empty(messages)) {
+        evict_msg *m = H2O_STRUCT_FROM_MEMBER(evict_msg, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        close_evicted(m->pool, m->conn, w);
+        free(m);
+    }
+}
+
+unsigned long tq_pools_evictions(void)
+{
+    return atomic_load(&pools_module.evictions);
+}
+
+int tq_pools_open_connections(void)
+{
+    return atomic_load(&pools_module.total);
+}
+
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
 {
     q->pool = p;
@@ -416,20 +648,27 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
         complete_later(q, TQ_DB_UNAVAILABLE);
         return;
     }
-    if (p->total < p->opts.max) {
+    if (p->total < p->opts.max && !pool_has_stealable(p, w->id)) {
         if (p->total == 0 && p->down_until > tq_worker_now(w)) {
             pthread_mutex_unlock(&p->lock);
             complete_later(q, TQ_DB_UNAVAILABLE);
             return;
         }
-        p->total++;
-        q->waiting = true;
-        p->nwaiting++;
-        h2o_linklist_insert(&p->waiters, &q->wait_link);
+        wait_in_line(p, w, q);
+        bool grow = pool_needs_connection(p) && slot_reserve();
+        if (grow) {
+            p->total++;
+            p->opening++;
+        }
         pthread_mutex_unlock(&p->lock);
-        q->timer.cb = on_acquire_timeout;
-        h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
-        start_connection(p, w);
+        if (grow) {
+            start_connection(p, w);
+        } else {
+            /* the global cap is reached: wait for a slot, and free one if some tenant's
+             * connection only sits idle */
+            slot_wait(p);
+            evict_idle_connection(p, w);
+        }
         return;
     }
     for (int i = 0; i < pools_module.nworkers; i++) {
@@ -441,12 +680,8 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
         h2o_multithread_send_message(&pools_module.workers[i].pool_rx, &q->msg);
         return;
     }
-    q->waiting = true;
-    p->nwaiting++;
-    h2o_linklist_insert(&p->waiters, &q->wait_link);
+    wait_in_line(p, w, q);
     pthread_mutex_unlock(&p->lock);
-    q->timer.cb = on_acquire_timeout;
-    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
 }
 
 /* ---- worker side ---- */
@@ -493,6 +728,7 @@ static void on_pool_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *mess
 void tq_pools_worker_init(tq_worker *w)
 {
     h2o_multithread_register_receiver(w->ctx.queue, &w->pool_rx, on_pool_message);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->evict_rx, on_evict_message);
 }
 
 void tq_pools_worker_janitor(tq_worker *w, bool closing)
@@ -528,15 +764,21 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
     }
     pthread_mutex_unlock(&pools_module.lock);
 
+    bool freed = false;
     while (!h2o_linklist_is_empty(&doomed)) {
         tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, doomed.next);
         h2o_linklist_unlink(&c->link);
         tq_pgconn_close(c);
+        atomic_fetch_sub(&pools_module.total, 1);
+        freed = true;
     }
+    if (freed && !closing)
+        slot_grant(w);
 }
 
 void tq_pools_worker_dispose(tq_worker *w)
 {
     tq_pools_worker_janitor(w, true);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->pool_rx);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->evict_rx);
 }
