@@ -57,6 +57,7 @@ struct tq_db_query {
     tq_worker *worker;             /* the issuing worker: callbacks run there */
     tq_pgconn *conn;
     tq_db_status status;           /* outcome delivered without a connection */
+    uint64_t asked_at;             /* loop ms of tq_pool_query, for the acquire wait histogram */
     bool waiting;                  /* in the pool's FIFO (guarded by the pool lock) */
     bool steal;                    /* conn is on its way from another worker's idle list */
     h2o_linklist_t wait_link;
@@ -95,11 +96,30 @@ void tq_pools_worker_init(tq_worker *w);
 void tq_pools_worker_janitor(tq_worker *w, bool closing);
 void tq_pools_worker_dispose(tq_worker *w);
 
-/* Counters for logs and tests. */
+/* Counters for /metrics, logs and tests. */
+typedef enum tq_pool_close_reason {
+    TQ_POOL_CLOSED_IDLE,     /* idle past idle_timeout_ms */
+    TQ_POOL_CLOSED_EVICTED,  /* idle, closed to make room for another tenant under the cap */
+    TQ_POOL_CLOSED_BROKEN,   /* the server or the network closed it, or a query broke it */
+    TQ_POOL_CLOSED_OTHER,    /* the tenant was removed or changed, or the server is stopping */
+    TQ_POOL_CLOSE_REASONS_,
+} tq_pool_close_reason;
+
+/* acquire wait histogram: upper bounds in ms, plus one bucket above the last */
+#define TQ_POOL_WAIT_BUCKETS 9
+#define TQ_POOL_WAIT_BOUNDS_MS {1, 5, 10, 25, 50, 100, 250, 1000, 5000}
+
 typedef struct tq_pool_stats {
-    int total, idle, waiting;
+    const char *label;       /* the tenant's name; valid while the pool is */
+    int max, total, idle, waiting;
     unsigned long created, closed;
+    unsigned long closed_by[TQ_POOL_CLOSE_REASONS_];
+    unsigned long wait_buckets[TQ_POOL_WAIT_BUCKETS + 1];
+    unsigned long wait_count, wait_sum_ms;
 } tq_pool_stats;
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out);
+/* Calls fn for every pool, with the pool list locked (fn may take stats, not create pools). */
+void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data);
+int tq_pools_max_connections(void);
 
 #endif

@@ -115,6 +115,7 @@ static void free_body(void *p)
 static void send_body(tq_request *r, int status, tq_strbuf *body)
 {
     r->responded = true;
+    tq_server_count_status(r->server, status);
     h2o_req_t *req = r->req;
     if (req == NULL) {
         tq_strbuf_free(body);

@@ -12,6 +12,8 @@
 #include "tenantql/server.h"
 #include "tenantql/worker.h"
 
+#define TQ_HTTP_STATUSES 10 /* statuses counted one by one for /metrics (ops.c) */
+
 typedef struct tq_server {
     tq_server_config cfg;
     h2o_globalconf_t globalconf;
@@ -24,9 +26,15 @@ typedef struct tq_server {
     atomic_ulong request_seq;       /* request ids for logs */
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
     socklen_t listen_addr_len;
+    atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status (ops.c), the last: others */
     pthread_barrier_t start_barrier; /* workers report their start-up, then wait for the verdict */
     bool start_failed;
 } tq_server;
+
+/* Counts an HTTP answer for /metrics. Any thread. */
+void tq_server_count_status(tq_server *s, int status);
+/* Registers /healthz, /readyz and /metrics. */
+void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
 
 /* Registers the /graphql handler on a path configuration. */
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);

@@ -252,6 +252,7 @@ static void configure_h2o(tq_server *s)
     h2o_pathconf_t *path = h2o_config_register_path(host, "/graphql", 0);
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
+    tq_ops_handlers_register(host, s);
     tq_error_filter_register(&host->fallback_path);
 }
 

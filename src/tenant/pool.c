@@ -45,6 +45,9 @@ struct tq_pool {
     h2o_linklist_t waiters;        /* tq_db_query.wait_link, FIFO */
     uint64_t down_until;
     unsigned long created, closed;
+    unsigned long closed_by[TQ_POOL_CLOSE_REASONS_];
+    _Atomic unsigned long wait_buckets[TQ_POOL_WAIT_BUCKETS + 1]; /* the last: over the largest bound */
+    _Atomic unsigned long wait_count, wait_sum_ms;
     h2o_linklist_t module_link;
 };
 
@@ -251,9 +254,34 @@ void tq_pool_unref(tq_pool *p)
 
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out)
 {
+    memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&p->lock);
-    *out = (tq_pool_stats){p->total, p->nidle, p->nwaiting, p->created, p->closed};
+    out->label = p->label;
+    out->max = p->opts.max;
+    out->total = p->total;
+    out->idle = p->nidle;
+    out->waiting = p->nwaiting;
+    out->created = p->created;
+    out->closed = p->closed;
+    memcpy(out->closed_by, p->closed_by, sizeof(out->closed_by));
     pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i <= TQ_POOL_WAIT_BUCKETS; i++)
+        out->wait_buckets[i] = atomic_load(&p->wait_buckets[i]);
+    out->wait_count = atomic_load(&p->wait_count);
+    out->wait_sum_ms = atomic_load(&p->wait_sum_ms);
+}
+
+void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data)
+{
+    pthread_mutex_lock(&pools_module.lock);
+    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next)
+        fn(H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l), data);
+    pthread_mutex_unlock(&pools_module.lock);
+}
+
+int tq_pools_max_connections(void)
+{
+    return pools_module.max_total;
 }
 
 /* ---- completing queries ---- */
@@ -314,11 +342,12 @@ static void fail_waiter(tq_db_query *q, tq_db_status status, tq_worker *on)
 
 /* ---- connections ---- */
 
-static void close_conn(tq_pool *p, tq_pgconn *c)
+static void close_conn(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why)
 {
     tq_pgconn_close(c);
     pthread_mutex_lock(&p->lock);
     p->closed++;
+    p->closed_by[why]++;
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -352,7 +381,7 @@ static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
     if (p->retired || w->stopping) {
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn(p, c);
+        close_conn(p, c, TQ_POOL_CLOSED_OTHER);
         slot_release(w);
         return;
     }
@@ -369,7 +398,7 @@ static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
         /* another tenant waits for a slot under the cap: this one would only sit idle */
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn(p, c);
+        close_conn(p, c, TQ_POOL_CLOSED_EVICTED);
         atomic_fetch_add(&pools_module.evictions, 1);
         slot_release(w);
         return;
@@ -387,7 +416,7 @@ static void conn_gone(tq_pool *p, tq_pgconn *c, tq_worker *w)
     p->total--;
     bool grow = reserve_connection_for_waiters(p);
     pthread_mutex_unlock(&p->lock);
-    close_conn(p, c);
+    close_conn(p, c, TQ_POOL_CLOSED_BROKEN);
     if (grow)
         start_connection(p, w); /* the slot passes to the replacement */
     else
@@ -480,8 +509,22 @@ static void on_conn_lost(tq_pgconn *c, const char *errmsg)
     conn_gone(p, c, c->worker);
 }
 
+static const unsigned wait_bounds_ms[TQ_POOL_WAIT_BUCKETS] = TQ_POOL_WAIT_BOUNDS_MS;
+
+static void record_wait(tq_pool *p, uint64_t ms)
+{
+    int b = 0;
+    while (b < TQ_POOL_WAIT_BUCKETS && ms > wait_bounds_ms[b])
+        b++;
+    atomic_fetch_add(&p->wait_buckets[b], 1);
+    atomic_fetch_add(&p->wait_count, 1);
+    atomic_fetch_add(&p->wait_sum_ms, ms);
+}
+
 static void run_query(tq_db_query *q, tq_pgconn *c)
 {
+    uint64_t now = tq_worker_now(q->worker);
+    record_wait(q->pool, now > q->asked_at ? now - q->asked_at : 0);
     c->query = q;
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
@@ -544,7 +587,7 @@ static void wait_in_line(tq_pool *p, tq_worker *w, tq_db_query *q)
 static void close_evicted(tq_pool *p, tq_pgconn *c, tq_worker *w)
 {
     tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", p->label);
-    close_conn(p, c);
+    close_conn(p, c, TQ_POOL_CLOSED_EVICTED);
     atomic_fetch_add(&pools_module.evictions, 1);
     slot_release(w);
 }
@@ -631,6 +674,7 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
 {
     q->pool = p;
     q->worker = w;
+    q->asked_at = tq_worker_now(w);
     q->conn = NULL;
     q->steal = false;
     q->waiting = false;
@@ -752,6 +796,7 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
                 p->nidle--;
                 p->total--;
                 p->closed++;
+                p->closed_by[closing || p->retired ? TQ_POOL_CLOSED_OTHER : TQ_POOL_CLOSED_IDLE]++;
             }
         }
         bool unused = p->retired && p->refs == 0 && p->total == 0 && p->nwaiting == 0;

@@ -1,0 +1,223 @@
+/*
+ * ops.c - what operators and orchestrators ask of a running server:
+ *
+ *   GET /healthz   200 while the process serves HTTP at all (liveness)
+ *   GET /readyz    200 when the tenant registry is reachable, else 503 (readiness)
+ *   GET /metrics   Prometheus text format: per-tenant pool gauges and counters, the
+ *                  acquire wait histogram, the global connection count and cap,
+ *                  evictions, and HTTP answers by status
+ *
+ * These paths answer without a token: they reveal tenant names (pool labels) and load,
+ * never data, and belong behind the operator's network boundary like any /metrics.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "tenantql/registry.h"
+#include "tenantql/strbuf.h"
+#include "tenantql/tenant_pool.h"
+
+static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+
+void tq_server_count_status(tq_server *s, int status)
+{
+    int i = 0;
+    while (i < TQ_HTTP_STATUSES && counted_statuses[i] != status)
+        i++;
+    atomic_fetch_add(&s->http_statuses[i], 1); /* i == TQ_HTTP_STATUSES: any other */
+}
+
+typedef struct ops_handler {
+    h2o_handler_t super;
+    tq_server *server;
+    int (*answer)(struct ops_handler *h, h2o_req_t *req);
+} ops_handler;
+
+static int send_text(h2o_req_t *req, int status, const char *reason, const char *ctype, char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_start_response(req, &generator);
+    h2o_iovec_t iov = h2o_iovec_init(body, len);
+    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+static int answer_healthz(ops_handler *h, h2o_req_t *req)
+{
+    tq_server_count_status(h->server, 200);
+    return send_text(req, 200, "OK", "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+static int answer_readyz(ops_handler *h, h2o_req_t *req)
+{
+    if (tq_registry_healthy(h->server->registry)) {
+        tq_server_count_status(h->server, 200);
+        return send_text(req, 200, "OK", "text/plain; charset=utf-8", "ready\n", 6);
+    }
+    tq_server_count_status(h->server, 503);
+    return send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", "registry unreachable\n", 21);
+}
+
+/* ---- /metrics ---- */
+
+static void write_label(tq_strbuf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            tq_strbuf_putc(b, '\\');
+        if (*v == '\n')
+            tq_strbuf_lit(b, "\\n");
+        else
+            tq_strbuf_putc(b, *v);
+    }
+}
+
+typedef struct metric_family {
+    const char *name, *type, *help;
+} metric_family;
+
+static const metric_family pool_families[] = {
+    {"tenantql_pool_connections", "gauge", "Connections of a tenant's pool, open or opening."},
+    {"tenantql_pool_connections_max", "gauge", "The pool's max (pool_options)."},
+    {"tenantql_pool_in_use", "gauge", "Connections running a query."},
+    {"tenantql_pool_idle", "gauge", "Connections waiting for a query."},
+    {"tenantql_pool_waiting", "gauge", "Queries waiting for a connection."},
+    {"tenantql_pool_connections_created_total", "counter", "Connections opened."},
+    {"tenantql_pool_connections_closed_total", "counter", "Connections closed, by reason."},
+    {"tenantql_pool_acquire_wait_seconds", "histogram", "Time from asking for a connection to getting one."},
+};
+enum { F_SIZE, F_MAX, F_IN_USE, F_IDLE, F_WAITING, F_CREATED, F_CLOSED, F_WAIT, F_COUNT_ };
+
+typedef struct pool_sample {
+    tq_strbuf *families[F_COUNT_];
+} pool_sample;
+
+static void write_sample(tq_strbuf *b, const char *family, const char *suffix, const char *tenant, const char *extra,
+                         unsigned long value)
+{
+    tq_strbuf_printf(b, "%s%s{tenant=\"", family, suffix);
+    write_label(b, tenant);
+    tq_strbuf_printf(b, "\"%s} %lu\n", extra, value);
+}
+
+static void sample_pool(tq_pool *p, void *data)
+{
+    pool_sample *ps = data;
+    tq_pool_stats st;
+    tq_pool_get_stats(p, &st);
+    const char *t = st.label;
+    write_sample(ps->families[F_SIZE], pool_families[F_SIZE].name, "", t, "", (unsigned long)st.total);
+    write_sample(ps->families[F_MAX], pool_families[F_MAX].name, "", t, "", (unsigned long)st.max);
+    write_sample(ps->families[F_IN_USE], pool_families[F_IN_USE].name, "", t, "",
+                 (unsigned long)(st.total - st.idle > 0 ? st.total - st.idle : 0));
+    write_sample(ps->families[F_IDLE], pool_families[F_IDLE].name, "", t, "", (unsigned long)st.idle);
+    write_sample(ps->families[F_WAITING], pool_families[F_WAITING].name, "", t, "", (unsigned long)st.waiting);
+    write_sample(ps->families[F_CREATED], pool_families[F_CREATED].name, "", t, "", st.created);
+    static const char *const reasons[TQ_POOL_CLOSE_REASONS_] = {",reason=\"idle\"", ",reason=\"evicted\"",
+                                                               ",reason=\"broken\"", ",reason=\"other\""};
+    for (int i = 0; i < TQ_POOL_CLOSE_REASONS_; i++)
+        write_sample(ps->families[F_CLOSED], pool_families[F_CLOSED].name, "", t, reasons[i], st.closed_by[i]);
+    static const unsigned bounds[TQ_POOL_WAIT_BUCKETS] = TQ_POOL_WAIT_BOUNDS_MS;
+    unsigned long cumulative = 0;
+    for (int i = 0; i <= TQ_POOL_WAIT_BUCKETS; i++) {
+        char le[48];
+        cumulative += st.wait_buckets[i];
+        if (i < TQ_POOL_WAIT_BUCKETS)
+            snprintf(le, sizeof(le), ",le=\"%g\"", bounds[i] / 1000.0);
+        else
+            snprintf(le, sizeof(le), ",le=\"+Inf\"");
+        write_sample(ps->families[F_WAIT], pool_families[F_WAIT].name, "_bucket", t, le, cumulative);
+    }
+    tq_strbuf_printf(ps->families[F_WAIT], "%s_sum{tenant=\"", pool_families[F_WAIT].name);
+    write_label(ps->families[F_WAIT], t);
+    tq_strbuf_printf(ps->families[F_WAIT], "\"} %.3f\n", st.wait_sum_ms / 1000.0);
+    write_sample(ps->families[F_WAIT], pool_families[F_WAIT].name, "_count", t, "", st.wait_count);
+}
+
+static void write_header(tq_strbuf *b, const char *name, const char *type, const char *help)
+{
+    tq_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int answer_metrics(ops_handler *h, h2o_req_t *req)
+{
+    tq_server *s = h->server;
+    tq_strbuf fam[F_COUNT_];
+    pool_sample ps;
+    for (int i = 0; i < F_COUNT_; i++) {
+        fam[i] = (tq_strbuf)TQ_STRBUF_INIT;
+        ps.families[i] = &fam[i];
+    }
+    tq_pools_foreach(sample_pool, &ps);
+
+    tq_strbuf b = TQ_STRBUF_INIT;
+    for (int i = 0; i < F_COUNT_; i++) {
+        write_header(&b, pool_families[i].name, pool_families[i].type, pool_families[i].help);
+        tq_strbuf_append(&b, fam[i].data ? fam[i].data : "", fam[i].len);
+        tq_strbuf_free(&fam[i]);
+    }
+    write_header(&b, "tenantql_connections", "gauge", "Connections to tenant databases, all tenants.");
+    tq_strbuf_printf(&b, "tenantql_connections %d\n", tq_pools_open_connections());
+    write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections; 0: none).");
+    tq_strbuf_printf(&b, "tenantql_connections_max %d\n", tq_pools_max_connections());
+    write_header(&b, "tenantql_connection_evictions_total", "counter",
+                 "Idle connections closed to make room for another tenant.");
+    tq_strbuf_printf(&b, "tenantql_connection_evictions_total %lu\n", tq_pools_evictions());
+    write_header(&b, "tenantql_tenants", "gauge", "Tenants in the registry cache.");
+    tq_strbuf_printf(&b, "tenantql_tenants %zu\n", tq_registry_count(s->registry));
+    write_header(&b, "tenantql_registry_up", "gauge", "1 when the tenant registry is reachable.");
+    tq_strbuf_printf(&b, "tenantql_registry_up %d\n", tq_registry_healthy(s->registry) ? 1 : 0);
+    write_header(&b, "tenantql_http_responses_total", "counter", "HTTP answers, by status.");
+    for (int i = 0; i <= TQ_HTTP_STATUSES; i++) {
+        unsigned long n = atomic_load(&s->http_statuses[i]);
+        if (i < TQ_HTTP_STATUSES)
+            tq_strbuf_printf(&b, "tenantql_http_responses_total{status=\"%d\"} %lu\n", counted_statuses[i], n);
+        else
+            tq_strbuf_printf(&b, "tenantql_http_responses_total{status=\"other\"} %lu\n", n);
+    }
+    write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
+    tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
+
+    size_t len;
+    char *body = tq_strbuf_detach(&b, &len);
+    char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(copy, body, len);
+    free(body);
+    tq_server_count_status(s, 200);
+    return send_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", copy, len);
+}
+
+static int on_ops_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    ops_handler *h = (ops_handler *)self;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        tq_server_count_status(h->server, 405);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        return send_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", "use GET\n", 8);
+    }
+    return h->answer(h, req);
+}
+
+static void register_one(h2o_hostconf_t *host, const char *path, tq_server *s,
+                         int (*answer)(ops_handler *, h2o_req_t *))
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(host, path, 0);
+    ops_handler *h = (ops_handler *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_ops_request;
+    h->server = s;
+    h->answer = answer;
+}
+
+void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s)
+{
+    register_one(host, "/healthz", s, answer_healthz);
+    register_one(host, "/readyz", s, answer_readyz);
+    register_one(host, "/metrics", s, answer_metrics);
+}
