@@ -108,7 +108,10 @@ typedef struct tq_schema_directive {
     tq_input_value *args;
     uint32_t nargs;
     uint32_t locations;                 /* bit (1u << tq_directive_location) per allowed location */
+    const tq_directive_location *location_list; /* as written, for introspection */
+    uint32_t nlocation_list;
     bool repeatable;
+    bool builtin;                       /* @include, @skip, @deprecated, @specifiedBy */
 } tq_schema_directive;
 
 typedef struct tq_schema {
@@ -118,6 +121,14 @@ typedef struct tq_schema {
     tq_schema_directive **directives;   /* @include, @skip, @deprecated, @specifiedBy, then the SDL's */
     uint32_t ndirectives;
     const tq_schema_type *query, *mutation, *subscription;
+    tq_str description;                 /* of the SDL's schema definition; s == NULL when absent */
+    /* The types introspection lists and __type finds: those reachable from the SDL's own
+     * types, the roots, the directives and __Schema, in graphql-js's order for
+     * buildSchema(sdl) (so unused built-in scalars are left out). */
+    const tq_schema_type **listed_types;
+    uint32_t nlisted_types;
+    /* __schema and __type, fields of the query root that its type does not declare */
+    const tq_schema_field *schema_meta_field, *type_meta_field;
 } tq_schema;
 
 typedef struct tq_resolver_binding {
@@ -138,6 +149,11 @@ void tq_schema_free(tq_schema *s);
 
 const tq_schema_type *tq_schema_find_type(const tq_schema *s, const char *name, size_t len);
 const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char *name, size_t len);
+/* Like tq_schema_find_field, and also finds __schema and __type on the query root. */
+const tq_schema_field *tq_schema_field_of(const tq_schema *s, const tq_schema_type *t, const char *name, size_t len);
+/* A type of introspection (__Schema, __Type, ...): listed by introspection, described like
+ * any other type, reserved names otherwise. */
+bool tq_schema_is_introspection_type(const tq_schema_type *t);
 const tq_schema_directive *tq_schema_find_directive(const tq_schema *s, const char *name, size_t len);
 bool tq_schema_is_possible_type(const tq_schema_type *abstract, const tq_schema_type *object);
 

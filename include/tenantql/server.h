@@ -15,6 +15,7 @@ typedef struct tq_server_config {
     const char *jwt_secret;      /* HS256 key, at least 32 bytes */
     const char *jwt_issuer;      /* expected and written "iss" (default "tenantql") */
     bool trust_tenant_header;    /* accept X-Tenant-ID without a token (benchmarks only) */
+    bool introspection;          /* answer __schema and __type (default true) */
     long max_body_bytes;         /* request bodies above this get 413 (default 1 MiB) */
     long drain_timeout_ms;       /* shutdown: wait this long for requests in flight (default 10000) */
     long request_timeout_ms;     /* a request still running after this is answered 503 (default 30000) */

@@ -36,15 +36,18 @@ typedef struct tq_command_help {
  * 1 when --help was printed, -1 after printing an error. The option table ends with a
  * zeroed entry. */
 int tq_options_parse(const tq_command_help *help, const tq_option *opts, int argc, char **argv, int *npositional);
+/* Reads on/off, true/false, yes/no, 1/0 (any case); 0, or -1 for anything else. */
+int tq_options_parse_bool(const char *s, bool *out);
 
 /* The options of `serve`, shared with `dev`. */
 typedef struct tq_serve_options {
     tq_server_config cfg;
     long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections;
     const char *log_level;
+    const char *introspection;
 } tq_serve_options;
 
-#define TQ_SERVE_NOPTIONS 13
+#define TQ_SERVE_NOPTIONS 14
 void tq_serve_options_init(tq_serve_options *o);
 /* Fills table[0..TQ_SERVE_NOPTIONS) with the serve options bound to o. */
 void tq_serve_options_table(tq_serve_options *o, tq_option *table);

@@ -24,6 +24,11 @@ static int parse_bool(const char *s, bool *out)
     return -1;
 }
 
+int tq_options_parse_bool(const char *s, bool *out)
+{
+    return parse_bool(s, out);
+}
+
 static int assign(const tq_option *o, const char *value, const char *source)
 {
     switch (o->type) {

@@ -16,6 +16,7 @@ void tq_serve_options_init(tq_serve_options *o)
     o->refresh_ms = o->cfg.registry_refresh_ms;
     o->max_connections = o->cfg.max_connections;
     o->log_level = "info";
+    o->introspection = "on";
 }
 
 void tq_serve_options_table(tq_serve_options *o, tq_option *t)
@@ -46,6 +47,8 @@ void tq_serve_options_table(tq_serve_options *o, tq_option *t)
          "full re-read of the registry besides change notifications (default 30000)"},
         {"log-level", "TENANTQL_LOG_LEVEL", TQ_OPT_STRING, &o->log_level, "LEVEL",
          "debug, info, warn or error (default info)"},
+        {"introspection", "TENANTQL_INTROSPECTION", TQ_OPT_STRING, &o->introspection, "on|off",
+         "answer introspection queries (__schema, __type) (default on)"},
     };
     memcpy(t, table, sizeof(table));
 }
@@ -54,6 +57,10 @@ int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out)
 {
     if (tq_log_set_level_name(o->log_level) != 0) {
         fprintf(stderr, "tenantql: --log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    if (tq_options_parse_bool(o->introspection, &o->cfg.introspection) != 0) {
+        fprintf(stderr, "tenantql: --introspection must be on or off\n");
         return -1;
     }
     o->cfg.threads = (int)o->threads;

@@ -50,6 +50,9 @@ typedef struct field_group {
     const tq_gql_selection **nodes;
     uint32_t count, cap;
     const tq_schema_type *sub_type; /* memo: sub-fields were last collected for this type */
+    const tq_schema_type *field_parent; /* memo: `field` is the definition on this parent type */
+    const tq_schema_field *field;
+    const tq_value *args;                /* memo: coerced arguments of `field` (they depend on nothing per object) */
     group_list *sub;
 } field_group;
 
@@ -708,16 +711,27 @@ static void execute_field(tq_exec *ex, rnode *n, const tq_schema_type *ptype, co
         n->u.leaf = tq_value_string(ptype->name, (uint32_t)strlen(ptype->name));
         return;
     }
-    const tq_schema_field *f = tq_schema_find_field(ptype, node->name.s, node->name.len);
+    /* __schema and __type are fields of the query root that its type does not declare */
+    /* a list of N objects executes the same group N times: look the field up once */
+    if (g->field_parent != ptype) {
+        g->field = tq_schema_field_of(ex->p.schema, ptype, node->name.s, node->name.len);
+        g->field_parent = ptype;
+        g->args = NULL;
+    }
+    const tq_schema_field *f = g->field;
     if (f == NULL) {
         field_error(ex, n, g, "GRAPHQL_VALIDATION_FAILED",
                     tq_arena_sprintf(ex->a, "Cannot query field \"%s\" on type \"%s\".", node->name.s, ptype->name));
         return;
     }
     n->nonnull = f->type->kind == TQ_GQL_TYPE_NON_NULL;
-    tq_value *args = tq_arena_alloc(ex->a, sizeof(*args));
-    if (!coerce_arguments(ex, f, g, n, args))
-        return;
+    if (g->args == NULL) {
+        tq_value *args = tq_arena_alloc(ex->a, sizeof(*args));
+        if (!coerce_arguments(ex, f, g, n, args))
+            return; /* not memoised: each object reports its own error, as graphql-js does */
+        g->args = args;
+    }
+    const tq_value *args = g->args;
     field_task *task = tq_arena_calloc(ex->a, 1, sizeof(*task));
     task->fc = (tq_field_ctx){ex, ex->p.context, ex->a, ptype, f, parent, args, task};
     task->node = n;

@@ -1,11 +1,13 @@
 /*
  * schema.c - builds the executable schema from SDL (see gql_schema.h).
  *
- * Two passes over the parsed document: first every named type is created (so that
- * fields can refer to types defined later), then fields, arguments, members and values
- * are filled in, "extend" definitions included. The full set of the spec's schema
- * validation rules is not checked here; what is checked is what execution relies on:
- * every referenced type exists, root types are objects, bindings name real fields.
+ * The SDL's own rules (unique names, reserved "__" names, extensions of defined types
+ * only) are checked on the document first; then two passes build the types: every named
+ * type is created (so that fields can refer to types defined later), then fields,
+ * arguments, members and values are filled in, "extend" definitions included. The
+ * introspection types come from schema/introspection.graphql (embedded) and are built the
+ * same way. Last, the spec's type system rules run on the result (schema_rules.c), and
+ * the list of types introspection shows is worked out in graphql-js's order.
  */
 #include "tenantql/gql_schema.h"
 
@@ -14,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_rules.h"
+#include "tenantql/embedded.h"
+#include "tenantql/gql_introspection.h"
 #include "tenantql/gql_parser.h"
 
 extern const tq_scalar_ops tq_scalar_int, tq_scalar_float, tq_scalar_string, tq_scalar_boolean, tq_scalar_id;
@@ -51,6 +56,23 @@ const tq_schema_field *tq_schema_find_field(const tq_schema_type *t, const char 
         if (strncmp(t->fields[i].name, name, len) == 0 && t->fields[i].name[len] == '\0')
             return &t->fields[i];
     return NULL;
+}
+
+const tq_schema_field *tq_schema_field_of(const tq_schema *s, const tq_schema_type *t, const char *name, size_t len)
+{
+    if (t == s->query && s->schema_meta_field != NULL) {
+        if (len == 8 && memcmp(name, "__schema", 8) == 0)
+            return s->schema_meta_field;
+        if (len == 6 && memcmp(name, "__type", 6) == 0)
+            return s->type_meta_field;
+    }
+    return tq_schema_find_field(t, name, len);
+}
+
+/* The rules keep "__" names out of the SDL, so only the introspection types have them. */
+bool tq_schema_is_introspection_type(const tq_schema_type *t)
+{
+    return t->name[0] == '_' && t->name[1] == '_';
 }
 
 const tq_schema_directive *tq_schema_find_directive(const tq_schema *s, const char *name, size_t len)
@@ -104,26 +126,35 @@ static const tq_type_ref *convert_type(build_ctx *b, const tq_gql_type *ast)
     if (ast->kind == TQ_GQL_TYPE_NAMED) {
         ref->named = find_mut(b, ast->name);
         if (ref->named == NULL)
-            fail(b, "schema %u:%u: unknown type \"%s\"", ast->loc.line, ast->loc.column, ast->name.s);
+            fail(b, "schema %u:%u: Unknown type \"%s\".", ast->loc.line, ast->loc.column, ast->name.s);
     } else {
         ref->of = convert_type(b, ast->of_type);
     }
     return ref;
 }
 
-/* @deprecated(reason: ...) among directives: the reason, "No longer supported" by default */
+/* @deprecated(reason: ...) among directives: the reason, "No longer supported" by
+ * default. An explicit `reason: null` leaves the element not deprecated, as in graphql-js,
+ * where being deprecated means having a reason. */
 static const char *deprecation(const tq_gql_directive *dirs, uint32_t n, bool *deprecated)
 {
+    *deprecated = false;
     for (uint32_t i = 0; i < n; i++) {
         if (!TQ_STR_EQ_LIT(dirs[i].name, "deprecated"))
             continue;
+        const char *reason = "No longer supported";
+        for (uint32_t j = 0; j < dirs[i].nargs; j++) {
+            const tq_gql_value *v = dirs[i].args[j].value;
+            if (!TQ_STR_EQ_LIT(dirs[i].args[j].name, "reason"))
+                continue;
+            if (v->kind == TQ_GQL_VALUE_NULL)
+                return NULL;
+            if (v->kind == TQ_GQL_VALUE_STRING)
+                reason = v->u.str.s;
+        }
         *deprecated = true;
-        for (uint32_t j = 0; j < dirs[i].nargs; j++)
-            if (TQ_STR_EQ_LIT(dirs[i].args[j].name, "reason") && dirs[i].args[j].value->kind == TQ_GQL_VALUE_STRING)
-                return dirs[i].args[j].value->u.str.s;
-        return "No longer supported";
+        return reason;
     }
-    *deprecated = false;
     return NULL;
 }
 
@@ -138,18 +169,29 @@ static void convert_input_values(build_ctx *b, tq_input_value *out, const tq_gql
     }
 }
 
-/* All definitions (base and extensions) of one named type, in document order. */
+/* All definitions of one named type: the base one first, then its extensions in
+ * document order (so fields come in graphql-js's order wherever the "extend" is). */
 static uint32_t definitions_of(const tq_gql_document *doc, const char *name, const tq_gql_definition **out, uint32_t cap)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < doc->count; i++) {
-        const tq_gql_definition *d = &doc->defs[i];
-        if (d->kind < TQ_GQL_DEF_SCALAR || d->kind > TQ_GQL_DEF_INPUT_OBJECT)
-            continue;
-        if (strcmp(d->u.type.name.s, name) == 0 && n < cap)
-            out[n++] = d;
+    for (int extensions = 0; extensions < 2; extensions++) {
+        for (uint32_t i = 0; i < doc->count; i++) {
+            const tq_gql_definition *d = &doc->defs[i];
+            if (d->kind < TQ_GQL_DEF_SCALAR || d->kind > TQ_GQL_DEF_INPUT_OBJECT || d->extension != (extensions == 1))
+                continue;
+            if (strcmp(d->u.type.name.s, name) == 0 && n < cap)
+                out[n++] = d;
+        }
     }
     return n;
+}
+
+static const tq_schema_type *named_type(build_ctx *b, tq_gql_named_ref ref)
+{
+    const tq_schema_type *t = find_mut(b, ref.name);
+    if (t == NULL)
+        fail(b, "schema %u:%u: Unknown type \"%s\".", ref.loc.line, ref.loc.column, ref.name.s);
+    return t;
 }
 
 static void fill_type(build_ctx *b, const tq_gql_document *doc, tq_schema_type *t)
@@ -182,17 +224,16 @@ static void fill_type(build_ctx *b, const tq_gql_document *doc, tq_schema_type *
             convert_input_values(b, f->args, d->fields[j].args, f->nargs);
             f->deprecation_reason = deprecation(d->fields[j].directives, d->fields[j].ndirectives, &f->deprecated);
         }
+        /* kinds are checked by the type system rules, with the spec's messages */
         for (uint32_t j = 0; j < d->ninterfaces; j++) {
-            const tq_schema_type *it = find_mut(b, d->interfaces[j].name);
-            if (it == NULL || it->kind != TQ_TYPE_INTERFACE)
-                fail(b, "schema: %s implements \"%s\", which is not an interface", t->name, d->interfaces[j].name.s);
-            t->interfaces[t->ninterfaces++] = it;
+            const tq_schema_type *it = named_type(b, d->interfaces[j]);
+            if (it != NULL)
+                t->interfaces[t->ninterfaces++] = it;
         }
         for (uint32_t j = 0; j < d->nmembers; j++) {
-            const tq_schema_type *m = find_mut(b, d->members[j].name);
-            if (m == NULL || m->kind != TQ_TYPE_OBJECT)
-                fail(b, "schema: union %s member \"%s\" is not an object type", t->name, d->members[j].name.s);
-            t->possible[t->npossible++] = m;
+            const tq_schema_type *m = named_type(b, d->members[j]);
+            if (m != NULL)
+                t->possible[t->npossible++] = m;
         }
         for (uint32_t j = 0; j < d->nvalues; j++) {
             tq_enum_value *v = &t->values[t->nvalues++];
@@ -233,6 +274,14 @@ static void link_implementations(build_ctx *b)
     }
 }
 
+static bool has_schema_definition(const tq_gql_document *doc)
+{
+    for (uint32_t i = 0; i < doc->count; i++)
+        if (doc->defs[i].kind == TQ_GQL_DEF_SCHEMA && !doc->defs[i].extension)
+            return true;
+    return false;
+}
+
 static const tq_schema_type *root_type(build_ctx *b, const tq_gql_document *doc, tq_gql_operation_type op,
                                        const char *fallback)
 {
@@ -240,17 +289,23 @@ static const tq_schema_type *root_type(build_ctx *b, const tq_gql_document *doc,
         const tq_gql_definition *d = &doc->defs[i];
         if (d->kind != TQ_GQL_DEF_SCHEMA)
             continue;
-        for (uint32_t j = 0; j < d->u.type.nroot_ops; j++) {
-            if (d->u.type.root_ops[j].operation != op)
-                continue;
-            const tq_schema_type *t = find_mut(b, d->u.type.root_ops[j].type.name);
-            if (t == NULL || t->kind != TQ_TYPE_OBJECT)
-                fail(b, "schema: root type \"%s\" must be an object type", d->u.type.root_ops[j].type.name.s);
-            return t;
-        }
+        for (uint32_t j = 0; j < d->u.type.nroot_ops; j++)
+            if (d->u.type.root_ops[j].operation == op)
+                return named_type(b, d->u.type.root_ops[j].type);
     }
-    const tq_schema_type *t = tq_schema_find_type(b->s, fallback, strlen(fallback));
-    return t != NULL && t->kind == TQ_TYPE_OBJECT ? t : NULL;
+    /* like buildASTSchema: without a schema definition the roots go by name, whatever
+     * their kind; the rules then insist on object types */
+    if (has_schema_definition(doc))
+        return NULL;
+    return tq_schema_find_type(b->s, fallback, strlen(fallback));
+}
+
+static tq_str schema_description(const tq_gql_document *doc)
+{
+    for (uint32_t i = 0; i < doc->count; i++)
+        if (doc->defs[i].kind == TQ_GQL_DEF_SCHEMA && !doc->defs[i].extension)
+            return doc->defs[i].u.type.description;
+    return (tq_str){NULL, 0};
 }
 
 static void bind_resolvers(build_ctx *b, const tq_resolver_binding *resolvers)
@@ -321,16 +376,16 @@ static const char builtin_directives_sdl[] =
     "\"Exposes a URL that specifies the behavior of this scalar.\"\n"
     "directive @specifiedBy(\"The URL that specifies the behavior of this scalar.\" url: String!) on SCALAR\n";
 
-static uint32_t location_bit(build_ctx *b, tq_str name)
+static tq_directive_location location_of(build_ctx *b, tq_str name)
 {
     for (uint32_t i = 0; i < TQ_DLOC_COUNT_; i++)
         if (strlen(location_names[i]) == name.len && memcmp(location_names[i], name.s, name.len) == 0)
-            return 1u << i;
+            return (tq_directive_location)i;
     fail(b, "schema: unknown directive location \"%s\"", name.s);
-    return 0;
+    return TQ_DLOC_QUERY;
 }
 
-static void add_directives(build_ctx *b, const tq_gql_document *doc)
+static void add_directives(build_ctx *b, const tq_gql_document *doc, bool builtin)
 {
     for (uint32_t i = 0; i < doc->count; i++) {
         const tq_gql_definition *d = &doc->defs[i];
@@ -345,11 +400,17 @@ static void add_directives(build_ctx *b, const tq_gql_document *doc)
         sd->name = dd->name.s;
         sd->description = dd->description;
         sd->repeatable = dd->repeatable;
+        sd->builtin = builtin;
         sd->nargs = dd->nargs;
         sd->args = tq_arena_calloc(&b->s->arena, dd->nargs ? dd->nargs : 1, sizeof(*sd->args));
         convert_input_values(b, sd->args, dd->args, dd->nargs);
-        for (uint32_t j = 0; j < dd->nlocations; j++)
-            sd->locations |= location_bit(b, dd->locations[j]);
+        tq_directive_location *list = tq_arena_calloc(&b->s->arena, dd->nlocations ? dd->nlocations : 1, sizeof(*list));
+        for (uint32_t j = 0; j < dd->nlocations; j++) {
+            list[j] = location_of(b, dd->locations[j]);
+            sd->locations |= 1u << list[j];
+        }
+        sd->location_list = list;
+        sd->nlocation_list = dd->nlocations;
         b->s->directives[b->s->ndirectives++] = sd;
     }
 }
@@ -368,24 +429,237 @@ static const tq_type_kind kind_of_def[] = {
     [TQ_GQL_DEF_ENUM] = TQ_TYPE_ENUM, [TQ_GQL_DEF_INPUT_OBJECT] = TQ_TYPE_INPUT_OBJECT,
 };
 
-static void create_types(build_ctx *b, const tq_gql_document *doc)
+static bool is_type_definition(const tq_gql_definition *d)
+{
+    return d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && !d->extension;
+}
+
+/* A scalar the SDL declares again under a built-in name ("scalar String") stays the
+ * built-in one, as graphql-js keeps its standard scalars. */
+static bool redeclares_builtin(build_ctx *b, const tq_gql_definition *d, uint32_t nbuiltin)
+{
+    const tq_schema_type *t = find_mut(b, d->u.type.name);
+    for (uint32_t i = 0; t != NULL && i < nbuiltin; i++)
+        if (b->s->types[i] == t)
+            return d->kind == TQ_GQL_DEF_SCALAR;
+    return false;
+}
+
+static void create_types(build_ctx *b, const tq_gql_document *doc, uint32_t nbuiltin)
 {
     for (uint32_t i = 0; i < doc->count; i++) {
         const tq_gql_definition *d = &doc->defs[i];
-        if (d->kind < TQ_GQL_DEF_SCALAR || d->kind > TQ_GQL_DEF_INPUT_OBJECT || d->extension)
+        if (!is_type_definition(d) || redeclares_builtin(b, d, nbuiltin))
             continue;
         if (find_mut(b, d->u.type.name) != NULL) {
-            fail(b, "schema %u:%u: type \"%s\" is defined twice", d->loc.line, d->loc.column, d->u.type.name.s);
+            fail(b, "schema %u:%u: There can be only one type named \"%s\".", d->loc.line, d->loc.column,
+                 d->u.type.name.s);
             return;
         }
         add_type(b, kind_of_def[d->kind], d->u.type.name.s, d->u.type.description);
     }
-    for (uint32_t i = 0; i < doc->count; i++) {
-        const tq_gql_definition *d = &doc->defs[i];
-        if (d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && d->extension &&
-            find_mut(b, d->u.type.name) == NULL)
-            fail(b, "schema %u:%u: cannot extend unknown type \"%s\"", d->loc.line, d->loc.column, d->u.type.name.s);
+}
+
+/* ---- __schema and __type ---- */
+
+static const tq_type_ref *named_ref(build_ctx *b, const char *name)
+{
+    tq_type_ref *r = tq_arena_calloc(&b->s->arena, 1, sizeof(*r));
+    r->kind = TQ_GQL_TYPE_NAMED;
+    r->named = tq_schema_find_type(b->s, name, strlen(name));
+    return r;
+}
+
+static const tq_type_ref *non_null_ref(build_ctx *b, const tq_type_ref *of)
+{
+    tq_type_ref *r = tq_arena_calloc(&b->s->arena, 1, sizeof(*r));
+    r->kind = TQ_GQL_TYPE_NON_NULL;
+    r->of = of;
+    return r;
+}
+
+static tq_str cstr(const char *s)
+{
+    return (tq_str){s, (uint32_t)strlen(s)};
+}
+
+static void add_meta_fields(build_ctx *b)
+{
+    tq_schema_field *f = tq_arena_calloc(&b->s->arena, 2, sizeof(*f));
+    f[0].name = "__schema";
+    f[0].description = cstr("Access the current type schema of this server.");
+    f[0].type = non_null_ref(b, named_ref(b, "__Schema"));
+    f[0].args = tq_arena_calloc(&b->s->arena, 1, sizeof(*f[0].args));
+    f[0].resolve = tq_introspection_resolve_schema;
+    f[1].name = "__type";
+    f[1].description = cstr("Request the type information of a single type.");
+    f[1].type = named_ref(b, "__Type");
+    f[1].nargs = 1;
+    f[1].args = tq_arena_calloc(&b->s->arena, 1, sizeof(*f[1].args));
+    f[1].args[0].name = "name";
+    f[1].args[0].type = non_null_ref(b, named_ref(b, "String"));
+    f[1].resolve = tq_introspection_resolve_type;
+    b->s->schema_meta_field = &f[0];
+    b->s->type_meta_field = &f[1];
+}
+
+/* ---- the types introspection lists ---- */
+
+/* An ordered set of types where a removed entry leaves a hole, so that taking a type
+ * out and adding it again moves it to the end, as with a JavaScript Set. */
+typedef struct type_set {
+    const tq_schema_type **slots;
+    uint32_t n;
+} type_set;
+
+static int64_t slot_of(const type_set *ts, const tq_schema_type *t)
+{
+    for (uint32_t i = 0; i < ts->n; i++)
+        if (ts->slots[i] == t)
+            return i;
+    return -1;
+}
+
+static const tq_schema_type *named_of(const tq_type_ref *r)
+{
+    while (r->kind != TQ_GQL_TYPE_NAMED)
+        r = r->of;
+    return r->named;
+}
+
+/* A type and, the first time it is met, everything it refers to, depth first. */
+static void collect_type(type_set *ts, const tq_schema_type *t)
+{
+    if (t == NULL || slot_of(ts, t) >= 0)
+        return;
+    ts->slots[ts->n++] = t;
+    for (uint32_t i = 0; i < t->npossible && t->kind == TQ_TYPE_UNION; i++)
+        collect_type(ts, t->possible[i]);
+    for (uint32_t i = 0; i < t->ninterfaces; i++)
+        collect_type(ts, t->interfaces[i]);
+    for (uint32_t i = 0; i < t->nfields; i++) {
+        collect_type(ts, named_of(t->fields[i].type));
+        for (uint32_t j = 0; j < t->fields[i].nargs; j++)
+            collect_type(ts, named_of(t->fields[i].args[j].type));
     }
+    for (uint32_t i = 0; i < t->ninput_fields; i++)
+        collect_type(ts, named_of(t->input_fields[i].type));
+}
+
+static void collect_directive_args(type_set *ts, const tq_schema *s, bool builtin)
+{
+    for (uint32_t i = 0; i < s->ndirectives; i++)
+        for (uint32_t j = 0; j < s->directives[i]->nargs && s->directives[i]->builtin == builtin; j++)
+            collect_type(ts, named_of(s->directives[i]->args[j].type));
+}
+
+/* What GraphQLSchema's constructor does with buildSchema(sdl)'s configuration: the SDL's
+ * types in document order, each followed by the types it first brings in, then the
+ * roots, the arguments of the directives (the SDL's, then the built-in ones) and
+ * __Schema with the rest of introspection. */
+static void list_types(build_ctx *b, const tq_gql_document *doc)
+{
+    tq_schema *s = b->s;
+    type_set ts = {tq_arena_calloc(&s->arena, 2 * (size_t)s->ntypes + 1, sizeof(*ts.slots)), 0};
+    for (uint32_t i = 0; i < doc->count; i++)
+        if (is_type_definition(&doc->defs[i]))
+            ts.slots[ts.n++] = find_mut(b, doc->defs[i].u.type.name);
+    for (uint32_t i = 0; i < doc->count; i++) {
+        if (!is_type_definition(&doc->defs[i]))
+            continue;
+        const tq_schema_type *t = find_mut(b, doc->defs[i].u.type.name);
+        ts.slots[slot_of(&ts, t)] = NULL;
+        collect_type(&ts, t);
+    }
+    collect_type(&ts, s->query);
+    collect_type(&ts, s->mutation);
+    collect_type(&ts, s->subscription);
+    collect_directive_args(&ts, s, false);
+    collect_directive_args(&ts, s, true);
+    collect_type(&ts, tq_schema_find_type(s, "__Schema", 8));
+    s->listed_types = tq_arena_calloc(&s->arena, ts.n ? ts.n : 1, sizeof(*s->listed_types));
+    for (uint32_t i = 0; i < ts.n; i++)
+        if (ts.slots[i] != NULL)
+            s->listed_types[s->nlisted_types++] = ts.slots[i];
+}
+
+/* ---- building ---- */
+
+static tq_gql_document *parse_sdl(build_ctx *b, const char *what, const char *text, size_t len)
+{
+    tq_gql_parse_options popts = {.allow_type_system = true};
+    tq_gql_parse_error perr;
+    tq_gql_document *doc = tq_gql_parse(&b->s->arena, text, len, &popts, &perr);
+    if (doc == NULL)
+        fail(b, "%s %u:%u: %s", what, perr.loc.line, perr.loc.column, perr.message);
+    return doc;
+}
+
+static void fill_types(build_ctx *b, const tq_gql_document *doc, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to && !b->failed; i++)
+        fill_type(b, doc, b->s->types[i]);
+}
+
+static void build_types(build_ctx *b, const tq_gql_document *doc, const tq_gql_document *intro)
+{
+    tq_schema *s = b->s;
+    s->types = tq_arena_calloc(&s->arena, doc->count + intro->count + 8, sizeof(*s->types));
+    add_builtin_scalars(b);
+    uint32_t nbuiltin = s->ntypes;
+    create_types(b, intro, nbuiltin);
+    uint32_t nintro = s->ntypes;
+    create_types(b, doc, nbuiltin);
+    fill_types(b, intro, nbuiltin, nintro);
+    fill_types(b, doc, nintro, s->ntypes);
+    link_implementations(b);
+}
+
+static void build_directives(build_ctx *b, const tq_gql_document *doc)
+{
+    tq_gql_document *builtins = parse_sdl(b, "built-in directives", builtin_directives_sdl,
+                                          sizeof(builtin_directives_sdl) - 1);
+    if (builtins == NULL)
+        return;
+    b->s->directives = tq_arena_calloc(&b->s->arena, count_directive_defs(builtins) + count_directive_defs(doc) + 1,
+                                       sizeof(*b->s->directives));
+    add_directives(b, builtins, true);
+    add_directives(b, doc, false);
+}
+
+static void build(build_ctx *b, const char *sdl, size_t len, const tq_resolver_binding *resolvers,
+                  const tq_scalar_binding *scalars)
+{
+    tq_schema *s = b->s;
+    tq_gql_document *doc = parse_sdl(b, "schema", sdl, len);
+    if (doc == NULL)
+        return;
+    if (tq_schema_check_sdl(doc, b->err, b->errlen) != 0) {
+        b->failed = true;
+        return;
+    }
+    const tq_embedded_file *intro_file = tq_embedded_find("schema/introspection.graphql");
+    tq_gql_document *intro = intro_file ? parse_sdl(b, "introspection types", intro_file->data, intro_file->len) : NULL;
+    if (intro == NULL) {
+        fail(b, "schema: the introspection types are missing");
+        return;
+    }
+    build_types(b, doc, intro);
+    build_directives(b, doc);
+    s->description = schema_description(doc);
+    s->query = root_type(b, doc, TQ_GQL_OP_QUERY, "Query");
+    s->mutation = root_type(b, doc, TQ_GQL_OP_MUTATION, "Mutation");
+    s->subscription = root_type(b, doc, TQ_GQL_OP_SUBSCRIPTION, "Subscription");
+    if (b->failed || tq_schema_check_directive_uses(s, doc, b->err, b->errlen) != 0 ||
+        tq_schema_check_types(s, b->err, b->errlen) != 0) {
+        b->failed = true;
+        return;
+    }
+    add_meta_fields(b);
+    bind_resolvers(b, tq_introspection_resolvers);
+    bind_resolvers(b, resolvers);
+    bind_scalars(b, scalars);
+    list_types(b, doc);
 }
 
 tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_binding *resolvers,
@@ -394,38 +668,7 @@ tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_bindin
     tq_schema *s = calloc(1, sizeof(*s));
     tq_arena_init(&s->arena, 16384);
     build_ctx b = {s, err, errlen, false};
-
-    tq_gql_parse_options popts = {.allow_type_system = true};
-    tq_gql_parse_error perr;
-    tq_gql_document *doc = tq_gql_parse(&s->arena, sdl, len, &popts, &perr);
-    if (doc == NULL) {
-        snprintf(err, errlen, "schema %u:%u: %s", perr.loc.line, perr.loc.column, perr.message);
-        tq_schema_free(s);
-        return NULL;
-    }
-    s->types = tq_arena_calloc(&s->arena, doc->count + 8, sizeof(*s->types));
-    add_builtin_scalars(&b);
-    create_types(&b, doc);
-    for (uint32_t i = 0; i < s->ntypes && !b.failed; i++)
-        fill_type(&b, doc, s->types[i]);
-    link_implementations(&b);
-    tq_gql_document *builtins = tq_gql_parse(&s->arena, builtin_directives_sdl, sizeof(builtin_directives_sdl) - 1,
-                                             &popts, &perr);
-    if (builtins == NULL) {
-        fail(&b, "built-in directives %u:%u: %s", perr.loc.line, perr.loc.column, perr.message);
-    } else {
-        s->directives = tq_arena_calloc(&s->arena, count_directive_defs(builtins) + count_directive_defs(doc),
-                                        sizeof(*s->directives));
-        add_directives(&b, builtins);
-        add_directives(&b, doc);
-    }
-    s->query = root_type(&b, doc, TQ_GQL_OP_QUERY, "Query");
-    s->mutation = root_type(&b, doc, TQ_GQL_OP_MUTATION, "Mutation");
-    s->subscription = root_type(&b, doc, TQ_GQL_OP_SUBSCRIPTION, "Subscription");
-    if (s->query == NULL)
-        fail(&b, "schema: there is no query root type");
-    bind_resolvers(&b, resolvers);
-    bind_scalars(&b, scalars);
+    build(&b, sdl, len, resolvers, scalars);
     if (b.failed) {
         tq_schema_free(s);
         return NULL;

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/gql_exec.h"
+#include "tenantql/gql_introspection.h"
 #include "tenantql/gql_parser.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
@@ -253,6 +254,16 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
         send_body(r, r->graphql_response ? 400 : 200, &b);
         request_maybe_free(r);
         return;
+    }
+    if (!r->server->cfg.introspection) {
+        /* a validation error, as graphql-js's NoSchemaIntrospectionCustomRule gives: no data */
+        tq_strbuf b = TQ_STRBUF_INIT;
+        if (tq_introspection_reject(r->server->schema, doc, &b)) {
+            send_body(r, r->graphql_response ? 400 : 200, &b);
+            request_maybe_free(r);
+            return;
+        }
+        tq_strbuf_free(&b);
     }
     tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
                          on_exec_done, r};

@@ -41,6 +41,7 @@ void tq_server_config_init(tq_server_config *cfg)
         .max_connections = 100,
         .tenant_sslmode = "prefer",
         .registry_refresh_ms = 30000,
+        .introspection = true,
     };
 }
 
