@@ -22,6 +22,7 @@ typedef struct tq_server_config {
     const char *tenant_sslmode;  /* sslmode for tenant connections (default "prefer") */
     int registry_refresh_ms;     /* full re-read of the registry (default 30000) */
     int max_connections;         /* tenant connections across all pools, 0 = no cap (default 100) */
+    int doc_cache_entries;       /* parsed documents remembered per worker, 0 = none (default 512) */
     const char *ready_banner;    /* printed to stdout once listening (tenantql dev) */
 } tq_server_config;
 

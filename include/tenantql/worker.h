@@ -15,6 +15,7 @@
 
 struct tq_server;
 struct tq_token_cache;
+struct tq_doc_cache;
 struct tq_ds_worker;
 
 typedef struct tq_ds_worker tq_ds_worker;
@@ -35,6 +36,7 @@ typedef struct tq_worker {
     h2o_timeout_t janitor_timeout;       /* periodic pool maintenance */
     h2o_timeout_entry_t janitor_entry;
     struct tq_token_cache *tokens;       /* bearer tokens this worker has verified */
+    struct tq_doc_cache *docs;           /* documents this worker has parsed and found valid */
     struct tq_ds_worker *ds;             /* the data sources' lookup batches (datasource/batch.c) */
     size_t connections;                  /* accepted HTTP connections still open */
     size_t requests_in_flight;           /* GraphQL requests not yet answered */

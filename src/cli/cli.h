@@ -42,12 +42,12 @@ int tq_options_parse_bool(const char *s, bool *out);
 /* The options of `serve`, shared with `dev`. */
 typedef struct tq_serve_options {
     tq_server_config cfg;
-    long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections;
+    long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections, doc_cache_entries;
     const char *log_level;
     const char *introspection;
 } tq_serve_options;
 
-#define TQ_SERVE_NOPTIONS 14
+#define TQ_SERVE_NOPTIONS 15
 void tq_serve_options_init(tq_serve_options *o);
 /* Fills table[0..TQ_SERVE_NOPTIONS) with the serve options bound to o. */
 void tq_serve_options_table(tq_serve_options *o, tq_option *table);

@@ -15,6 +15,7 @@ void tq_serve_options_init(tq_serve_options *o)
     o->request_timeout_ms = o->cfg.request_timeout_ms;
     o->refresh_ms = o->cfg.registry_refresh_ms;
     o->max_connections = o->cfg.max_connections;
+    o->doc_cache_entries = o->cfg.doc_cache_entries;
     o->log_level = "info";
     o->introspection = "on";
 }
@@ -41,6 +42,8 @@ void tq_serve_options_table(tq_serve_options *o, tq_option *t)
          "on SIGTERM, wait this long for requests in flight (default 10000)"},
         {"max-connections", "TENANTQL_MAX_CONNECTIONS", TQ_OPT_INT, &o->max_connections, "N",
          "connections to tenant databases across all tenants; 0 = no cap (default 100)"},
+        {"doc-cache-entries", "TENANTQL_DOC_CACHE_ENTRIES", TQ_OPT_INT, &o->doc_cache_entries, "N",
+         "parsed and validated documents remembered per worker thread; 0 = none (default 512)"},
         {"tenant-sslmode", "TENANTQL_TENANT_SSLMODE", TQ_OPT_STRING, &o->cfg.tenant_sslmode, "MODE",
          "libpq sslmode for tenant databases (default prefer)"},
         {"registry-refresh-ms", "TENANTQL_REGISTRY_REFRESH_MS", TQ_OPT_INT, &o->refresh_ms, "MS",
@@ -68,6 +71,7 @@ int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out)
     o->cfg.request_timeout_ms = o->request_timeout_ms;
     o->cfg.registry_refresh_ms = (int)o->refresh_ms;
     o->cfg.max_connections = (int)o->max_connections;
+    o->cfg.doc_cache_entries = (int)o->doc_cache_entries;
     *out = o->cfg;
     return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "tenantql/api.h"
+#include "tenantql/gql_doc_cache.h"
 #include "tenantql/gql_exec.h"
 #include "tenantql/gql_introspection.h"
 #include "tenantql/gql_parser.h"
@@ -240,8 +241,14 @@ typedef struct gql_params {
     json_t *variables;
 } gql_params;
 
-static void execute(tq_request *r, const gql_params *gp, const char *header_tenant, size_t header_len)
+/* The document to run: from the worker's cache when this exact text was seen valid
+ * before; otherwise parsed and checked here, and remembered when it passes. NULL after
+ * answering with the errors (no data). */
+static const tq_gql_document *prepare_document(tq_request *r, const gql_params *gp)
 {
+    const tq_gql_document *cached = tq_doc_cache_get(r->worker->docs, gp->query, gp->query_len);
+    if (cached != NULL)
+        return cached;
     tq_gql_parse_options popts = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
     tq_gql_parse_error perr;
     tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &popts, &perr);
@@ -253,7 +260,7 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
                          perr.loc.line, perr.loc.column);
         send_body(r, r->graphql_response ? 400 : 200, &b);
         request_maybe_free(r);
-        return;
+        return NULL;
     }
     if (!r->server->cfg.introspection) {
         /* a validation error, as graphql-js's NoSchemaIntrospectionCustomRule gives: no data */
@@ -261,10 +268,19 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
         if (tq_introspection_reject(r->server->schema, doc, &b)) {
             send_body(r, r->graphql_response ? 400 : 200, &b);
             request_maybe_free(r);
-            return;
+            return NULL;
         }
         tq_strbuf_free(&b);
     }
+    tq_doc_cache_put(r->worker->docs, gp->query, gp->query_len, &popts);
+    return doc;
+}
+
+static void execute(tq_request *r, const gql_params *gp, const char *header_tenant, size_t header_len)
+{
+    const tq_gql_document *doc = prepare_document(r, gp);
+    if (doc == NULL)
+        return;
     tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
                          on_exec_done, r};
     tq_exec *ex = tq_exec_create(&ep);

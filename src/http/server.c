@@ -22,11 +22,14 @@
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
+#include "tenantql/gql_doc_cache.h"
 #include "tenantql/log.h"
 #include "tenantql/token_cache.h"
 
 #define JANITOR_INTERVAL_MS 1000
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
+#define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
+#define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
 
 void tq_server_config_init(tq_server_config *cfg)
 {
@@ -39,6 +42,7 @@ void tq_server_config_init(tq_server_config *cfg)
         .drain_timeout_ms = 10000,
         .request_timeout_ms = 30000,
         .max_connections = 100,
+        .doc_cache_entries = 512,
         .tenant_sslmode = "prefer",
         .registry_refresh_ms = 30000,
         .introspection = true,
@@ -190,6 +194,7 @@ static int worker_init(tq_server *s, tq_worker *w, char *err, size_t errlen)
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake_rx, on_wake);
     tq_pools_worker_init(w);
     w->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
+    w->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
     h2o_timeout_init(tq_worker_loop(w), &w->janitor_timeout, JANITOR_INTERVAL_MS);
     w->janitor_entry.cb = on_janitor;
     h2o_timeout_link(tq_worker_loop(w), &w->janitor_timeout, &w->janitor_entry);
@@ -216,6 +221,8 @@ static void worker_dispose(tq_worker *w)
     h2o_evloop_destroy(loop);
     tq_token_cache_free(w->tokens);
     w->tokens = NULL;
+    tq_doc_cache_free(w->docs);
+    w->docs = NULL;
 }
 
 /* Everything of a worker's loop is made, run and disposed on the worker's own thread:
@@ -273,6 +280,10 @@ static int check_config(const tq_server_config *cfg, char *err, size_t errlen)
     }
     if (cfg->max_body_bytes < 1024) {
         snprintf(err, errlen, "--max-body must be at least 1024 bytes");
+        return -1;
+    }
+    if (cfg->doc_cache_entries < 0 || cfg->doc_cache_entries > 1000000) {
+        snprintf(err, errlen, "--doc-cache-entries must be between 0 and 1000000");
         return -1;
     }
     if (cfg->max_connections < 0 || cfg->max_connections > 100000) {

@@ -156,3 +156,19 @@ test('mutations are not yet available and say so', async () => {
   assert.equal(b.errors[0].extensions.code, 'INTERNAL_SERVER_ERROR');
   assert.deepEqual(b.errors[0].path, ['deleteProduct']);
 });
+
+// The second time a text arrives it comes from the worker's document cache: answers must
+// not change, for other variables and operation names, and a bad text is never remembered.
+test('repeated documents answer as the first time (document cache)', async () => {
+  const q = 'query A($n: Int!) { users(first: $n) { edges { node { email } } } } query B { __typename }';
+  const token = dev.tokens.acme;
+  for (let i = 0; i < 4; i++) {
+    const a = await gql(dev.url, q, { token, variables: { n: 1 + (i % 2) }, operationName: 'A' });
+    assert.equal(a.body.data.users.edges.length, 1 + (i % 2));
+    const b = await gql(dev.url, q, { token, operationName: 'B' });
+    assert.deepEqual(b.body, { data: { __typename: 'Query' } });
+    const bad = await gql(dev.url, '{ users(first: 1) { edges { node { email } }', { token });
+    assert.equal(bad.body.errors.length, 1);
+    assert.match(bad.body.errors[0].message, /^Syntax Error/);
+  }
+});
