@@ -63,6 +63,8 @@ struct tq_pgconn {
     h2o_timeout_entry_t deferred; /* reports a failure that happened inside a call */
     h2o_linklist_t link;      /* owner's lists (idle, all) */
     uint64_t idle_since;      /* loop ms when last released */
+    void (*on_closed)(void *data); /* tq_pgconn_close_gracefully's callback */
+    void *on_closed_data;
 };
 
 /* Starts connecting on worker w. Returns NULL only when libpq cannot even allocate a
@@ -83,5 +85,10 @@ int tq_pgconn_attach(tq_pgconn *c, tq_worker *w);
 
 /* Closes the connection and frees it; must run on the attached worker (or detached). */
 void tq_pgconn_close(tq_pgconn *c);
+/* Closes an idle connection once the server has let go of it (its end of the socket
+ * closed, or after 2 s): calls done on the same worker (maybe before returning), then
+ * frees the connection. For slots that must not be reused while the server still counts
+ * them. A closing connection is freed at once by tq_pgconn_close. */
+void tq_pgconn_close_gracefully(tq_pgconn *c, void (*done)(void *data), void *data);
 
 #endif

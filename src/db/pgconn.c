@@ -10,9 +10,11 @@
  */
 #include "tenantql/pgconn.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tenantql/log.h"
@@ -297,6 +299,55 @@ int tq_pgconn_attach(tq_pgconn *c, tq_worker *w)
     }
     h2o_socket_read_start(c->sock, on_readable);
     return 0;
+}
+
+/* ---- closing so that the server has let go ----
+ * done runs before the connection is freed: the owner may still unlink it from its lists */
+
+#define GRACEFUL_CLOSE_TIMEOUT_MS 2000
+
+static void finish_graceful_close(tq_pgconn *c)
+{
+    c->on_closed(c->on_closed_data);
+    tq_pgconn_close(c);
+}
+
+static void on_closing_readable(h2o_socket_t *sock, const char *err)
+{
+    tq_pgconn *c = sock->data;
+    /* the socket is watched, not read, by h2o (libpq reads it): drain it here; what the
+     * server still says is of no interest, its end of the socket closing is */
+    char buf[512];
+    ssize_t n;
+    while ((n = recv(PQsocket(c->pg), buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        ;
+    if (err != NULL || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        finish_graceful_close(c);
+}
+
+static void on_close_timeout(h2o_timeout_entry_t *entry)
+{
+    finish_graceful_close(H2O_STRUCT_FROM_MEMBER(tq_pgconn, deferred, entry));
+}
+
+void tq_pgconn_close_gracefully(tq_pgconn *c, void (*done)(void *data), void *data)
+{
+    c->on_closed = done;
+    c->on_closed_data = data;
+    if (c->sock == NULL || c->state == TQ_PGCONN_BROKEN || PQsocket(c->pg) < 0) {
+        finish_graceful_close(c);
+        return;
+    }
+    /* end of input makes the backend exit; it closes its end only after leaving
+     * pg_stat_activity, so the socket's EOF tells that the server slot is free */
+    c->state = TQ_PGCONN_BROKEN;
+    shutdown(PQsocket(c->pg), SHUT_WR);
+    h2o_socket_read_stop(c->sock);
+    h2o_socket_read_start(c->sock, on_closing_readable);
+    if (h2o_timeout_is_linked(&c->deferred))
+        h2o_timeout_unlink(&c->deferred);
+    c->deferred.cb = on_close_timeout;
+    h2o_timeout_link(tq_worker_loop(c->worker), tq_worker_timeout(c->worker, GRACEFUL_CLOSE_TIMEOUT_MS), &c->deferred);
 }
 
 void tq_pgconn_close(tq_pgconn *c)

@@ -63,7 +63,9 @@ static struct {
     pthread_mutex_t cap_lock;      /* the slot queue; never held while taking another lock */
     h2o_linklist_t slot_waiters;   /* tq_pool.slot_link, FIFO */
     _Atomic unsigned long evictions;
-} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}, 0, 0, PTHREAD_MUTEX_INITIALIZER, {NULL, NULL}, 0};
+    h2o_linklist_t *closing;       /* per worker: connections waiting for the server to let go */
+} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}, 0, 0, PTHREAD_MUTEX_INITIALIZER, {NULL, NULL}, 0,
+                  NULL};
 
 /* An idle connection closed on its own worker to free a slot for another tenant. */
 typedef struct evict_msg {
@@ -92,6 +94,9 @@ void tq_pools_init(tq_worker *workers, int nworkers, int max_connections)
     pools_module.total = 0;
     h2o_linklist_init_anchor(&pools_module.pools);
     h2o_linklist_init_anchor(&pools_module.slot_waiters);
+    pools_module.closing = calloc((size_t)nworkers, sizeof(*pools_module.closing));
+    for (int i = 0; i < nworkers; i++)
+        h2o_linklist_init_anchor(&pools_module.closing[i]);
 }
 
 /* ---- the global cap ---- */
@@ -201,6 +206,8 @@ void tq_pools_destroy(void)
         pool_free(p);
     }
     pthread_mutex_unlock(&pools_module.lock);
+    free(pools_module.closing);
+    pools_module.closing = NULL;
 }
 
 tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
@@ -351,6 +358,38 @@ static void close_conn(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why)
     pthread_mutex_unlock(&p->lock);
 }
 
+static void on_released_slot(void *data)
+{
+    tq_pgconn *c = data;
+    h2o_linklist_unlink(&c->link);
+    c->link.next = c->link.prev = NULL;
+    slot_release(c->worker);
+}
+
+/* Starts a graceful close; the connection waits in its worker's closing list. */
+static void close_gracefully(tq_pgconn *c, tq_worker *w)
+{
+    h2o_linklist_insert(&pools_module.closing[w->id], &c->link);
+    tq_pgconn_close_gracefully(c, on_released_slot, c);
+}
+
+/* Closes a live connection (already out of p's counts) and frees its global slot once
+ * the server has let go of it: under the cap, PostgreSQL never sees more connections
+ * than the cap, not even for the moment a backend takes to exit. */
+static void close_conn_releasing_slot(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why, tq_worker *w)
+{
+    pthread_mutex_lock(&p->lock);
+    p->closed++;
+    p->closed_by[why]++;
+    pthread_mutex_unlock(&p->lock);
+    if (w->stopping) {
+        tq_pgconn_close(c);
+        slot_release(w);
+        return;
+    }
+    close_gracefully(c, w);
+}
+
 static void start_connection(tq_pool *p, tq_worker *w)
 {
     tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", p->label, atomic_load(&pools_module.total));
@@ -378,13 +417,14 @@ static bool reserve_connection_for_waiters(tq_pool *p)
 static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
 {
     pthread_mutex_lock(&p->lock);
-    if (p->retired || w->stopping) {
+    if (p->retired) {
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn(p, c, TQ_POOL_CLOSED_OTHER);
-        slot_release(w);
+        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_OTHER, w);
         return;
     }
+    /* while the server drains, queued queries still belong to requests in flight:
+     * they are served first, and only a connection nobody waits for is closed */
     if (!h2o_linklist_is_empty(&p->waiters)) {
         tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
         h2o_linklist_unlink(&q->wait_link);
@@ -394,13 +434,18 @@ static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
         hand_over(q, c, w);
         return;
     }
+    if (w->stopping) {
+        p->total--;
+        pthread_mutex_unlock(&p->lock);
+        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_OTHER, w);
+        return;
+    }
     if (pools_module.max_total > 0 && slot_waiters_exist()) {
         /* another tenant waits for a slot under the cap: this one would only sit idle */
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn(p, c, TQ_POOL_CLOSED_EVICTED);
         atomic_fetch_add(&pools_module.evictions, 1);
-        slot_release(w);
+        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_EVICTED, w);
         return;
     }
     c->idle_since = tq_worker_now(w);
@@ -587,9 +632,8 @@ static void wait_in_line(tq_pool *p, tq_worker *w, tq_db_query *q)
 static void close_evicted(tq_pool *p, tq_pgconn *c, tq_worker *w)
 {
     tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", p->label);
-    close_conn(p, c, TQ_POOL_CLOSED_EVICTED);
     atomic_fetch_add(&pools_module.evictions, 1);
-    slot_release(w);
+    close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_EVICTED, w);
 }
 
 /* Closes the longest-idle connection of another pool, on the worker it lives on; its
@@ -809,16 +853,17 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
     }
     pthread_mutex_unlock(&pools_module.lock);
 
-    bool freed = false;
     while (!h2o_linklist_is_empty(&doomed)) {
         tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, doomed.next);
         h2o_linklist_unlink(&c->link);
-        tq_pgconn_close(c);
-        atomic_fetch_sub(&pools_module.total, 1);
-        freed = true;
+        c->link.next = c->link.prev = NULL;
+        if (closing) {
+            tq_pgconn_close(c);
+            atomic_fetch_sub(&pools_module.total, 1);
+        } else {
+            close_gracefully(c, w);
+        }
     }
-    if (freed && !closing)
-        slot_grant(w);
 }
 
 void tq_pools_worker_dispose(tq_worker *w)
@@ -826,4 +871,11 @@ void tq_pools_worker_dispose(tq_worker *w)
     tq_pools_worker_janitor(w, true);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->pool_rx);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->evict_rx);
+    /* graceful closes still waiting for their server: no more waiting */
+    while (!h2o_linklist_is_empty(&pools_module.closing[w->id])) {
+        tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, pools_module.closing[w->id].next);
+        h2o_linklist_unlink(&c->link);
+        tq_pgconn_close(c);
+        atomic_fetch_sub(&pools_module.total, 1);
+    }
 }
