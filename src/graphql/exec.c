@@ -974,6 +974,15 @@ const tq_schema *tq_exec_schema(tq_exec *ex)
     return ex->p.schema;
 }
 
+/* Where the selected operation's definition starts. */
+static const tq_gql_loc *operation_loc(tq_exec *ex)
+{
+    for (uint32_t i = 0; i < ex->p.doc->count; i++)
+        if (ex->p.doc->defs[i].kind == TQ_GQL_DEF_OPERATION && &ex->p.doc->defs[i].u.operation == ex->op)
+            return &ex->p.doc->defs[i].loc;
+    return NULL;
+}
+
 void tq_exec_run(tq_exec *ex)
 {
     ex->pending = 1;
@@ -987,15 +996,19 @@ void tq_exec_run(tq_exec *ex)
         break;
     case TQ_GQL_OP_MUTATION:
         ex->root_type = ex->p.schema->mutation;
-        ex->serial = true;
         break;
     default:
         ex->root_type = ex->p.schema->subscription;
         break;
     }
     if (ex->root_type == NULL) {
-        request_error(ex, NULL, NULL, "Schema is not configured to execute %s operation.",
-                      ex->op->type == TQ_GQL_OP_MUTATION ? "mutation" : "subscription");
+        /* graphql-js: an execution error at the operation, with "data": null */
+        exec_error *e = add_error(ex, NULL, NULL,
+                                  tq_arena_sprintf(ex->a, "Schema is not configured to execute %s operation.",
+                                                   ex->op->type == TQ_GQL_OP_MUTATION ? "mutation" : "subscription"));
+        e->locs = operation_loc(ex);
+        e->nlocs = e->locs != NULL;
+        ex->root.kind = R_NULL;
         finish_one(ex);
         return;
     }
@@ -1004,6 +1017,7 @@ void tq_exec_run(tq_exec *ex)
         finish_one(ex);
         return;
     }
+    ex->serial = ex->op->type == TQ_GQL_OP_MUTATION; /* finish_one walks root_groups when serial */
     ex->root_groups = tq_arena_calloc(ex->a, 1, sizeof(group_list));
     visited *seen = NULL;
     collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups, &seen);
