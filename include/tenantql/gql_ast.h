@@ -121,6 +121,7 @@ struct tq_gql_selection {
     tq_gql_directive *directives;
     uint32_t ndirectives;
     tq_gql_selection_set selection_set; /* FIELD (optional), INLINE_FRAGMENT (required) */
+    tq_gql_loc name_loc;            /* FIELD, FRAGMENT_SPREAD: of the name (validation errors point there) */
 };
 
 /* ---- executable definitions ---- */
@@ -138,6 +139,7 @@ typedef struct tq_gql_variable_def {
     tq_gql_value *default_value;    /* NULL when absent */
     tq_gql_directive *directives;
     uint32_t ndirectives;
+    tq_gql_loc name_loc;            /* of the name after '$' */
 } tq_gql_variable_def;
 
 typedef struct tq_gql_operation {
@@ -148,6 +150,7 @@ typedef struct tq_gql_operation {
     tq_gql_directive *directives;
     uint32_t ndirectives;
     tq_gql_selection_set selection_set;
+    tq_gql_loc name_loc;            /* of the name, when there is one */
 } tq_gql_operation;
 
 typedef struct tq_gql_fragment {
@@ -157,6 +160,7 @@ typedef struct tq_gql_fragment {
     tq_gql_directive *directives;
     uint32_t ndirectives;
     tq_gql_selection_set selection_set;
+    tq_gql_loc name_loc;
 } tq_gql_fragment;
 
 /* ---- type system definitions (SDL), used to build the schema ---- */

@@ -446,12 +446,12 @@ static void parse_selection_set(parser *p, tq_gql_selection_set *set);
 
 static void parse_field(parser *p, tq_gql_selection *s)
 {
-    tq_str name = parse_name(p);
+    tq_str name = parse_name_at(p, &s->name_loc);
 
     s->kind = TQ_GQL_SEL_FIELD;
     if (accept(p, TQ_TOK_COLON)) {
         s->alias = name;
-        name = parse_name(p);
+        name = parse_name_at(p, &s->name_loc);
     }
     s->name = name;
     parse_arguments(p, false, &s->args, &s->nargs);
@@ -468,7 +468,7 @@ static void parse_fragment_selection(parser *p, tq_gql_selection *s)
     bool has_type_condition = ACCEPT_KEYWORD(p, "on");
     if (!has_type_condition && peek(p, TQ_TOK_NAME)) {
         s->kind = TQ_GQL_SEL_FRAGMENT_SPREAD;
-        s->name = parse_name(p);
+        s->name = parse_name_at(p, &s->name_loc);
         parse_directives(p, false, &s->directives, &s->ndirectives);
         return;
     }
@@ -515,7 +515,7 @@ static void parse_variable_definitions(parser *p, tq_gql_operation *op)
         memset(&var, 0, sizeof(var));
         var.loc = p->tok.loc;
         expect(p, TQ_TOK_DOLLAR);
-        var.name = parse_name(p);
+        var.name = parse_name_at(p, &var.name_loc);
         expect(p, TQ_TOK_COLON);
         var.type = parse_type(p);
         if (accept(p, TQ_TOK_EQUALS))
@@ -537,7 +537,7 @@ static void parse_operation(parser *p, tq_gql_definition *d)
         operation_type_of(&p->tok, &op->type);
         advance(p);
         if (peek(p, TQ_TOK_NAME))
-            op->name = parse_name(p);
+            op->name = parse_name_at(p, &op->name_loc);
         parse_variable_definitions(p, op);
         parse_directives(p, false, &op->directives, &op->ndirectives);
     }
@@ -553,7 +553,7 @@ static void parse_fragment_definition(parser *p, tq_gql_definition *d)
     advance(p);
     if (VALUE_IS(&p->tok, "on"))
         unexpected(p, &p->tok);
-    f->name = parse_name(p);
+    f->name = parse_name_at(p, &f->name_loc);
     EXPECT_KEYWORD(p, "on");
     f->type_condition = parse_name_at(p, &f->type_condition_loc);
     parse_directives(p, false, &f->directives, &f->ndirectives);

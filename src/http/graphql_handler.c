@@ -25,6 +25,7 @@
 #include "tenantql/gql_exec.h"
 #include "tenantql/gql_introspection.h"
 #include "tenantql/gql_parser.h"
+#include "tenantql/gql_validate.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
 #include "tenantql/token_cache.h"
@@ -241,6 +242,36 @@ typedef struct gql_params {
     json_t *variables;
 } gql_params;
 
+/* Validates doc (spec section 5); when it is invalid, answers with every error, as
+ * request errors (no data), and returns false. */
+static bool validate_document(tq_request *r, const tq_gql_document *doc)
+{
+    tq_validation_result vr = tq_validate(r->server->schema, doc, &r->arena);
+    if (vr.count == 0)
+        return true;
+    tq_strbuf b = TQ_STRBUF_INIT;
+    tq_strbuf_lit(&b, "{\"errors\":[");
+    for (uint32_t i = 0; i < vr.count; i++) {
+        if (i > 0)
+            tq_strbuf_lit(&b, ",");
+        tq_strbuf_lit(&b, "{\"message\":");
+        tq_json_write_cstr(&b, vr.errors[i].message);
+        if (vr.errors[i].nlocations > 0) {
+            tq_strbuf_lit(&b, ",\"locations\":[");
+            for (uint32_t k = 0; k < vr.errors[i].nlocations; k++)
+                tq_strbuf_printf(&b, "%s{\"line\":%u,\"column\":%u}", k ? "," : "", vr.errors[i].locations[k].line,
+                                 vr.errors[i].locations[k].column);
+            tq_strbuf_lit(&b, "]");
+        }
+        tq_strbuf_lit(&b, ",\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}");
+    }
+    tq_strbuf_lit(&b, "]}");
+    tq_log_debug("http", "request %lu: %u validation errors", r->id, (unsigned)vr.count);
+    send_body(r, r->graphql_response ? 400 : 200, &b);
+    request_maybe_free(r);
+    return false;
+}
+
 /* The document to run: from the worker's cache when this exact text was seen valid
  * before; otherwise parsed and checked here, and remembered when it passes. NULL after
  * answering with the errors (no data). */
@@ -262,6 +293,8 @@ static const tq_gql_document *prepare_document(tq_request *r, const gql_params *
         request_maybe_free(r);
         return NULL;
     }
+    if (!validate_document(r, doc))
+        return NULL;
     if (!r->server->cfg.introspection) {
         /* a validation error, as graphql-js's NoSchemaIntrospectionCustomRule gives: no data */
         tq_strbuf b = TQ_STRBUF_INIT;

@@ -57,8 +57,10 @@ test('a syntax error names its line and column', async () => {
   assert.equal(r.body.data, undefined);
   assert.equal(r.body.errors[0].message, 'Syntax Error: Expected Name, found "}".');
   assert.deepEqual(r.body.errors[0].locations, [{ line: 4, column: 3 }]);
-  const r2 = await gql(dev.url, '{ me }', { headers: { ...auth, accept: 'application/graphql-response+json' } });
-  assert.equal(r2.status, 200, 'parses; the executor handles it');
+  const r2 = await gql(dev.url, '{ me { id } }', { headers: { ...auth, accept: 'application/graphql-response+json' } });
+  assert.equal(r2.status, 200, 'parses and validates; the executor handles it');
+  const invalid = await gql(dev.url, '{ me }', { headers: { ...auth, accept: 'application/graphql-response+json' } });
+  assert.equal(invalid.status, 400, 'parses but fails validation: a leaf-less object field');
   const r3 = await gql(dev.url, '{ me', { headers: { ...auth, accept: 'application/graphql-response+json' } });
   assert.equal(r3.status, 400);
   assert.match(r3.headers.get('content-type'), /application\/graphql-response\+json/);

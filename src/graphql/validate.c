@@ -1,0 +1,1022 @@
+/*
+ * validate.c - document validation (spec section 5): the walk over the document and
+ * every rule except the value rules (validate_values.c) and field merging
+ * (validate_overlap.c).
+ *
+ * graphql-js runs its 26 rules as one parallel visitor, so the order of its errors is
+ * the order in which nodes are entered and left, and at one node the order of the rules
+ * in specifiedRules. The walk below enters and leaves nodes in the same order and at
+ * each one applies the rules in that order; the comments name the rules. The state
+ * graphql-js's TypeInfo keeps on stacks is passed down as arguments here.
+ *
+ * Variable usages, fragment spreads and the fragments an operation reaches are
+ * computed in graphql-js's order (a LIFO worklist, not document order) because errors
+ * are reported in it.
+ */
+#include <string.h>
+
+#include "validate_internal.h"
+
+/* ---- fragments ---- */
+
+/* graphql-js's getFragment: the last definition of that name wins. */
+static const tq_gql_fragment *fragment_named(tq_vctx *v, tq_str name)
+{
+    uint64_t *i = tq_vmap_get(&v->fragments, NULL, name, tq_vnostr());
+    return i != NULL ? &v->doc->defs[*i].u.fragment : NULL;
+}
+
+typedef struct sel_list {
+    const tq_gql_selection **items;
+    uint32_t n, cap;
+} sel_list;
+
+typedef struct set_stack {
+    const tq_gql_selection_set **items;
+    uint32_t n, cap;
+} set_stack;
+
+/* getFragmentSpreads: the spreads of a selection set, nested ones included, in
+ * graphql-js's worklist order. Cached per selection set. */
+static const sel_list *fragment_spreads(tq_vctx *v, tq_vmap *cache, const tq_gql_selection_set *set)
+{
+    bool existed;
+    uint64_t *slot = tq_vmap_put(v->ar, cache, set, tq_vnostr(), tq_vnostr(), &existed);
+    if (existed)
+        return (const sel_list *)(uintptr_t)*slot;
+    sel_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
+    set_stack todo = {0};
+    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, set);
+    while (todo.n > 0) {
+        const tq_gql_selection_set *s = todo.items[--todo.n];
+        for (uint32_t i = 0; i < s->count; i++) {
+            const tq_gql_selection *sel = &s->items[i];
+            if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD)
+                TQ_VPUSH(v->ar, out->items, out->n, out->cap, sel);
+            else if (sel->selection_set.count > 0)
+                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &sel->selection_set);
+        }
+    }
+    *slot = (uint64_t)(uintptr_t)out;
+    return out;
+}
+
+typedef struct frag_list {
+    const tq_gql_fragment **items;
+    uint32_t n, cap;
+} frag_list;
+
+/* ---- per-validation state of the walk ---- */
+
+typedef struct var_usage {
+    const tq_gql_value *var;
+    const tq_type_ref *type;  /* of the position; NULL when unknown */
+    bool has_default;         /* the position (argument, input field) has a default value */
+} var_usage;
+
+typedef struct usage_list {
+    var_usage *items;
+    uint32_t n, cap;
+} usage_list;
+
+typedef struct walk {
+    tq_vctx *v;
+    tq_vmap spreads;          /* selection set -> sel_list */
+    tq_vmap reached;          /* operation -> frag_list of the fragments it reaches */
+    tq_vmap usages;           /* operation or fragment -> usage_list */
+    tq_vmap op_names;         /* UniqueOperationNames */
+    tq_vmap frag_names;       /* UniqueFragmentNames */
+    tq_vmap cycle_visited;    /* NoFragmentCycles */
+    tq_vmap cycle_index;
+    sel_list cycle_path;
+    uint32_t noperations;
+    bool doc_has_type_system;
+} walk;
+
+/* getRecursivelyReferencedFragments */
+static const frag_list *reached_fragments(walk *w, const tq_gql_operation *op)
+{
+    tq_vctx *v = w->v;
+    bool existed;
+    uint64_t *slot = tq_vmap_put(v->ar, &w->reached, op, tq_vnostr(), tq_vnostr(), &existed);
+    if (existed)
+        return (const frag_list *)(uintptr_t)*slot;
+    frag_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
+    tq_vmap collected = {0};
+    set_stack todo = {0};
+    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
+    while (todo.n > 0) {
+        const sel_list *spreads = fragment_spreads(v, &w->spreads, todo.items[--todo.n]);
+        for (uint32_t i = 0; i < spreads->n; i++) {
+            tq_vmap_put(v->ar, &collected, NULL, spreads->items[i]->name, tq_vnostr(), &existed);
+            if (existed)
+                continue;
+            const tq_gql_fragment *f = fragment_named(v, spreads->items[i]->name);
+            if (f != NULL) {
+                TQ_VPUSH(v->ar, out->items, out->n, out->cap, f);
+                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &f->selection_set);
+            }
+        }
+    }
+    *slot = (uint64_t)(uintptr_t)out;
+    return out;
+}
+
+/* ---- variable usages (ValidationContext.getVariableUsages) ---- */
+
+static const tq_schema_type *output_type(const tq_schema_type *t)
+{
+    return t != NULL && t->kind != TQ_TYPE_INPUT_OBJECT ? t : NULL;
+}
+
+static const tq_input_value *find_arg(const tq_input_value *args, uint32_t n, tq_str name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strlen(args[i].name) == name.len && memcmp(args[i].name, name.s, name.len) == 0)
+            return &args[i];
+    return NULL;
+}
+
+static const tq_input_value *find_input_field(const tq_schema_type *t, tq_str name)
+{
+    return find_arg(t->input_fields, t->ninput_fields, name);
+}
+
+static void usages_in_value(walk *w, usage_list *out, const tq_gql_value *val, const tq_type_ref *type, bool has_default)
+{
+    tq_vctx *v = w->v;
+    if (val->kind == TQ_GQL_VALUE_VARIABLE) {
+        var_usage u = {val, type, has_default};
+        TQ_VPUSH(v->ar, out->items, out->n, out->cap, u);
+    } else if (val->kind == TQ_GQL_VALUE_LIST) {
+        const tq_type_ref *nn = type != NULL && type->kind == TQ_GQL_TYPE_NON_NULL ? type->of : type;
+        const tq_type_ref *item = nn != NULL && nn->kind == TQ_GQL_TYPE_LIST ? nn->of : nn;
+        for (uint32_t i = 0; i < val->u.list.count; i++)
+            usages_in_value(w, out, val->u.list.items[i], item, false);
+    } else if (val->kind == TQ_GQL_VALUE_OBJECT) {
+        const tq_schema_type *it = tq_vnamed(type);
+        for (uint32_t i = 0; i < val->u.object.count; i++) {
+            const tq_gql_object_field *f = &val->u.object.fields[i];
+            const tq_input_value *def = it != NULL && it->kind == TQ_TYPE_INPUT_OBJECT ? find_input_field(it, f->name) : NULL;
+            usages_in_value(w, out, f->value, def ? def->type : NULL, def != NULL && def->default_literal != NULL);
+        }
+    }
+}
+
+/* Arguments of a field or directive; TypeInfo types them by the directive when the
+ * schema knows it, otherwise by the innermost enclosing field. */
+static void usages_in_args(walk *w, usage_list *out, const tq_gql_argument *args, uint32_t nargs,
+                           const tq_input_value *defs, uint32_t ndefs)
+{
+    for (uint32_t i = 0; i < nargs; i++) {
+        const tq_input_value *def = defs != NULL ? find_arg(defs, ndefs, args[i].name) : NULL;
+        usages_in_value(w, out, args[i].value, def ? def->type : NULL, def != NULL && def->default_literal != NULL);
+    }
+}
+
+static void usages_in_directives(walk *w, usage_list *out, const tq_gql_directive *dirs, uint32_t n,
+                                 const tq_schema_field *enclosing)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const tq_schema_directive *sd = tq_schema_find_directive(w->v->schema, dirs[i].name.s, dirs[i].name.len);
+        if (sd != NULL)
+            usages_in_args(w, out, dirs[i].args, dirs[i].nargs, sd->args, sd->nargs);
+        else
+            usages_in_args(w, out, dirs[i].args, dirs[i].nargs, enclosing ? enclosing->args : NULL,
+                           enclosing ? enclosing->nargs : 0);
+    }
+}
+
+static void usages_in_set(walk *w, usage_list *out, const tq_gql_selection_set *set, const tq_schema_type *cur,
+                          const tq_schema_field *enclosing)
+{
+    const tq_schema_type *parent = tq_vis_composite(cur) ? cur : NULL;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const tq_gql_selection *sel = &set->items[i];
+        if (sel->kind == TQ_GQL_SEL_FIELD) {
+            const tq_schema_field *def = tq_vfield_def(w->v, parent, sel->name);
+            usages_in_args(w, out, sel->args, sel->nargs, def ? def->args : NULL, def ? def->nargs : 0);
+            usages_in_directives(w, out, sel->directives, sel->ndirectives, def);
+            if (sel->selection_set.count > 0)
+                usages_in_set(w, out, &sel->selection_set, def ? tq_vnamed(def->type) : NULL, def);
+        } else if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
+            usages_in_directives(w, out, sel->directives, sel->ndirectives, enclosing);
+        } else {
+            usages_in_directives(w, out, sel->directives, sel->ndirectives, enclosing);
+            const tq_schema_type *t = sel->type_condition.len ? tq_vfind_type(w->v, sel->type_condition) : cur;
+            usages_in_set(w, out, &sel->selection_set, output_type(t), enclosing);
+        }
+    }
+}
+
+static const tq_schema_type *root_type(const tq_schema *s, tq_gql_operation_type t)
+{
+    return t == TQ_GQL_OP_QUERY ? s->query : t == TQ_GQL_OP_MUTATION ? s->mutation : s->subscription;
+}
+
+static const usage_list *usages_of(walk *w, const void *def_key, const tq_gql_operation *op, const tq_gql_fragment *frag)
+{
+    bool existed;
+    uint64_t *slot = tq_vmap_put(w->v->ar, &w->usages, def_key, tq_vnostr(), tq_vnostr(), &existed);
+    if (existed)
+        return (const usage_list *)(uintptr_t)*slot;
+    usage_list *out = tq_arena_calloc(w->v->ar, 1, sizeof(*out));
+    if (op != NULL) {
+        usages_in_directives(w, out, op->directives, op->ndirectives, NULL);
+        usages_in_set(w, out, &op->selection_set, root_type(w->v->schema, op->type), NULL);
+    } else {
+        usages_in_directives(w, out, frag->directives, frag->ndirectives, NULL);
+        usages_in_set(w, out, &frag->selection_set, output_type(tq_vfind_type(w->v, frag->type_condition)), NULL);
+    }
+    *slot = (uint64_t)(uintptr_t)out;
+    return out;
+}
+
+/* getRecursiveVariableUsages: the operation's own, then each reached fragment's. */
+static usage_list recursive_usages(walk *w, const tq_gql_operation *op)
+{
+    usage_list all = {0};
+    const usage_list *own = usages_of(w, op, op, NULL);
+    for (uint32_t i = 0; i < own->n; i++)
+        TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, own->items[i]);
+    const frag_list *frags = reached_fragments(w, op);
+    for (uint32_t f = 0; f < frags->n; f++) {
+        const usage_list *u = usages_of(w, frags->items[f], NULL, frags->items[f]);
+        for (uint32_t i = 0; i < u->n; i++)
+            TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
+    }
+    return all;
+}
+
+/* ---- directives: the schema's, overridden by definitions in the document ---- */
+
+typedef struct dir_info {
+    bool known;
+    uint32_t locations;
+    bool repeatable;
+    const tq_schema_directive *sd;
+    const tq_gql_directive_def *dd;
+} dir_info;
+
+static uint32_t location_bits(const tq_gql_directive_def *dd)
+{
+    uint32_t bits = 0;
+    for (uint32_t i = 0; i < dd->nlocations; i++)
+        for (int l = 0; l < TQ_DLOC_COUNT_; l++)
+            if (strcmp(tq_directive_location_name((tq_directive_location)l), dd->locations[i].s) == 0)
+                bits |= 1u << l;
+    return bits;
+}
+
+static dir_info directive_info(walk *w, tq_str name)
+{
+    dir_info info = {0};
+    if (w->doc_has_type_system) {
+        const tq_gql_document *doc = w->v->doc;
+        for (uint32_t i = doc->count; i-- > 0;) {
+            if (doc->defs[i].kind == TQ_GQL_DEF_DIRECTIVE && tq_str_equal(doc->defs[i].u.directive.name, name)) {
+                info.known = true;
+                info.dd = &doc->defs[i].u.directive;
+                info.locations = location_bits(info.dd);
+                info.repeatable = info.dd->repeatable;
+                return info;
+            }
+        }
+    }
+    info.sd = tq_schema_find_directive(w->v->schema, name.s, name.len);
+    if (info.sd != NULL) {
+        info.known = true;
+        info.locations = info.sd->locations;
+        info.repeatable = info.sd->repeatable;
+    }
+    return info;
+}
+
+static bool directive_has_arg(const dir_info *info, tq_str name)
+{
+    if (info->sd != NULL)
+        return find_arg(info->sd->args, info->sd->nargs, name) != NULL;
+    for (uint32_t i = 0; i < info->dd->nargs; i++)
+        if (tq_str_equal(info->dd->args[i].name, name))
+            return true;
+    return false;
+}
+
+/* ---- rules on lists of names ---- */
+
+static bool args_have(const tq_gql_argument *args, uint32_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < n; i++)
+        if (tq_str_eq(args[i].name, name, (uint32_t)len))
+            return true;
+    return false;
+}
+
+/* UniqueArgumentNames: one error per repeated name, at every occurrence, in the order
+ * the names first appear. */
+static void unique_argument_names(tq_vctx *v, const tq_gql_argument *args, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && !v->stopped; i++) {
+        bool seen_before = false;
+        for (uint32_t j = 0; j < i && !seen_before; j++)
+            seen_before = tq_str_equal(args[j].name, args[i].name);
+        if (seen_before)
+            continue;
+        tq_gql_loc *locs = NULL;
+        uint32_t nlocs = 0, cap = 0;
+        for (uint32_t j = i; j < n; j++)
+            if (tq_str_equal(args[j].name, args[i].name))
+                TQ_VPUSH(v->ar, locs, nlocs, cap, args[j].loc);
+        if (nlocs > 1)
+            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one argument named \"%s\".", args[i].name.s), locs,
+                       nlocs);
+    }
+}
+
+/* UniqueDirectivesPerLocation, applied when the node carrying the directives is entered. */
+static void unique_directives(walk *w, const tq_gql_directive *dirs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && !w->v->stopped; i++) {
+        dir_info info = directive_info(w, dirs[i].name);
+        if (!info.known || info.repeatable)
+            continue;
+        for (uint32_t j = 0; j < i; j++) {
+            if (tq_str_equal(dirs[j].name, dirs[i].name)) {
+                tq_gql_loc locs[2] = {dirs[j].loc, dirs[i].loc};
+                tq_vreport(w->v,
+                           tq_arena_sprintf(w->v->ar, "The directive \"@%s\" can only be used once at this location.",
+                                            dirs[i].name.s),
+                           locs, 2);
+                break;
+            }
+        }
+    }
+}
+
+/* ---- directives ---- */
+
+static void provided_directive_args(walk *w, const tq_gql_directive *d, const dir_info *info)
+{
+    tq_vctx *v = w->v;
+    if (info->sd != NULL) {
+        for (uint32_t i = 0; i < info->sd->nargs; i++) {
+            const tq_input_value *a = &info->sd->args[i];
+            if (a->type->kind == TQ_GQL_TYPE_NON_NULL && a->default_literal == NULL && !args_have(d->args, d->nargs, a->name))
+                tq_vreport1(v, d->loc, "Directive \"@%s\" argument \"%s\" of type \"%s\" is required, but it was not provided.",
+                            d->name.s, a->name, tq_vtype_text(v, a->type));
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < info->dd->nargs; i++) {
+        const tq_gql_input_value_def *a = &info->dd->args[i];
+        if (a->type->kind == TQ_GQL_TYPE_NON_NULL && a->default_value == NULL && !args_have(d->args, d->nargs, a->name.s))
+            tq_vreport1(v, d->loc, "Directive \"@%s\" argument \"%s\" of type \"%s\" is required, but it was not provided.",
+                        d->name.s, a->name.s, tq_vast_type_text(v, a->type));
+    }
+}
+
+static void visit_directive(walk *w, const tq_gql_directive *d, tq_directive_location where,
+                            const tq_schema_field *enclosing)
+{
+    tq_vctx *v = w->v;
+    dir_info info = directive_info(w, d->name);
+    /* KnownDirectives */
+    if (!info.known)
+        tq_vreport1(v, d->loc, "Unknown directive \"@%s\".", d->name.s);
+    else if ((info.locations & (1u << where)) == 0)
+        tq_vreport1(v, d->loc, "Directive \"@%s\" may not be used on %s.", d->name.s, tq_directive_location_name(where));
+    /* KnownArgumentNames (on directives) */
+    for (uint32_t i = 0; info.known && i < d->nargs; i++)
+        if (!directive_has_arg(&info, d->args[i].name))
+            tq_vreport1(v, d->args[i].loc, "Unknown argument \"%s\" on directive \"@%s\".", d->args[i].name.s, d->name.s);
+    unique_argument_names(v, d->args, d->nargs);
+    /* ValuesOfCorrectType inside, typed as TypeInfo types them */
+    const tq_schema_directive *sd = tq_schema_find_directive(v->schema, d->name.s, d->name.len);
+    for (uint32_t i = 0; i < d->nargs && !v->stopped; i++) {
+        const tq_input_value *def = sd != NULL ? find_arg(sd->args, sd->nargs, d->args[i].name)
+                                    : enclosing != NULL ? find_arg(enclosing->args, enclosing->nargs, d->args[i].name)
+                                                        : NULL;
+        tq_vcheck_value(v, d->args[i].value, def ? def->type : NULL);
+    }
+    /* ProvidedRequiredArguments (on directives), on leave */
+    if (info.known)
+        provided_directive_args(w, d, &info);
+}
+
+static void visit_directives(walk *w, const tq_gql_directive *dirs, uint32_t n, tq_directive_location where,
+                             const tq_schema_field *enclosing)
+{
+    for (uint32_t i = 0; i < n && !w->v->stopped; i++)
+        visit_directive(w, &dirs[i], where, enclosing);
+}
+
+/* ---- types named in the document ---- */
+
+static bool document_defines_type(walk *w, tq_str name)
+{
+    if (!w->doc_has_type_system)
+        return false;
+    for (uint32_t i = 0; i < w->v->doc->count; i++) {
+        const tq_gql_definition *d = &w->v->doc->defs[i];
+        if (d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && !d->extension &&
+            tq_str_equal(d->u.type.name, name))
+            return true;
+    }
+    return false;
+}
+
+/* KnownTypeNames */
+static void known_type_name(walk *w, tq_str name, tq_gql_loc loc)
+{
+    if (tq_vfind_type(w->v, name) == NULL && !document_defines_type(w, name))
+        tq_vreport1(w->v, loc, "Unknown type \"%s\".", name.s);
+}
+
+static void visit_ast_type(walk *w, const tq_gql_type *t)
+{
+    while (t->kind != TQ_GQL_TYPE_NAMED)
+        t = t->of_type;
+    known_type_name(w, t->name, t->loc);
+}
+
+/* ---- selections ---- */
+
+static bool types_overlap(const tq_schema_type *a, const tq_schema_type *b)
+{
+    if (a == b)
+        return true;
+    if (tq_vis_abstract(a)) {
+        if (!tq_vis_abstract(b))
+            return tq_vis_sub_type(a, b);
+        for (uint32_t i = 0; i < a->npossible; i++)
+            if (tq_vis_sub_type(b, a->possible[i]))
+                return true;
+        return false;
+    }
+    return tq_vis_abstract(b) && tq_vis_sub_type(b, a);
+}
+
+static void visit_selection_set(walk *w, const tq_gql_selection_set *set, const tq_schema_type *cur,
+                                const tq_schema_field *enclosing);
+
+static void provided_field_args(tq_vctx *v, const tq_gql_selection *sel, const tq_schema_field *def)
+{
+    for (uint32_t i = 0; i < def->nargs; i++) {
+        const tq_input_value *a = &def->args[i];
+        if (a->type->kind == TQ_GQL_TYPE_NON_NULL && a->default_literal == NULL && !args_have(sel->args, sel->nargs, a->name))
+            tq_vreport1(v, sel->loc, "Field \"%s\" argument \"%s\" of type \"%s\" is required, but it was not provided.",
+                        def->name, a->name, tq_vtype_text(v, a->type));
+    }
+}
+
+static void visit_field(walk *w, const tq_gql_selection *sel, const tq_schema_type *parent)
+{
+    tq_vctx *v = w->v;
+    const tq_schema_field *def = tq_vfield_def(v, parent, sel->name);
+    const tq_type_ref *type = def != NULL ? def->type : NULL;
+    bool has_set = sel->selection_set.count > 0;
+
+    /* ScalarLeafs */
+    if (type != NULL) {
+        if (tq_vis_leaf(tq_vnamed(type))) {
+            if (has_set)
+                tq_vreport1(v, sel->selection_set.loc,
+                            "Field \"%s\" must not have a selection since type \"%s\" has no subfields.", sel->name.s,
+                            tq_vtype_text(v, type));
+        } else if (!has_set) {
+            tq_vreport1(v, sel->loc, "Field \"%s\" of type \"%s\" must have a selection of subfields. Did you mean \"%s { ... }\"?",
+                        sel->name.s, tq_vtype_text(v, type), sel->name.s);
+        }
+    }
+    /* FieldsOnCorrectType */
+    if (parent != NULL && def == NULL)
+        tq_vreport1(v, sel->loc, "Cannot query field \"%s\" on type \"%s\".", sel->name.s, parent->name);
+    unique_directives(w, sel->directives, sel->ndirectives);
+    unique_argument_names(v, sel->args, sel->nargs);
+    for (uint32_t i = 0; i < sel->nargs && !v->stopped; i++) {
+        const tq_input_value *adef = def != NULL ? find_arg(def->args, def->nargs, sel->args[i].name) : NULL;
+        /* KnownArgumentNames */
+        if (adef == NULL && def != NULL && parent != NULL)
+            tq_vreport1(v, sel->args[i].loc, "Unknown argument \"%s\" on field \"%s.%s\".", sel->args[i].name.s,
+                        parent->name, def->name);
+        tq_vcheck_value(v, sel->args[i].value, adef ? adef->type : NULL);
+    }
+    visit_directives(w, sel->directives, sel->ndirectives, TQ_DLOC_FIELD, def);
+    if (has_set)
+        visit_selection_set(w, &sel->selection_set, tq_vnamed(type), def);
+    /* ProvidedRequiredArguments, on leave */
+    if (def != NULL && !v->stopped)
+        provided_field_args(v, sel, def);
+}
+
+static void visit_spread(walk *w, const tq_gql_selection *sel, const tq_schema_type *parent,
+                         const tq_schema_field *enclosing)
+{
+    tq_vctx *v = w->v;
+    const tq_gql_fragment *f = fragment_named(v, sel->name);
+    /* KnownFragmentNames */
+    if (f == NULL)
+        tq_vreport1(v, sel->name_loc, "Unknown fragment \"%s\".", sel->name.s);
+    /* PossibleFragmentSpreads */
+    const tq_schema_type *ft = f != NULL ? tq_vfind_type(v, f->type_condition) : NULL;
+    if (tq_vis_composite(ft) && parent != NULL && !types_overlap(ft, parent))
+        tq_vreport1(v, sel->loc, "Fragment \"%s\" cannot be spread here as objects of type \"%s\" can never be of type \"%s\".",
+                    sel->name.s, parent->name, ft->name);
+    unique_directives(w, sel->directives, sel->ndirectives);
+    visit_directives(w, sel->directives, sel->ndirectives, TQ_DLOC_FRAGMENT_SPREAD, enclosing);
+}
+
+static void visit_inline(walk *w, const tq_gql_selection *sel, const tq_schema_type *parent, const tq_schema_type *cur,
+                         const tq_schema_field *enclosing)
+{
+    tq_vctx *v = w->v;
+    bool has_condition = sel->type_condition.len > 0;
+    const tq_schema_type *named = has_condition ? tq_vfind_type(v, sel->type_condition) : cur;
+    const tq_schema_type *ft = output_type(named);
+    /* FragmentsOnCompositeTypes */
+    if (has_condition && named != NULL && !tq_vis_composite(named))
+        tq_vreport1(v, sel->type_condition_loc, "Fragment cannot condition on non composite type \"%s\".", named->name);
+    /* PossibleFragmentSpreads */
+    if (tq_vis_composite(ft) && parent != NULL && !types_overlap(ft, parent))
+        tq_vreport1(v, sel->loc, "Fragment cannot be spread here as objects of type \"%s\" can never be of type \"%s\".",
+                    parent->name, ft->name);
+    unique_directives(w, sel->directives, sel->ndirectives);
+    if (has_condition)
+        known_type_name(w, sel->type_condition, sel->type_condition_loc);
+    visit_directives(w, sel->directives, sel->ndirectives, TQ_DLOC_INLINE_FRAGMENT, enclosing);
+    visit_selection_set(w, &sel->selection_set, ft, enclosing);
+}
+
+/* cur: the named type of the enclosing field, fragment or operation (TypeInfo's
+ * getNamedType(getType())), which may be a leaf or NULL. */
+static void visit_selection_set(walk *w, const tq_gql_selection_set *set, const tq_schema_type *cur,
+                                const tq_schema_field *enclosing)
+{
+    const tq_schema_type *parent = tq_vis_composite(cur) ? cur : NULL;
+    if (w->v->stopped)
+        return;
+    tq_voverlap_check(w->v, parent, set);
+    for (uint32_t i = 0; i < set->count && !w->v->stopped; i++) {
+        const tq_gql_selection *sel = &set->items[i];
+        if (sel->kind == TQ_GQL_SEL_FIELD)
+            visit_field(w, sel, parent);
+        else if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD)
+            visit_spread(w, sel, parent, enclosing);
+        else
+            visit_inline(w, sel, parent, cur, enclosing);
+    }
+}
+
+/* ---- SingleFieldSubscriptions: the executor's CollectFields, without variables ---- */
+
+typedef struct field_group {
+    tq_str key;
+    tq_gql_loc *locs;
+    uint32_t n, cap;
+    bool introspection;
+} field_group;
+
+typedef struct group_list {
+    field_group *items;
+    uint32_t n, cap;
+} group_list;
+
+/* @skip(if: true) and @include(if: false) written as literals exclude; variables are
+ * unknown at validation and count as included. */
+static bool included(const tq_gql_directive *dirs, uint32_t n)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const char *name = pass == 0 ? "skip" : "include";
+        for (uint32_t i = 0; i < n; i++) {
+            if (!tq_str_eq(dirs[i].name, name, (uint32_t)strlen(name)))
+                continue;
+            for (uint32_t j = dirs[i].nargs; j-- > 0;) {
+                if (TQ_STR_EQ_LIT(dirs[i].args[j].name, "if") && dirs[i].args[j].value->kind == TQ_GQL_VALUE_BOOLEAN) {
+                    if (dirs[i].args[j].value->u.boolean == (pass == 0))
+                        return false;
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    return true;
+}
+
+static bool condition_matches(tq_vctx *v, tq_str condition, const tq_schema_type *type)
+{
+    if (condition.len == 0)
+        return true;
+    const tq_schema_type *ct = tq_vfind_type(v, condition);
+    if (ct == type)
+        return true;
+    return tq_vis_abstract(ct) && tq_vis_sub_type(ct, type);
+}
+
+static void collect_root_fields(tq_vctx *v, const tq_gql_selection_set *set, const tq_schema_type *type,
+                                tq_vmap *visited, group_list *out)
+{
+    for (uint32_t i = 0; i < set->count; i++) {
+        const tq_gql_selection *sel = &set->items[i];
+        if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
+            if (tq_vmap_get(visited, NULL, sel->name, tq_vnostr()) != NULL || !included(sel->directives, sel->ndirectives))
+                continue;
+            bool existed;
+            tq_vmap_put(v->ar, visited, NULL, sel->name, tq_vnostr(), &existed);
+            const tq_gql_fragment *f = fragment_named(v, sel->name);
+            if (f != NULL && condition_matches(v, f->type_condition, type))
+                collect_root_fields(v, &f->selection_set, type, visited, out);
+            continue;
+        }
+        if (!included(sel->directives, sel->ndirectives))
+            continue;
+        if (sel->kind == TQ_GQL_SEL_INLINE_FRAGMENT) {
+            if (condition_matches(v, sel->type_condition, type))
+                collect_root_fields(v, &sel->selection_set, type, visited, out);
+            continue;
+        }
+        tq_str key = sel->alias.len ? sel->alias : sel->name;
+        field_group *g = NULL;
+        for (uint32_t k = 0; k < out->n && g == NULL; k++)
+            if (tq_str_equal(out->items[k].key, key))
+                g = &out->items[k];
+        if (g == NULL) {
+            field_group fresh = {key, NULL, 0, 0, sel->name.len >= 2 && sel->name.s[0] == '_' && sel->name.s[1] == '_'};
+            TQ_VPUSH(v->ar, out->items, out->n, out->cap, fresh);
+            g = &out->items[out->n - 1];
+        }
+        TQ_VPUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
+    }
+}
+
+static void single_field_subscription(tq_vctx *v, const tq_gql_operation *op)
+{
+    if (op->type != TQ_GQL_OP_SUBSCRIPTION || v->schema->subscription == NULL)
+        return;
+    group_list groups = {0};
+    tq_vmap visited = {0};
+    collect_root_fields(v, &op->selection_set, v->schema->subscription, &visited, &groups);
+    const char *who = op->name.len ? tq_arena_sprintf(v->ar, "Subscription \"%s\"", op->name.s) : "Anonymous Subscription";
+    if (groups.n > 1) {
+        tq_gql_loc *locs = NULL;
+        uint32_t n = 0, cap = 0;
+        for (uint32_t g = 1; g < groups.n; g++)
+            for (uint32_t i = 0; i < groups.items[g].n; i++)
+                TQ_VPUSH(v->ar, locs, n, cap, groups.items[g].locs[i]);
+        tq_vreport(v, tq_arena_sprintf(v->ar, "%s must select only one top level field.", who), locs, n);
+    }
+    for (uint32_t g = 0; g < groups.n; g++)
+        if (groups.items[g].introspection)
+            tq_vreport(v, tq_arena_sprintf(v->ar, "%s must not select an introspection top level field.", who),
+                       groups.items[g].locs, groups.items[g].n);
+}
+
+/* ---- operations ---- */
+
+static void unique_variable_names(tq_vctx *v, const tq_gql_operation *op)
+{
+    for (uint32_t i = 0; i < op->nvars && !v->stopped; i++) {
+        bool seen_before = false;
+        for (uint32_t j = 0; j < i && !seen_before; j++)
+            seen_before = tq_str_equal(op->vars[j].name, op->vars[i].name);
+        if (seen_before)
+            continue;
+        tq_gql_loc *locs = NULL;
+        uint32_t n = 0, cap = 0;
+        for (uint32_t j = i; j < op->nvars; j++)
+            if (tq_str_equal(op->vars[j].name, op->vars[i].name))
+                TQ_VPUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
+        if (n > 1)
+            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one variable named \"$%s\".", op->vars[i].name.s), locs, n);
+    }
+}
+
+static void visit_variable_definition(walk *w, const tq_gql_variable_def *vd)
+{
+    tq_vctx *v = w->v;
+    const tq_type_ref *type = tq_vtype_from_ast(v, vd->type);
+    const tq_schema_type *named = tq_vnamed(type);
+    bool input = named != NULL && (named->kind == TQ_TYPE_SCALAR || named->kind == TQ_TYPE_ENUM ||
+                                   named->kind == TQ_TYPE_INPUT_OBJECT);
+    /* VariablesAreInputTypes */
+    if (type != NULL && !input)
+        tq_vreport1(v, vd->type->loc, "Variable \"$%s\" cannot be non-input type \"%s\".", vd->name.s,
+                    tq_vast_type_text(v, vd->type));
+    unique_directives(w, vd->directives, vd->ndirectives);
+    visit_ast_type(w, vd->type);
+    if (vd->default_value != NULL)
+        tq_vcheck_value(v, vd->default_value, input ? type : NULL);
+    visit_directives(w, vd->directives, vd->ndirectives, TQ_DLOC_VARIABLE_DEFINITION, NULL);
+}
+
+/* The last definition of the name, as graphql-js's maps keep it. */
+static const tq_gql_variable_def *variable_named(const tq_gql_operation *op, tq_str name)
+{
+    for (uint32_t i = op->nvars; i-- > 0;)
+        if (tq_str_equal(op->vars[i].name, name))
+            return &op->vars[i];
+    return NULL;
+}
+
+static bool sub_type_of(const tq_type_ref *sub, const tq_type_ref *super)
+{
+    if (super->kind == TQ_GQL_TYPE_NON_NULL)
+        return sub->kind == TQ_GQL_TYPE_NON_NULL && sub_type_of(sub->of, super->of);
+    if (sub->kind == TQ_GQL_TYPE_NON_NULL)
+        return sub_type_of(sub->of, super);
+    if (super->kind == TQ_GQL_TYPE_LIST)
+        return sub->kind == TQ_GQL_TYPE_LIST && sub_type_of(sub->of, super->of);
+    if (sub->kind == TQ_GQL_TYPE_LIST)
+        return false;
+    if (sub->named == super->named)
+        return true;
+    return tq_vis_abstract(super->named) &&
+           (sub->named->kind == TQ_TYPE_OBJECT || sub->named->kind == TQ_TYPE_INTERFACE) &&
+           tq_vis_sub_type(super->named, sub->named);
+}
+
+/* The spec's IsVariableUsageAllowed, with its exception for defaults. */
+static bool usage_allowed(const tq_type_ref *var_type, const tq_gql_value *var_default, const var_usage *u)
+{
+    if (u->type->kind == TQ_GQL_TYPE_NON_NULL && var_type->kind != TQ_GQL_TYPE_NON_NULL) {
+        bool non_null_default = var_default != NULL && var_default->kind != TQ_GQL_VALUE_NULL;
+        if (!non_null_default && !u->has_default)
+            return false;
+        return sub_type_of(var_type, u->type->of);
+    }
+    return sub_type_of(var_type, u->type);
+}
+
+/* NoUndefinedVariables, NoUnusedVariables, VariablesInAllowedPosition: on leave. */
+static void check_variable_usages(walk *w, const tq_gql_definition *def)
+{
+    tq_vctx *v = w->v;
+    const tq_gql_operation *op = &def->u.operation;
+    usage_list all = recursive_usages(w, op);
+
+    for (uint32_t i = 0; i < all.n && !v->stopped; i++) {
+        if (variable_named(op, all.items[i].var->u.str) != NULL)
+            continue;
+        tq_gql_loc locs[2] = {all.items[i].var->loc, def->loc};
+        const char *msg = op->name.len
+                              ? tq_arena_sprintf(v->ar, "Variable \"$%s\" is not defined by operation \"%s\".",
+                                                 all.items[i].var->u.str.s, op->name.s)
+                              : tq_arena_sprintf(v->ar, "Variable \"$%s\" is not defined.", all.items[i].var->u.str.s);
+        tq_vreport(v, msg, locs, 2);
+    }
+    for (uint32_t i = 0; i < op->nvars && !v->stopped; i++) {
+        bool used = false;
+        for (uint32_t j = 0; j < all.n && !used; j++)
+            used = tq_str_equal(all.items[j].var->u.str, op->vars[i].name);
+        if (used)
+            continue;
+        if (op->name.len)
+            tq_vreport1(v, op->vars[i].loc, "Variable \"$%s\" is never used in operation \"%s\".", op->vars[i].name.s,
+                        op->name.s);
+        else
+            tq_vreport1(v, op->vars[i].loc, "Variable \"$%s\" is never used.", op->vars[i].name.s);
+    }
+    for (uint32_t i = 0; i < all.n && !v->stopped; i++) {
+        const var_usage *u = &all.items[i];
+        const tq_gql_variable_def *vd = variable_named(op, u->var->u.str);
+        if (vd == NULL || u->type == NULL)
+            continue;
+        const tq_type_ref *var_type = tq_vtype_from_ast(v, vd->type);
+        if (var_type == NULL || usage_allowed(var_type, vd->default_value, u))
+            continue;
+        tq_gql_loc locs[2] = {vd->loc, u->var->loc};
+        tq_vreport(v,
+                   tq_arena_sprintf(v->ar, "Variable \"$%s\" of type \"%s\" used in position expecting type \"%s\".",
+                                    vd->name.s, tq_vtype_text(v, var_type), tq_vtype_text(v, u->type)),
+                   locs, 2);
+    }
+}
+
+static void visit_operation(walk *w, const tq_gql_definition *def)
+{
+    tq_vctx *v = w->v;
+    const tq_gql_operation *op = &def->u.operation;
+    static const tq_directive_location where[] = {TQ_DLOC_QUERY, TQ_DLOC_MUTATION, TQ_DLOC_SUBSCRIPTION};
+
+    /* UniqueOperationNames */
+    if (op->name.len > 0) {
+        bool existed;
+        uint64_t *first = tq_vmap_put(v->ar, &w->op_names, NULL, op->name, tq_vnostr(), &existed);
+        if (existed) {
+            tq_gql_loc locs[2] = {{(uint32_t)(*first >> 32), (uint32_t)*first}, op->name_loc};
+            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one operation named \"%s\".", op->name.s), locs, 2);
+        } else {
+            *first = (uint64_t)op->name_loc.line << 32 | op->name_loc.column;
+        }
+    }
+    /* LoneAnonymousOperation */
+    if (op->name.len == 0 && w->noperations > 1)
+        tq_vreport1(v, def->loc, "This anonymous operation must be the only defined operation.");
+    single_field_subscription(v, op);
+    unique_variable_names(v, op);
+    unique_directives(w, op->directives, op->ndirectives);
+    for (uint32_t i = 0; i < op->nvars && !v->stopped; i++)
+        visit_variable_definition(w, &op->vars[i]);
+    visit_directives(w, op->directives, op->ndirectives, where[op->type], NULL);
+    visit_selection_set(w, &op->selection_set, root_type(v->schema, op->type), NULL);
+    if (!v->stopped)
+        check_variable_usages(w, def);
+}
+
+/* ---- fragment definitions ---- */
+
+static void detect_cycles(walk *w, const tq_gql_fragment *f)
+{
+    tq_vctx *v = w->v;
+    bool existed;
+    tq_vmap_put(v->ar, &w->cycle_visited, NULL, f->name, tq_vnostr(), &existed);
+    if (existed)
+        return;
+    const sel_list *spreads = fragment_spreads(v, &w->spreads, &f->selection_set);
+    if (spreads->n == 0)
+        return;
+    uint64_t *my_index = tq_vmap_put(v->ar, &w->cycle_index, NULL, f->name, tq_vnostr(), &existed);
+    *my_index = w->cycle_path.n + 1; /* 0: not on the path */
+    for (uint32_t i = 0; i < spreads->n && !v->stopped; i++) {
+        const tq_gql_selection *s = spreads->items[i];
+        uint64_t *at = tq_vmap_get(&w->cycle_index, NULL, s->name, tq_vnostr());
+        uint64_t cycle_start = at != NULL ? *at : 0;
+        TQ_VPUSH(v->ar, w->cycle_path.items, w->cycle_path.n, w->cycle_path.cap, s);
+        if (cycle_start == 0) {
+            const tq_gql_fragment *next = fragment_named(v, s->name);
+            if (next != NULL)
+                detect_cycles(w, next);
+        } else {
+            tq_vbuf via = {v->ar, NULL, 0, 0};
+            uint32_t from = (uint32_t)cycle_start - 1, n = w->cycle_path.n - from;
+            tq_gql_loc *locs = tq_arena_alloc(v->ar, n * sizeof(*locs));
+            for (uint32_t k = 0; k < n; k++) {
+                const tq_gql_selection *p = w->cycle_path.items[from + k];
+                locs[k] = p->loc;
+                if (k + 1 < n) {
+                    tq_vbuf_puts(&via, k ? ", \"" : " via \"");
+                    tq_vbuf_put(&via, p->name.s, p->name.len);
+                    tq_vbuf_puts(&via, "\"");
+                }
+            }
+            tq_vreport(v, tq_arena_sprintf(v->ar, "Cannot spread fragment \"%s\" within itself%s.", s->name.s, tq_vbuf_str(&via)),
+                       locs, n);
+        }
+        w->cycle_path.n--;
+    }
+    /* the map may have grown meanwhile: look the slot up again */
+    *tq_vmap_get(&w->cycle_index, NULL, f->name, tq_vnostr()) = 0;
+}
+
+static void visit_fragment_definition(walk *w, const tq_gql_definition *def)
+{
+    tq_vctx *v = w->v;
+    const tq_gql_fragment *f = &def->u.fragment;
+    const tq_schema_type *t = tq_vfind_type(v, f->type_condition);
+
+    /* FragmentsOnCompositeTypes */
+    if (t != NULL && !tq_vis_composite(t))
+        tq_vreport1(v, f->type_condition_loc, "Fragment \"%s\" cannot condition on non composite type \"%s\".", f->name.s,
+                    t->name);
+    /* UniqueFragmentNames */
+    bool existed;
+    uint64_t *first = tq_vmap_put(v->ar, &w->frag_names, NULL, f->name, tq_vnostr(), &existed);
+    if (existed) {
+        tq_gql_loc locs[2] = {{(uint32_t)(*first >> 32), (uint32_t)*first}, f->name_loc};
+        tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one fragment named \"%s\".", f->name.s), locs, 2);
+    } else {
+        *first = (uint64_t)f->name_loc.line << 32 | f->name_loc.column;
+    }
+    detect_cycles(w, f);
+    unique_directives(w, f->directives, f->ndirectives);
+    known_type_name(w, f->type_condition, f->type_condition_loc);
+    visit_directives(w, f->directives, f->ndirectives, TQ_DLOC_FRAGMENT_DEFINITION, NULL);
+    visit_selection_set(w, &f->selection_set, output_type(t), NULL);
+}
+
+/* ---- the document ---- */
+
+static bool is_executable(const tq_gql_definition *d)
+{
+    return d->kind == TQ_GQL_DEF_OPERATION || d->kind == TQ_GQL_DEF_FRAGMENT;
+}
+
+/* ExecutableDefinitions */
+static void executable_definitions(walk *w)
+{
+    const tq_gql_document *doc = w->v->doc;
+    for (uint32_t i = 0; i < doc->count; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (is_executable(d))
+            continue;
+        w->doc_has_type_system = true;
+        if (d->kind == TQ_GQL_DEF_SCHEMA)
+            tq_vreport1(w->v, d->loc, "The schema definition is not executable.");
+        else
+            tq_vreport1(w->v, d->loc, "The \"%s\" definition is not executable.",
+                        d->kind == TQ_GQL_DEF_DIRECTIVE ? d->u.directive.name.s : d->u.type.name.s);
+    }
+}
+
+/* NoUnusedFragments, on leaving the document */
+static void unused_fragments(walk *w)
+{
+    tq_vctx *v = w->v;
+    const tq_gql_document *doc = v->doc;
+    tq_vmap used = {0};
+    bool existed;
+    for (uint32_t i = 0; i < doc->count; i++) {
+        if (doc->defs[i].kind != TQ_GQL_DEF_OPERATION)
+            continue;
+        const frag_list *reached = reached_fragments(w, &doc->defs[i].u.operation);
+        for (uint32_t k = 0; k < reached->n; k++)
+            tq_vmap_put(v->ar, &used, NULL, reached->items[k]->name, tq_vnostr(), &existed);
+    }
+    for (uint32_t i = 0; i < doc->count && !v->stopped; i++) {
+        const tq_gql_definition *d = &doc->defs[i];
+        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_vmap_get(&used, NULL, d->u.fragment.name, tq_vnostr()) == NULL)
+            tq_vreport1(v, d->loc, "Fragment \"%s\" is never used.", d->u.fragment.name.s);
+    }
+}
+
+static tq_type_ref *named_ref(tq_arena *ar, const tq_schema_type *t)
+{
+    tq_type_ref *r = tq_arena_calloc(ar, 1, sizeof(*r));
+    r->kind = TQ_GQL_TYPE_NAMED;
+    r->named = t;
+    return r;
+}
+
+static tq_type_ref *non_null(tq_arena *ar, const tq_type_ref *of)
+{
+    tq_type_ref *r = tq_arena_calloc(ar, 1, sizeof(*r));
+    r->kind = TQ_GQL_TYPE_NON_NULL;
+    r->of = of;
+    return r;
+}
+
+/* __typename on every composite type; __schema and __type on the query root when the
+ * schema has the introspection types. */
+static void init_meta_fields(tq_vctx *v)
+{
+    const tq_schema_type *string = tq_schema_find_type(v->schema, "String", 6);
+    const tq_schema_type *schema_t = tq_schema_find_type(v->schema, "__Schema", 8);
+    const tq_schema_type *type_t = tq_schema_find_type(v->schema, "__Type", 6);
+
+    v->typename_field.name = "__typename";
+    v->typename_field.type = non_null(v->ar, named_ref(v->ar, string));
+    if (schema_t != NULL) {
+        v->has_schema_meta = true;
+        v->schema_field.name = "__schema";
+        v->schema_field.type = non_null(v->ar, named_ref(v->ar, schema_t));
+    }
+    if (type_t != NULL && string != NULL) {
+        tq_input_value *arg = tq_arena_calloc(v->ar, 1, sizeof(*arg));
+        arg->name = "name";
+        arg->type = non_null(v->ar, named_ref(v->ar, string));
+        v->has_type_meta = true;
+        v->type_field.name = "__type";
+        v->type_field.type = named_ref(v->ar, type_t);
+        v->type_field.args = arg;
+        v->type_field.nargs = 1;
+    }
+}
+
+static void index_fragments(tq_vctx *v)
+{
+    bool existed;
+    for (uint32_t i = 0; i < v->doc->count; i++)
+        if (v->doc->defs[i].kind == TQ_GQL_DEF_FRAGMENT)
+            *tq_vmap_put(v->ar, &v->fragments, NULL, v->doc->defs[i].u.fragment.name, tq_vnostr(), &existed) = i;
+}
+
+tq_validation_result tq_validate(const tq_schema *schema, const tq_gql_document *doc, tq_arena *a)
+{
+    tq_vctx v;
+    memset(&v, 0, sizeof(v));
+    v.schema = schema;
+    v.doc = doc;
+    v.ar = a;
+    memset(v.scalar_known, -1, sizeof(v.scalar_known));
+    init_meta_fields(&v);
+    index_fragments(&v);
+
+    walk w;
+    memset(&w, 0, sizeof(w));
+    w.v = &v;
+    for (uint32_t i = 0; i < doc->count; i++)
+        w.noperations += doc->defs[i].kind == TQ_GQL_DEF_OPERATION;
+
+    executable_definitions(&w);
+    for (uint32_t i = 0; i < doc->count && !v.stopped; i++) {
+        if (doc->defs[i].kind == TQ_GQL_DEF_OPERATION)
+            visit_operation(&w, &doc->defs[i]);
+        else if (doc->defs[i].kind == TQ_GQL_DEF_FRAGMENT)
+            visit_fragment_definition(&w, &doc->defs[i]);
+    }
+    unused_fragments(&w);
+
+    tq_validation_result r = {v.errors, v.nerrors};
+    return r;
+}

@@ -1,0 +1,125 @@
+/*
+ * validate_internal.h - what the files of the document validator (validate*.c) share:
+ * the validation context, arena-backed hash maps and growable arrays, error reporting
+ * and the type helpers the rules have in common. Not a public interface.
+ */
+#ifndef TENANTQL_VALIDATE_INTERNAL_H
+#define TENANTQL_VALIDATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tenantql/gql_validate.h"
+
+/* ---- hash map: (pointer, name, name) -> 64-bit value, in the arena ---- */
+
+typedef struct tq_vmap_slot {
+    const void *p;
+    tq_str a, b;
+    uint64_t value;
+    uint32_t hash;
+    bool used;
+} tq_vmap_slot;
+
+typedef struct tq_vmap {
+    tq_vmap_slot *slots;
+    uint32_t cap, count;
+} tq_vmap;
+
+/* The value stored under the key, or NULL. */
+uint64_t *tq_vmap_get(const tq_vmap *m, const void *p, tq_str a, tq_str b);
+/* The value under the key, inserted as 0 when absent (*existed tells which). */
+uint64_t *tq_vmap_put(tq_arena *ar, tq_vmap *m, const void *p, tq_str a, tq_str b, bool *existed);
+
+static inline tq_str tq_vnostr(void)
+{
+    tq_str s = {"", 0};
+    return s;
+}
+
+/* Grows an arena array of n items to hold one more; returns the (maybe moved) array. */
+void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size);
+#define TQ_VPUSH(ar, items, n, cap, item)                                                                   \
+    do {                                                                                                    \
+        if ((n) == (cap))                                                                                   \
+            (items) = tq_vgrow((ar), (items), (n), &(cap), sizeof(*(items)));                              \
+        (items)[(n)++] = (item);                                                                            \
+    } while (0)
+
+/* ---- arena string builder ---- */
+
+typedef struct tq_vbuf {
+    tq_arena *ar;
+    char *s;
+    uint32_t len, cap;
+} tq_vbuf;
+
+void tq_vbuf_put(tq_vbuf *b, const char *s, size_t n);
+void tq_vbuf_puts(tq_vbuf *b, const char *s);
+/* The text so far, NUL-terminated. */
+const char *tq_vbuf_str(tq_vbuf *b);
+
+/* ---- the context of one validation ---- */
+
+typedef struct tq_vctx {
+    const tq_schema *schema;
+    const tq_gql_document *doc;
+    tq_arena *ar;
+    tq_validation_error *errors;
+    uint32_t nerrors, caperrors;
+    bool stopped;                     /* error limit reached: report nothing more */
+    tq_vmap fragments;                /* name -> index of the (last) fragment definition */
+    tq_schema_field typename_field;   /* the meta-fields, typed with this schema's types */
+    tq_schema_field schema_field, type_field;
+    bool has_schema_meta, has_type_meta;
+    int8_t scalar_known[5];           /* Int, Float, String, Boolean, ID: -1 unknown yet */
+    struct tq_voverlap *overlap;      /* OverlappingFieldsCanBeMerged's caches */
+} tq_vctx;
+
+void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs);
+void tq_vreport1(tq_vctx *v, tq_gql_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- types ---- */
+
+/* A type of the schema as graphql-js's schema would have it: a built-in scalar that
+ * nothing refers to is absent, as in a schema built by graphql-js's buildSchema. */
+const tq_schema_type *tq_vfind_type(tq_vctx *v, tq_str name);
+const tq_schema_type *tq_vnamed(const tq_type_ref *t);
+/* typeFromAST: NULL when the named type is unknown. */
+const tq_type_ref *tq_vtype_from_ast(tq_vctx *v, const tq_gql_type *t);
+/* Field of an object or interface type, meta-fields included (TypeInfo's getFieldDef). */
+const tq_schema_field *tq_vfield_def(tq_vctx *v, const tq_schema_type *parent, tq_str name);
+/* A plain field of an object or interface type: no meta-fields. */
+const tq_schema_field *tq_vplain_field(const tq_schema_type *parent, tq_str name);
+
+static inline bool tq_vis_composite(const tq_schema_type *t)
+{
+    return t != NULL && (t->kind == TQ_TYPE_OBJECT || t->kind == TQ_TYPE_INTERFACE || t->kind == TQ_TYPE_UNION);
+}
+static inline bool tq_vis_leaf(const tq_schema_type *t)
+{
+    return t != NULL && (t->kind == TQ_TYPE_SCALAR || t->kind == TQ_TYPE_ENUM);
+}
+static inline bool tq_vis_abstract(const tq_schema_type *t)
+{
+    return t != NULL && (t->kind == TQ_TYPE_INTERFACE || t->kind == TQ_TYPE_UNION);
+}
+
+/* schema.isSubType(abstract, maybe_sub) */
+bool tq_vis_sub_type(const tq_schema_type *abstract, const tq_schema_type *maybe_sub);
+const char *tq_vtype_text(tq_vctx *v, const tq_type_ref *t);
+const char *tq_vast_type_text(tq_vctx *v, const tq_gql_type *t);
+/* graphql-js's print() of a value literal, for messages. */
+const char *tq_vvalue_text(tq_vctx *v, const tq_gql_value *val);
+
+/* ---- rules in other files ---- */
+
+/* OverlappingFieldsCanBeMerged for one selection set (validate_overlap.c). */
+void tq_voverlap_check(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set);
+
+/* ValuesOfCorrectType and UniqueInputFieldNames for one value in a position of type
+ * loc_type (NULL: unknown position), with TypeInfo's view of lists and objects
+ * (validate_values.c). */
+void tq_vcheck_value(tq_vctx *v, const tq_gql_value *val, const tq_type_ref *loc_type);
+
+#endif

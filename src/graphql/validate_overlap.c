@@ -1,0 +1,433 @@
+/*
+ * validate_overlap.c - OverlappingFieldsCanBeMerged (spec 5.3.2, FieldsInSetCanMerge):
+ * fields of one selection set answered under the same response name must be the same
+ * field with the same arguments, unless their parents are distinct object types, and
+ * must always give responses of the same shape.
+ *
+ * This follows graphql-js's algorithm step for step, because which conflicts it finds
+ * and in which order depends on it: a field map per selection set (cached), fragments
+ * compared field-map to field-map, each pair of fragments compared once per
+ * "mutually exclusive" flavour for the whole document, and sub-selections compared
+ * only between two fields of the same response name.
+ */
+#include <string.h>
+
+#include "validate_internal.h"
+
+typedef struct ofield {
+    const tq_schema_type *parent;   /* any named type, or NULL */
+    const tq_gql_selection *node;
+    const tq_schema_field *def;     /* NULL: unknown, or a meta-field */
+} ofield;
+
+typedef struct ogroup {
+    tq_str response_name;
+    ofield *items;
+    uint32_t n, cap;
+} ogroup;
+
+typedef struct fieldmap {
+    ogroup *groups;                 /* in order of first appearance */
+    uint32_t ngroups, capgroups;
+    tq_vmap index;                  /* response name -> group */
+    tq_str *fragments;              /* names of spread fragments, first appearance order */
+    uint32_t nfragments, capfragments;
+    tq_vmap fragment_index;
+} fieldmap;
+
+typedef struct sel_list {
+    const tq_gql_selection **items;
+    uint32_t n, cap;
+} sel_list;
+
+typedef struct conflict {
+    tq_str response_name;
+    const char *reason;
+    sel_list fields1, fields2;
+} conflict;
+
+typedef struct conflict_list {
+    conflict *items;
+    uint32_t n, cap;
+} conflict_list;
+
+struct tq_voverlap {
+    tq_vmap maps;                   /* selection set -> fieldmap */
+    tq_vmap compared_pairs;         /* (fragment, fragment) -> 1 + mutually exclusive */
+};
+
+/* ---- field maps ---- */
+
+static void collect_fields(tq_vctx *v, fieldmap *m, const tq_schema_type *parent, const tq_gql_selection_set *set)
+{
+    bool existed;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const tq_gql_selection *sel = &set->items[i];
+        if (sel->kind == TQ_GQL_SEL_FIELD) {
+            tq_str key = sel->alias.len ? sel->alias : sel->name;
+            uint64_t *gi = tq_vmap_put(v->ar, &m->index, NULL, key, tq_vnostr(), &existed);
+            if (!existed) {
+                *gi = m->ngroups;
+                ogroup g = {key, NULL, 0, 0};
+                TQ_VPUSH(v->ar, m->groups, m->ngroups, m->capgroups, g);
+            }
+            ogroup *g = &m->groups[*gi];
+            ofield f = {parent, sel, tq_vplain_field(parent, sel->name)};
+            TQ_VPUSH(v->ar, g->items, g->n, g->cap, f);
+        } else if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
+            tq_vmap_put(v->ar, &m->fragment_index, NULL, sel->name, tq_vnostr(), &existed);
+            if (!existed)
+                TQ_VPUSH(v->ar, m->fragments, m->nfragments, m->capfragments, sel->name);
+        } else {
+            const tq_schema_type *t = sel->type_condition.len ? tq_vfind_type(v, sel->type_condition) : parent;
+            collect_fields(v, m, t, &sel->selection_set);
+        }
+    }
+}
+
+/* getFieldsAndFragmentNames: cached per selection set, whatever parent type later
+ * callers pass. */
+static const fieldmap *fields_of(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set)
+{
+    bool existed;
+    uint64_t *slot = tq_vmap_put(v->ar, &v->overlap->maps, set, tq_vnostr(), tq_vnostr(), &existed);
+    if (existed)
+        return (const fieldmap *)(uintptr_t)*slot;
+    fieldmap *m = tq_arena_calloc(v->ar, 1, sizeof(*m));
+    /* stored before collecting: collecting does not recurse into other maps */
+    *slot = (uint64_t)(uintptr_t)m;
+    collect_fields(v, m, parent, set);
+    return m;
+}
+
+static const tq_gql_fragment *fragment_named(tq_vctx *v, tq_str name)
+{
+    uint64_t *i = tq_vmap_get(&v->fragments, NULL, name, tq_vnostr());
+    return i != NULL ? &v->doc->defs[*i].u.fragment : NULL;
+}
+
+static const fieldmap *fields_of_fragment(tq_vctx *v, const tq_gql_fragment *f)
+{
+    uint64_t *slot = tq_vmap_get(&v->overlap->maps, &f->selection_set, tq_vnostr(), tq_vnostr());
+    if (slot != NULL)
+        return (const fieldmap *)(uintptr_t)*slot;
+    return fields_of(v, tq_vfind_type(v, f->type_condition), &f->selection_set);
+}
+
+static const ogroup *group_named(const fieldmap *m, tq_str name)
+{
+    uint64_t *gi = tq_vmap_get(&m->index, NULL, name, tq_vnostr());
+    return gi != NULL ? &m->groups[*gi] : NULL;
+}
+
+/* ---- the pair set ---- */
+
+static void ordered_pair(tq_str *a, tq_str *b)
+{
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->s, b->s, n);
+    if (c > 0 || (c == 0 && a->len > b->len)) {
+        tq_str t = *a;
+        *a = *b;
+        *b = t;
+    }
+}
+
+static bool pair_compared(tq_vctx *v, tq_str a, tq_str b, bool exclusive)
+{
+    ordered_pair(&a, &b);
+    uint64_t *r = tq_vmap_get(&v->overlap->compared_pairs, NULL, a, b);
+    if (r == NULL)
+        return false;
+    /* comparing as not exclusive covers the exclusive comparison too */
+    return exclusive ? true : *r == 1;
+}
+
+static void pair_add(tq_vctx *v, tq_str a, tq_str b, bool exclusive)
+{
+    bool existed;
+    ordered_pair(&a, &b);
+    *tq_vmap_put(v->ar, &v->overlap->compared_pairs, NULL, a, b, &existed) = 1 + (uint64_t)exclusive;
+}
+
+/* ---- comparing ---- */
+
+static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b);
+
+/* graphql-js compares print(sortValueNode(value)): object fields in name order. */
+static void sorted_fields(const tq_gql_value *obj, const tq_gql_object_field **out)
+{
+    uint32_t n = obj->u.object.count;
+    for (uint32_t i = 0; i < n; i++) {
+        const tq_gql_object_field *f = &obj->u.object.fields[i];
+        uint32_t j = i;
+        while (j > 0) {
+            tq_str p = out[j - 1]->name, q = f->name;
+            uint32_t m = p.len < q.len ? p.len : q.len;
+            int c = memcmp(p.s, q.s, m);
+            if (c < 0 || (c == 0 && p.len <= q.len))
+                break;
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = f;
+    }
+}
+
+static bool objects_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b)
+{
+    uint32_t n = a->u.object.count;
+    if (n != b->u.object.count)
+        return false;
+    if (n == 0)
+        return true;
+    const tq_gql_object_field **fa = tq_arena_alloc(v->ar, 2 * n * sizeof(*fa)), **fb = fa + n;
+    sorted_fields(a, fa);
+    sorted_fields(b, fb);
+    for (uint32_t i = 0; i < n; i++)
+        if (!tq_str_equal(fa[i]->name, fb[i]->name) || !values_equal(v, fa[i]->value, fb[i]->value))
+            return false;
+    return true;
+}
+
+static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case TQ_GQL_VALUE_STRING:
+        return a->block == b->block && tq_str_equal(a->u.str, b->u.str);
+    case TQ_GQL_VALUE_BOOLEAN:
+        return a->u.boolean == b->u.boolean;
+    case TQ_GQL_VALUE_NULL:
+        return true;
+    case TQ_GQL_VALUE_LIST:
+        if (a->u.list.count != b->u.list.count)
+            return false;
+        for (uint32_t i = 0; i < a->u.list.count; i++)
+            if (!values_equal(v, a->u.list.items[i], b->u.list.items[i]))
+                return false;
+        return true;
+    case TQ_GQL_VALUE_OBJECT:
+        return objects_equal(v, a, b);
+    default:
+        return tq_str_equal(a->u.str, b->u.str);
+    }
+}
+
+static bool same_arguments(tq_vctx *v, const tq_gql_selection *f1, const tq_gql_selection *f2)
+{
+    if (f1->nargs != f2->nargs)
+        return false;
+    for (uint32_t i = 0; i < f1->nargs; i++) {
+        const tq_gql_value *other = NULL;
+        for (uint32_t j = 0; j < f2->nargs; j++) /* the last of a repeated name, like a Map */
+            if (tq_str_equal(f2->args[j].name, f1->args[i].name))
+                other = f2->args[j].value;
+        if (other == NULL || !values_equal(v, f1->args[i].value, other))
+            return false;
+    }
+    return true;
+}
+
+static bool types_conflict(const tq_type_ref *t1, const tq_type_ref *t2)
+{
+    if (t1->kind == TQ_GQL_TYPE_LIST)
+        return t2->kind == TQ_GQL_TYPE_LIST ? types_conflict(t1->of, t2->of) : true;
+    if (t2->kind == TQ_GQL_TYPE_LIST)
+        return true;
+    if (t1->kind == TQ_GQL_TYPE_NON_NULL)
+        return t2->kind == TQ_GQL_TYPE_NON_NULL ? types_conflict(t1->of, t2->of) : true;
+    if (t2->kind == TQ_GQL_TYPE_NON_NULL)
+        return true;
+    if (tq_vis_leaf(t1->named) || tq_vis_leaf(t2->named))
+        return t1->named != t2->named;
+    return false;
+}
+
+static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m);
+static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m1, const fieldmap *m2);
+static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m,
+                                        tq_str fragment_name);
+static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclusive, tq_str name1, tq_str name2);
+
+static bool is_object(const tq_schema_type *t)
+{
+    return t != NULL && t->kind == TQ_TYPE_OBJECT;
+}
+
+static void add_conflict(tq_vctx *v, conflict_list *out, tq_str response_name, const char *reason,
+                         const tq_gql_selection *n1, const tq_gql_selection *n2)
+{
+    conflict c = {response_name, reason, {0}, {0}};
+    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+}
+
+/* findConflictsBetweenSubSelectionSets */
+static conflict_list sub_selection_conflicts(tq_vctx *v, bool exclusive, const tq_schema_type *p1,
+                                             const tq_gql_selection_set *s1, const tq_schema_type *p2,
+                                             const tq_gql_selection_set *s2)
+{
+    conflict_list out = {0};
+    const fieldmap *m1 = fields_of(v, p1, s1), *m2 = fields_of(v, p2, s2);
+    collect_between(v, &out, exclusive, m1, m2);
+    for (uint32_t i = 0; i < m2->nfragments; i++)
+        collect_fields_and_fragment(v, &out, exclusive, m1, m2->fragments[i]);
+    for (uint32_t i = 0; i < m1->nfragments; i++)
+        collect_fields_and_fragment(v, &out, exclusive, m2, m1->fragments[i]);
+    for (uint32_t i = 0; i < m1->nfragments; i++)
+        for (uint32_t j = 0; j < m2->nfragments; j++)
+            collect_between_fragments(v, &out, exclusive, m1->fragments[i], m2->fragments[j]);
+    return out;
+}
+
+/* One conflict standing for the conflicts between two fields' sub-selections. */
+static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str response_name, const conflict_list *subs,
+                                  const tq_gql_selection *n1, const tq_gql_selection *n2)
+{
+    tq_vbuf reason = {v->ar, NULL, 0, 0};
+    conflict c = {response_name, NULL, {0}, {0}};
+    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    for (uint32_t i = 0; i < subs->n; i++) {
+        const conflict *s = &subs->items[i];
+        if (i > 0)
+            tq_vbuf_puts(&reason, " and ");
+        tq_vbuf_puts(&reason, "subfields \"");
+        tq_vbuf_put(&reason, s->response_name.s, s->response_name.len);
+        tq_vbuf_puts(&reason, "\" conflict because ");
+        tq_vbuf_puts(&reason, s->reason);
+        for (uint32_t k = 0; k < s->fields1.n; k++)
+            TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, s->fields1.items[k]);
+        for (uint32_t k = 0; k < s->fields2.n; k++)
+            TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, s->fields2.items[k]);
+    }
+    c.reason = tq_vbuf_str(&reason);
+    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+}
+
+/* findConflict */
+static void find_conflict(tq_vctx *v, conflict_list *out, bool parents_exclusive, tq_str response_name,
+                          const ofield *f1, const ofield *f2)
+{
+    bool exclusive = parents_exclusive || (f1->parent != f2->parent && is_object(f1->parent) && is_object(f2->parent));
+    const tq_gql_selection *n1 = f1->node, *n2 = f2->node;
+
+    if (!exclusive) {
+        if (!tq_str_equal(n1->name, n2->name)) {
+            add_conflict(v, out, response_name,
+                         tq_arena_sprintf(v->ar, "\"%s\" and \"%s\" are different fields", n1->name.s, n2->name.s), n1, n2);
+            return;
+        }
+        if (!same_arguments(v, n1, n2)) {
+            add_conflict(v, out, response_name, "they have differing arguments", n1, n2);
+            return;
+        }
+    }
+    const tq_type_ref *t1 = f1->def ? f1->def->type : NULL, *t2 = f2->def ? f2->def->type : NULL;
+    if (t1 != NULL && t2 != NULL && types_conflict(t1, t2)) {
+        add_conflict(v, out, response_name,
+                     tq_arena_sprintf(v->ar, "they return conflicting types \"%s\" and \"%s\"", tq_vtype_text(v, t1),
+                                      tq_vtype_text(v, t2)),
+                     n1, n2);
+        return;
+    }
+    if (n1->selection_set.count > 0 && n2->selection_set.count > 0) {
+        conflict_list subs = sub_selection_conflicts(v, exclusive, tq_vnamed(t1), &n1->selection_set, tq_vnamed(t2),
+                                                     &n2->selection_set);
+        if (subs.n > 0)
+            add_subfield_conflict(v, out, response_name, &subs, n1, n2);
+    }
+}
+
+/* collectConflictsWithin */
+static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m)
+{
+    for (uint32_t g = 0; g < m->ngroups; g++) {
+        const ogroup *grp = &m->groups[g];
+        for (uint32_t i = 0; i < grp->n; i++)
+            for (uint32_t j = i + 1; j < grp->n; j++)
+                find_conflict(v, out, false, grp->response_name, &grp->items[i], &grp->items[j]);
+    }
+}
+
+/* collectConflictsBetween */
+static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m1, const fieldmap *m2)
+{
+    for (uint32_t g = 0; g < m1->ngroups; g++) {
+        const ogroup *g1 = &m1->groups[g], *g2 = group_named(m2, g1->response_name);
+        if (g2 == NULL)
+            continue;
+        for (uint32_t i = 0; i < g1->n; i++)
+            for (uint32_t j = 0; j < g2->n; j++)
+                find_conflict(v, out, exclusive, g1->response_name, &g1->items[i], &g2->items[j]);
+    }
+}
+
+/* collectConflictsBetweenFieldsAndFragment */
+static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m,
+                                        tq_str fragment_name)
+{
+    const tq_gql_fragment *f = fragment_named(v, fragment_name);
+    if (f == NULL)
+        return;
+    const fieldmap *m2 = fields_of_fragment(v, f);
+    if (m == m2)
+        return;
+    collect_between(v, out, exclusive, m, m2);
+    for (uint32_t i = 0; i < m2->nfragments; i++) {
+        tq_str referenced = m2->fragments[i];
+        if (pair_compared(v, referenced, fragment_name, exclusive))
+            continue;
+        pair_add(v, referenced, fragment_name, exclusive);
+        collect_fields_and_fragment(v, out, exclusive, m, referenced);
+    }
+}
+
+/* collectConflictsBetweenFragments */
+static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclusive, tq_str name1, tq_str name2)
+{
+    if (tq_str_equal(name1, name2) || pair_compared(v, name1, name2, exclusive))
+        return;
+    pair_add(v, name1, name2, exclusive);
+    const tq_gql_fragment *f1 = fragment_named(v, name1), *f2 = fragment_named(v, name2);
+    if (f1 == NULL || f2 == NULL)
+        return;
+    const fieldmap *m1 = fields_of_fragment(v, f1), *m2 = fields_of_fragment(v, f2);
+    collect_between(v, out, exclusive, m1, m2);
+    for (uint32_t i = 0; i < m2->nfragments; i++)
+        collect_between_fragments(v, out, exclusive, name1, m2->fragments[i]);
+    for (uint32_t i = 0; i < m1->nfragments; i++)
+        collect_between_fragments(v, out, exclusive, m1->fragments[i], name2);
+}
+
+void tq_voverlap_check(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set)
+{
+    if (v->overlap == NULL)
+        v->overlap = tq_arena_calloc(v->ar, 1, sizeof(*v->overlap));
+    conflict_list found = {0};
+    const fieldmap *m = fields_of(v, parent, set);
+    collect_within(v, &found, m);
+    for (uint32_t i = 0; i < m->nfragments; i++) {
+        collect_fields_and_fragment(v, &found, false, m, m->fragments[i]);
+        for (uint32_t j = i + 1; j < m->nfragments; j++)
+            collect_between_fragments(v, &found, false, m->fragments[i], m->fragments[j]);
+    }
+    for (uint32_t i = 0; i < found.n && !v->stopped; i++) {
+        const conflict *c = &found.items[i];
+        uint32_t n = c->fields1.n + c->fields2.n;
+        tq_gql_loc *locs = tq_arena_alloc(v->ar, n * sizeof(*locs));
+        for (uint32_t k = 0; k < c->fields1.n; k++)
+            locs[k] = c->fields1.items[k]->loc;
+        for (uint32_t k = 0; k < c->fields2.n; k++)
+            locs[c->fields1.n + k] = c->fields2.items[k]->loc;
+        tq_vreport(v,
+                   tq_arena_sprintf(v->ar,
+                                    "Fields \"%s\" conflict because %s. Use different aliases on the fields to fetch both "
+                                    "if this was intentional.",
+                                    c->response_name.s, c->reason),
+                   locs, n);
+    }
+}

@@ -1,0 +1,269 @@
+/*
+ * validate_util.c - the validator's plumbing: arena hash maps, growable arrays and
+ * strings, error reporting with graphql-js's error limit, and the type questions the
+ * rules ask (typeFromAST, field definitions with the meta-fields, sub-typing).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "validate_internal.h"
+
+/* ---- hash map ---- */
+
+static uint32_t hash_bytes(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t key_hash(const void *p, tq_str a, tq_str b)
+{
+    uint32_t h = hash_bytes(2166136261u, &p, sizeof(p));
+    h = hash_bytes(h, a.s, a.len);
+    h = hash_bytes(h ^ 0xffu, b.s, b.len);
+    return h | 1u; /* 0 never marks a slot, so "used" can be checked by hash alone if needed */
+}
+
+static bool key_equal(const tq_vmap_slot *s, const void *p, tq_str a, tq_str b)
+{
+    return s->p == p && tq_str_equal(s->a, a) && tq_str_equal(s->b, b);
+}
+
+static tq_vmap_slot *find_slot(const tq_vmap *m, uint32_t h, const void *p, tq_str a, tq_str b)
+{
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        tq_vmap_slot *s = &m->slots[i];
+        if (!s->used || (s->hash == h && key_equal(s, p, a, b)))
+            return s;
+    }
+}
+
+uint64_t *tq_vmap_get(const tq_vmap *m, const void *p, tq_str a, tq_str b)
+{
+    if (m->cap == 0)
+        return NULL;
+    tq_vmap_slot *s = find_slot(m, key_hash(p, a, b), p, a, b);
+    return s->used ? &s->value : NULL;
+}
+
+static void rehash(tq_arena *ar, tq_vmap *m)
+{
+    tq_vmap old = *m;
+    m->cap = old.cap ? old.cap * 2 : 16;
+    m->slots = tq_arena_calloc(ar, m->cap, sizeof(*m->slots));
+    for (uint32_t i = 0; i < old.cap; i++)
+        if (old.slots[i].used)
+            *find_slot(m, old.slots[i].hash, old.slots[i].p, old.slots[i].a, old.slots[i].b) = old.slots[i];
+}
+
+uint64_t *tq_vmap_put(tq_arena *ar, tq_vmap *m, const void *p, tq_str a, tq_str b, bool *existed)
+{
+    if ((m->count + 1) * 2 > m->cap)
+        rehash(ar, m);
+    uint32_t h = key_hash(p, a, b);
+    tq_vmap_slot *s = find_slot(m, h, p, a, b);
+    *existed = s->used;
+    if (!s->used) {
+        *s = (tq_vmap_slot){p, a, b, 0, h, true};
+        m->count++;
+    }
+    return &s->value;
+}
+
+/* ---- arrays and strings ---- */
+
+void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size)
+{
+    uint32_t ncap = *cap ? *cap * 2 : 8;
+    void *grown = tq_arena_alloc(ar, ncap * size);
+    if (n > 0)
+        memcpy(grown, items, n * size);
+    *cap = ncap;
+    return grown;
+}
+
+void tq_vbuf_put(tq_vbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        uint32_t ncap = b->cap ? b->cap : 64;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        char *grown = tq_arena_alloc(b->ar, ncap);
+        if (b->len > 0)
+            memcpy(grown, b->s, b->len);
+        b->s = grown;
+        b->cap = ncap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += (uint32_t)n;
+}
+
+void tq_vbuf_puts(tq_vbuf *b, const char *s)
+{
+    tq_vbuf_put(b, s, strlen(s));
+}
+
+const char *tq_vbuf_str(tq_vbuf *b)
+{
+    tq_vbuf_put(b, "", 0);
+    b->s[b->len] = '\0';
+    return b->s;
+}
+
+/* ---- errors ---- */
+
+static void push_error(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs)
+{
+    tq_validation_error e = {message, NULL, nlocs};
+    if (nlocs > 0) {
+        tq_gql_loc *copy = tq_arena_alloc(v->ar, nlocs * sizeof(*copy));
+        memcpy(copy, locs, nlocs * sizeof(*copy));
+        e.locations = copy;
+    }
+    TQ_VPUSH(v->ar, v->errors, v->nerrors, v->caperrors, e);
+}
+
+void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs)
+{
+    if (v->stopped)
+        return;
+    if (v->nerrors >= TQ_VALIDATE_MAX_ERRORS) {
+        /* graphql-js gives up here, so the errors after this one are never looked for */
+        push_error(v, "Too many validation errors, error limit reached. Validation aborted.", NULL, 0);
+        v->stopped = true;
+        return;
+    }
+    push_error(v, message, locs, nlocs);
+}
+
+void tq_vreport1(tq_vctx *v, tq_gql_loc loc, const char *fmt, ...)
+{
+    if (v->stopped)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char small[1];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap2);
+    va_end(ap2);
+    char *msg = tq_arena_alloc(v->ar, (size_t)(n > 0 ? n : 0) + 1);
+    vsnprintf(msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    va_end(ap);
+    tq_vreport(v, msg, &loc, 1);
+}
+
+/* ---- types ---- */
+
+const tq_schema_type *tq_vnamed(const tq_type_ref *t)
+{
+    while (t != NULL && t->kind != TQ_GQL_TYPE_NAMED)
+        t = t->of;
+    return t != NULL ? t->named : NULL;
+}
+
+static bool refers_to(const tq_type_ref *r, const tq_schema_type *t)
+{
+    return tq_vnamed(r) == t;
+}
+
+/* Whether anything in the schema refers to the built-in scalar t. */
+static bool scalar_referenced(const tq_schema *s, const tq_schema_type *t)
+{
+    for (uint32_t i = 0; i < s->ntypes; i++) {
+        const tq_schema_type *u = s->types[i];
+        for (uint32_t j = 0; j < u->nfields; j++) {
+            if (refers_to(u->fields[j].type, t))
+                return true;
+            for (uint32_t k = 0; k < u->fields[j].nargs; k++)
+                if (refers_to(u->fields[j].args[k].type, t))
+                    return true;
+        }
+        for (uint32_t j = 0; j < u->ninput_fields; j++)
+            if (refers_to(u->input_fields[j].type, t))
+                return true;
+    }
+    for (uint32_t i = 0; i < s->ndirectives; i++)
+        for (uint32_t j = 0; j < s->directives[i]->nargs; j++)
+            if (refers_to(s->directives[i]->args[j].type, t))
+                return true;
+    return false;
+}
+
+static int builtin_scalar_index(const tq_schema_type *t)
+{
+    static const char *const names[] = {"Int", "Float", "String", "Boolean", "ID"};
+    if (t->kind != TQ_TYPE_SCALAR)
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(t->name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const tq_schema_type *tq_vfind_type(tq_vctx *v, tq_str name)
+{
+    const tq_schema_type *t = tq_schema_find_type(v->schema, name.s, name.len);
+    if (t == NULL)
+        return NULL;
+    int i = builtin_scalar_index(t);
+    if (i < 0)
+        return t;
+    if (v->scalar_known[i] < 0)
+        v->scalar_known[i] = scalar_referenced(v->schema, t);
+    return v->scalar_known[i] ? t : NULL;
+}
+
+const tq_type_ref *tq_vtype_from_ast(tq_vctx *v, const tq_gql_type *t)
+{
+    tq_type_ref *r = tq_arena_alloc(v->ar, sizeof(*r));
+    r->kind = t->kind;
+    r->named = NULL;
+    r->of = NULL;
+    if (t->kind == TQ_GQL_TYPE_NAMED)
+        return (r->named = tq_vfind_type(v, t->name)) != NULL ? r : NULL;
+    return (r->of = tq_vtype_from_ast(v, t->of_type)) != NULL ? r : NULL;
+}
+
+const tq_schema_field *tq_vplain_field(const tq_schema_type *parent, tq_str name)
+{
+    if (parent == NULL || (parent->kind != TQ_TYPE_OBJECT && parent->kind != TQ_TYPE_INTERFACE))
+        return NULL;
+    /* "__" names are reserved for introspection: never an ordinary field */
+    if (name.len >= 2 && name.s[0] == '_' && name.s[1] == '_')
+        return NULL;
+    return tq_schema_find_field(parent, name.s, name.len);
+}
+
+const tq_schema_field *tq_vfield_def(tq_vctx *v, const tq_schema_type *parent, tq_str name)
+{
+    if (parent == NULL)
+        return NULL;
+    if (parent == v->schema->query) {
+        if (v->has_schema_meta && TQ_STR_EQ_LIT(name, "__schema"))
+            return &v->schema_field;
+        if (v->has_type_meta && TQ_STR_EQ_LIT(name, "__type"))
+            return &v->type_field;
+    }
+    if (TQ_STR_EQ_LIT(name, "__typename") && tq_vis_composite(parent))
+        return &v->typename_field;
+    return tq_vplain_field(parent, name);
+}
+
+bool tq_vis_sub_type(const tq_schema_type *abstract, const tq_schema_type *maybe_sub)
+{
+    if (abstract->kind == TQ_TYPE_UNION) {
+        for (uint32_t i = 0; i < abstract->npossible; i++)
+            if (abstract->possible[i] == maybe_sub)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < maybe_sub->ninterfaces; i++)
+        if (maybe_sub->interfaces[i] == abstract)
+            return true;
+    return false;
+}
