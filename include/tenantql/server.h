@@ -24,6 +24,9 @@ typedef struct tq_server_config {
     int max_connections;         /* tenant connections across all pools, 0 = no cap (default 100) */
     int doc_cache_entries;       /* parsed documents remembered per worker, 0 = none (default 512) */
     const char *ready_banner;    /* printed to stdout once listening (tenantql dev) */
+    bool graphiql;               /* serve GraphiQL to browsers at / and /graphql (default on) */
+    const char *graphiql_headers; /* JSON text pre-filled in GraphiQL's headers tab (dev), or NULL */
+    const char *graphiql_query;  /* query pre-filled in GraphiQL (dev), or NULL */
 } tq_server_config;
 
 /* Fills the defaults. */

@@ -45,9 +45,10 @@ typedef struct tq_serve_options {
     long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections, doc_cache_entries;
     const char *log_level;
     const char *introspection;
+    const char *graphiql;
 } tq_serve_options;
 
-#define TQ_SERVE_NOPTIONS 15
+#define TQ_SERVE_NOPTIONS 16
 void tq_serve_options_init(tq_serve_options *o);
 /* Fills table[0..TQ_SERVE_NOPTIONS) with the serve options bound to o. */
 void tq_serve_options_table(tq_serve_options *o, tq_option *table);

@@ -229,11 +229,35 @@ static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *n
 
 /* ---- the banner ---- */
 
-static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *dir)
+/* What GraphiQL shows first in dev: run it as is with the token in the headers tab. */
+static const char graphiql_sample_query[] =
+    "# Welcome to tenantql. The headers tab below holds a token of acme's admin:\n"
+    "# press the run button (or Ctrl-Enter) to ask acme's database.\n"
+    "{\n"
+    "  me {\n"
+    "    email\n"
+    "  }\n"
+    "  users(first: 3) {\n"
+    "    totalCount\n"
+    "    edges {\n"
+    "      node {\n"
+    "        email\n"
+    "        firstName\n"
+    "      }\n"
+    "    }\n"
+    "  }\n"
+    "}\n";
+
+/* The banner printed once serving; *graphiql_headers gets the headers tab for GraphiQL
+ * (the first demo tenant's token, malloc'ed) or stays NULL. */
+static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *dir, char **graphiql_headers)
 {
     tq_strbuf b = TQ_STRBUF_INIT;
     char err[256];
     tq_strbuf_printf(&b, "\n  tenantql is running.\n\n  GraphQL endpoint:  http://%s/graphql\n", cfg->listen);
+    if (cfg->graphiql)
+        tq_strbuf_printf(&b, "  GraphiQL:          http://%s/graphql in a browser (signed in as %s's admin)\n",
+                         cfg->listen, demo_tenants[0]);
     tq_strbuf_printf(&b, "  Registry:          %s\n  JWT secret:        in %s/jwt-secret\n\n", cfg->registry, dir);
     for (size_t i = 0; i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++) {
         const char *name = demo_tenants[i];
@@ -247,6 +271,13 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
         tq_strbuf_printf(&b, "  Tenant %s (login admin@%s.example / %s-demo-password), token valid 24 h:\n", name, name,
                          name);
         tq_strbuf_printf(&b, "    export %s_TOKEN='%s'\n\n", name, token ? token : err);
+        if (i == 0 && token != NULL) {
+            /* a JWT is base64url and dots: nothing in it needs JSON escaping */
+            tq_strbuf h = TQ_STRBUF_INIT;
+            tq_strbuf_printf(&h, "{\"Authorization\": \"Bearer %s\"}", token);
+            tq_strbuf_cstr(&h); /* detach does not terminate */
+            *graphiql_headers = tq_strbuf_detach(&h, NULL);
+        }
         free(token);
     }
     tq_strbuf_printf(&b,
@@ -259,6 +290,7 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
                      "      -d '{\"query\":\"{ products(first: 3, orderBy: PRICE_DESC) { edges { node { name price } } } }\"}'\n\n"
                      "  Ctrl-C stops the server and the database.\n\n",
                      cfg->listen, cfg->listen);
+    tq_strbuf_cstr(&b); /* fputs needs the NUL that detach does not add */
     return tq_strbuf_detach(&b, NULL);
 }
 
@@ -310,12 +342,16 @@ int tq_cmd_dev(int argc, char **argv)
     if (rc == 0) {
         if (cfg.registry == NULL)
             cfg.registry = registry;
-        char *banner = demo_banner(reg, &cfg, cluster.dir);
+        char *graphiql_headers = NULL;
+        char *banner = demo_banner(reg, &cfg, cluster.dir, &graphiql_headers);
         cfg.ready_banner = banner;
+        cfg.graphiql_headers = graphiql_headers;
+        cfg.graphiql_query = graphiql_sample_query;
         PQfinish(reg);
         reg = NULL;
         rc = tq_server_run(&cfg);
         free(banner);
+        free(graphiql_headers);
     } else {
         fprintf(stderr, "tenantql dev: %s\n", err);
     }

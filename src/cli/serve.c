@@ -18,6 +18,7 @@ void tq_serve_options_init(tq_serve_options *o)
     o->doc_cache_entries = o->cfg.doc_cache_entries;
     o->log_level = "info";
     o->introspection = "on";
+    o->graphiql = "on";
 }
 
 void tq_serve_options_table(tq_serve_options *o, tq_option *t)
@@ -52,6 +53,8 @@ void tq_serve_options_table(tq_serve_options *o, tq_option *t)
          "debug, info, warn or error (default info)"},
         {"introspection", "TENANTQL_INTROSPECTION", TQ_OPT_STRING, &o->introspection, "on|off",
          "answer introspection queries (__schema, __type) (default on)"},
+        {"graphiql", "TENANTQL_GRAPHIQL", TQ_OPT_STRING, &o->graphiql, "on|off",
+         "serve GraphiQL to browsers at / and /graphql, from the binary (default on)"},
     };
     memcpy(t, table, sizeof(table));
 }
@@ -64,6 +67,10 @@ int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out)
     }
     if (tq_options_parse_bool(o->introspection, &o->cfg.introspection) != 0) {
         fprintf(stderr, "tenantql: --introspection must be on or off\n");
+        return -1;
+    }
+    if (tq_options_parse_bool(o->graphiql, &o->cfg.graphiql) != 0) {
+        fprintf(stderr, "tenantql: --graphiql must be on or off\n");
         return -1;
     }
     o->cfg.threads = (int)o->threads;

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "graphiql.h"
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/gql_doc_cache.h"
@@ -47,7 +48,10 @@ typedef struct tq_request {
     struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
     unsigned long id;
     json_t *body;
+    json_t *get_extensions;      /* GET's ?extensions=, parsed only to be checked */
     bool graphql_response;       /* answer as application/graphql-response+json */
+    bool head;                   /* HEAD: headers only */
+    const char *allow;           /* the Allow header of a 405 */
     bool responded;
     bool exec_done;
     tq_tenant *tenant;
@@ -89,6 +93,7 @@ static void request_free(tq_request *r)
         h2o_timeout_unlink(&r->timeout);
     tq_tenant_release(r->tenant);
     json_decref(r->body);
+    json_decref(r->get_extensions);
     tq_arena_free(&r->arena);
     atomic_fetch_sub(&r->server->requests_in_flight, 1);
     free(r);
@@ -125,8 +130,9 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
         return;
     }
     static const char *const reasons[] = {[200] = "OK", [400] = "Bad Request", [401] = "Unauthorized",
-                                          [403] = "Forbidden", [405] = "Method Not Allowed", [413] = "Payload Too Large",
-                                          [415] = "Unsupported Media Type", [503] = "Service Unavailable"};
+                                          [403] = "Forbidden", [405] = "Method Not Allowed", [406] = "Not Acceptable",
+                                          [413] = "Payload Too Large", [415] = "Unsupported Media Type",
+                                          [503] = "Service Unavailable"};
     req->res.status = status;
     req->res.reason = (size_t)status < sizeof(reasons) / sizeof(reasons[0]) && reasons[status] ? reasons[status] : "Error";
     req->res.content_length = body->len;
@@ -138,8 +144,12 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
                        H2O_STRLIT("application/json; charset=utf-8"));
     if (status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
-    if (status == 405)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, POST"));
+    if (status == 405) {
+        const char *allow = r->allow != NULL ? r->allow : "GET, POST";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    }
+    /* the answer's type depends on Accept (and GET answers may be cached) */
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept"));
     if (req->conn->ctx->shutdown_requested)
         req->http1_is_persistent = 0; /* h2o only does this for requests parsed after shutdown began */
     /* the body buffer is handed to h2o as is and freed with the request's pool */
@@ -149,7 +159,8 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
     static h2o_generator_t generator = {NULL, NULL};
     h2o_start_response(req, &generator);
     h2o_iovec_t iov = h2o_iovec_init(*owner, len);
-    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    /* h2o 2.2 leaves HEAD to the handler: the length is announced, the body not sent */
+    h2o_send(req, &iov, r->head ? 0 : 1, H2O_SEND_STATE_FINAL);
     *r->guard = NULL;
     r->req = NULL;
 }
@@ -177,6 +188,11 @@ static void on_request_timeout(h2o_timeout_entry_t *entry)
 }
 
 /* ---- execution ---- */
+
+static bool is_post(h2o_req_t *req)
+{
+    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+}
 
 static void on_exec_done(tq_exec *ex, void *data)
 {
@@ -318,6 +334,12 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
                          on_exec_done, r};
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
+    if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
+        /* GET must stay safe (links, prefetching, caches): only queries run over it */
+        r->allow = "POST";
+        send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
+        return;
+    }
     if (op != NULL && !only_introspection(op)) {
         if (!r->authenticated && header_tenant == NULL) {
             send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
@@ -363,7 +385,24 @@ static char *url_decode(tq_arena *a, const char *s, size_t len, size_t *outlen)
     return out;
 }
 
-/* GET /graphql?query=...&variables=...&operationName=... ; false after answering. */
+/* A JSON-encoded GET parameter that must hold an object (or null); false after
+ * answering. Empty means absent. */
+static bool read_get_object(tq_request *r, const char *name, const char *text, size_t len, json_t **out)
+{
+    if (text == NULL || len == 0)
+        return true;
+    json_error_t jerr;
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(*out) && !json_is_null(*out)) {
+        send_error(r, 400, "BAD_USER_INPUT",
+                   tq_arena_sprintf(&r->arena, "The %s parameter must be a JSON object.", name));
+        return false;
+    }
+    return true;
+}
+
+/* GET /graphql?query=...&variables=...&operationName=...&extensions=... ; false after
+ * answering. */
 static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
 {
     if (req->query_at == SIZE_MAX) {
@@ -371,8 +410,8 @@ static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
         return false;
     }
     const char *qs = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    const char *variables = NULL;
-    size_t variables_len = 0;
+    const char *variables = NULL, *extensions = NULL;
+    size_t variables_len = 0, extensions_len = 0;
     while (qs < end) {
         const char *amp = memchr(qs, '&', (size_t)(end - qs));
         const char *stop = amp ? amp : end, *eq = memchr(qs, '=', (size_t)(stop - qs));
@@ -384,7 +423,9 @@ static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
             else if (klen == 9 && memcmp(qs, "variables", 9) == 0)
                 variables = v, variables_len = vlen;
             else if (klen == 13 && memcmp(qs, "operationName", 13) == 0)
-                gp->operation_name = v;
+                gp->operation_name = vlen > 0 ? v : NULL;
+            else if (klen == 10 && memcmp(qs, "extensions", 10) == 0)
+                extensions = v, extensions_len = vlen;
         }
         qs = stop + 1;
     }
@@ -392,15 +433,10 @@ static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
         send_error(r, 400, "BAD_USER_INPUT", "Missing query: pass it as ?query=...");
         return false;
     }
-    if (variables != NULL && variables_len > 0) {
-        json_error_t jerr;
-        r->body = json_loadb(variables, variables_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(r->body) && !json_is_null(r->body)) {
-            send_error(r, 400, "BAD_USER_INPUT", "The variables parameter must be a JSON object.");
-            return false;
-        }
-        gp->variables = r->body;
-    }
+    if (!read_get_object(r, "variables", variables, variables_len, &r->body) ||
+        !read_get_object(r, "extensions", extensions, extensions_len, &r->get_extensions))
+        return false;
+    gp->variables = r->body;
     return true;
 }
 
@@ -408,11 +444,8 @@ static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
 {
     ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     h2o_iovec_t type = ct >= 0 ? req->headers.entries[ct].value : h2o_iovec_init(H2O_STRLIT(""));
-    size_t tl = 0;
-    while (tl < type.len && type.base[tl] != ';' && type.base[tl] != ' ')
-        tl++;
-    if (!(tl == 16 && strncasecmp(type.base, "application/json", 16) == 0)) {
-        send_error(r, 415, "BAD_USER_INPUT", "Send the request as Content-Type: application/json.");
+    if (!tq_media_type_is(type, "application/json")) {
+        send_error(r, 415, "BAD_USER_INPUT", "Send the request as Content-Type: application/json (UTF-8).");
         return false;
     }
     json_error_t jerr;
@@ -428,7 +461,7 @@ static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
         return false;
     }
     json_t *q = json_object_get(r->body, "query"), *v = json_object_get(r->body, "variables"),
-           *op = json_object_get(r->body, "operationName");
+           *op = json_object_get(r->body, "operationName"), *ext = json_object_get(r->body, "extensions");
     if (q == NULL || json_is_null(q)) {
         send_error(r, 400, "BAD_USER_INPUT", "Missing query: the body needs a \"query\" string.");
         return false;
@@ -445,6 +478,10 @@ static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
         send_error(r, 400, "BAD_USER_INPUT", "The \"operationName\" entry must be a string.");
         return false;
     }
+    if (ext != NULL && !json_is_object(ext) && !json_is_null(ext)) {
+        send_error(r, 400, "BAD_USER_INPUT", "The \"extensions\" entry must be an object.");
+        return false;
+    }
     gp->query = json_string_value(q);
     gp->query_len = json_string_length(q);
     gp->variables = v;
@@ -452,13 +489,16 @@ static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
     return true;
 }
 
-static bool accepts_graphql_response(h2o_req_t *req)
+/* Picks the response type from Accept: application/graphql-response+json when the
+ * client prefers it, or names both at the same quality; application/json when it
+ * prefers that, only offers wildcards (the GraphQL-over-HTTP default) or sends no
+ * Accept. False when it accepts neither. */
+static bool negotiate_response_type(h2o_req_t *req, bool *graphql_response)
 {
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
-    if (i < 0)
-        return false;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    return h2o_strstr(v.base, v.len, H2O_STRLIT("application/graphql-response+json")) != SIZE_MAX;
+    unsigned graphql = tq_accept_score(req, "application/graphql-response+json"),
+             json = tq_accept_score(req, "application/json");
+    *graphql_response = graphql > json || (graphql == json && tq_accept_score_exact(graphql));
+    return graphql > 0 || json > 0;
 }
 
 /* Checks the bearer token; false after answering 401. */
@@ -487,15 +527,25 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
 static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
 {
     graphql_handler *h = (graphql_handler *)self;
+    if (h->server->graphiql != NULL && tq_graphiql_wanted(req)) {
+        tq_server_count_status(h->server, 200);
+        tq_graphiql_send_page(h->server->graphiql, req);
+        return 0;
+    }
     tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, ctx, req->conn->ctx);
     tq_request *r = request_new(h->server, w, req);
-    r->graphql_response = accepts_graphql_response(req);
+    r->head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    bool acceptable = negotiate_response_type(req, &r->graphql_response);
 
     gql_params gp = {0};
-    bool is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    if (!is_get && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+    bool is_get = r->head || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    if (!is_get && !is_post(req)) {
         send_error(r, 405, "BAD_USER_INPUT", "Use GET or POST.");
+        return 0;
+    }
+    if (!acceptable) {
+        send_error(r, 406, "BAD_USER_INPUT",
+                   "The Accept header allows neither application/graphql-response+json nor application/json.");
         return 0;
     }
     if (!(is_get ? read_get_params(r, req, &gp) : read_post_params(r, req, &gp)))

@@ -12,7 +12,7 @@
 #include "tenantql/server.h"
 #include "tenantql/worker.h"
 
-#define TQ_HTTP_STATUSES 10 /* statuses counted one by one for /metrics (ops.c) */
+#define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (ops.c) */
 
 typedef struct tq_server {
     tq_server_config cfg;
@@ -22,6 +22,7 @@ typedef struct tq_server {
     tq_registry *registry;
     tq_jwt_verifier *jwt;
     tq_schema *schema;
+    struct tq_graphiql *graphiql;   /* NULL with --graphiql off */
     atomic_long requests_in_flight; /* across workers: shutdown waits for zero */
     atomic_ulong request_seq;       /* request ids for logs */
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
@@ -41,5 +42,16 @@ void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);
 /* Rewrites h2o's own plain-text 400/413 answers (sent before any handler runs, e.g. for
  * an oversize body) into GraphQL JSON errors. */
 void tq_error_filter_register(h2o_pathconf_t *pathconf);
+
+/* True when the Content-Type value is `type` (any case), with no charset but UTF-8. */
+bool tq_media_type_is(h2o_iovec_t value, const char *type);
+/* How much the request's Accept header wants `type` ("a/b"): 0 not at all; otherwise 4 x q
+ * (q in thousandths) plus 2 when the deciding range names the type itself rather than a
+ * wildcard. No Accept header accepts everything (4000). */
+unsigned tq_accept_score(h2o_req_t *req, const char *type);
+/* Whether a score came from a range naming the type itself. */
+bool tq_accept_score_exact(unsigned score);
+/* True when Accept-Encoding allows gzip. */
+bool tq_accepts_gzip(h2o_req_t *req);
 
 #endif

@@ -18,7 +18,7 @@
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_pool.h"
 
-static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
 
 void tq_server_count_status(tq_server *s, int status)
 {

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "graphiql.h"
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
@@ -46,6 +47,7 @@ void tq_server_config_init(tq_server_config *cfg)
         .tenant_sslmode = "prefer",
         .registry_refresh_ms = 30000,
         .introspection = true,
+        .graphiql = true,
     };
 }
 
@@ -261,6 +263,8 @@ static void configure_h2o(tq_server *s)
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
     tq_ops_handlers_register(host, s);
+    if (s->graphiql != NULL)
+        tq_graphiql_register(host, s->graphiql);
     tq_error_filter_register(&host->fallback_path);
 }
 
@@ -308,6 +312,10 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     s->jwt = tq_jwt_verifier_new(&jc, err, errlen);
     if (s->jwt == NULL)
         return -1;
+    if (s->cfg.graphiql && (s->graphiql = tq_graphiql_new(&s->cfg)) == NULL) {
+        snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
+        return -1;
+    }
     tq_registry_options ro = {s->cfg.registry, s->cfg.registry_refresh_ms, s->cfg.tenant_sslmode};
     char detail[512];
     s->registry = tq_registry_open(&ro, detail, sizeof(detail));
@@ -323,6 +331,7 @@ static void unload_parts(tq_server *s)
     tq_registry_close(s->registry);
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);
+    tq_graphiql_free(s->graphiql);
     tq_schema_free(s->schema);
 }
 
@@ -406,6 +415,8 @@ int tq_server_run(const tq_server_config *cfg)
     if (rc == 0) {
         tq_log_info("server", "listening on http://%s/graphql with %d worker thread(s), %zu tenant(s) registered",
                     cfg->listen, s->nworkers, tq_registry_count(s->registry));
+        if (cfg->graphiql)
+            tq_log_info("server", "GraphiQL: open http://%s/graphql in a browser", cfg->listen);
         if (cfg->ready_banner != NULL) {
             fputs(cfg->ready_banner, stdout);
             fflush(stdout);

@@ -1,0 +1,225 @@
+// graphiql.test.mjs - GraphiQL served by tenantql itself: browsers get the page at /graphql
+// and /, every file it loads comes from us (the pinned npm files, compiled in), nothing
+// points at another host, dev pre-fills acme's token, plain serve does not, and
+// --graphiql off serves no HTML. When Debian's chromium is installed, a headless browser
+// also renders the page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { startDev, freePort, BIN } from './lib/harness.mjs';
+
+const WEB = new URL('../../web/node_modules/', import.meta.url).pathname;
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+let dev;
+before(async () => {
+  dev = await startDev();
+});
+after(async () => {
+  const code = await dev.stop();
+  dev.cleanup();
+  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
+});
+
+const origin = () => dev.url.replace(/\/graphql$/, '');
+
+async function getPage(url) {
+  const res = await fetch(url, { headers: { accept: BROWSER_ACCEPT } });
+  return { res, html: await res.text() };
+}
+
+/** Every src= and href= value of the page. */
+function references(html) {
+  return [...html.matchAll(/\b(?:src|href)\s*=\s*["']([^"']*)["']/gi)].map((m) => m[1]);
+}
+
+/** `tenantql serve` (not dev) against dev's cluster; resolves once it listens. */
+async function startServe(args = []) {
+  const port = await freePort();
+  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
+    env: { ...process.env, TENANTQL_REGISTRY: dev.registry, TENANTQL_JWT_SECRET: dev.secret },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(`${url}/healthz`);
+      return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+    } catch {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`tenantql serve did not start:\n${err}`);
+}
+
+test('a browser asking for /graphql or / gets the GraphiQL page', async () => {
+  for (const url of [dev.url, `${origin()}/`]) {
+    const { res, html } = await getPage(url);
+    assert.equal(res.status, 200, url);
+    assert.match(res.headers.get('content-type'), /^text\/html; charset=utf-8$/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.match(html, /<div id="graphiql">/);
+    assert.match(html, /GraphiQL\.createFetcher/);
+  }
+  // HEAD: the same headers, no body
+  const head = await fetch(dev.url, { method: 'HEAD', headers: { accept: 'text/html' } });
+  assert.equal(head.status, 200);
+  assert.match(head.headers.get('content-type'), /text\/html/);
+  assert.ok(Number(head.headers.get('content-length')) > 500);
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
+});
+
+test('GraphQL clients still get GraphQL at /graphql, and nothing at /', async () => {
+  for (const accept of ['*/*', 'application/json', 'application/graphql-response+json', 'text/html, application/json']) {
+    const res = await fetch(dev.url, { headers: { accept } });
+    assert.equal(res.status, 400, accept);
+    assert.match(res.headers.get('content-type'), /json/, accept);
+    assert.match((await res.json()).errors[0].message, /Missing query/);
+  }
+  const root = await fetch(`${origin()}/`, { headers: { accept: '*/*' } });
+  assert.equal(root.status, 404);
+  await root.arrayBuffer();
+  const post = await fetch(dev.url, {
+    method: 'POST', headers: { accept: BROWSER_ACCEPT, 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ __typename }' }),
+  });
+  assert.deepEqual(await post.json(), { data: { __typename: 'Query' } });
+});
+
+test('every script and stylesheet is ours, versioned, typed and cacheable forever', async () => {
+  const { html } = await getPage(dev.url);
+  const refs = references(html);
+  assert.equal(refs.length, 4, refs.join(' '));
+  const want = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+  for (const ref of refs) {
+    assert.ok(ref.startsWith('/') && !ref.startsWith('//'), `${ref} is not on this server`);
+    const m = ref.match(/^\/graphiql\/([a-z-]+)@(\d+\.\d+\.\d+)\/([\w.-]+\.(js|css))$/);
+    assert.ok(m, `${ref} has no package@version path`);
+    const [, pkg, version, file, ext] = m;
+    // the version in the URL is the one pinned and installed
+    assert.equal(JSON.parse(readFileSync(`${WEB}${pkg}/package.json`, 'utf8')).version, version);
+    const local = [`${WEB}${pkg}/${file}`, `${WEB}${pkg}/umd/${file}`].find(existsSync);
+
+    // gzip when the client takes it (fetch does, and inflates transparently)
+    const res = await fetch(`${origin()}${ref}`);
+    assert.equal(res.status, 200, ref);
+    assert.equal(res.headers.get('content-type'), want[ext], ref);
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(res.headers.get('content-encoding'), 'gzip', ref);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.ok(body.length > 5000, `${ref}: only ${body.length} bytes`);
+    assert.ok(body.equals(readFileSync(local)), `${ref} differs from ${local}`);
+
+    // plain bytes otherwise
+    const plain = await fetch(`${origin()}${ref}`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
+    assert.equal(Number(plain.headers.get('content-length')), body.length);
+    assert.ok(Buffer.from(await plain.arrayBuffer()).equals(body));
+  }
+  const missing = await fetch(`${origin()}/graphiql/graphiql@0.0.0/graphiql.min.js`);
+  assert.equal(missing.status, 404);
+  await missing.arrayBuffer();
+  const gz = await fetch(`${origin()}${refs.find((r) => r.endsWith('.js'))}.gz`);
+  assert.equal(gz.status, 404, 'the gzip copies are not URLs of their own');
+  await gz.arrayBuffer();
+  const put = await fetch(`${origin()}${refs[0]}`, { method: 'PUT', body: 'x' });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get('allow'), 'GET, HEAD');
+  await put.arrayBuffer();
+});
+
+test('the page names no other host, and its policy forbids loading from one', async () => {
+  const { res, html } = await getPage(dev.url);
+  for (const ref of references(html))
+    assert.doesNotMatch(ref, /^(https?:)?\/\//i, `external reference ${ref}`);
+  assert.doesNotMatch(html, /\b(?:src|href)\s*=\s*["']?\s*https?:/i);
+  const csp = res.headers.get('content-security-policy');
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self' 'sha256-/);
+  assert.match(csp, /connect-src 'self'/);
+  // the inline boot script is the one the policy lets run
+  const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  assert.equal(inline.length, 1);
+  const hash = createHash('sha256').update(inline[0]).digest('base64');
+  assert.ok(csp.includes(`'sha256-${hash}'`), 'CSP hash of the boot script');
+});
+
+test('dev pre-fills acme\'s token and a query that runs as is', async () => {
+  const { html } = await getPage(dev.url);
+  const config = JSON.parse(html.match(/<script id="tenantql-config" type="application\/json">([^<]*)<\/script>/)[1]);
+  assert.deepEqual(JSON.parse(config.defaultHeaders), { Authorization: `Bearer ${dev.tokens.acme}` });
+  assert.ok(html.includes(dev.tokens.acme));
+  assert.equal(config.endpoint, '/graphql');
+  // what one click on "run" sends
+  const res = await fetch(dev.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...JSON.parse(config.defaultHeaders) },
+    body: JSON.stringify({ query: config.defaultQuery }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.errors, undefined, JSON.stringify(body));
+  assert.equal(body.data.me.email, 'admin@acme.example');
+  assert.equal(body.data.users.edges.length, 3);
+  assert.match(dev.stdout(), /GraphiQL: +http:\/\/127\.0\.0\.1:\d+\/graphql in a browser/);
+});
+
+test('plain serve shows GraphiQL without any token', async () => {
+  const serve = await startServe();
+  try {
+    const { res, html } = await getPage(`${serve.url}/graphql`);
+    assert.equal(res.status, 200);
+    assert.match(html, /<div id="graphiql">/);
+    const config = JSON.parse(html.match(/<script id="tenantql-config" type="application\/json">([^<]*)<\/script>/)[1]);
+    assert.deepEqual(config, { endpoint: '/graphql' });
+    assert.doesNotMatch(html, /Bearer|eyJ/);
+    for (const token of Object.values(dev.tokens)) assert.ok(!html.includes(token));
+  } finally {
+    await serve.stop();
+  }
+});
+
+test('--graphiql off serves no HTML', async () => {
+  const serve = await startServe(['--graphiql', 'off']);
+  try {
+    const { res, html } = await getPage(`${serve.url}/graphql`);
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('content-type'), /json/);
+    assert.doesNotMatch(html, /<html/i);
+    const root = await getPage(`${serve.url}/`);
+    assert.equal(root.res.status, 404);
+    assert.doesNotMatch(root.html, /graphiql/i);
+    const asset = await fetch(`${serve.url}${references((await getPage(dev.url)).html)[0]}`);
+    assert.equal(asset.status, 404);
+    await asset.arrayBuffer();
+  } finally {
+    await serve.stop();
+  }
+});
+
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+async function answered200() {
+  const text = await (await fetch(`${origin()}/metrics`)).text();
+  return Number(text.match(/^tenantql_http_responses_total\{status="200"\} (\d+)$/m)?.[1] ?? 0);
+}
+
+test('headless chromium renders GraphiQL, which asks for the schema', { skip: !chromium && 'no chromium installed' }, async () => {
+  const before = await answered200();
+  const dom = await new Promise((resolve, reject) => {
+    execFile(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--user-data-dir=' + dev.dir + '/chromium', '--virtual-time-budget=15000', '--dump-dom', dev.url],
+    { timeout: 120000, maxBuffer: 64 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+  assert.match(dom, /class="graphiql-container"/, 'GraphiQL rendered');
+  assert.match(dom, /graphiql-execute-button/, 'a run button');
+  assert.ok(dom.includes(dev.tokens.acme.slice(0, 40)), 'the token is in the headers editor');
+  assert.match(dom, /users\(first: 3\)/, 'the sample query is in the editor');
+  // the page itself, then GraphiQL's introspection query
+  assert.ok(await answered200() >= before + 2, 'GraphiQL sent its introspection query');
+});
