@@ -118,6 +118,7 @@ static void locate_at_group(tq_exec *ex, exec_error *e, const field_group *g)
     e->nlocs = g->count;
 }
 
+static char *vformat(tq_arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static char *vformat(tq_arena *a, const char *fmt, va_list ap)
 {
     va_list ap2;

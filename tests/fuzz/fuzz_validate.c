@@ -1,0 +1,75 @@
+/*
+ * fuzz_validate.c - libFuzzer entry point for validation: every input that parses as a
+ * request is validated against the server's own schema (schema/schema.graphql, as
+ * compiled into the binary). Validation walks fragments, variables and nested values
+ * that the parser never interprets, so cycles, deep spreads and odd literals meet it
+ * here. Beyond not crashing or hanging, it checks what tq_validate promises: at most
+ * 100 errors plus the one that says so, and every error has a message and locations
+ * that point into the document (1-based).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantql/arena.h"
+#include "tenantql/embedded.h"
+#include "tenantql/gql_parser.h"
+#include "tenantql/gql_scalars.h"
+#include "tenantql/gql_schema.h"
+#include "tenantql/gql_validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Built once per process: libFuzzer calls the entry point millions of times. */
+static tq_schema *server_schema(void)
+{
+    static tq_schema *schema;
+    if (schema == NULL) {
+        static const tq_scalar_binding scalars[] = {
+            {"DateTime", &tq_scalar_datetime}, {"Decimal", &tq_scalar_decimal}, {NULL, NULL}};
+        const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
+        char err[256];
+        schema = sdl != NULL ? tq_schema_build(sdl->data, sdl->len, NULL, scalars, err, sizeof(err)) : NULL;
+        if (schema == NULL)
+            abort();
+    }
+    return schema;
+}
+
+static void check_result(const tq_validation_result *r, const uint8_t *data, size_t size)
+{
+    if (r->count > TQ_VALIDATE_MAX_ERRORS + 1)
+        abort();
+    uint32_t lines = 1;
+    for (size_t i = 0; i < size; i++)
+        lines += data[i] == '\n' || (data[i] == '\r' && (i + 1 == size || data[i + 1] != '\n'));
+    for (uint32_t i = 0; i < r->count; i++) {
+        const tq_validation_error *e = &r->errors[i];
+        if (e->message == NULL || e->message[0] == '\0')
+            abort();
+        for (uint32_t k = 0; k < e->nlocations; k++)
+            if (e->locations[k].line == 0 || e->locations[k].line > lines || e->locations[k].column == 0)
+                abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    tq_schema *schema = server_schema();
+    tq_arena a;
+    tq_arena_init(&a, 0);
+    uint8_t *copy = malloc(size ? size : 1); /* reads past size are caught by ASan */
+    memcpy(copy, data, size);
+
+    /* the limits the HTTP handler uses, so that what is fuzzed is what is served */
+    tq_gql_parse_options opts = {.allow_type_system = false, .max_depth = 64, .max_tokens = 20000};
+    tq_gql_parse_error err;
+    tq_gql_document *doc = tq_gql_parse(&a, (const char *)copy, size, &opts, &err);
+    if (doc != NULL) {
+        tq_validation_result r = tq_validate(schema, doc, &a);
+        check_result(&r, copy, size);
+    }
+    free(copy);
+    tq_arena_free(&a);
+    return 0;
+}
