@@ -9,6 +9,18 @@
 
 #include "tenantql/datasource.h"
 #include "tenantql/gql_schema.h"
+#include "tenantql/jwt.h"
+#include "tenantql/ratelimit.h"
+#include "tenantql/registry.h"
+
+/* What login and the mutations need beyond the request's tenant; made once by the
+ * server, read-only while serving. */
+typedef struct tq_api_auth {
+    tq_registry *registry;            /* login finds its tenant by name */
+    const tq_jwt_verifier *jwt;       /* signs the tokens login hands out */
+    long token_ttl;                   /* seconds from iat to exp */
+    tq_ratelimit *login_limit;        /* attempts per tenant and email; NULL: none */
+} tq_api_auth;
 
 /* What resolvers see of a request: its tenant's data sources, made by the factories
  * for this request only, and who is asking. */
@@ -19,9 +31,12 @@ typedef struct tq_api_ctx {
     tq_product_ds *products;
     const char *sub;      /* the token's user id, NULL without one (and in header mode) */
     bool header_mode;     /* the tenant came from a trusted X-Tenant-ID header */
+    const tq_api_auth *auth;
+    int may_write;        /* mutations: 0 not checked yet, 1 yes, -1 no (the token's user is gone) */
 } tq_api_ctx;
 
-/* Binds ctx to a tenant pool for one request (the factory functions of the ADR). */
+/* Binds ctx to a tenant pool for one request (the factory functions of the ADR). pool
+ * is NULL for an operation made only of `login` fields: login binds its own. */
 void tq_api_ctx_init(tq_api_ctx *ctx, tq_arena *a, tq_pool *pool, tq_worker *w);
 
 /* Builds the executable schema from SDL with the API's resolvers and scalars. */

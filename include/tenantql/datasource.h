@@ -10,6 +10,7 @@
 #define TENANTQL_DATASOURCE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tenantql/gql_schema.h"
 #include "tenantql/tenant_pool.h"
@@ -20,6 +21,7 @@ typedef struct tq_db {
     tq_arena *arena;
     int inflight;                       /* queries sent and not yet answered */
     void (*on_idle)(struct tq_db *db);  /* called when inflight drops to 0 */
+    unsigned long request_id;           /* for the log: which request a failure hurt */
 } tq_db;
 
 /* Outcome of a data source call. error_code is NULL on success, else one of the API's
@@ -89,6 +91,49 @@ void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *filter, tq_p
                         const tq_page_request *page, tq_ds_cb cb, void *data);
 void tq_product_ds_count(tq_product_ds *ds, const tq_product_filter *filter, tq_ds_cb cb, void *data);
 void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_ds_cb cb, void *data);
+
+/* ---- writes (mutations) ----
+ * Writes go to the database at once, one execution per call: they are never shared with
+ * another request the way identical reads are. Values are already validated by the
+ * resolvers; a uniqueness violation becomes CONFLICT, other failures as for reads. */
+
+/* r->value: the user with this (already lower-cased) email or null; r->extra: its
+ * stored password hash (a string) */
+void tq_user_ds_find_for_login(tq_user_ds *ds, const char *email, tq_ds_cb cb, void *data);
+
+typedef struct tq_user_fields {
+    const char *email;                  /* insert: valid and lower-cased */
+    const char *password_hash;          /* insert: crypto_pwhash_str output */
+    bool set_first_name, set_last_name; /* update: change these (a NULL value clears) */
+    const char *first_name, *last_name; /* insert: NULL = none */
+    int active;                         /* update: -1 unchanged, 0, 1 */
+} tq_user_fields;
+
+/* r->value: the new (active) user; CONFLICT when the email is taken */
+void tq_user_ds_insert(tq_user_ds *ds, const tq_user_fields *f, tq_ds_cb cb, void *data);
+/* r->value: the user after the change, or null when no user has the id. Nothing to
+ * change: the row as it is (updated_at untouched). */
+void tq_user_ds_update(tq_user_ds *ds, const char *id, const tq_user_fields *f, tq_ds_cb cb, void *data);
+
+typedef struct tq_product_fields {
+    const char *name;                   /* update: NULL = unchanged */
+    bool set_description;               /* update: description changes (a NULL value clears) */
+    const char *description;            /* insert: NULL = none */
+    const char *price;                  /* canonical decimal; update: NULL = unchanged */
+    bool set_stock;                     /* update: stock changes; insert: always */
+    int64_t stock_quantity;
+    int active;                         /* update: -1 unchanged, 0, 1 */
+} tq_product_fields;
+
+/* r->value: the new (active) product as stored */
+void tq_product_ds_insert(tq_product_ds *ds, const tq_product_fields *f, tq_ds_cb cb, void *data);
+/* as tq_user_ds_update */
+void tq_product_ds_update(tq_product_ds *ds, const char *id, const tq_product_fields *f, tq_ds_cb cb, void *data);
+/* One atomic UPDATE: r->value the product after the change; null when no product has
+ * the id; BAD_USER_INPUT (nothing changed) when the stock would leave 0..2147483647. */
+void tq_product_ds_adjust_stock(tq_product_ds *ds, const char *id, int64_t delta, tq_ds_cb cb, void *data);
+/* r->value: true when the row was deleted, null when no product has the id */
+void tq_product_ds_delete(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data);
 
 /* ---- nodes: users first, then products ---- */
 

@@ -1,12 +1,14 @@
 /*
- * jwt.h - bearer-token verification and signing. libjwt 1.10.2 trusts the token's own
- * "alg", verifies nothing when given no key and checks no times, so it is only used
- * behind this wrapper: the header is checked here before libjwt sees the token, the
- * algorithm is pinned by configuration, and every claim is checked here.
+ * jwt.h - bearer-token verification and signing, as RFC 8725 asks: the algorithm of
+ * every key is fixed by configuration and never taken from a token, a token's "kid"
+ * header only selects among configured keys, and every claim is checked here.
+ *
+ * Algorithms: HS256 (shared secret), RS256 and ES256 (public key; a private key only
+ * where this server signs). Keys are parsed once, when the verifier is built; signatures
+ * are checked with OpenSSL directly (libjwt would re-parse a PEM key on every call).
  *
  * A verifier is built once at start-up and is read-only afterwards; any number of
- * threads may call tq_jwt_verify on it at the same time. Only HS256 exists today; the
- * key list is where RS256/ES256 keys and kid-selected keys for rotation will go.
+ * threads may call tq_jwt_verify and tq_jwt_sign on it at the same time.
  */
 #ifndef TENANTQL_JWT_H
 #define TENANTQL_JWT_H
@@ -20,26 +22,42 @@
 #define TQ_JWT_MIN_HS256_SECRET 32        /* bytes; RFC 7518 3.2: at least the hash size */
 #define TQ_JWT_DEFAULT_ISSUER "tenantql"
 #define TQ_JWT_DEFAULT_LEEWAY 30          /* seconds of clock skew allowed for exp/nbf/iat */
+#define TQ_JWT_MAX_LEEWAY 86400
 #define TQ_JWT_DEFAULT_MAX_TOKEN_LEN 4096 /* bytes; longer tokens are refused unread */
 #define TQ_JWT_MAX_TOKEN_LEN_LIMIT 65536  /* the largest max_token_len a config may ask for */
+#define TQ_JWT_MAX_KEYS 64
+#define TQ_JWT_MAX_KID_LEN 128
 
 typedef enum tq_jwt_alg {
     TQ_JWT_HS256,
+    TQ_JWT_RS256,
+    TQ_JWT_ES256,
 } tq_jwt_alg;
 
-/* One signing/verification key. The bytes are copied by tq_jwt_verifier_new. */
+/* "HS256", "RS256", "ES256". */
+const char *tq_jwt_alg_name(tq_jwt_alg alg);
+/* Exact (case-sensitive) JWA name; false for anything else. */
+bool tq_jwt_alg_parse(const char *name, tq_jwt_alg *out);
+
+/* One key. Everything is copied or parsed by tq_jwt_verifier_new. */
 typedef struct tq_jwt_key {
     tq_jwt_alg alg;
-    const char *kid; /* must be NULL for now; reserved for key rotation */
-    const unsigned char *secret;
+    const char *kid;                /* the "kid" that selects this key; NULL: none */
+    const unsigned char *secret;    /* HS256 only: at least 32 bytes */
     size_t secret_len;
+    const char *public_pem;         /* RS256/ES256: "PUBLIC KEY" or "CERTIFICATE" PEM */
+    size_t public_pem_len;
+    const char *private_pem;        /* RS256/ES256, optional: the matching unencrypted private key */
+    size_t private_pem_len;
 } tq_jwt_key;
 
 typedef struct tq_jwt_config {
-    const tq_jwt_key *keys; /* exactly one for now */
+    const tq_jwt_key *keys; /* 1 .. TQ_JWT_MAX_KEYS; with more than one, each needs a distinct kid */
     size_t nkeys;
+    const char *signing_kid; /* key tq_jwt_sign uses; NULL: the only key, if it can sign */
     const char *issuer;     /* required "iss"; NULL or "" = iss not checked and not written */
-    int64_t leeway;         /* seconds, >= 0 */
+    const char *audience;   /* required in "aud" (string or array) and written; NULL or "" = not checked */
+    int64_t leeway;         /* seconds, 0 .. TQ_JWT_MAX_LEEWAY */
     size_t max_token_len;   /* 1 .. TQ_JWT_MAX_TOKEN_LEN_LIMIT */
 } tq_jwt_config;
 
@@ -59,6 +77,7 @@ typedef enum tq_jwt_status {
     TQ_JWT_MALFORMED,
     TQ_JWT_ALG_NOT_ALLOWED,
     TQ_JWT_BAD_HEADER,
+    TQ_JWT_UNKNOWN_KID,
     TQ_JWT_BAD_SIGNATURE,
     TQ_JWT_MISSING_EXP,
     TQ_JWT_BAD_TIME_CLAIM,
@@ -66,9 +85,10 @@ typedef enum tq_jwt_status {
     TQ_JWT_NOT_YET_VALID,
     TQ_JWT_ISSUED_IN_FUTURE,
     TQ_JWT_WRONG_ISSUER,
+    TQ_JWT_WRONG_AUDIENCE,
     TQ_JWT_BAD_TENANT,
     TQ_JWT_BAD_SUB,
-    TQ_JWT_INTERNAL,
+    TQ_JWT_INTERNAL, /* keep last */
 } tq_jwt_status;
 
 /* A short reason for logs ("expired", "bad signature", ...); never contains token data. */
@@ -76,9 +96,15 @@ const char *tq_jwt_status_text(tq_jwt_status st);
 
 typedef struct tq_jwt_verifier tq_jwt_verifier;
 
-/* NULL with a message in err when the configuration is unusable (e.g. a short secret). */
+/* NULL with a message in err when the configuration is unusable (short secret, a PEM
+ * that does not parse or does not fit its algorithm, a private key that does not match
+ * its public key, duplicate kid, unknown signing kid, ...). */
 tq_jwt_verifier *tq_jwt_verifier_new(const tq_jwt_config *cfg, char *err, size_t errlen);
 void tq_jwt_verifier_free(tq_jwt_verifier *v);
+
+/* One line for the start-up log: the keys (algorithm and kid) and which one signs.
+ * Names no secret. */
+void tq_jwt_describe(const tq_jwt_verifier *v, char *buf, size_t len);
 
 /*
  * Checks token[0..len) (no NUL needed) at time now (seconds since the epoch). On
@@ -91,11 +117,16 @@ tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t 
  * that were verified before: a cache of verified tokens must still expire them. */
 tq_jwt_status tq_jwt_check_time_claims(const tq_jwt_verifier *v, const tq_jwt_claims *c, int64_t now);
 
+/* Whether tq_jwt_sign can work: an HS256 signing key, or an RS256/ES256 one with its
+ * private key. */
+bool tq_jwt_can_sign(const tq_jwt_verifier *v);
+
 /*
- * Signs claims with the verifier's key: header {"alg":"HS256","typ":"JWT"}, claims
- * tenantId, sub (if has_sub), iat (if has_iat), nbf (if has_nbf), exp, and iss (if an
- * issuer is configured). Returns a malloc'ed NUL-terminated token, or NULL when the
- * claims are invalid (tenant_id or sub not a uuid) or memory runs out.
+ * Signs claims with the signing key: header {"alg":ALG,"typ":"JWT"} plus "kid" when the
+ * key has one; claims iss (if an issuer is configured), aud (if an audience is),
+ * sub (if has_sub), tenantId, iat (if has_iat), nbf (if has_nbf), exp. Returns a
+ * malloc'ed NUL-terminated token, or NULL when there is no signing key (logged, with
+ * the reason), the claims are invalid (tenant_id or sub not a uuid) or memory runs out.
  */
 char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims);
 

@@ -30,6 +30,7 @@ typedef struct tq_worker {
     h2o_multithread_receiver_t pool_rx;  /* connections handed over by other workers */
     h2o_multithread_receiver_t evict_rx; /* idle connections to close for another tenant */
     h2o_multithread_receiver_t wake_rx;  /* shutdown */
+    h2o_multithread_receiver_t password_rx; /* finished password hashes (auth/password.c) */
     h2o_timeout_t timeouts[8];           /* h2o timers have a fixed duration each: one per */
     uint64_t timeout_ms[8];              /* distinct duration in use (see tq_worker_timeout) */
     int ntimeouts;

@@ -2,12 +2,14 @@
  * resolvers.c - resolvers of the public schema (schema/schema.graphql), following the
  * API contract: ids that are not uuids find nothing, connections page by opaque keyset
  * cursors, `first` is 0..100, and errors carry the contract's extensions.code values.
- * Each resolver asks a data source and answers when the rows arrive.
+ * Each resolver asks a data source and answers when the rows arrive. The Mutation
+ * fields live in login.c and mutations.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/base64url.h"
 #include "tenantql/gql_exec.h"
@@ -378,14 +380,6 @@ static void resolve_search(tq_field_ctx *fc)
     tq_product_ds_search(api(fc)->products, pattern, first, on_search_products, ss);
 }
 
-/* ---- mutations (the Auth/Users/Products issue brings them) ---- */
-
-static void resolve_not_implemented(tq_field_ctx *fc)
-{
-    tq_field_error(fc, "INTERNAL_SERVER_ERROR", "Mutation.%s is not available in this version of tenantql.",
-                   fc->field->name);
-}
-
 static const tq_resolver_binding resolvers[] = {
     {"Query.me", resolve_me},
     {"Query.user", resolve_user},
@@ -399,13 +393,13 @@ static const tq_resolver_binding resolvers[] = {
     {"UserEdge.cursor", resolve_edge_cursor},
     {"ProductEdge.cursor", resolve_edge_cursor},
     {"ProductConnection.totalCount", resolve_total_count},
-    {"Mutation.login", resolve_not_implemented},
-    {"Mutation.createUser", resolve_not_implemented},
-    {"Mutation.updateUser", resolve_not_implemented},
-    {"Mutation.createProduct", resolve_not_implemented},
-    {"Mutation.updateProduct", resolve_not_implemented},
-    {"Mutation.adjustStock", resolve_not_implemented},
-    {"Mutation.deleteProduct", resolve_not_implemented},
+    {"Mutation.login", api_login},
+    {"Mutation.createUser", api_create_user},
+    {"Mutation.updateUser", api_update_user},
+    {"Mutation.createProduct", api_create_product},
+    {"Mutation.updateProduct", api_update_product},
+    {"Mutation.adjustStock", api_adjust_stock},
+    {"Mutation.deleteProduct", api_delete_product},
     {NULL, NULL},
 };
 
@@ -429,7 +423,7 @@ tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t er
 void tq_api_ctx_init(tq_api_ctx *ctx, tq_arena *a, tq_pool *pool, tq_worker *w)
 {
     ctx->arena = a;
-    ctx->db = (tq_db){pool, w, a, 0, NULL};
+    ctx->db = (tq_db){pool, w, a, 0, NULL, 0};
     ctx->users = tq_user_ds_create(a, &ctx->db);
     ctx->products = tq_product_ds_create(a, &ctx->db);
 }

@@ -1,32 +1,32 @@
 /*
- * jwt.c - HS256 bearer tokens (see jwt.h). libjwt does the signature check; everything
- * libjwt gets wrong or does not do (algorithm pinning, the NULL-key bypass, time
- * claims, claim types) is done here, before and after jwt_decode.
+ * jwt.c - bearer tokens (see jwt.h): the compact JWS is split and its header read here,
+ * the header's "kid" picks one of the configured keys and its "alg" must be that key's
+ * algorithm, the signature is checked by jwt_key.c, and every claim is checked here.
+ * Nothing in a token decides which algorithm or key material is used (RFC 8725 3.1).
  */
 #include "tenantql/jwt.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <jwt.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwt_key.h"
 #include "tenantql/base64url.h"
+#include "tenantql/log.h"
 
-#define HS256_SIG_LEN 43         /* base64url of a 32-byte HMAC-SHA256, no padding */
-#define MAX_HEADER_SEGMENT 1024  /* encoded; real headers are ~40 bytes, this bounds a stack buffer */
-#define MAX_SECRET_LEN 4096      /* jwt_decode takes an int; anything longer is a misconfiguration */
-#define MAX_LEEWAY 86400         /* keeps now +/- leeway far from int64 overflow */
-#define STACK_TOKEN_COPY 4096    /* tokens up to this length are NUL-terminated on the stack */
+#define MAX_HEADER_SEGMENT 1024  /* encoded; real headers are ~70 bytes, this bounds a stack buffer */
+#define STACK_PAYLOAD 3072       /* decoded payloads up to this size stay on the stack */
+#define MAX_SIG_SEGMENT 1366     /* base64url of JWT_MAX_SIG_LEN bytes */
 
 struct tq_jwt_verifier {
-    unsigned char *secret;
-    size_t secret_len;
-    char *issuer; /* NULL: not checked */
+    jwt_key *keys;
+    size_t nkeys;
+    const jwt_key *signer;      /* NULL: tq_jwt_sign refuses, with no_signer as the reason */
+    const char *no_signer;
+    char *issuer;               /* NULL: not checked */
+    char *audience;             /* NULL: not checked */
     int64_t leeway;
     size_t max_token_len;
 };
@@ -42,14 +42,16 @@ static const char *const status_texts[] = {
     [TQ_JWT_TOO_LONG] = "token too long",
     [TQ_JWT_MALFORMED] = "malformed",
     [TQ_JWT_ALG_NOT_ALLOWED] = "algorithm not allowed",
-    [TQ_JWT_BAD_HEADER] = "unsupported header (typ or crit)",
+    [TQ_JWT_BAD_HEADER] = "unsupported header (typ, crit or kid)",
+    [TQ_JWT_UNKNOWN_KID] = "unknown key id (kid)",
     [TQ_JWT_BAD_SIGNATURE] = "bad signature",
     [TQ_JWT_MISSING_EXP] = "missing exp",
     [TQ_JWT_BAD_TIME_CLAIM] = "exp, nbf or iat is not an integer",
     [TQ_JWT_EXPIRED] = "expired",
-    [TQ_JWT_NOT_YET_VALID] = "not yet valid",
-    [TQ_JWT_ISSUED_IN_FUTURE] = "issued in the future",
+    [TQ_JWT_NOT_YET_VALID] = "not yet valid (nbf)",
+    [TQ_JWT_ISSUED_IN_FUTURE] = "issued in the future (iat)",
     [TQ_JWT_WRONG_ISSUER] = "wrong issuer",
+    [TQ_JWT_WRONG_AUDIENCE] = "wrong or missing audience",
     [TQ_JWT_BAD_TENANT] = "missing or invalid tenantId",
     [TQ_JWT_BAD_SUB] = "invalid sub",
     [TQ_JWT_INTERNAL] = "internal error",
@@ -62,6 +64,21 @@ const char *tq_jwt_status_text(tq_jwt_status st)
     return status_texts[st];
 }
 
+static const char *const alg_names[] = {[TQ_JWT_HS256] = "HS256", [TQ_JWT_RS256] = "RS256", [TQ_JWT_ES256] = "ES256"};
+
+const char *tq_jwt_alg_name(tq_jwt_alg alg)
+{
+    return (size_t)alg < sizeof(alg_names) / sizeof(alg_names[0]) ? alg_names[alg] : "unknown";
+}
+
+bool tq_jwt_alg_parse(const char *name, tq_jwt_alg *out)
+{
+    for (size_t i = 0; name != NULL && i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+        if (strcmp(name, alg_names[i]) == 0)
+            return *out = (tq_jwt_alg)i, true;
+    return false;
+}
+
 void tq_jwt_config_init(tq_jwt_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -72,54 +89,118 @@ void tq_jwt_config_init(tq_jwt_config *cfg)
 
 /* ---- configuration ---- */
 
+/* kids appear in the start-up log and in error messages: printable ASCII only */
+static bool kid_valid(const char *kid)
+{
+    size_t n = strlen(kid);
+    if (n == 0 || n > TQ_JWT_MAX_KID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (kid[i] < 0x20 || kid[i] > 0x7e)
+            return false;
+    return true;
+}
+
 static const char *config_problem(const tq_jwt_config *cfg)
 {
-    if (cfg->nkeys != 1 || cfg->keys == NULL)
-        return "exactly one JWT key is supported";
-    const tq_jwt_key *k = &cfg->keys[0];
-    if (k->alg != TQ_JWT_HS256)
-        return "only HS256 keys are supported";
-    if (k->kid != NULL)
-        return "key ids (kid) are not supported yet";
-    if (k->secret == NULL || k->secret_len < TQ_JWT_MIN_HS256_SECRET)
-        return "the HS256 secret must be at least 32 bytes";
-    if (k->secret_len > MAX_SECRET_LEN)
-        return "the HS256 secret is longer than 4096 bytes";
-    if (cfg->leeway < 0 || cfg->leeway > MAX_LEEWAY)
+    if (cfg->keys == NULL || cfg->nkeys == 0)
+        return "no JWT key is configured";
+    if (cfg->nkeys > TQ_JWT_MAX_KEYS)
+        return "too many JWT keys (at most 64)";
+    if (cfg->leeway < 0 || cfg->leeway > TQ_JWT_MAX_LEEWAY)
         return "the JWT leeway must be between 0 and 86400 seconds";
     if (cfg->max_token_len == 0 || cfg->max_token_len > TQ_JWT_MAX_TOKEN_LEN_LIMIT)
         return "the maximum JWT length must be between 1 and 65536 bytes";
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        const char *kid = cfg->keys[i].kid;
+        if (kid == NULL && cfg->nkeys > 1)
+            return "with several JWT keys, every key needs a kid";
+        if (kid != NULL && !kid_valid(kid))
+            return "a kid must be 1 to 128 printable ASCII characters";
+        for (size_t j = 0; kid != NULL && j < i; j++)
+            if (cfg->keys[j].kid != NULL && strcmp(cfg->keys[j].kid, kid) == 0)
+                return "two JWT keys have the same kid";
+    }
     return NULL;
+}
+
+/* Parses every key; names the failing one in err. */
+static int load_keys(tq_jwt_verifier *v, const tq_jwt_config *cfg, char *err, size_t errlen)
+{
+    v->keys = calloc(cfg->nkeys, sizeof(*v->keys));
+    if (v->keys == NULL)
+        return snprintf(err, errlen, "out of memory"), -1;
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        char why[256];
+        if (jwt_key_init(&v->keys[i], &cfg->keys[i], why, sizeof(why)) != 0) {
+            v->nkeys = i + 1; /* the failed key holds partial state to clear */
+            if (cfg->keys[i].kid != NULL)
+                snprintf(err, errlen, "JWT key \"%s\": %s", cfg->keys[i].kid, why);
+            else
+                snprintf(err, errlen, "JWT key: %s", why);
+            return -1;
+        }
+        v->nkeys = i + 1;
+    }
+    return 0;
+}
+
+static const jwt_key *find_kid(const tq_jwt_verifier *v, const char *kid)
+{
+    for (size_t i = 0; i < v->nkeys; i++)
+        if (v->keys[i].kid != NULL && strcmp(v->keys[i].kid, kid) == 0)
+            return &v->keys[i];
+    return NULL;
+}
+
+/* The signing key: the named one, or the only one. A missing one is not an error (a
+ * server that only verifies is fine) unless it was named. */
+static int choose_signer(tq_jwt_verifier *v, const char *signing_kid, char *err, size_t errlen)
+{
+    if (signing_kid != NULL) {
+        const jwt_key *k = find_kid(v, signing_kid);
+        if (k == NULL)
+            return snprintf(err, errlen, "the signing kid \"%s\" names no configured key", signing_kid), -1;
+        if (!jwt_key_can_sign(k))
+            return snprintf(err, errlen, "the signing key \"%s\" (%s) has no private key", signing_kid,
+                            tq_jwt_alg_name(k->alg)),
+                   -1;
+        v->signer = k;
+    } else if (v->nkeys == 1 && jwt_key_can_sign(&v->keys[0])) {
+        v->signer = &v->keys[0];
+    } else if (v->nkeys == 1) {
+        v->no_signer = "its public-key algorithm was configured without a private key";
+    } else {
+        v->no_signer = "several keys are configured and none is named as the signing key";
+    }
+    return 0;
 }
 
 tq_jwt_verifier *tq_jwt_verifier_new(const tq_jwt_config *cfg, char *err, size_t errlen)
 {
     const char *problem = config_problem(cfg);
     if (problem != NULL) {
-        if (errlen > 0)
-            snprintf(err, errlen, "%s", problem);
+        snprintf(err, errlen, "%s", problem);
         return NULL;
     }
-
-    const tq_jwt_key *k = &cfg->keys[0];
     tq_jwt_verifier *v = calloc(1, sizeof(*v));
-    if (v == NULL)
-        goto oom;
-    v->secret = malloc(k->secret_len);
-    if (v->secret == NULL)
-        goto oom;
-    memcpy(v->secret, k->secret, k->secret_len);
-    v->secret_len = k->secret_len;
-    if (cfg->issuer != NULL && cfg->issuer[0] != '\0' && (v->issuer = strdup(cfg->issuer)) == NULL)
-        goto oom;
+    if (v == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (load_keys(v, cfg, err, errlen) != 0 || choose_signer(v, cfg->signing_kid, err, errlen) != 0)
+        goto fail;
+    if ((cfg->issuer != NULL && cfg->issuer[0] != '\0' && (v->issuer = strdup(cfg->issuer)) == NULL) ||
+        (cfg->audience != NULL && cfg->audience[0] != '\0' && (v->audience = strdup(cfg->audience)) == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     v->leeway = cfg->leeway;
     v->max_token_len = cfg->max_token_len;
     return v;
 
-oom:
+fail:
     tq_jwt_verifier_free(v);
-    if (errlen > 0)
-        snprintf(err, errlen, "out of memory");
     return NULL;
 }
 
@@ -127,14 +208,34 @@ void tq_jwt_verifier_free(tq_jwt_verifier *v)
 {
     if (v == NULL)
         return;
-    if (v->secret != NULL)
-        OPENSSL_cleanse(v->secret, v->secret_len);
-    free(v->secret);
+    for (size_t i = 0; i < v->nkeys; i++)
+        jwt_key_clear(&v->keys[i]);
+    free(v->keys);
     free(v->issuer);
+    free(v->audience);
     free(v);
 }
 
-/* ---- verification: before libjwt ---- */
+void tq_jwt_describe(const tq_jwt_verifier *v, char *buf, size_t len)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(buf, len, "%zu key%s:", v->nkeys, v->nkeys == 1 ? "" : "s");
+    for (size_t i = 0; i < v->nkeys && n < len; i++) {
+        const jwt_key *k = &v->keys[i];
+        n += (size_t)snprintf(buf + n, len - n, "%s %s%s%s%s", i ? "," : "", tq_jwt_alg_name(k->alg),
+                              k->kid ? " kid \"" : "", k->kid ? k->kid : "", k->kid ? "\"" : "");
+    }
+    if (n >= len)
+        return;
+    if (v->signer == NULL)
+        snprintf(buf + n, len - n, "; issues no tokens (%s)", v->no_signer);
+    else if (v->signer->kid != NULL)
+        snprintf(buf + n, len - n, "; signs with kid \"%s\"", v->signer->kid);
+    else
+        snprintf(buf + n, len - n, "; signs with %s", tq_jwt_alg_name(v->signer->alg));
+}
+
+/* ---- verification: shape and header ---- */
 
 static bool split_token(const char *t, size_t len, jws_parts *p)
 {
@@ -154,8 +255,22 @@ static bool split_token(const char *t, size_t len, jws_parts *p)
            tq_base64url_valid(p->payload, p->payload_len) && tq_base64url_valid(p->sig, p->sig_len);
 }
 
-/* The header decides which algorithm libjwt will use, so it is pinned here first. */
-static tq_jwt_status check_header(const jws_parts *p)
+/* The key a header asks for: by kid, or the only key when there is no kid. A kid that
+ * names no key is refused (a key without a kid cannot be named either). */
+static tq_jwt_status select_key(const tq_jwt_verifier *v, const json_t *kid, const jwt_key **key)
+{
+    if (kid == NULL) {
+        *key = v->nkeys == 1 ? &v->keys[0] : NULL;
+        return *key != NULL ? TQ_JWT_OK : TQ_JWT_UNKNOWN_KID;
+    }
+    if (!json_is_string(kid))
+        return TQ_JWT_BAD_HEADER;
+    *key = find_kid(v, json_string_value(kid));
+    return *key != NULL ? TQ_JWT_OK : TQ_JWT_UNKNOWN_KID;
+}
+
+/* Reads the header and picks the key; the token's alg must be that key's own. */
+static tq_jwt_status check_header(const tq_jwt_verifier *v, const jws_parts *p, const jwt_key **key)
 {
     uint8_t raw[MAX_HEADER_SEGMENT / 4 * 3];
     size_t raw_len;
@@ -168,85 +283,61 @@ static tq_jwt_status check_header(const jws_parts *p)
 
     tq_jwt_status st = TQ_JWT_OK;
     const json_t *alg = json_object_get(h, "alg"), *typ = json_object_get(h, "typ");
+    tq_jwt_alg token_alg;
     if (!json_is_object(h))
         st = TQ_JWT_MALFORMED;
-    else if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0)
-        st = TQ_JWT_ALG_NOT_ALLOWED;
+    else if (!json_is_string(alg) || !tq_jwt_alg_parse(json_string_value(alg), &token_alg))
+        st = TQ_JWT_ALG_NOT_ALLOWED; /* "none" included */
     else if (typ != NULL && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT") != 0))
         st = TQ_JWT_BAD_HEADER;
     else if (json_object_get(h, "crit") != NULL) /* RFC 7515 4.1.11: we understand no extension */
         st = TQ_JWT_BAD_HEADER;
+    else if ((st = select_key(v, json_object_get(h, "kid"), key)) == TQ_JWT_OK && (*key)->alg != token_alg)
+        st = TQ_JWT_ALG_NOT_ALLOWED; /* e.g. HS256 over an RS256 key's public PEM: confusion */
+    /* jku, jwk, x5u, x5c are ignored: keys only ever come from the configuration */
     json_decref(h);
     return st;
 }
 
-/*
- * jwt_decode answers EINVAL both for a bad signature and for a payload that is not
- * JSON. The difference matters to whoever reads the logs, and finding it costs only
- * on this failure path.
- */
-static tq_jwt_status diagnose_decode_failure(const jws_parts *p)
+/* The payload as a JSON object; parsed before the signature check because a garbage
+ * payload is cheaper to refuse than an RSA or ECDSA verification. */
+static tq_jwt_status read_payload(const jws_parts *p, json_t **claims)
 {
-    uint8_t *raw = malloc(tq_base64url_decoded_len(p->payload_len) + 1);
-    size_t raw_len;
+    uint8_t stack[STACK_PAYLOAD];
+    size_t need = tq_base64url_decoded_len(p->payload_len), raw_len;
+    uint8_t *raw = need <= sizeof(stack) ? stack : malloc(need);
     if (raw == NULL)
         return TQ_JWT_INTERNAL;
     tq_jwt_status st = TQ_JWT_MALFORMED;
     if (tq_base64url_decode(p->payload, p->payload_len, raw, &raw_len)) {
-        json_t *j = json_loadb((const char *)raw, raw_len, 0, NULL);
-        if (j != NULL)
-            st = TQ_JWT_BAD_SIGNATURE;
-        json_decref(j);
+        *claims = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(*claims))
+            st = TQ_JWT_OK;
+        else {
+            json_decref(*claims);
+            *claims = NULL;
+        }
     }
-    free(raw);
+    if (raw != stack)
+        free(raw);
     return st;
 }
 
-/* ---- verification: libjwt ---- */
-
-/* Runs jwt_decode with the real key and returns the verified claims as jansson JSON. */
-static tq_jwt_status libjwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, const jws_parts *p,
-                                   json_t **claims)
+static tq_jwt_status check_signature(const jwt_key *k, const char *token, const jws_parts *p)
 {
-    char stack_copy[STACK_TOKEN_COPY + 1];
-    char *copy = len <= STACK_TOKEN_COPY ? stack_copy : malloc(len + 1);
-    if (copy == NULL)
-        return TQ_JWT_INTERNAL;
-    memcpy(copy, token, len);
-    copy[len] = '\0';
-
-    jwt_t *j = NULL;
-    int rc = jwt_decode(&j, copy, v->secret, (int)v->secret_len);
-    if (copy != stack_copy)
-        free(copy);
-    if (rc != 0)
-        return rc == ENOMEM ? TQ_JWT_INTERNAL : diagnose_decode_failure(p);
-
-    /*
-     * The header check already pinned HS256, but libjwt's answer is what counts: when it
-     * cannot copy the key, jwt_decode returns 0 with an unverified token of alg "none".
-     */
-    if (jwt_get_alg(j) != JWT_ALG_HS256) {
-        jwt_free(j);
-        return TQ_JWT_ALG_NOT_ALLOWED;
-    }
-    char *text = jwt_get_grants_json(j, NULL);
-    jwt_free(j);
-    if (text == NULL)
-        return TQ_JWT_INTERNAL;
-    *claims = json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, NULL);
-    free(text);
-    if (!json_is_object(*claims)) {
-        json_decref(*claims);
-        *claims = NULL;
-        return TQ_JWT_MALFORMED;
-    }
-    return TQ_JWT_OK;
+    uint8_t sig[JWT_MAX_SIG_LEN];
+    size_t sig_len;
+    /* the length is checked before decoding: a wrong-size signature is simply wrong */
+    if (p->sig_len != tq_base64url_encoded_len(k->sig_len) || p->sig_len > MAX_SIG_SEGMENT ||
+        !tq_base64url_decode(p->sig, p->sig_len, sig, &sig_len))
+        return TQ_JWT_BAD_SIGNATURE;
+    size_t signed_len = (size_t)(p->sig - token) - 1; /* header "." payload */
+    return jwt_key_verify(k, token, signed_len, sig, sig_len) ? TQ_JWT_OK : TQ_JWT_BAD_SIGNATURE;
 }
 
 /* ---- verification: claims ---- */
 
-/* A NumericDate must be a JSON integer: jwt_get_grant_int would read a float as 0. */
+/* A NumericDate must be a JSON integer. */
 static bool time_claim(const json_t *claims, const char *name, int64_t *val, bool *present)
 {
     const json_t *c = json_object_get(claims, name);
@@ -287,6 +378,20 @@ static bool uuid_claim(const json_t *c, char out[TQ_UUID_TEXT_SIZE])
     return json_is_string(c) && tq_uuid_canonicalize(json_string_value(c), json_string_length(c), out);
 }
 
+/* RFC 7519 4.1.3: "aud" is one string or an array of strings; ours must be among them. */
+static bool audience_ok(const char *want, const json_t *aud)
+{
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    const json_t *a;
+    json_array_foreach(aud, i, a) {
+        if (json_is_string(a) && strcmp(json_string_value(a), want) == 0)
+            return true;
+    }
+    return false;
+}
+
 static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims, int64_t now, tq_jwt_claims *out)
 {
     tq_jwt_status st = check_times(v, claims, now, out);
@@ -298,6 +403,8 @@ static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims
         if (!json_is_string(iss) || strcmp(json_string_value(iss), v->issuer) != 0)
             return TQ_JWT_WRONG_ISSUER;
     }
+    if (v->audience != NULL && !audience_ok(v->audience, json_object_get(claims, "aud")))
+        return TQ_JWT_WRONG_AUDIENCE;
     if (!uuid_claim(json_object_get(claims, "tenantId"), out->tenant_id))
         return TQ_JWT_BAD_TENANT;
 
@@ -316,16 +423,17 @@ tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t 
         return TQ_JWT_TOO_LONG;
 
     jws_parts p;
+    const jwt_key *key = NULL;
     if (len == 0 || !split_token(token, len, &p))
         return TQ_JWT_MALFORMED;
-    tq_jwt_status st = check_header(&p);
+    tq_jwt_status st = check_header(v, &p, &key);
     if (st != TQ_JWT_OK)
         return st;
-    if (p.sig_len != HS256_SIG_LEN)
-        return TQ_JWT_BAD_SIGNATURE;
 
     json_t *claims = NULL;
-    st = libjwt_verify(v, token, len, &p, &claims);
+    st = read_payload(&p, &claims);
+    if (st == TQ_JWT_OK)
+        st = check_signature(key, token, &p);
     if (st == TQ_JWT_OK)
         st = check_claims(v, claims, now, out);
     json_decref(claims);
@@ -335,6 +443,11 @@ tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t 
 }
 
 /* ---- signing ---- */
+
+bool tq_jwt_can_sign(const tq_jwt_verifier *v)
+{
+    return v->signer != NULL;
+}
 
 static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
 {
@@ -348,6 +461,8 @@ static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
     int rc = o == NULL;
     if (!rc && v->issuer != NULL)
         rc |= json_object_set_new(o, "iss", json_string(v->issuer));
+    if (!rc && v->audience != NULL)
+        rc |= json_object_set_new(o, "aud", json_string(v->audience));
     if (!rc && c->has_sub)
         rc |= json_object_set_new(o, "sub", json_string(sub));
     if (!rc)
@@ -365,41 +480,52 @@ static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
     return o;
 }
 
-/* Appends "." and the HS256 signature of token[0..len) to token, which has room for it. */
-static bool append_signature(const tq_jwt_verifier *v, char *token, size_t len)
+static char *header_text(const jwt_key *k)
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (HMAC(EVP_sha256(), v->secret, (int)v->secret_len, (const unsigned char *)token, len, mac, &mac_len) == NULL)
-        return false;
-    token[len++] = '.';
-    len += tq_base64url_encode(mac, mac_len, token + len);
-    token[len] = '\0';
-    return true;
+    json_t *h = json_pack("{s:s, s:s}", "alg", tq_jwt_alg_name(k->alg), "typ", "JWT");
+    if (h != NULL && k->kid != NULL && json_object_set_new(h, "kid", json_string(k->kid)) != 0) {
+        json_decref(h);
+        return NULL;
+    }
+    char *text = h != NULL ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    return text;
+}
+
+/* b64(header) "." b64(payload) "." b64(signature) */
+static char *assemble(const jwt_key *k, const char *header, const char *payload)
+{
+    size_t hl = strlen(header), pl = strlen(payload);
+    size_t signed_len = tq_base64url_encoded_len(hl) + 1 + tq_base64url_encoded_len(pl);
+    char *token = malloc(signed_len + 1 + tq_base64url_encoded_len(k->sig_len) + 1);
+    if (token == NULL)
+        return NULL;
+    size_t n = tq_base64url_encode(header, hl, token);
+    token[n++] = '.';
+    n += tq_base64url_encode(payload, pl, token + n);
+    uint8_t sig[JWT_MAX_SIG_LEN];
+    if (!jwt_key_sign(k, token, n, sig)) {
+        free(token);
+        return NULL;
+    }
+    token[n++] = '.';
+    n += tq_base64url_encode(sig, k->sig_len, token + n);
+    token[n] = '\0';
+    return token;
 }
 
 char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims)
 {
-    static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-
+    if (v->signer == NULL) {
+        tq_log_warn("auth", "cannot issue a token: no signing key (%s)", v->no_signer);
+        return NULL;
+    }
     json_t *o = claims_json(v, claims);
     char *payload = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    if (payload == NULL)
-        return NULL;
-
-    size_t hlen = tq_base64url_encoded_len(sizeof(header) - 1), plen = strlen(payload);
-    size_t total = hlen + 1 + tq_base64url_encoded_len(plen) + 1 + HS256_SIG_LEN;
-    char *token = malloc(total + 1);
-    if (token != NULL) {
-        size_t n = tq_base64url_encode(header, sizeof(header) - 1, token);
-        token[n++] = '.';
-        n += tq_base64url_encode(payload, plen, token + n);
-        if (!append_signature(v, token, n)) {
-            free(token);
-            token = NULL;
-        }
-    }
+    char *header = payload != NULL ? header_text(v->signer) : NULL;
+    char *token = header != NULL ? assemble(v->signer, header, payload) : NULL;
+    free(header);
     free(payload);
     return token;
 }

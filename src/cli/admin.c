@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "tenantql/jwt.h"
+#include "tenantql/jwt_settings.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/tenant_admin.h"
 
@@ -167,9 +167,13 @@ int tq_cmd_tenant(int argc, char **argv)
     return help ? 0 : 2;
 }
 
-char *tq_issue_token(PGconn *registry, const char *secret, const char *issuer, const char *tenant, const char *sub,
+char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
                      long ttl, char *err, size_t errlen)
 {
+    if (!tq_jwt_can_sign(signer)) {
+        snprintf(err, errlen, "no signing key: RS256/ES256 need --jwt-private-key (or signing_kid in --jwt-keys)");
+        return NULL;
+    }
     const char *params[] = {tenant};
     PGresult *res = tq_pg_query(registry, "SELECT id::text FROM tenants WHERE name = $1", 1, params, err, errlen);
     if (res == NULL)
@@ -192,17 +196,7 @@ char *tq_issue_token(PGconn *registry, const char *secret, const char *issuer, c
     claims.iat = (int64_t)time(NULL);
     claims.has_iat = true;
     claims.exp = claims.iat + ttl;
-    tq_jwt_config jc;
-    tq_jwt_config_init(&jc);
-    tq_jwt_key key = {TQ_JWT_HS256, NULL, (const unsigned char *)secret, strlen(secret)};
-    jc.keys = &key;
-    jc.nkeys = 1;
-    jc.issuer = issuer;
-    tq_jwt_verifier *v = tq_jwt_verifier_new(&jc, err, errlen);
-    if (v == NULL)
-        return NULL;
-    char *token = tq_jwt_sign(v, &claims);
-    tq_jwt_verifier_free(v);
+    char *token = tq_jwt_sign(signer, &claims);
     if (token == NULL)
         snprintf(err, errlen, "signing failed");
     return token;
@@ -210,15 +204,25 @@ char *tq_issue_token(PGconn *registry, const char *secret, const char *issuer, c
 
 int tq_cmd_token(int argc, char **argv)
 {
-    const char *registry = NULL, *secret = NULL, *issuer = "tenantql", *tenant = NULL, *sub = NULL;
+    const char *registry = NULL, *tenant = NULL, *sub = NULL;
     long ttl = 3600;
+    tq_jwt_settings js;
+    tq_jwt_settings_init(&js);
     tq_option opts[] = {
         {"tenant", NULL, TQ_OPT_STRING, &tenant, "NAME", "the tenant the token is for (required)"},
         {"sub", NULL, TQ_OPT_STRING, &sub, "USER_ID", "the user the token speaks for (optional)"},
         {"ttl", NULL, TQ_OPT_INT, &ttl, "SECONDS", "lifetime (default 3600)"},
         {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {"jwt-secret", "TENANTQL_JWT_SECRET", TQ_OPT_STRING, &secret, "SECRET", "HS256 key (at least 32 bytes)"},
-        {"jwt-issuer", "TENANTQL_JWT_ISSUER", TQ_OPT_STRING, &issuer, "ISS", "issuer claim (default tenantql)"},
+        {"jwt-secret", "TENANTQL_JWT_SECRET", TQ_OPT_STRING, &js.secret, "SECRET", "HS256 key (at least 32 bytes)"},
+        {"jwt-issuer", "TENANTQL_JWT_ISSUER", TQ_OPT_STRING, &js.issuer, "ISS", "issuer claim (default tenantql)"},
+        {"jwt-alg", "TENANTQL_JWT_ALG", TQ_OPT_STRING, &js.alg, "ALG", "HS256 (default), RS256 or ES256"},
+        {"jwt-public-key", "TENANTQL_JWT_PUBLIC_KEY", TQ_OPT_STRING, &js.public_key_file, "FILE",
+         "PEM public key (RS256/ES256)"},
+        {"jwt-private-key", "TENANTQL_JWT_PRIVATE_KEY", TQ_OPT_STRING, &js.private_key_file, "FILE",
+         "PEM private key that signs (RS256/ES256)"},
+        {"jwt-keys", "TENANTQL_JWT_KEYS", TQ_OPT_STRING, &js.keys_file, "FILE",
+         "JSON key set; its signing_kid signs"},
+        {"jwt-audience", "TENANTQL_JWT_AUDIENCE", TQ_OPT_STRING, &js.audience, "AUD", "aud claim (default none)"},
         {0},
     };
     static const tq_command_help help = {"tenantql token --tenant NAME [--sub USER_ID] [--ttl SECONDS] [options]",
@@ -230,17 +234,20 @@ int tq_cmd_token(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", help.usage);
         return 2;
     }
-    if (secret == NULL || strlen(secret) < TQ_JWT_MIN_HS256_SECRET) {
-        fprintf(stderr, "tenantql: --jwt-secret (TENANTQL_JWT_SECRET) must be at least %d bytes\n",
-                TQ_JWT_MIN_HS256_SECRET);
+    char err[512];
+    tq_jwt_verifier *signer = tq_jwt_settings_load(&js, err, sizeof(err));
+    if (signer == NULL) {
+        fprintf(stderr, "tenantql: %s\n", err);
         return 2;
     }
     PGconn *c = connect_registry(registry);
-    if (c == NULL)
+    if (c == NULL) {
+        tq_jwt_verifier_free(signer);
         return 1;
-    char err[512];
-    char *token = tq_issue_token(c, secret, issuer, tenant, sub, ttl, err, sizeof(err));
+    }
+    char *token = tq_issue_token(c, signer, tenant, sub, ttl, err, sizeof(err));
     PQfinish(c);
+    tq_jwt_verifier_free(signer);
     if (token == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);
         return 1;

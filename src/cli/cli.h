@@ -43,21 +43,22 @@ int tq_options_parse_bool(const char *s, bool *out);
 typedef struct tq_serve_options {
     tq_server_config cfg;
     long threads, drain_ms, request_timeout_ms, refresh_ms, max_connections, doc_cache_entries;
+    long hash_threads, hash_opslimit, hash_memlimit, login_rate_limit, login_rate_window_s;
     const char *log_level;
     const char *introspection;
     const char *graphiql;
 } tq_serve_options;
 
-#define TQ_SERVE_NOPTIONS 16
+#define TQ_SERVE_NOPTIONS 28
 void tq_serve_options_init(tq_serve_options *o);
 /* Fills table[0..TQ_SERVE_NOPTIONS) with the serve options bound to o. */
 void tq_serve_options_table(tq_serve_options *o, tq_option *table);
 /* Checks the parsed values and produces the server configuration. */
 int tq_serve_options_finish(tq_serve_options *o, tq_server_config *out);
 
-/* Signs a token for the named tenant (looked up in the registry); malloc'ed, or NULL
- * with err filled. Used by `token` and by `dev`'s banner. */
-char *tq_issue_token(PGconn *registry, const char *secret, const char *issuer, const char *tenant, const char *sub,
+/* Signs a token for the named tenant (looked up in the registry) with signer's signing
+ * key; malloc'ed, or NULL with err filled. Used by `token` and by `dev`'s banner. */
+char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
                      long ttl, char *err, size_t errlen);
 
 int tq_cmd_serve(int argc, char **argv);

@@ -258,7 +258,13 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
     if (cfg->graphiql)
         tq_strbuf_printf(&b, "  GraphiQL:          http://%s/graphql in a browser (signed in as %s's admin)\n",
                          cfg->listen, demo_tenants[0]);
-    tq_strbuf_printf(&b, "  Registry:          %s\n  JWT secret:        in %s/jwt-secret\n\n", cfg->registry, dir);
+    tq_strbuf_printf(&b, "  Registry:          %s\n", cfg->registry);
+    if (cfg->jwt_secret != NULL && cfg->jwt_keys == NULL && cfg->jwt_alg == NULL)
+        tq_strbuf_printf(&b, "  JWT secret:        in %s/jwt-secret\n", dir);
+    tq_strbuf_printf(&b, "\n");
+    tq_jwt_settings js;
+    tq_server_jwt_settings(cfg, &js);
+    tq_jwt_verifier *signer = tq_jwt_settings_load(&js, err, sizeof(err)); /* the server repeats any error */
     for (size_t i = 0; i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++) {
         const char *name = demo_tenants[i];
         char sub_query[160];
@@ -266,7 +272,7 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
                  "SELECT md5('%s:admin')::uuid::text", name);
         PGresult *res = tq_pg_query(reg, sub_query, 0, NULL, err, sizeof(err));
         const char *sub = res ? PQgetvalue(res, 0, 0) : NULL;
-        char *token = tq_issue_token(reg, cfg->jwt_secret, cfg->jwt_issuer, name, sub, DEV_TOKEN_TTL, err, sizeof(err));
+        char *token = signer ? tq_issue_token(reg, signer, name, sub, DEV_TOKEN_TTL, err, sizeof(err)) : NULL;
         PQclear(res);
         tq_strbuf_printf(&b, "  Tenant %s (login admin@%s.example / %s-demo-password), token valid 24 h:\n", name, name,
                          name);
@@ -280,6 +286,7 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
         }
         free(token);
     }
+    tq_jwt_verifier_free(signer);
     tq_strbuf_printf(&b,
                      "  Try it:\n"
                      "    curl -s http://%s/graphql -H \"Authorization: Bearer $acme_TOKEN\" \\\n"
@@ -329,7 +336,8 @@ int tq_cmd_dev(int argc, char **argv)
     char secret[130], registry[PATH_MAX + 128];
     PGconn *reg = open_registry(&cluster, registry, sizeof(registry), err, sizeof(err));
     rc = reg == NULL ? 1 : 0;
-    if (rc == 0 && cfg.jwt_secret == NULL) {
+    /* a secret of its own only when no other kind of key was configured */
+    if (rc == 0 && cfg.jwt_secret == NULL && cfg.jwt_keys == NULL && (cfg.jwt_alg == NULL || strcmp(cfg.jwt_alg, "HS256") == 0)) {
         if (secret_file(cluster.dir, "jwt-secret", secret, sizeof(secret)) != 0) {
             snprintf(err, sizeof(err), "cannot keep the JWT secret in %s", cluster.dir);
             rc = 1;

@@ -133,13 +133,55 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
     db->inflight++;
 }
 
+/* A write: one caller, one execution, sent now (no waiting for twins). */
+typedef struct ds_write_call {
+    tq_db_query q;                  /* first: the pool hands this back */
+    tq_db *db;
+    ds_result_fn fn;
+    void *data;
+} ds_write_call;
+
+static void on_write_done(tq_db_query *q, tq_db_status status, PGresult *res)
+{
+    ds_write_call *wc = (ds_write_call *)q;
+    tq_db *db = wc->db;
+    wc->fn(wc->data, status, res);
+    PQclear(res);
+    free(wc);
+    if (--db->inflight == 0 && db->on_idle != NULL)
+        db->on_idle(db);
+}
+
+void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
+{
+    _Static_assert(STMT_COUNT_ <= 64, "a connection's prepared mask has 64 bits");
+    ds_write_call *wc = calloc(1, sizeof(*wc));
+    if (wc == NULL)
+        abort();
+    wc->q.stmt = stmt;
+    for (int i = 0; i < nparams; i++)
+        wc->q.params[i] = params[i]; /* in the caller's arena, which outlives the query */
+    wc->q.cb = on_write_done;
+    wc->db = db;
+    wc->fn = fn;
+    wc->data = data;
+    db->inflight++;
+    tq_pool_query(db->pool, db->worker, &wc->q);
+}
+
+const char *ds_sqlstate(tq_db_status status, PGresult *res)
+{
+    const char *state = status == TQ_DB_SQL_ERROR && res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state ? state : "";
+}
+
 void ds_worker_send_pending_reads(tq_worker *w)
 {
     while (w->ds != NULL && w->ds->open_reads != NULL)
         send_read(w->ds->open_reads);
 }
 
-bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out)
+bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result *out)
 {
     switch (status) {
     case TQ_DB_OK:
@@ -156,7 +198,8 @@ bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out)
     default: {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         const char *msg = res ? PQresultErrorMessage(res) : "";
-        tq_log_error("datasource", "query failed: %s %.*s", state ? state : "", (int)strcspn(msg, "\n"), msg);
+        tq_log_error("datasource", "request %lu: query failed: %s %.*s", db->request_id, state ? state : "",
+                     (int)strcspn(msg, "\n"), msg);
         if (state != NULL && strcmp(state, "57014") == 0) {
             out->error_code = "TENANT_BUSY";
             out->error_message = "The query took too long and was cancelled.";

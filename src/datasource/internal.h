@@ -23,6 +23,13 @@ enum {
     STMT_NODES,
     STMT_USERS_BY_IDS,
     STMT_PRODUCTS_BY_IDS,
+    STMT_USER_LOGIN,
+    STMT_USER_INSERT,
+    STMT_USER_UPDATE,
+    STMT_PRODUCT_INSERT,
+    STMT_PRODUCT_UPDATE,
+    STMT_PRODUCT_ADJUST_STOCK,
+    STMT_PRODUCT_DELETE,
     STMT_COUNT_,
 };
 
@@ -36,6 +43,10 @@ typedef void (*ds_result_fn)(void *data, tq_db_status status, PGresult *res);
  * same turn share one execution (db.c), so never use it for a statement that writes. */
 void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data);
 
+/* Runs a statement that writes (or must see the latest committed state): sent at once,
+ * on its own, never shared with another caller. fn as for ds_query. */
+void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data);
+
 /* A worker's pending work (db.c, batch.c), made on first use. */
 typedef struct ds_read ds_read;
 typedef struct ds_batch ds_batch;
@@ -48,7 +59,7 @@ void ds_worker_send_pending_reads(tq_worker *w);
 
 /* Maps a failed query to the API's error code and a client-safe message (the details
  * go to the log). Returns false when the query succeeded. */
-bool ds_failed(tq_db_status status, PGresult *res, tq_ds_result *out);
+bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result *out);
 
 /* Lookups by id, batched across the requests of one loop turn (batch.c). `one` takes a
  * uuid, `many` a uuid[] literal; both select the id first. fn gets the row of its id,
@@ -62,5 +73,8 @@ void ds_lookup_by_id(tq_db *db, const ds_batch_kind *kind, const char *id, ds_ro
 tq_value ds_user_from_row(tq_arena *a, PGresult *res, int row, int col0);
 tq_value ds_product_from_row(tq_arena *a, PGresult *res, int row, int col0);
 tq_value ds_text(tq_arena *a, PGresult *res, int row, int col);
+
+/* The SQLSTATE of a failed statement ("" when there is none). */
+const char *ds_sqlstate(tq_db_status status, PGresult *res);
 
 #endif

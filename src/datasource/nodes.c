@@ -28,7 +28,7 @@ static void on_nodes(void *data, tq_db_status status, PGresult *res)
 {
     node_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r)) {
+    if (!ds_failed(c->db, status, res, &r)) {
         r.value = tq_value_list(c->db->arena, c->n);
         for (uint32_t i = 0; i < c->n; i++) {
             tq_value v = tq_value_null();

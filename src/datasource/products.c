@@ -85,7 +85,7 @@ static void on_looked_up(void *data, tq_db_status status, PGresult *res, int row
 {
     product_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r))
+    if (!ds_failed(c->ds->db, status, res, &r))
         r.value = row >= 0 ? ds_product_from_row(c->ds->db->arena, res, row, 0) : tq_value_null();
     c->cb(c->data, &r);
 }
@@ -100,7 +100,7 @@ static void on_rows(void *data, tq_db_status status, PGresult *res)
     product_call *c = data;
     tq_arena *a = c->ds->db->arena;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r)) {
+    if (!ds_failed(c->ds->db, status, res, &r)) {
         int n = PQntuples(res);
         if (c->limit >= 0 && n > c->limit) {
             r.has_more = true;
@@ -144,7 +144,7 @@ static void on_count(void *data, tq_db_status status, PGresult *res)
 {
     product_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r))
+    if (!ds_failed(c->ds->db, status, res, &r))
         r.value = tq_value_int(atoll(PQgetvalue(res, 0, 0)));
     c->cb(c->data, &r);
 }
@@ -160,4 +160,125 @@ void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_
     product_call *c = new_call(ds, cb, data);
     const char *params[] = {pattern, tq_arena_sprintf(ds->db->arena, "%d", limit)};
     ds_query(ds->db, &stmt_search, params, 2, on_rows, c);
+}
+
+/* ---- writes ---- */
+
+static const tq_stmt stmt_insert = {STMT_PRODUCT_INSERT, "p_insert",
+                                    "INSERT INTO products (name, description, price, stock_quantity)"
+                                    " VALUES ($1, $2, $3::numeric, $4::int) RETURNING " PRODUCT_COLUMNS,
+                                    4};
+/* NULL keeps a non-null column; description, which may be cleared, has a flag */
+static const tq_stmt stmt_update = {STMT_PRODUCT_UPDATE, "p_update",
+                                    "UPDATE products SET name = COALESCE($2::text, name),"
+                                    " description = CASE WHEN $3::boolean THEN $4::text ELSE description END,"
+                                    " price = COALESCE($5::numeric, price),"
+                                    " stock_quantity = COALESCE($6::int, stock_quantity),"
+                                    " active = COALESCE($7::boolean, active), updated_at = now()"
+                                    " WHERE id = $1::uuid RETURNING " PRODUCT_COLUMNS,
+                                    7};
+/* the range test and the change are one statement: concurrent adjustments queue on the
+ * row lock and each re-checks the stock it finally sees, so nothing is ever oversold */
+static const tq_stmt stmt_adjust = {STMT_PRODUCT_ADJUST_STOCK, "p_adjust",
+                                    "UPDATE products SET stock_quantity = stock_quantity + $2::int, updated_at = now()"
+                                    " WHERE id = $1::uuid"
+                                    " AND stock_quantity::bigint + $2::bigint BETWEEN 0 AND 2147483647"
+                                    " RETURNING " PRODUCT_COLUMNS,
+                                    2};
+static const tq_stmt stmt_delete = {STMT_PRODUCT_DELETE, "p_delete",
+                                    "DELETE FROM products WHERE id = $1::uuid RETURNING id", 1};
+
+static void on_written(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(c->ds->db, status, res, &r))
+        r.value = PQntuples(res) > 0 ? ds_product_from_row(c->ds->db->arena, res, 0, 0) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
+static const char *flag(bool b)
+{
+    return b ? "true" : "false";
+}
+
+void tq_product_ds_insert(tq_product_ds *ds, const tq_product_fields *f, tq_ds_cb cb, void *data)
+{
+    const char *stock = tq_arena_sprintf(ds->db->arena, "%lld", (long long)f->stock_quantity);
+    const char *params[] = {f->name, f->description, f->price, stock};
+    ds_write(ds->db, &stmt_insert, params, 4, on_written, new_call(ds, cb, data));
+}
+
+void tq_product_ds_update(tq_product_ds *ds, const char *id, const tq_product_fields *f, tq_ds_cb cb, void *data)
+{
+    if (f->name == NULL && !f->set_description && f->price == NULL && !f->set_stock && f->active < 0) {
+        const char *params[] = {id};
+        ds_write(ds->db, &stmt_by_id, params, 1, on_written, new_call(ds, cb, data));
+        return;
+    }
+    const char *params[] = {id,
+                            f->name,
+                            flag(f->set_description),
+                            f->description,
+                            f->price,
+                            f->set_stock ? tq_arena_sprintf(ds->db->arena, "%lld", (long long)f->stock_quantity) : NULL,
+                            f->active < 0 ? NULL : flag(f->active)};
+    ds_write(ds->db, &stmt_update, params, 7, on_written, new_call(ds, cb, data));
+}
+
+typedef struct adjust_call {
+    product_call *c;
+    const char *id;
+} adjust_call;
+
+/* The adjustment changed nothing: a missing row (null) or a stock out of range. */
+static void on_adjust_checked(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(c->ds->db, status, res, &r) && PQntuples(res) > 0) {
+        r.error_code = "BAD_USER_INPUT";
+        r.error_message = "The stock cannot go below 0 or above 2147483647; nothing was changed.";
+    }
+    c->cb(c->data, &r);
+}
+
+static void on_adjusted(void *data, tq_db_status status, PGresult *res)
+{
+    adjust_call *ac = data;
+    tq_ds_result r = {0};
+    if (ds_failed(ac->c->ds->db, status, res, &r)) {
+        ac->c->cb(ac->c->data, &r);
+    } else if (PQntuples(res) > 0) {
+        r.value = ds_product_from_row(ac->c->ds->db->arena, res, 0, 0);
+        ac->c->cb(ac->c->data, &r);
+    } else {
+        /* only on failure: one more round trip to tell the two reasons apart */
+        const char *params[] = {ac->id};
+        ds_write(ac->c->ds->db, &stmt_by_id, params, 1, on_adjust_checked, ac->c);
+    }
+}
+
+void tq_product_ds_adjust_stock(tq_product_ds *ds, const char *id, int64_t delta, tq_ds_cb cb, void *data)
+{
+    adjust_call *ac = tq_arena_calloc(ds->db->arena, 1, sizeof(*ac));
+    ac->c = new_call(ds, cb, data);
+    ac->id = id;
+    const char *params[] = {id, tq_arena_sprintf(ds->db->arena, "%lld", (long long)delta)};
+    ds_write(ds->db, &stmt_adjust, params, 2, on_adjusted, ac);
+}
+
+static void on_deleted(void *data, tq_db_status status, PGresult *res)
+{
+    product_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(c->ds->db, status, res, &r))
+        r.value = PQntuples(res) > 0 ? tq_value_bool(true) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
+void tq_product_ds_delete(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {id};
+    ds_write(ds->db, &stmt_delete, params, 1, on_deleted, new_call(ds, cb, data));
 }

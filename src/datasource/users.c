@@ -57,7 +57,7 @@ static void on_one(void *data, tq_db_status status, PGresult *res)
 {
     user_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r))
+    if (!ds_failed(c->ds->db, status, res, &r))
         r.value = PQntuples(res) > 0 ? ds_user_from_row(c->ds->db->arena, res, 0, 0) : tq_value_null();
     c->cb(c->data, &r);
 }
@@ -66,7 +66,7 @@ static void on_looked_up(void *data, tq_db_status status, PGresult *res, int row
 {
     user_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r))
+    if (!ds_failed(c->ds->db, status, res, &r))
         r.value = row >= 0 ? ds_user_from_row(c->ds->db->arena, res, row, 0) : tq_value_null();
     c->cb(c->data, &r);
 }
@@ -86,7 +86,7 @@ static void on_rows(void *data, tq_db_status status, PGresult *res)
     user_call *c = data;
     tq_arena *a = c->ds->db->arena;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r)) {
+    if (!ds_failed(c->ds->db, status, res, &r)) {
         int n = PQntuples(res);
         if (c->limit >= 0 && n > c->limit) {
             r.has_more = true;
@@ -120,7 +120,7 @@ static void on_count(void *data, tq_db_status status, PGresult *res)
 {
     user_call *c = data;
     tq_ds_result r = {0};
-    if (!ds_failed(status, res, &r))
+    if (!ds_failed(c->ds->db, status, res, &r))
         r.value = tq_value_int(atoll(PQgetvalue(res, 0, 0)));
     c->cb(c->data, &r);
 }
@@ -136,4 +136,78 @@ void tq_user_ds_search(tq_user_ds *ds, const char *pattern, int limit, tq_ds_cb 
     c->limit = -1;
     const char *params[] = {pattern, tq_arena_sprintf(ds->db->arena, "%d", limit)};
     ds_query(ds->db, &stmt_search, params, 2, on_rows, c);
+}
+
+/* ---- login and writes ---- */
+
+static const tq_stmt stmt_login = {STMT_USER_LOGIN, "u_login",
+                                   "SELECT " USER_COLUMNS ", password FROM users WHERE email = $1", 1};
+static const tq_stmt stmt_insert = {STMT_USER_INSERT, "u_insert",
+                                    "INSERT INTO users (email, password, first_name, last_name)"
+                                    " VALUES ($1, $2, $3, $4) RETURNING " USER_COLUMNS,
+                                    4};
+/* nullable columns need a "change it" flag beside their value; active cannot be null */
+static const tq_stmt stmt_update = {STMT_USER_UPDATE, "u_update",
+                                    "UPDATE users SET"
+                                    " first_name = CASE WHEN $2::boolean THEN $3::text ELSE first_name END,"
+                                    " last_name = CASE WHEN $4::boolean THEN $5::text ELSE last_name END,"
+                                    " active = COALESCE($6::boolean, active), updated_at = now()"
+                                    " WHERE id = $1::uuid RETURNING " USER_COLUMNS,
+                                    6};
+
+static void on_login_row(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(c->ds->db, status, res, &r) && PQntuples(res) > 0) {
+        r.value = ds_user_from_row(c->ds->db->arena, res, 0, 0);
+        r.extra = ds_text(c->ds->db->arena, res, 0, 7);
+    }
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_find_for_login(tq_user_ds *ds, const char *email, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {email};
+    ds_query(ds->db, &stmt_login, params, 1, on_login_row, new_call(ds, cb, data));
+}
+
+static void on_inserted(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (strcmp(ds_sqlstate(status, res), "23505") == 0) {
+        r.error_code = "CONFLICT";
+        r.error_message = "A user with this email already exists.";
+    } else if (!ds_failed(c->ds->db, status, res, &r)) {
+        r.value = ds_user_from_row(c->ds->db->arena, res, 0, 0);
+    }
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_insert(tq_user_ds *ds, const tq_user_fields *f, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {f->email, f->password_hash, f->first_name, f->last_name};
+    ds_write(ds->db, &stmt_insert, params, 4, on_inserted, new_call(ds, cb, data));
+}
+
+static const char *flag(bool b)
+{
+    return b ? "true" : "false";
+}
+
+void tq_user_ds_update(tq_user_ds *ds, const char *id, const tq_user_fields *f, tq_ds_cb cb, void *data)
+{
+    if (!f->set_first_name && !f->set_last_name && f->active < 0) {
+        const char *params[] = {id};
+        ds_write(ds->db, &stmt_by_id, params, 1, on_one, new_call(ds, cb, data));
+        return;
+    }
+    const char *params[] = {id,
+                            flag(f->set_first_name),
+                            f->first_name,
+                            flag(f->set_last_name),
+                            f->last_name,
+                            f->active < 0 ? NULL : flag(f->active)};
+    ds_write(ds->db, &stmt_update, params, 6, on_one, new_call(ds, cb, data));
 }

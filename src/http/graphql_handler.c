@@ -2,7 +2,8 @@
  * graphql_handler.c - /graphql: one GraphQL request from HTTP to response.
  *
  *   1. read the GraphQL-over-HTTP request (POST JSON body or GET query string)
- *   2. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant
+ *   2. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant;
+ *      introspection-only queries and login-only mutations need neither
  *   3. parse the document and pick the operation
  *   4. look the tenant up in the registry cache: unknown or inactive is 403 and no
  *      database is touched
@@ -227,6 +228,20 @@ static bool only_introspection(const tq_gql_operation *op)
     return true;
 }
 
+/* True when every root field of a mutation is login (or __typename): logging in needs
+ * no token, and login finds its tenant by the name it is given. */
+static bool only_login(const tq_gql_operation *op)
+{
+    if (op->type != TQ_GQL_OP_MUTATION || op->selection_set.count == 0)
+        return false;
+    for (uint32_t i = 0; i < op->selection_set.count; i++) {
+        const tq_gql_selection *s = &op->selection_set.items[i];
+        if (s->kind != TQ_GQL_SEL_FIELD || !(TQ_STR_EQ_LIT(s->name, "login") || TQ_STR_EQ_LIT(s->name, "__typename")))
+            return false;
+    }
+    return true;
+}
+
 /* Resolves the tenant of an authenticated request; false after answering. */
 static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
 {
@@ -245,6 +260,9 @@ static bool attach_tenant(tq_request *r, const char *header_tenant, size_t heade
         return false;
     }
     if (r->tenant == NULL || !r->tenant->active) {
+        /* the tenant's name comes from the registry, never from the token */
+        tq_log_info("auth", "request %lu: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
+                    r->tenant ? r->tenant->name : "");
         send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
         return false;
     }
@@ -340,8 +358,14 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    if (op != NULL && !only_introspection(op)) {
+    r->api.auth = &r->server->api_auth;
+    if (op != NULL && only_login(op)) {
+        tq_api_ctx_init(&r->api, &r->arena, NULL, r->worker);
+        r->api.db.on_idle = on_db_idle;
+        r->api.db.request_id = r->id;
+    } else if (op != NULL && !only_introspection(op)) {
         if (!r->authenticated && header_tenant == NULL) {
+            tq_log_info("auth", "request %lu: refused: no token", r->id);
             send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
             return;
         }
@@ -349,6 +373,7 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
             return;
         tq_api_ctx_init(&r->api, &r->arena, tq_tenant_pool(r->tenant), r->worker);
         r->api.db.on_idle = on_db_idle;
+        r->api.db.request_id = r->id;
         r->api.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
         r->api.header_mode = !r->authenticated;
     }
@@ -505,6 +530,7 @@ static bool negotiate_response_type(h2o_req_t *req, bool *graphql_response)
 static bool authenticate(tq_request *r, h2o_iovec_t authz)
 {
     if (authz.len < 7 || strncasecmp(authz.base, "Bearer ", 7) != 0) {
+        tq_log_info("auth", "request %lu: token refused: Authorization is not \"Bearer <token>\"", r->id);
         send_error(r, 401, "UNAUTHENTICATED", "The Authorization header must be \"Bearer <token>\".");
         return false;
     }

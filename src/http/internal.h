@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 
+#include "tenantql/api.h"
 #include "tenantql/gql_schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
@@ -30,6 +31,7 @@ typedef struct tq_server {
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status (ops.c), the last: others */
     pthread_barrier_t start_barrier; /* workers report their start-up, then wait for the verdict */
     bool start_failed;
+    tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
 } tq_server;
 
 /* Counts an HTTP answer for /metrics. Any thread. */

@@ -25,12 +25,14 @@
 #include "tenantql/embedded.h"
 #include "tenantql/gql_doc_cache.h"
 #include "tenantql/log.h"
+#include "tenantql/password.h"
 #include "tenantql/token_cache.h"
 
 #define JANITOR_INTERVAL_MS 1000
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
+#define LOGIN_LIMIT_KEYS 16384     /* tenant+email pairs the login limit remembers */
 
 void tq_server_config_init(tq_server_config *cfg)
 {
@@ -39,6 +41,7 @@ void tq_server_config_init(tq_server_config *cfg)
         .listen = "127.0.0.1:8080",
         .threads = cores > 0 ? (int)cores : 1,
         .jwt_issuer = "tenantql",
+        .jwt_leeway = TQ_JWT_DEFAULT_LEEWAY,
         .max_body_bytes = 1024 * 1024,
         .drain_timeout_ms = 10000,
         .request_timeout_ms = 30000,
@@ -48,7 +51,26 @@ void tq_server_config_init(tq_server_config *cfg)
         .registry_refresh_ms = 30000,
         .introspection = true,
         .graphiql = true,
+        .token_ttl = 3600,
+        .hash_threads = TQ_PASSWORD_DEFAULT_THREADS,
+        .hash_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        .hash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
+        .login_rate_limit = 10,
+        .login_rate_window_s = 60,
     };
+}
+
+void tq_server_jwt_settings(const tq_server_config *cfg, tq_jwt_settings *out)
+{
+    tq_jwt_settings_init(out);
+    out->secret = cfg->jwt_secret;
+    out->alg = cfg->jwt_alg;
+    out->public_key_file = cfg->jwt_public_key;
+    out->private_key_file = cfg->jwt_private_key;
+    out->keys_file = cfg->jwt_keys;
+    out->issuer = cfg->jwt_issuer;
+    out->audience = cfg->jwt_audience;
+    out->leeway = cfg->jwt_leeway;
 }
 
 h2o_timeout_t *tq_worker_timeout(tq_worker *w, uint64_t ms)
@@ -195,6 +217,7 @@ static int worker_init(tq_server *s, tq_worker *w, char *err, size_t errlen)
     h2o_socket_read_start(w->listener, on_accept);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake_rx, on_wake);
     tq_pools_worker_init(w);
+    tq_password_worker_init(w);
     w->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
     w->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
     h2o_timeout_init(tq_worker_loop(w), &w->janitor_timeout, JANITOR_INTERVAL_MS);
@@ -214,6 +237,7 @@ static void worker_dispose(tq_worker *w)
     for (int i = 0; i < w->ntimeouts; i++)
         h2o_timeout_dispose(loop, &w->timeouts[i]);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->wake_rx);
+    tq_password_worker_dispose(w);
     /* h2o_context_request_shutdown arms an HTTP/2 graceful-shutdown timer even when no
      * HTTP/2 connection exists; disposing the context with it linked asserts */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -274,8 +298,9 @@ static int check_config(const tq_server_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--registry (TENANTQL_REGISTRY) is required: the libpq conninfo of the registry");
         return -1;
     }
-    if (cfg->jwt_secret == NULL || strlen(cfg->jwt_secret) < TQ_JWT_MIN_HS256_SECRET) {
-        snprintf(err, errlen, "--jwt-secret (TENANTQL_JWT_SECRET) must be at least %d bytes", TQ_JWT_MIN_HS256_SECRET);
+    /* the token keys are checked when they are loaded (load_parts) */
+    if (cfg->token_ttl < 1 || cfg->token_ttl > 31 * 86400) {
+        snprintf(err, errlen, "--token-ttl must be between 1 second and 31 days (2678400 seconds)");
         return -1;
     }
     if (cfg->threads < 1 || cfg->threads > 256) {
@@ -297,21 +322,45 @@ static int check_config(const tq_server_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* What login and the mutations need: the hashing threads, the login attempt limit, and
+ * the registry and signer to issue tokens with. */
+static int load_auth(tq_server *s, char *err, size_t errlen)
+{
+    const tq_server_config *c = &s->cfg;
+    /* the contract allows at least 5 attempts per email per minute */
+    if ((c->login_rate_limit != 0 && c->login_rate_limit < 5) || c->login_rate_limit > 1000000 ||
+        c->login_rate_window_s < 1 || c->login_rate_window_s > 60) {
+        snprintf(err, errlen, "--login-rate-limit must be 0 (off) or at least 5, per --login-rate-window-s of 1 to 60");
+        return -1;
+    }
+    tq_password_config pc = {c->hash_threads, c->hash_opslimit, c->hash_memlimit};
+    if (tq_password_start(&pc, err, errlen) != 0)
+        return -1;
+    if (c->login_rate_limit > 0 &&
+        (s->api_auth.login_limit = tq_ratelimit_new(c->login_rate_limit, c->login_rate_window_s, LOGIN_LIMIT_KEYS)) ==
+            NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->api_auth.registry = s->registry;
+    s->api_auth.jwt = s->jwt;
+    s->api_auth.token_ttl = c->token_ttl;
+    return 0;
+}
+
 static int load_parts(tq_server *s, char *err, size_t errlen)
 {
     const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
     s->schema = tq_api_schema_build(sdl->data, sdl->len, err, errlen);
     if (s->schema == NULL)
         return -1;
-    tq_jwt_config jc;
-    tq_jwt_config_init(&jc);
-    tq_jwt_key key = {TQ_JWT_HS256, NULL, (const unsigned char *)s->cfg.jwt_secret, strlen(s->cfg.jwt_secret)};
-    jc.keys = &key;
-    jc.nkeys = 1;
-    jc.issuer = s->cfg.jwt_issuer;
-    s->jwt = tq_jwt_verifier_new(&jc, err, errlen);
-    if (s->jwt == NULL)
+    tq_jwt_settings js;
+    tq_server_jwt_settings(&s->cfg, &js);
+    if ((s->jwt = tq_jwt_settings_load(&js, err, errlen)) == NULL)
         return -1;
+    char keys[512];
+    tq_jwt_describe(s->jwt, keys, sizeof(keys));
+    tq_log_info("auth", "tokens: %s", keys);
     if (s->cfg.graphiql && (s->graphiql = tq_graphiql_new(&s->cfg)) == NULL) {
         snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
         return -1;
@@ -323,11 +372,13 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the tenant registry: %s", detail);
         return -1;
     }
-    return 0;
+    return load_auth(s, err, errlen);
 }
 
 static void unload_parts(tq_server *s)
 {
+    tq_password_stop();
+    tq_ratelimit_free(s->api_auth.login_limit);
     tq_registry_close(s->registry);
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);

@@ -3,15 +3,11 @@
 // serving good requests throughout.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, gql, signJwt, b64url } from './lib/harness.mjs';
+import { startDev, stopDev, gql, signJwt, b64url } from './lib/harness.mjs';
 
 let dev;
 before(async () => { dev = await startDev(); });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 const Q = '{ users(first: 1) { totalCount } }';
 

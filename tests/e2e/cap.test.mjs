@@ -4,7 +4,7 @@
 // never sees more connections than the cap, and every answer holds only its tenant's rows.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, gql } from './lib/harness.mjs';
+import { startDev, stopDev, gql } from './lib/harness.mjs';
 
 const CAP = 6;
 const TENANTS = 12;
@@ -23,11 +23,7 @@ before(async () => {
   tokens.acme = dev.tokens.acme;
   tokens.globex = dev.tokens.globex;
 });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 function tenantConnections() {
   return Number(dev.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenantql' AND backend_type = 'client backend' AND datname <> 'tenantql'")[0]);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { startDev, freePort, BIN } from './lib/harness.mjs';
+import { startDev, stopDev, freePort, BIN } from './lib/harness.mjs';
 
 const WEB = new URL('../../web/node_modules/', import.meta.url).pathname;
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -18,11 +18,7 @@ let dev;
 before(async () => {
   dev = await startDev();
 });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 const origin = () => dev.url.replace(/\/graphql$/, '');
 

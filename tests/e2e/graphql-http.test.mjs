@@ -4,17 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAudits } from 'graphql-http';
-import { startDev } from './lib/harness.mjs';
+import { startDev, stopDev } from './lib/harness.mjs';
 
 let dev;
 before(async () => {
   dev = await startDev();
 });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 /** Explains a failed audit with what the server actually answered. */
 async function describe(result) {

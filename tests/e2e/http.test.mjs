@@ -2,18 +2,14 @@
 // entry, nothing is lost, and the server keeps serving.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, gql, post } from './lib/harness.mjs';
+import { startDev, stopDev, gql, post } from './lib/harness.mjs';
 
 let dev, auth;
 before(async () => {
   dev = await startDev({ args: ['--max-body', '65536'] });
   auth = { authorization: `Bearer ${dev.tokens.acme}` };
 });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 function assertError(r, status, pattern) {
   assert.equal(r.status, status, JSON.stringify(r.body));

@@ -2,15 +2,11 @@
 // also when both tenants are queried at the same time, and in header mode.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, gql } from './lib/harness.mjs';
+import { startDev, stopDev, gql } from './lib/harness.mjs';
 
 let dev;
 before(async () => { dev = await startDev({ args: ['--trust-tenant-header'] }); });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 const LIST = '{ users(first: 50) { edges { node { id email } } } products(first: 50) { edges { node { id name } } } }';
 

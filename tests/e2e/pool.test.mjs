@@ -4,15 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, gql } from './lib/harness.mjs';
+import { startDev, stopDev, gql } from './lib/harness.mjs';
 
 let dev;
 before(async () => { dev = await startDev(); });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 function connectionsTo(db) {
   return Number(dev.psql(`SELECT count(*) FROM pg_stat_activity WHERE datname = '${db}' AND application_name = 'tenantql' AND backend_type = 'client backend'`)[0]);

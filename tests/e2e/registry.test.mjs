@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, gql, freePort } from './lib/harness.mjs';
+import { startDev, stopDev, gql, freePort } from './lib/harness.mjs';
 
 const Q = '{ users(first: 1) { edges { node { email } } } }';
 let dev, sock;
@@ -19,11 +19,7 @@ before(async () => {
   dev = await startDev();
   sock = join(dev.dir, 'pg', 'run');
 });
-after(async () => {
-  const code = await dev.stop();
-  dev.cleanup();
-  assert.equal(code, 0, `server exit code (stderr:\n${dev.stderr().slice(-3000)})`);
-});
+after(() => stopDev(dev));
 
 /** Asks until the answer satisfies ok or ms pass; returns { r, ms }. */
 async function until(ok, ask, ms = 2000) {
@@ -94,6 +90,7 @@ test('max 1 with its connection stuck: the next request is TENANT_BUSY after the
   // a lock held by another session makes the tenant's only connection wait
   const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_stuck`],
     { stdio: ['pipe', 'ignore', 'ignore'] });
+  const lockerExited = new Promise((r) => locker.once('exit', r)); // may exit before it is awaited
   locker.stdin.write('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;\n');
   await until((n) => n > 0, async () => Number(dev.psql(
     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'tenant_stuck' AND l.mode = 'AccessExclusiveLock' AND l.granted")[0]), 3000);
@@ -114,7 +111,7 @@ test('max 1 with its connection stuck: the next request is TENANT_BUSY after the
   locker.stdin.end();
   const done = await first;
   assert.equal(done.status, 200, 'the stuck request completes once the lock goes');
-  await new Promise((r) => locker.once('exit', r));
+  await lockerExited;
 });
 
 test('a tenant whose database is down fails fast with TENANT_UNAVAILABLE; the others are unaffected', async () => {

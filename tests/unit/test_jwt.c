@@ -1,7 +1,10 @@
 /*
  * test_jwt.c - the JWT wrapper against hand-forged tokens: every known libjwt 1.10 trap
  * (alg none, foreign algorithms, algorithm confusion, no time checks, lax claim types),
- * malformed input, the claim rules of the API contract, signing and concurrent use.
+ * malformed input, the claim rules of the API contract, signing and concurrent use; then
+ * RS256 and ES256 with keys made at test time (wrong key, wrong signature encodings,
+ * algorithm confusion with the public key as HMAC secret), rotation by kid, aud, the
+ * leeway's edges, and key configurations that must be refused.
  */
 #include "tenantql/base64url.h"
 #include "tenantql/jwt.h"
@@ -11,7 +14,10 @@
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -389,7 +395,13 @@ static void test_config_rejects(void)
     tq_jwt_verifier_free(v);
     tq_jwt_verifier_free(NULL);
 
-    key.kid = "2024-01";
+    key.kid = "2024-01"; /* one key may have a kid */
+    v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    CHECK(v != NULL);
+    tq_jwt_verifier_free(v);
+    key.kid = "";
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    key.kid = "tab\there";
     CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
     key.kid = NULL;
     cfg.leeway = -1;
@@ -400,7 +412,28 @@ static void test_config_rejects(void)
     cfg.max_token_len = TQ_JWT_MAX_TOKEN_LEN_LIMIT + 1;
     CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
     cfg.max_token_len = 4096;
+    tq_jwt_key two[2] = {key, key};
+    cfg.keys = two;
     cfg.nkeys = 2;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* several keys, no kids */
+    CHECK(strstr(err, "kid") != NULL);
+    two[0].kid = "a";
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* one without */
+    two[1].kid = "a";
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* duplicate */
+    CHECK(strstr(err, "same kid") != NULL);
+    two[1].kid = "b";
+    v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    CHECK(v != NULL && !tq_jwt_can_sign(v)); /* several keys and no signing kid: verifies only */
+    tq_jwt_verifier_free(v);
+    cfg.signing_kid = "c";
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "\"c\"") != NULL);
+    cfg.signing_kid = "b";
+    v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    CHECK(v != NULL && tq_jwt_can_sign(v));
+    tq_jwt_verifier_free(v);
+    cfg.nkeys = 0;
     CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
 }
 
@@ -503,13 +536,14 @@ static void test_libjwt_encoded(const tq_jwt_verifier *v)
 typedef struct thread_arg {
     const tq_jwt_verifier *v;
     const char *good, *bad;
+    int rounds;
     int failures;
 } thread_arg;
 
 static void *hammer(void *p)
 {
     thread_arg *a = p;
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < a->rounds; i++) {
         tq_jwt_claims c;
         if (verify_str(a->v, a->good, &c) != TQ_JWT_OK || strcmp(c.tenant_id, TENANT) != 0)
             a->failures++;
@@ -519,14 +553,13 @@ static void *hammer(void *p)
     return NULL;
 }
 
-static void test_threads(const tq_jwt_verifier *v)
+/* Four threads verify good and bad on v at once, rounds times each; takes good and bad. */
+static void hammer_from_threads(const tq_jwt_verifier *v, char *good, char *bad, int rounds)
 {
-    char *good = hs256("{" ISS "," TEN "," EXP_OK "}");
-    char *bad = forge(HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, OTHER_SECRET, NULL);
     pthread_t th[4];
     thread_arg args[4];
     for (int i = 0; i < 4; i++) {
-        args[i] = (thread_arg){v, good, bad, 0};
+        args[i] = (thread_arg){v, good, bad, rounds, 0};
         CHECK(pthread_create(&th[i], NULL, hammer, &args[i]) == 0);
     }
     int failures = 0;
@@ -539,6 +572,13 @@ static void test_threads(const tq_jwt_verifier *v)
     free(bad);
 }
 
+static void test_threads(const tq_jwt_verifier *v)
+{
+    char *good = hs256("{" ISS "," TEN "," EXP_OK "}");
+    char *bad = forge(HS256, "{" ISS "," TEN "," EXP_OK "}", EVP_sha256, OTHER_SECRET, NULL);
+    hammer_from_threads(v, good, bad, 2000);
+}
+
 static void test_status_text(void)
 {
     for (int s = TQ_JWT_OK; s <= TQ_JWT_INTERNAL; s++)
@@ -547,30 +587,484 @@ static void test_status_text(void)
     CHECK_STR(tq_jwt_status_text((tq_jwt_status)999), "unknown");
 }
 
-/* The public half of a fresh RSA key, as a PEM string: the classic algorithm-confusion key. */
-static char *make_rsa_public_pem(void)
+/* ---- RS256, ES256, kid, aud, leeway ---- */
+
+/* Keys made at test time: A signs, B is "another key" of the same kind. */
+static EVP_PKEY *rsa_a, *rsa_b, *ec_a, *ec_b;
+
+static char *bio_text(BIO *bio)
 {
-    EVP_PKEY *pkey = EVP_RSA_gen(2048);
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    if (pkey != NULL && bio != NULL && PEM_write_bio_PUBKEY(bio, pkey) == 1) {
-        char *data;
-        long n = BIO_get_mem_data(bio, &data);
-        pem = malloc((size_t)n + 1);
-        memcpy(pem, data, (size_t)n);
-        pem[n] = '\0';
-    }
+    char *data, *out;
+    long n = BIO_get_mem_data(bio, &data);
+    out = malloc((size_t)n + 1);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
     BIO_free(bio);
-    EVP_PKEY_free(pkey);
-    return pem;
+    return out;
+}
+
+static char *public_pem(EVP_PKEY *k)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    CHECK(PEM_write_bio_PUBKEY(bio, k) == 1);
+    return bio_text(bio);
+}
+
+static char *private_pem(EVP_PKEY *k, const char *passphrase)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (passphrase != NULL)
+        CHECK(PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(), passphrase, (int)strlen(passphrase), NULL,
+                                            NULL) == 1);
+    else
+        CHECK(PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1);
+    return bio_text(bio);
+}
+
+/* A self-signed certificate for k: a key may also come as a CERTIFICATE block. */
+static char *certificate_pem(EVP_PKEY *k)
+{
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"t", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, k);
+    CHECK(X509_sign(x, k, EVP_sha256()) > 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    CHECK(PEM_write_bio_X509(bio, x) == 1);
+    X509_free(x);
+    return bio_text(bio);
+}
+
+typedef enum sig_form { SIG_JWS, SIG_DER, SIG_SHORT, SIG_LONG, SIG_SWAPPED } sig_form;
+
+/* "b64(header).b64(payload).sig" signed with an RSA or EC private key. SIG_JWS is the
+ * right encoding (R || S for EC); the others are ways to get it wrong. */
+static char *forge_pkey(const char *header, const char *payload, EVP_PKEY *key, sig_form form)
+{
+    size_t hl = strlen(header), pl = strlen(payload);
+    char *t = malloc(tq_base64url_encoded_len(hl) + tq_base64url_encoded_len(pl) + 2000);
+    size_t n = tq_base64url_encode(header, hl, t);
+    t[n++] = '.';
+    n += tq_base64url_encode(payload, pl, t + n);
+    unsigned char sig[1024], raw[130];
+    size_t sl = sizeof(sig);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    CHECK(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 && EVP_DigestSign(ctx, sig, &sl, (const unsigned char *)t, n) == 1);
+    EVP_MD_CTX_free(ctx);
+    unsigned char *out = sig;
+    if (EVP_PKEY_is_a(key, "EC") && form != SIG_DER) {
+        const unsigned char *p = sig;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sl);
+        const BIGNUM *r, *s;
+        ECDSA_SIG_get0(es, &r, &s);
+        BN_bn2binpad(form == SIG_SWAPPED ? s : r, raw, 32);
+        BN_bn2binpad(form == SIG_SWAPPED ? r : s, raw + 32, 32);
+        ECDSA_SIG_free(es);
+        out = raw;
+        sl = 64;
+    }
+    if (form == SIG_SHORT)
+        sl--;
+    if (form == SIG_LONG)
+        out[sl++] = 0;
+    t[n++] = '.';
+    n += tq_base64url_encode(out, sl, t + n);
+    t[n] = '\0';
+    return t;
+}
+
+typedef struct key_spec {
+    tq_jwt_alg alg;
+    const char *kid;
+    EVP_PKEY *pkey;  /* RS256/ES256 */
+    bool with_private;
+    const char *secret; /* HS256 */
+} key_spec;
+
+/* A verifier over the given keys; audience and leeway as given (leeway < 0: default). */
+static tq_jwt_verifier *make_keyed(const key_spec *specs, size_t n, const char *signing_kid, const char *audience,
+                                   int64_t leeway, char *err, size_t errlen)
+{
+    tq_jwt_key keys[8] = {{0}};
+    char *pems[16] = {0};
+    for (size_t i = 0; i < n; i++) {
+        keys[i].alg = specs[i].alg;
+        keys[i].kid = specs[i].kid;
+        if (specs[i].secret != NULL) {
+            keys[i].secret = (const unsigned char *)specs[i].secret;
+            keys[i].secret_len = strlen(specs[i].secret);
+        }
+        if (specs[i].pkey != NULL) {
+            keys[i].public_pem = pems[2 * i] = public_pem(specs[i].pkey);
+            keys[i].public_pem_len = strlen(pems[2 * i]);
+        }
+        if (specs[i].with_private) {
+            keys[i].private_pem = pems[2 * i + 1] = private_pem(specs[i].pkey, NULL);
+            keys[i].private_pem_len = strlen(pems[2 * i + 1]);
+        }
+    }
+    tq_jwt_config cfg;
+    tq_jwt_config_init(&cfg);
+    cfg.keys = keys;
+    cfg.nkeys = n;
+    cfg.signing_kid = signing_kid;
+    cfg.audience = audience;
+    if (leeway >= 0)
+        cfg.leeway = leeway;
+    tq_jwt_verifier *v = tq_jwt_verifier_new(&cfg, err, errlen);
+    for (size_t i = 0; i < 16; i++)
+        free(pems[i]);
+    return v;
+}
+
+static tq_jwt_verifier *make_one(tq_jwt_alg alg, EVP_PKEY *pkey, bool with_private)
+{
+    key_spec k = {alg, NULL, pkey, with_private, NULL};
+    char err[256];
+    tq_jwt_verifier *v = make_keyed(&k, 1, NULL, NULL, -1, err, sizeof(err));
+    if (v == NULL)
+        fprintf(stderr, "verifier: %s\n", err);
+    return v;
+}
+
+#define RS256_H "{\"alg\":\"RS256\",\"typ\":\"JWT\"}"
+#define ES256_H "{\"alg\":\"ES256\",\"typ\":\"JWT\"}"
+#define GOOD "{" ISS "," TEN "," EXP_OK "}"
+
+static void expect_forged(const tq_jwt_verifier *v, const char *name, char *token, tq_jwt_status want)
+{
+    tq_jwt_claims c;
+    memset(&c, 0xa5, sizeof(c));
+    tq_jwt_status got = verify_str(v, token, &c);
+    if (got != want)
+        fprintf(stderr, "case \"%s\": got \"%s\", want \"%s\"\n", name, tq_jwt_status_text(got),
+                tq_jwt_status_text(want));
+    CHECK(got == want);
+    if (want != TQ_JWT_OK)
+        CHECK(c.tenant_id[0] == '\0' && c.exp == 0);
+    free(token);
+}
+
+#define EXPECT_FREE(v, token, want) expect_forged((v), #token, (token), (want))
+
+static void test_rs256(void)
+{
+    tq_jwt_verifier *v = make_one(TQ_JWT_RS256, rsa_a, false);
+    CHECK(v != NULL);
+    if (v == NULL)
+        return;
+    char *pem = public_pem(rsa_a);
+    expect_forged(v, "RS256 good", forge_pkey(RS256_H, GOOD, rsa_a, SIG_JWS), TQ_JWT_OK);
+    expect_forged(v, "RS256 without typ", forge_pkey("{\"alg\":\"RS256\"}", GOOD, rsa_a, SIG_JWS), TQ_JWT_OK);
+    expect_forged(v, "RS256 other key", forge_pkey(RS256_H, GOOD, rsa_b, SIG_JWS), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "RS256 short sig", forge_pkey(RS256_H, GOOD, rsa_a, SIG_SHORT), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "RS256 long sig", forge_pkey(RS256_H, GOOD, rsa_a, SIG_LONG), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "algorithm confusion: HS256 keyed with the RS256 public PEM",
+                  forge(HS256, GOOD, EVP_sha256, pem, NULL), TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "alg none", forge("{\"alg\":\"none\"}", GOOD, NULL, NULL, ""), TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "ES256 under an RS256 key", forge_pkey(ES256_H, GOOD, ec_a, SIG_JWS), TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "PS256", forge_pkey("{\"alg\":\"PS256\"}", GOOD, rsa_a, SIG_JWS), TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "RS512", forge_pkey("{\"alg\":\"RS512\"}", GOOD, rsa_a, SIG_JWS), TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "kid on a key without one", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"x\"}", GOOD, rsa_a, SIG_JWS),
+                  TQ_JWT_UNKNOWN_KID);
+    expect_forged(v, "embedded jwk is ignored, not trusted",
+                  forge_pkey("{\"alg\":\"RS256\",\"jwk\":{\"kty\":\"RSA\"}}", GOOD, rsa_b, SIG_JWS),
+                  TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "RS256 expired", forge_pkey(RS256_H, "{" ISS "," TEN ",\"exp\":1699990000}", rsa_a, SIG_JWS),
+                  TQ_JWT_EXPIRED);
+    expect_forged(v, "RS256 no tenant", forge_pkey(RS256_H, "{" ISS "," EXP_OK "}", rsa_a, SIG_JWS),
+                  TQ_JWT_BAD_TENANT);
+    expect_forged(v, "RS256 payload not JSON", forge_pkey(RS256_H, "nope", rsa_a, SIG_JWS), TQ_JWT_MALFORMED);
+    /* another tenant's payload under a good signature */
+    char *t = forge_pkey(RS256_H, GOOD, rsa_a, SIG_JWS);
+    char *o = forge_pkey(RS256_H, "{" ISS ",\"tenantId\":\"00000000-0000-4000-8000-000000000001\"," EXP_OK "}",
+                         rsa_a, SIG_JWS);
+    char *spliced = malloc(strlen(t) + strlen(o) + 1);
+    const char *od1 = strchr(o, '.'), *od2 = strrchr(o, '.');
+    sprintf(spliced, "%.*s%.*s%s", (int)(strchr(t, '.') - t), t, (int)(od2 - od1), od1, strrchr(t, '.'));
+    expect_forged(v, "RS256 tampered", spliced, TQ_JWT_BAD_SIGNATURE);
+    free(t);
+    free(o);
+
+    /* verifies only: no private key, no signing */
+    tq_jwt_claims in = {0};
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", TENANT);
+    in.exp = NOW + 60;
+    CHECK(!tq_jwt_can_sign(v));
+    CHECK(tq_jwt_sign(v, &in) == NULL);
+    free(pem);
+    tq_jwt_verifier_free(v);
+}
+
+static void test_es256(void)
+{
+    tq_jwt_verifier *v = make_one(TQ_JWT_ES256, ec_a, false);
+    CHECK(v != NULL);
+    if (v == NULL)
+        return;
+    char *pem = public_pem(ec_a);
+    expect_forged(v, "ES256 good", forge_pkey(ES256_H, GOOD, ec_a, SIG_JWS), TQ_JWT_OK);
+    expect_forged(v, "ES256 other key", forge_pkey(ES256_H, GOOD, ec_b, SIG_JWS), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "ES256 DER signature", forge_pkey(ES256_H, GOOD, ec_a, SIG_DER), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "ES256 63 bytes", forge_pkey(ES256_H, GOOD, ec_a, SIG_SHORT), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "ES256 65 bytes", forge_pkey(ES256_H, GOOD, ec_a, SIG_LONG), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "ES256 S || R", forge_pkey(ES256_H, GOOD, ec_a, SIG_SWAPPED), TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "ES256 zero signature",
+                  forge(ES256_H, GOOD, NULL, NULL,
+                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                  TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "HS256 keyed with the ES256 public PEM", forge(HS256, GOOD, EVP_sha256, pem, NULL),
+                  TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "RS256 under an ES256 key", forge_pkey(RS256_H, GOOD, rsa_a, SIG_JWS), TQ_JWT_ALG_NOT_ALLOWED);
+    free(pem);
+    tq_jwt_verifier_free(v);
+}
+
+/* Signing with a private key: the token verifies, carries kid and aud, and ES256 comes out as R || S. */
+static void test_pkey_sign(void)
+{
+    char err[256];
+    tq_jwt_claims in = {0}, out;
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", TENANT);
+    snprintf(in.sub, sizeof(in.sub), "%s", USER);
+    in.has_sub = in.has_iat = true;
+    in.iat = NOW;
+    in.exp = NOW + 3600;
+    const key_spec specs[] = {{TQ_JWT_RS256, "r1", rsa_a, true, NULL}, {TQ_JWT_ES256, "e1", ec_a, true, NULL}};
+    for (size_t i = 0; i < 2; i++) {
+        tq_jwt_verifier *v = make_keyed(&specs[i], 1, NULL, "api://tq", -1, err, sizeof(err));
+        CHECK(v != NULL && tq_jwt_can_sign(v));
+        if (v == NULL)
+            continue;
+        char *t = tq_jwt_sign(v, &in);
+        CHECK(t != NULL);
+        CHECK(verify_str(v, t, &out) == TQ_JWT_OK);
+        CHECK_STR(out.sub, USER);
+        /* header and claims as the contract says */
+        uint8_t buf[1024];
+        size_t n;
+        const char *dot = strchr(t, '.'), *dot2 = strrchr(t, '.');
+        CHECK(tq_base64url_decode(t, (size_t)(dot - t), buf, &n));
+        buf[n] = '\0';
+        CHECK_STR((char *)buf, i == 0 ? "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"r1\"}"
+                                      : "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"e1\"}");
+        CHECK(tq_base64url_decode(dot + 1, (size_t)(dot2 - dot - 1), buf, &n));
+        buf[n] = '\0';
+        CHECK_STR((char *)buf, "{\"iss\":\"tenantql\",\"aud\":\"api://tq\",\"sub\":\"" USER "\",\"tenantId\":\"" TENANT
+                               "\",\"iat\":1700000000,\"exp\":1700003600}");
+        CHECK(strlen(dot2 + 1) == (i == 0 ? 342u : 86u)); /* 256 and 64 raw bytes */
+        free(t);
+        tq_jwt_verifier_free(v);
+    }
+    /* a verifier with the other key refuses what this one signed */
+    tq_jwt_verifier *a = make_one(TQ_JWT_ES256, ec_a, true), *b = make_one(TQ_JWT_ES256, ec_b, false);
+    in.has_sub = false;
+    char *t = tq_jwt_sign(a, &in);
+    EXPECT(b, t, TQ_JWT_BAD_SIGNATURE);
+    EXPECT(a, t, TQ_JWT_OK);
+    free(t);
+    tq_jwt_verifier_free(a);
+    tq_jwt_verifier_free(b);
+}
+
+/* Rotation: tokens of the old and the new key verify while both are configured; the
+ * kid picks the key and its alg must be that key's own. */
+static void test_kid_rotation(void)
+{
+    char err[256];
+    const key_spec specs[] = {{TQ_JWT_RS256, "2026-11", rsa_a, true, NULL},
+                              {TQ_JWT_HS256, "old", NULL, false, SECRET},
+                              {TQ_JWT_ES256, "ec", ec_a, false, NULL}};
+    tq_jwt_verifier *v = make_keyed(specs, 3, "2026-11", NULL, -1, err, sizeof(err));
+    CHECK(v != NULL);
+    if (v == NULL) {
+        fprintf(stderr, "rotation verifier: %s\n", err);
+        return;
+    }
+    char desc[256];
+    tq_jwt_describe(v, desc, sizeof(desc));
+    CHECK_STR(desc, "3 keys: RS256 kid \"2026-11\", HS256 kid \"old\", ES256 kid \"ec\"; signs with kid \"2026-11\"");
+
+    char *pem = public_pem(rsa_a);
+    expect_forged(v, "new key", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"2026-11\"}", GOOD, rsa_a, SIG_JWS), TQ_JWT_OK);
+    expect_forged(v, "old key", forge("{\"alg\":\"HS256\",\"kid\":\"old\"}", GOOD, EVP_sha256, SECRET, NULL),
+                  TQ_JWT_OK);
+    expect_forged(v, "ec key", forge_pkey("{\"alg\":\"ES256\",\"kid\":\"ec\"}", GOOD, ec_a, SIG_JWS), TQ_JWT_OK);
+    expect_forged(v, "no kid among several keys", forge_pkey(RS256_H, GOOD, rsa_a, SIG_JWS), TQ_JWT_UNKNOWN_KID);
+    expect_forged(v, "unknown kid", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"2026-12\"}", GOOD, rsa_a, SIG_JWS),
+                  TQ_JWT_UNKNOWN_KID);
+    expect_forged(v, "kid case differs", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"OLD\"}", GOOD, rsa_a, SIG_JWS),
+                  TQ_JWT_UNKNOWN_KID);
+    expect_forged(v, "kid not a string", forge_pkey("{\"alg\":\"RS256\",\"kid\":1}", GOOD, rsa_a, SIG_JWS),
+                  TQ_JWT_BAD_HEADER);
+    expect_forged(v, "HS256 under the RS256 kid, keyed with its PEM",
+                  forge("{\"alg\":\"HS256\",\"kid\":\"2026-11\"}", GOOD, EVP_sha256, pem, NULL),
+                  TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "RS256 under the HS256 kid", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"old\"}", GOOD, rsa_a, SIG_JWS),
+                  TQ_JWT_ALG_NOT_ALLOWED);
+    expect_forged(v, "right kid, wrong key", forge_pkey("{\"alg\":\"RS256\",\"kid\":\"2026-11\"}", GOOD, rsa_b, SIG_JWS),
+                  TQ_JWT_BAD_SIGNATURE);
+    expect_forged(v, "old kid, wrong secret",
+                  forge("{\"alg\":\"HS256\",\"kid\":\"old\"}", GOOD, EVP_sha256, OTHER_SECRET, NULL),
+                  TQ_JWT_BAD_SIGNATURE);
+
+    /* it signs with the named key, and says so in the header */
+    tq_jwt_claims in = {0};
+    snprintf(in.tenant_id, sizeof(in.tenant_id), "%s", TENANT);
+    in.exp = NOW + 60;
+    char *t = tq_jwt_sign(v, &in);
+    CHECK(t != NULL && strncmp(t, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IjIwMjYtMTEifQ.", 59) == 0);
+    EXPECT(v, t, TQ_JWT_OK);
+    free(t);
+    free(pem);
+    tq_jwt_verifier_free(v);
+
+    /* one key with a kid: a token without kid uses it, a token with another kid does not */
+    v = make_keyed(&specs[1], 1, NULL, NULL, -1, err, sizeof(err));
+    expect_forged(v, "single key, no kid in token", forge(HS256, GOOD, EVP_sha256, SECRET, NULL), TQ_JWT_OK);
+    expect_forged(v, "single key, its kid", forge("{\"alg\":\"HS256\",\"kid\":\"old\"}", GOOD, EVP_sha256, SECRET, NULL),
+                  TQ_JWT_OK);
+    expect_forged(v, "single key, other kid",
+                  forge("{\"alg\":\"HS256\",\"kid\":\"new\"}", GOOD, EVP_sha256, SECRET, NULL), TQ_JWT_UNKNOWN_KID);
+    tq_jwt_verifier_free(v);
+}
+
+static void test_audience(void)
+{
+    char err[256];
+    const key_spec k = {TQ_JWT_HS256, NULL, NULL, false, SECRET};
+    tq_jwt_verifier *v = make_keyed(&k, 1, NULL, "https://api.example", -1, err, sizeof(err));
+    CHECK(v != NULL);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":\"https://api.example\"}"), TQ_JWT_OK);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":[\"x\",\"https://api.example\"]}"), TQ_JWT_OK);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":\"x\"}"), TQ_JWT_WRONG_AUDIENCE);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":\"https://api.example/\"}"), TQ_JWT_WRONG_AUDIENCE);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":[]}"), TQ_JWT_WRONG_AUDIENCE);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":[1]}"), TQ_JWT_WRONG_AUDIENCE);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"aud\":null}"), TQ_JWT_WRONG_AUDIENCE);
+    EXPECT_FREE(v, hs256(GOOD), TQ_JWT_WRONG_AUDIENCE); /* absent */
+    tq_jwt_verifier_free(v);
+}
+
+/* A leeway of 5 s: the edges of exp, nbf and iat. */
+static void test_leeway(void)
+{
+    char err[256];
+    const key_spec k = {TQ_JWT_HS256, NULL, NULL, false, SECRET};
+    tq_jwt_verifier *v = make_keyed(&k, 1, NULL, NULL, 5, err, sizeof(err));
+    CHECK(v != NULL);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN ",\"exp\":1699999995}"), TQ_JWT_EXPIRED);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN ",\"exp\":1699999996}"), TQ_JWT_OK);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"nbf\":1700000005}"), TQ_JWT_OK);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"nbf\":1700000006}"), TQ_JWT_NOT_YET_VALID);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"iat\":1700000005}"), TQ_JWT_OK);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"iat\":1700000006}"), TQ_JWT_ISSUED_IN_FUTURE);
+    EXPECT_FREE(v, hs256("{" ISS "," TEN "," EXP_OK ",\"iat\":1600000000,\"nbf\":1600000000}"), TQ_JWT_OK); /* old is fine */
+    tq_jwt_verifier_free(v);
+}
+
+static void expect_config_error(const key_spec *specs, size_t n, const char *signing_kid, const char *want)
+{
+    char err[256] = "";
+    tq_jwt_verifier *v = make_keyed(specs, n, signing_kid, NULL, -1, err, sizeof(err));
+    CHECK(v == NULL);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "config error \"%s\" lacks \"%s\"\n", err, want);
+    CHECK(strstr(err, want) != NULL);
+    tq_jwt_verifier_free(v);
+}
+
+static void test_pkey_config_rejects(void)
+{
+    EVP_PKEY *small = EVP_RSA_gen(1024), *p384 = EVP_EC_gen("P-384");
+    key_spec k;
+    k = (key_spec){TQ_JWT_RS256, "k", ec_a, false, NULL};
+    expect_config_error(&k, 1, NULL, "JWT key \"k\": RS256 needs an RSA public key");
+    k = (key_spec){TQ_JWT_ES256, NULL, rsa_a, false, NULL};
+    expect_config_error(&k, 1, NULL, "ES256 needs an EC public key on the P-256 curve");
+    k = (key_spec){TQ_JWT_ES256, NULL, p384, false, NULL};
+    expect_config_error(&k, 1, NULL, "P-256");
+    k = (key_spec){TQ_JWT_RS256, NULL, small, false, NULL};
+    expect_config_error(&k, 1, NULL, "2048");
+    k = (key_spec){TQ_JWT_RS256, NULL, rsa_a, false, SECRET};
+    expect_config_error(&k, 1, NULL, "not a secret");
+    k = (key_spec){TQ_JWT_RS256, NULL, NULL, false, NULL};
+    expect_config_error(&k, 1, NULL, "needs a PEM public key");
+    const key_spec two[] = {{TQ_JWT_RS256, "a", rsa_a, false, NULL}, {TQ_JWT_ES256, "b", ec_a, false, NULL}};
+    expect_config_error(two, 2, "a", "the signing key \"a\" (RS256) has no private key");
+    expect_config_error(two, 2, "z", "the signing kid \"z\" names no configured key");
+
+    /* PEM-level problems, through tq_jwt_key directly */
+    char err[256];
+    char *pub = public_pem(rsa_a), *priv_b = private_pem(rsa_b, NULL), *enc = private_pem(rsa_a, "pw");
+    char *ec_priv = private_pem(ec_a, NULL), *cert = certificate_pem(ec_a);
+    tq_jwt_key key = {TQ_JWT_RS256, NULL, NULL, 0, pub, strlen(pub), priv_b, strlen(priv_b)};
+    tq_jwt_config cfg;
+    tq_jwt_config_init(&cfg);
+    cfg.keys = &key;
+    cfg.nkeys = 1;
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "does not belong to the public key") != NULL);
+    key.private_pem = enc;
+    key.private_pem_len = strlen(enc);
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL); /* encrypted: refused, never prompts */
+    CHECK(strstr(err, "unencrypted PEM private key") != NULL);
+    key.private_pem = ec_priv;
+    key.private_pem_len = strlen(ec_priv);
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "RSA private key") != NULL);
+    key.private_pem = NULL;
+    key.public_pem = priv_b; /* a private key where the public one belongs */
+    key.public_pem_len = strlen(priv_b);
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "no PEM public key") != NULL);
+    key.public_pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+    key.public_pem_len = strlen(key.public_pem);
+    CHECK(tq_jwt_verifier_new(&cfg, err, sizeof(err)) == NULL);
+
+    /* a certificate carries the public key just as well */
+    key.alg = TQ_JWT_ES256;
+    key.public_pem = cert;
+    key.public_pem_len = strlen(cert);
+    key.private_pem = ec_priv;
+    key.private_pem_len = strlen(ec_priv);
+    tq_jwt_verifier *v = tq_jwt_verifier_new(&cfg, err, sizeof(err));
+    CHECK(v != NULL && tq_jwt_can_sign(v));
+    if (v != NULL)
+        expect_forged(v, "key from a certificate", forge_pkey(ES256_H, GOOD, ec_a, SIG_JWS), TQ_JWT_OK);
+    tq_jwt_verifier_free(v);
+
+    free(pub);
+    free(priv_b);
+    free(enc);
+    free(ec_priv);
+    free(cert);
+    EVP_PKEY_free(small);
+    EVP_PKEY_free(p384);
+}
+
+/* Many threads on one RS256/ES256 verifier: OpenSSL keys are shared read-only. */
+static void test_pkey_threads(void)
+{
+    tq_jwt_verifier *v = make_one(TQ_JWT_ES256, ec_a, false);
+    char *good = forge_pkey(ES256_H, GOOD, ec_a, SIG_JWS), *bad = forge_pkey(ES256_H, GOOD, ec_b, SIG_JWS);
+    hammer_from_threads(v, good, bad, 200); /* ECDSA costs more than HMAC */
+    tq_jwt_verifier_free(v);
 }
 
 int main(void)
 {
-    rsa_public_pem = make_rsa_public_pem();
-    CHECK(rsa_public_pem != NULL && strncmp(rsa_public_pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
-    if (rsa_public_pem == NULL)
-        return TQ_TEST_REPORT();
+    rsa_a = EVP_RSA_gen(2048);
+    rsa_b = EVP_RSA_gen(2048);
+    ec_a = EVP_EC_gen("P-256");
+    ec_b = EVP_EC_gen("P-256");
+    CHECK(rsa_a != NULL && rsa_b != NULL && ec_a != NULL && ec_b != NULL);
+    rsa_public_pem = public_pem(rsa_a);
+    CHECK(strncmp(rsa_public_pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
 
     tq_jwt_verifier *v = make_verifier(SECRET, "tenantql", -1, 0);
     CHECK(v != NULL);
@@ -587,7 +1081,19 @@ int main(void)
     test_configured_variants();
     test_config_rejects();
     test_status_text();
+    test_rs256();
+    test_es256();
+    test_pkey_sign();
+    test_kid_rotation();
+    test_audience();
+    test_leeway();
+    test_pkey_config_rejects();
+    test_pkey_threads();
     tq_jwt_verifier_free(v);
     free(rsa_public_pem);
+    EVP_PKEY_free(rsa_a);
+    EVP_PKEY_free(rsa_b);
+    EVP_PKEY_free(ec_a);
+    EVP_PKEY_free(ec_b);
     return TQ_TEST_REPORT();
 }

@@ -121,6 +121,14 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   return dev;
 }
 
+/** Stops a dev server started by startDev, removes its directory, and fails the test
+ * file unless the server exited 0 (a clean shutdown is part of every test). */
+export async function stopDev(dev) {
+  const code = await dev.stop();
+  dev.cleanup();
+  if (code !== 0) throw new Error(`server exit code ${code} (stderr:\n${dev.stderr().slice(-3000)})`);
+}
+
 /** POSTs a GraphQL request; returns { status, headers, body (parsed JSON or text) }. */
 export async function gql(url, query, { token, tenant, variables, operationName, headers = {} } = {}) {
   const h = { 'content-type': 'application/json', ...headers };

@@ -1,0 +1,69 @@
+/*
+ * password.h - Argon2id password hashing (libsodium crypto_pwhash_str) off the event
+ * loops. One hash costs tens of milliseconds and tens of MiB at the interactive limits:
+ * run on a worker's loop it would stall every request of that worker, so jobs go to a
+ * small pool of hashing threads and their results come back to the asking worker's
+ * loop as a message.
+ *
+ * The module is started once by the server (tq_password_start) and stopped after the
+ * workers have drained (tq_password_stop). Callbacks run on the loop of the worker that
+ * asked, never on a hashing thread and never inside the call that queued the job. A job
+ * always completes (ok or not) unless the module is stopped or its worker disposed
+ * first, so a request waiting for one is never left hanging.
+ *
+ * The queue is bounded (a few seconds of work per hashing thread): past it a job
+ * completes at once with TQ_PASSWORD_BUSY instead of waiting behind a flood.
+ */
+#ifndef TENANTQL_PASSWORD_H
+#define TENANTQL_PASSWORD_H
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tenantql/worker.h"
+
+#define TQ_PASSWORD_DEFAULT_THREADS 2
+#define TQ_PASSWORD_MAX_THREADS 64
+#define TQ_PASSWORD_QUEUE_PER_THREAD 64 /* jobs waiting per hashing thread before BUSY */
+
+typedef struct tq_password_config {
+    int threads;                 /* hashing threads (default 2) */
+    unsigned long long opslimit; /* default crypto_pwhash_OPSLIMIT_INTERACTIVE */
+    size_t memlimit;             /* default crypto_pwhash_MEMLIMIT_INTERACTIVE */
+} tq_password_config;
+
+void tq_password_config_init(tq_password_config *cfg);
+
+/* 0, or -1 with a message in err (bad limits, no memory for the dummy hash). Needs
+ * sodium_init() first. */
+int tq_password_start(const tq_password_config *cfg, char *err, size_t errlen);
+/* Waits for running jobs, drops queued ones (their callbacks do not run). */
+void tq_password_stop(void);
+
+/* Registers/unregisters worker w's receiver of finished jobs; on w's own thread.
+ * Disposing drops w's queued and undelivered jobs (their callbacks do not run). */
+void tq_password_worker_init(tq_worker *w);
+void tq_password_worker_dispose(tq_worker *w);
+
+typedef enum tq_password_status {
+    TQ_PASSWORD_OK,       /* hashed; or verified: the password matches */
+    TQ_PASSWORD_MISMATCH, /* verify: it does not (or nothing usable was stored) */
+    TQ_PASSWORD_BUSY,     /* the queue is full: nothing was computed */
+    TQ_PASSWORD_FAILED,   /* out of memory, or the module is not running */
+} tq_password_status;
+
+/* hash: a NUL-terminated crypto_pwhash_str string when st is OK (valid only during the
+ * callback), else NULL */
+typedef void (*tq_password_hash_cb)(void *data, tq_password_status st, const char *hash);
+/* An unusable stored hash or no stored hash at all (stored == NULL) costs one full hash
+ * too (against a dummy made at start with the configured limits), then answers
+ * MISMATCH: an unknown email takes as long as a wrong password. */
+typedef void (*tq_password_verify_cb)(void *data, tq_password_status st);
+
+/* The password is copied (and the copy wiped after use); so is stored. */
+void tq_password_hash_async(tq_worker *w, const char *password, size_t len, tq_password_hash_cb cb, void *data);
+void tq_password_verify_async(tq_worker *w, const char *stored, const char *password, size_t len,
+                              tq_password_verify_cb cb, void *data);
+
+#endif

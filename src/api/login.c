@@ -1,0 +1,206 @@
+/*
+ * login.c - Mutation.login: the tenant by name, the user by email in that tenant's
+ * database, the password checked on the hashing threads, and a signed token.
+ *
+ * Every way of failing (unknown or inactive tenant, unknown email, wrong password,
+ * inactive user) gives the same error after the same work: one full password hash runs
+ * in each case, so neither the answer nor its timing tells which it was. Attempts are
+ * counted per tenant and email before anything else, so the limit also bounds the
+ * hashing an attacker can cause for one account.
+ *
+ * A login-only operation has no tenant of its own (no token is needed), so the field
+ * binds a data source to the named tenant's pool for its own life; its queries keep the
+ * request alive through the request's database counter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "tenantql/log.h"
+#include "tenantql/password.h"
+
+#define LOGIN_FAILED "Invalid credentials."
+
+typedef struct login_call {
+    tq_field_ctx *fc;
+    tq_tenant *tenant;        /* NULL when unknown or inactive; released when answered */
+    tq_db db;                 /* bound to the tenant's pool */
+    tq_db *parent;            /* the request's counter of queries out */
+    const char *password;
+    size_t password_len;
+    tq_value user;            /* null until found */
+} login_call;
+
+static tq_api_ctx *api(tq_field_ctx *fc)
+{
+    return fc->context;
+}
+
+/* The login's own queries are done: let the request go when nothing else holds it. */
+static void on_login_db_idle(tq_db *db)
+{
+    login_call *lc = H2O_STRUCT_FROM_MEMBER(login_call, db, db);
+    tq_db *p = lc->parent;
+    if (--p->inflight == 0 && p->on_idle != NULL)
+        p->on_idle(p);
+}
+
+static void finish(login_call *lc)
+{
+    tq_tenant_release(lc->tenant);
+    lc->tenant = NULL;
+}
+
+static void fail(login_call *lc, const char *code, const char *message)
+{
+    finish(lc);
+    tq_field_error(lc->fc, code, "%s", message);
+}
+
+static void refuse(login_call *lc, const char *why)
+{
+    tq_log_info("auth", "login refused: %s", why);
+    fail(lc, "UNAUTHENTICATED", LOGIN_FAILED);
+}
+
+static tq_value text_value(tq_arena *a, const char *s)
+{
+    size_t n = strlen(s);
+    return tq_value_string(tq_arena_strndup(a, s, n), (uint32_t)n);
+}
+
+/* Signs the token and answers AuthPayload. */
+static void issue(login_call *lc)
+{
+    tq_field_ctx *fc = lc->fc;
+    const tq_api_auth *auth = api(fc)->auth;
+    const tq_value *id = tq_value_get(&lc->user, "id");
+    tq_jwt_claims claims;
+    memset(&claims, 0, sizeof(claims));
+    memcpy(claims.tenant_id, lc->tenant->id_text, sizeof(claims.tenant_id));
+    snprintf(claims.sub, sizeof(claims.sub), "%.*s", (int)id->u.s.len, id->u.s.s);
+    claims.has_sub = claims.has_iat = true;
+    claims.iat = (int64_t)time(NULL);
+    claims.exp = claims.iat + auth->token_ttl;
+    char *token = tq_jwt_sign(auth->jwt, &claims);
+    if (token == NULL) {
+        tq_log_error("auth", "login: the token could not be signed");
+        fail(lc, "INTERNAL_SERVER_ERROR", "Internal server error.");
+        return;
+    }
+    time_t exp = (time_t)claims.exp;
+    struct tm tm;
+    char expires[32];
+    gmtime_r(&exp, &tm);
+    strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    const tq_schema_type *type = tq_schema_find_type(tq_exec_schema(fc->exec), "AuthPayload", 11);
+    tq_value out = tq_value_object(fc->arena, type, 3);
+    tq_value_object_set(&out, 0, "token", text_value(fc->arena, token));
+    tq_value_object_set(&out, 1, "expiresAt", text_value(fc->arena, expires));
+    tq_value_object_set(&out, 2, "user", lc->user);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    finish(lc);
+    tq_field_resolve(fc, out);
+}
+
+static void on_checked(void *data, tq_password_status st)
+{
+    login_call *lc = data;
+    if (st == TQ_PASSWORD_BUSY) {
+        fail(lc, "TENANT_BUSY", "Too many logins are being checked at the moment; try again shortly.");
+        return;
+    }
+    if (st == TQ_PASSWORD_FAILED) {
+        fail(lc, "INTERNAL_SERVER_ERROR", "Internal server error.");
+        return;
+    }
+    const tq_value *active = tq_value_get(&lc->user, "active");
+    if (lc->tenant == NULL)
+        refuse(lc, "unknown or inactive tenant");
+    else if (lc->user.kind != TQ_VAL_OBJECT)
+        refuse(lc, "unknown email");
+    else if (st != TQ_PASSWORD_OK)
+        refuse(lc, "wrong password");
+    else if (active == NULL || active->kind != TQ_VAL_BOOL || !active->u.b)
+        refuse(lc, "inactive user");
+    else
+        issue(lc);
+}
+
+/* Checks the password against stored (NULL: nothing to check against, which costs the
+ * same and fails). */
+static void check_password(login_call *lc, const char *stored)
+{
+    tq_password_verify_async(lc->db.worker, stored, lc->password, lc->password_len, on_checked, lc);
+}
+
+static void on_user(void *data, tq_ds_result *r)
+{
+    login_call *lc = data;
+    if (r->error_code != NULL) {
+        fail(lc, r->error_code, r->error_message);
+        return;
+    }
+    lc->user = r->value;
+    bool found = r->value.kind == TQ_VAL_OBJECT && r->extra.kind == TQ_VAL_STRING;
+    check_password(lc, found ? r->extra.u.s.s : NULL);
+}
+
+static bool has_nul(const tq_value *v)
+{
+    return memchr(v->u.s.s, '\0', v->u.s.len) != NULL;
+}
+
+/* False (after answering) when the attempt is over the limit. */
+static bool count_attempt(tq_field_ctx *fc, const char *tenant_key, const char *email)
+{
+    tq_ratelimit *rl = api(fc)->auth->login_limit;
+    if (rl == NULL)
+        return true;
+    size_t tl = strlen(tenant_key), el = strlen(email);
+    char *key = tq_arena_alloc(fc->arena, tl + el + 1);
+    memcpy(key, tenant_key, tl);
+    key[tl] = '\0'; /* a name cannot hold NUL: the split is unambiguous */
+    memcpy(key + tl + 1, email, el);
+    int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_ratelimit_clock_ms());
+    if (retry == 0)
+        return true;
+    tq_field_error(fc, "FORBIDDEN", "Too many login attempts; try again in %d second%s.", retry,
+                   retry == 1 ? "" : "s");
+    return false;
+}
+
+void api_login(tq_field_ctx *fc)
+{
+    tq_api_ctx *ctx = api(fc);
+    const tq_value *tenant = tq_field_arg(fc, "tenant"), *email = tq_field_arg(fc, "email"),
+                   *password = tq_field_arg(fc, "password");
+    login_call *lc = tq_arena_calloc(fc->arena, 1, sizeof(*lc));
+    lc->fc = fc;
+    lc->parent = &ctx->db;
+    lc->user = tq_value_null();
+    lc->password = password->u.s.s;
+    lc->password_len = password->u.s.len;
+    lc->db = (tq_db){NULL, ctx->db.worker, fc->arena, 0, on_login_db_idle, ctx->db.request_id};
+    const char *lower = api_ascii_lower(fc->arena, email->u.s.s, email->u.s.len);
+    tq_tenant *t = has_nul(tenant) ? NULL : tq_registry_get_by_name(ctx->auth->registry, tenant->u.s.s, tenant->u.s.len);
+    if (t != NULL && !t->active) {
+        tq_tenant_release(t);
+        t = NULL;
+    }
+    if (!count_attempt(fc, t != NULL ? t->id_text : tenant->u.s.s, lower)) {
+        tq_tenant_release(t);
+        return;
+    }
+    lc->tenant = t;
+    if (t == NULL || has_nul(email)) {
+        check_password(lc, NULL);
+        return;
+    }
+    lc->db.pool = tq_tenant_pool(t);
+    ctx->db.inflight++; /* released by on_login_db_idle */
+    tq_user_ds_find_for_login(tq_user_ds_create(fc->arena, &lc->db), lower, on_user, lc);
+}

@@ -1,0 +1,361 @@
+/*
+ * password.c - Argon2id hashing and verification on a small pool of hashing threads,
+ * with results handed back to the asking worker's loop (see password.h).
+ *
+ * Lifetimes: a job is malloc'ed by the worker that asks, travels to a hashing thread
+ * through the queue, comes back through the worker's password_rx receiver and is freed
+ * there after its callback. The password copy inside it is wiped as soon as the hash is
+ * computed. A worker that goes away (tq_password_worker_dispose) is removed from the set
+ * of registered workers under the module lock; a job finishing for a worker that is no
+ * longer registered is freed without a callback.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantql/log.h"
+#include "tenantql/password.h"
+
+typedef struct pw_job pw_job;
+struct pw_job {
+    h2o_multithread_message_t msg;   /* hand-back to the worker */
+    pw_job *next;                    /* the module's queue */
+    tq_worker *worker;
+    bool verify;
+    bool has_stored;                 /* verify: stored holds a usable hash */
+    tq_password_status status;
+    char *password;                  /* wiped and freed once used */
+    size_t len;
+    char stored[crypto_pwhash_STRBYTES];
+    char hash[crypto_pwhash_STRBYTES];
+    tq_password_hash_cb hash_cb;
+    tq_password_verify_cb verify_cb;
+    void *data;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pw_job *head, **tail;            /* FIFO of jobs not yet taken by a thread */
+    size_t queued, max_queued;
+    bool running, stopping;
+    pthread_t *threads;
+    int nthreads;
+    unsigned long long opslimit;
+    size_t memlimit;
+    char dummy[crypto_pwhash_STRBYTES]; /* hash of a random password, made at start */
+    tq_worker **workers;             /* registered receivers */
+    size_t nworkers, cap;
+} pw = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+void tq_password_config_init(tq_password_config *cfg)
+{
+    cfg->threads = TQ_PASSWORD_DEFAULT_THREADS;
+    cfg->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    cfg->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+}
+
+static void job_free(pw_job *j)
+{
+    if (j->password != NULL) {
+        sodium_memzero(j->password, j->len);
+        free(j->password);
+    }
+    sodium_memzero(j->hash, sizeof(j->hash));
+    free(j);
+}
+
+/* ---- worker side ---- */
+
+/* Caller holds pw.lock. */
+static bool is_registered(const tq_worker *w)
+{
+    for (size_t i = 0; i < pw.nworkers; i++)
+        if (pw.workers[i] == w)
+            return true;
+    return false;
+}
+
+static void on_finished(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, password_rx, rx);
+    pthread_mutex_lock(&pw.lock);
+    bool live = is_registered(w);
+    pthread_mutex_unlock(&pw.lock);
+    while (!h2o_linklist_is_empty(messages)) {
+        pw_job *j = H2O_STRUCT_FROM_MEMBER(pw_job, msg.link, messages->next);
+        h2o_linklist_unlink(&j->msg.link);
+        if (live && j->verify)
+            j->verify_cb(j->data, j->status);
+        else if (live)
+            j->hash_cb(j->data, j->status, j->status == TQ_PASSWORD_OK ? j->hash : NULL);
+        job_free(j);
+    }
+}
+
+void tq_password_worker_init(tq_worker *w)
+{
+    h2o_multithread_register_receiver(w->ctx.queue, &w->password_rx, on_finished);
+    pthread_mutex_lock(&pw.lock);
+    if (pw.nworkers == pw.cap) {
+        pw.cap = pw.cap ? pw.cap * 2 : 8;
+        pw.workers = realloc(pw.workers, pw.cap * sizeof(*pw.workers));
+    }
+    pw.workers[pw.nworkers++] = w;
+    pthread_mutex_unlock(&pw.lock);
+}
+
+void tq_password_worker_dispose(tq_worker *w)
+{
+    if (w->password_rx.queue == NULL)
+        return;
+    pw_job *dropped = NULL;
+    pthread_mutex_lock(&pw.lock);
+    for (size_t i = 0; i < pw.nworkers; i++)
+        if (pw.workers[i] == w) {
+            pw.workers[i] = pw.workers[--pw.nworkers];
+            break;
+        }
+    if (pw.nworkers == 0) {
+        free(pw.workers);
+        pw.workers = NULL;
+        pw.cap = 0;
+    }
+    for (pw_job **p = &pw.head; *p != NULL;) {
+        pw_job *j = *p;
+        if (j->worker != w) {
+            p = &j->next;
+            continue;
+        }
+        *p = j->next;
+        pw.queued--;
+        j->next = dropped;
+        dropped = j;
+    }
+    pw.tail = &pw.head;
+    while (*pw.tail != NULL)
+        pw.tail = &(*pw.tail)->next;
+    pthread_mutex_unlock(&pw.lock);
+    while (dropped != NULL) {
+        pw_job *next = dropped->next;
+        job_free(dropped);
+        dropped = next;
+    }
+    /* nothing can be sent to w any more; let the loop hand over (and free, since w is
+     * no longer registered) what was sent before, as unregistering needs an empty box */
+    for (int i = 0; i < 1000 && !h2o_linklist_is_empty(&w->password_rx._messages); i++)
+        h2o_evloop_run(tq_worker_loop(w), 0);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->password_rx);
+    w->password_rx.queue = NULL;
+}
+
+/* Hands a finished job back to its worker, or frees it when the worker is gone. */
+static void deliver(pw_job *j)
+{
+    pthread_mutex_lock(&pw.lock);
+    bool live = is_registered(j->worker);
+    if (live)
+        h2o_multithread_send_message(&j->worker->password_rx, &j->msg);
+    pthread_mutex_unlock(&pw.lock);
+    if (!live)
+        job_free(j);
+}
+
+static bool usable_hash(const char *s)
+{
+    size_t n = strnlen(s, crypto_pwhash_STRBYTES);
+    return n < crypto_pwhash_STRBYTES && (strncmp(s, "$argon2id$", 10) == 0 || strncmp(s, "$argon2i$", 9) == 0);
+}
+
+/* Queues j, or completes it at once (BUSY, FAILED) on a later turn of its loop. */
+static void submit(pw_job *j, const char *password, size_t len)
+{
+    j->len = len;
+    j->password = malloc(len ? len : 1);
+    if (j->password != NULL)
+        memcpy(j->password, password, len);
+    pthread_mutex_lock(&pw.lock);
+    if (!pw.running || j->password == NULL) {
+        j->status = TQ_PASSWORD_FAILED;
+    } else if (pw.queued >= pw.max_queued) {
+        j->status = TQ_PASSWORD_BUSY;
+    } else {
+        *pw.tail = j;
+        pw.tail = &j->next;
+        pw.queued++;
+        pthread_cond_signal(&pw.wake);
+        pthread_mutex_unlock(&pw.lock);
+        return;
+    }
+    pthread_mutex_unlock(&pw.lock);
+    h2o_multithread_send_message(&j->worker->password_rx, &j->msg);
+}
+
+static pw_job *job_new(tq_worker *w, void *data)
+{
+    pw_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort(); /* like the arenas: no way to answer without memory */
+    j->worker = w;
+    j->data = data;
+    return j;
+}
+
+void tq_password_hash_async(tq_worker *w, const char *password, size_t len, tq_password_hash_cb cb, void *data)
+{
+    pw_job *j = job_new(w, data);
+    j->hash_cb = cb;
+    submit(j, password, len);
+}
+
+void tq_password_verify_async(tq_worker *w, const char *stored, const char *password, size_t len,
+                              tq_password_verify_cb cb, void *data)
+{
+    pw_job *j = job_new(w, data);
+    j->verify = true;
+    j->verify_cb = cb;
+    if (stored != NULL && usable_hash(stored)) {
+        memcpy(j->stored, stored, strlen(stored) + 1);
+        j->has_stored = true;
+    }
+    submit(j, password, len);
+}
+
+/* ---- hashing threads ---- */
+
+static void run_job(pw_job *j)
+{
+    if (j->verify) {
+        /* without a usable stored hash, the dummy costs the same as a real check */
+        const char *against = j->has_stored ? j->stored : pw.dummy;
+        int rc = crypto_pwhash_str_verify(against, j->password, j->len);
+        j->status = j->has_stored && rc == 0 ? TQ_PASSWORD_OK : TQ_PASSWORD_MISMATCH;
+    } else {
+        int rc = crypto_pwhash_str(j->hash, j->password, j->len, pw.opslimit, pw.memlimit);
+        j->status = rc == 0 ? TQ_PASSWORD_OK : TQ_PASSWORD_FAILED;
+        if (rc != 0)
+            tq_log_error("password", "hashing failed (out of memory?)");
+    }
+    sodium_memzero(j->password, j->len);
+    free(j->password);
+    j->password = NULL;
+}
+
+static void *hash_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&pw.lock);
+        while (!pw.stopping && pw.head == NULL)
+            pthread_cond_wait(&pw.wake, &pw.lock);
+        if (pw.stopping) {
+            pthread_mutex_unlock(&pw.lock);
+            return NULL;
+        }
+        pw_job *j = pw.head;
+        pw.head = j->next;
+        if (pw.head == NULL)
+            pw.tail = &pw.head;
+        pw.queued--;
+        pthread_mutex_unlock(&pw.lock);
+        j->next = NULL;
+        run_job(j);
+        deliver(j);
+    }
+}
+
+static int check_config(const tq_password_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->threads < 1 || cfg->threads > TQ_PASSWORD_MAX_THREADS) {
+        snprintf(err, errlen, "--hash-threads must be between 1 and %d", TQ_PASSWORD_MAX_THREADS);
+        return -1;
+    }
+    if (cfg->opslimit < crypto_pwhash_OPSLIMIT_MIN || cfg->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+        cfg->opslimit > 100) {
+        snprintf(err, errlen, "--hash-opslimit must be between %llu and 100",
+                 (unsigned long long)crypto_pwhash_OPSLIMIT_MIN);
+        return -1;
+    }
+    if (cfg->memlimit < crypto_pwhash_MEMLIMIT_MIN || cfg->memlimit > ((size_t)4 << 30)) {
+        snprintf(err, errlen, "--hash-memlimit must be between %zu bytes and 4 GiB", (size_t)crypto_pwhash_MEMLIMIT_MIN);
+        return -1;
+    }
+    return 0;
+}
+
+int tq_password_start(const tq_password_config *cfg, char *err, size_t errlen)
+{
+    if (check_config(cfg, err, errlen) != 0)
+        return -1;
+    unsigned char secret[32];
+    randombytes_buf(secret, sizeof(secret));
+    int rc = crypto_pwhash_str(pw.dummy, (const char *)secret, sizeof(secret), cfg->opslimit, cfg->memlimit);
+    sodium_memzero(secret, sizeof(secret));
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot hash with --hash-memlimit %zu: out of memory", cfg->memlimit);
+        return -1;
+    }
+    pthread_mutex_lock(&pw.lock);
+    pw.opslimit = cfg->opslimit;
+    pw.memlimit = cfg->memlimit;
+    pw.head = NULL;
+    pw.tail = &pw.head;
+    pw.queued = 0;
+    pw.max_queued = (size_t)cfg->threads * TQ_PASSWORD_QUEUE_PER_THREAD;
+    pw.stopping = false;
+    pw.running = true;
+    pw.threads = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    pw.nthreads = 0;
+    pthread_mutex_unlock(&pw.lock);
+    /* signals are the main thread's business (SIGINT/SIGTERM start the shutdown): the
+     * hashing threads inherit a mask that blocks them all */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int created = 0;
+    while (created < cfg->threads && pthread_create(&pw.threads[created], NULL, hash_thread, NULL) == 0)
+        created++;
+    pw.nthreads = created;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (created < cfg->threads) {
+        snprintf(err, errlen, "cannot start the password hashing threads");
+        tq_password_stop();
+        return -1;
+    }
+    tq_log_info("password", "%d hashing thread(s), Argon2id opslimit %llu, memlimit %zu KiB", cfg->threads,
+                cfg->opslimit, cfg->memlimit / 1024);
+    return 0;
+}
+
+void tq_password_stop(void)
+{
+    pthread_mutex_lock(&pw.lock);
+    if (!pw.running) {
+        pthread_mutex_unlock(&pw.lock);
+        return;
+    }
+    pw.stopping = true;
+    pw.running = false;
+    pthread_cond_broadcast(&pw.wake);
+    pthread_mutex_unlock(&pw.lock);
+    for (int i = 0; i < pw.nthreads; i++)
+        pthread_join(pw.threads[i], NULL);
+    free(pw.threads);
+    pw.threads = NULL;
+    pw.nthreads = 0;
+    pthread_mutex_lock(&pw.lock);
+    while (pw.head != NULL) {
+        pw_job *j = pw.head;
+        pw.head = j->next;
+        job_free(j);
+    }
+    pw.tail = &pw.head;
+    pw.queued = 0;
+    free(pw.workers);
+    pw.workers = NULL;
+    pw.nworkers = pw.cap = 0;
+    sodium_memzero(pw.dummy, sizeof(pw.dummy));
+    pthread_mutex_unlock(&pw.lock);
+}
