@@ -54,6 +54,7 @@ typedef struct conflict_list {
 struct tq_voverlap {
     tq_vmap maps;                   /* selection set -> fieldmap */
     tq_vmap compared_pairs;         /* (fragment, fragment) -> 1 + mutually exclusive */
+    tq_vmap compared_with_fields;   /* (fieldmap, fragment) -> 1 + mutually exclusive */
 };
 
 /* ---- field maps ---- */
@@ -148,6 +149,20 @@ static void pair_add(tq_vctx *v, tq_str a, tq_str b, bool exclusive)
     bool existed;
     ordered_pair(&a, &b);
     *tq_vmap_put(v->ar, &v->overlap->compared_pairs, NULL, a, b, &existed) = 1 + (uint64_t)exclusive;
+}
+
+/* Whether fields m were compared with fragment name already, recording it if not. A
+ * field whose sub-selection spreads a fragment that leads back to the field recurses
+ * forever without this (graphql-js 16.8 overflows its stack on such documents; 16.9 on
+ * memoizes the same way). Compared as not exclusive covers exclusive too. */
+static bool fields_compared_with(tq_vctx *v, const fieldmap *m, tq_str name, bool exclusive)
+{
+    bool existed;
+    uint64_t *slot = tq_vmap_put(v->ar, &v->overlap->compared_with_fields, m, name, tq_vnostr(), &existed);
+    if (existed && (*slot == 1 || exclusive))
+        return true;
+    *slot = 1 + (uint64_t)exclusive;
+    return false;
 }
 
 /* ---- comparing ---- */
@@ -370,6 +385,8 @@ static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, cons
 static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m,
                                         tq_str fragment_name)
 {
+    if (m->ngroups == 0 || fields_compared_with(v, m, fragment_name, exclusive))
+        return;
     const tq_gql_fragment *f = fragment_named(v, fragment_name);
     if (f == NULL)
         return;
