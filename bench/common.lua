@@ -20,6 +20,12 @@ function common.init_thread()
   end
 end
 
+-- wrk's init for every script: headers, counters, and a random seed of this thread's own
+function common.init(args)
+  common.init_thread()
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+end
+
 function common.response(status, headers, body)
   if status ~= 200 then
     bad_status = bad_status + 1

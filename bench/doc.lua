@@ -27,10 +27,7 @@ fragment ProductCard on Product { id name description price stockQuantity active
 local encoded = query:gsub("\\", "\\\\"):gsub('"', '\\"'):gsub("\n", "\\n")
 
 setup = common.setup
-function init(args)
-  common.init_thread()
-  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
-end
+init = common.init
 
 function request()
   local id = ids[math.random(#ids)]

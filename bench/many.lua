@@ -8,11 +8,7 @@ local ntenants = tonumber(os.getenv("BENCH_TENANTS") or "1000")
 local body = '{"query":"{ users(first: 5) { edges { node { email } } } }"}'
 
 setup = common.setup
-function init(args)
-  common.init_thread()
-  wrk.headers["Authorization"] = nil
-  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
-end
+init = common.init
 
 function request()
   wrk.headers["X-Tenant-ID"] = "m" .. math.random(0, ntenants - 1)

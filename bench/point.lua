@@ -4,10 +4,7 @@ local common = require("common")
 local ids = dofile(os.getenv("BENCH_IDS"))
 
 setup = common.setup
-function init(args)
-  common.init_thread()
-  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
-end
+init = common.init
 
 function request()
   local id = ids[math.random(#ids)]
