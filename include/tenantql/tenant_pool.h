@@ -86,6 +86,11 @@ void tq_pool_ref(tq_pool *p);
 /* Drops a reference; the last one retires the pool: idle connections are closed by
  * their workers and busy ones when they come back. */
 void tq_pool_unref(tq_pool *p);
+/* Retires p at once, as its last tq_pool_unref would, when exactly `holders` references
+ * remain (the caller's) and the pool has been unused for its idle timeout: no
+ * connection, no query waiting, none asked for. The caller then forgets p without
+ * unreferencing it. Returns whether it did. */
+bool tq_pool_retire_if_idle(tq_pool *p, int holders);
 
 /* Runs q->stmt with q->params on a connection of the pool, then calls q->cb. */
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tenantql/log.h"
@@ -29,6 +30,7 @@
     "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active"   \
     " FROM tenants"
 #define RECONNECT_DELAY_MS 1000
+#define IDLE_SWEEP_MS 1000 /* how often pools idle past their timeout are looked for */
 
 typedef struct tenant_node {
     tq_tenant *tenant;
@@ -321,6 +323,38 @@ static void drop_tenant(tq_registry *r, const uint8_t id[16])
     retire_pool(r, id, NULL);
 }
 
+/* Tears down the pools of tenants nobody has asked for a connection for their idle
+ * timeout (their connections are closed by then): a thousand tenants seen once do not
+ * keep a thousand pool records. Under the index's write lock no request can take a
+ * tenant meanwhile; a tenant some request still holds is left alone, and its next
+ * request after the teardown makes a fresh pool. */
+static void tear_down_idle_pools(tq_registry *r)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->pools_lock);
+    for (pool_entry **pp = &r->pools; *pp != NULL;) {
+        pool_entry *e = *pp;
+        tq_tenant *t = NULL;
+        for (tenant_node *n = r->by_id[id_bucket(r, e->id)]; n != NULL && t == NULL; n = n->next_by_id)
+            if (memcmp(n->tenant->id, e->id, 16) == 0)
+                t = n->tenant;
+        bool cached = t != NULL && atomic_load(&t->pool) == e->pool;
+        /* holders: this entry, and the tenant record when it caches the pool */
+        if (t == NULL || atomic_load(&t->refs) != 1 || !tq_pool_retire_if_idle(e->pool, 1 + cached)) {
+            pp = &e->next;
+            continue;
+        }
+        if (cached)
+            atomic_store(&t->pool, NULL);
+        tq_log_debug("registry", "tenant %s: idle pool torn down", t->name);
+        *pp = e->next;
+        free(e->conn_key);
+        free(e);
+    }
+    pthread_mutex_unlock(&r->pools_lock);
+    pthread_rwlock_unlock(&r->lock);
+}
+
 /* ---- loading ---- */
 
 /* Applies every row of res; with `all`, also drops cached tenants missing from it.
@@ -463,27 +497,48 @@ static void lose_connection(tq_registry *r, const char *why)
     r->conn = NULL;
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits for notifications, and on its own clock re-reads the whole registry every
+ * refresh_ms and sweeps idle pools every IDLE_SWEEP_MS. */
 static void *registry_thread(void *arg)
 {
     tq_registry *r = arg;
+    uint64_t next_refresh = monotonic_ms() + (uint64_t)r->refresh_ms, next_sweep = monotonic_ms() + IDLE_SWEEP_MS;
     for (;;) {
+        uint64_t now = monotonic_ms();
+        uint64_t next = next_refresh < next_sweep ? next_refresh : next_sweep;
+        int timeout = r->conn == NULL ? RECONNECT_DELAY_MS : next > now ? (int)(next - now) : 0;
         struct pollfd fds[2] = {{r->stop_pipe[0], POLLIN, 0}, {r->conn ? PQsocket(r->conn) : -1, POLLIN, 0}};
-        int rc = poll(fds, 2, r->conn ? r->refresh_ms : RECONNECT_DELAY_MS);
+        int rc = poll(fds, 2, timeout);
         if (rc < 0 && errno != EINTR)
             break;
         if (fds[0].revents != 0)
             break;
+        now = monotonic_ms();
+        if (now >= next_sweep) {
+            tear_down_idle_pools(r);
+            next_sweep = now + IDLE_SWEEP_MS;
+        }
         char err[256];
         if (r->conn == NULL) {
             if (connect_registry(r, err, sizeof(err)) == 0)
                 tq_log_info("registry", "registry connection restored");
             continue;
         }
-        if (rc == 0) {
+        if (now >= next_refresh) {
+            next_refresh = now + (uint64_t)r->refresh_ms;
             if (load_all(r, err, sizeof(err)) != 0)
                 lose_connection(r, err);
             continue;
         }
+        if (rc == 0)
+            continue;
         if (!PQconsumeInput(r->conn)) {
             lose_connection(r, PQerrorMessage(r->conn));
             continue;

@@ -2,6 +2,7 @@
 // tenant databases in one cluster (PostgreSQL max_connections 100), tenantql capped at
 // 50 connections, requests spread at random over all of them for a bounded time. Zero
 // errors, never more than 50 server connections, every answer only its tenant's row.
+// Idle timeouts of one second make pools be torn down and made afresh all along.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -36,7 +37,7 @@ before(async () => {
     { input: rows.join('\n'), stdio: ['pipe', 'ignore', 'inherit'] });
   const sock = join(dev.dir, 'pg', 'run');
   dev.psql(`INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password, pool_options)
-    SELECT 'm' || i, '${sock}', ${dev.pgPort}, 'tenant_m' || i, 'tenantql', '', '{"max": 2, "acquire_timeout_ms": 10000}'
+    SELECT 'm' || i, '${sock}', ${dev.pgPort}, 'tenant_m' || i, 'tenantql', '', '{"max": 2, "acquire_timeout_ms": 10000, "idle_timeout_ms": 1000}'
     FROM generate_series(0, ${N - 1}) i`);
   const ids = new Map(dev.psql("SELECT name, id FROM tenants WHERE name LIKE 'm%'").map((l) => l.split('\t')));
   for (let i = 0; i < N; i++) tokens.push(dev.token({ tenantId: ids.get(`m${i}`) }));
@@ -69,7 +70,8 @@ test(`${N} tenants, cap ${CAP}: random load for ${SECONDS}s - no errors, never a
   await sampler;
   const metrics = await (await fetch(dev.url.replace(/graphql$/, 'metrics'))).text();
   const evictions = Number(/^tenantql_connection_evictions_total (\d+)$/m.exec(metrics)[1]);
-  console.log(`# ${done} requests over ${N} tenants in ${SECONDS}s, peak ${peak} connections, ${evictions} evictions`);
+  const pools = (metrics.match(/^tenantql_pool_connections\{/gm) || []).length;
+  console.log(`# ${done} requests over ${N} tenants in ${SECONDS}s, peak ${peak} connections, ${evictions} evictions, ${pools} pools listed at the end`);
   assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failures of ${done}`);
   assert.ok(peak <= CAP, `peak ${peak} > cap ${CAP}`);
   assert.ok(done > N / 2, `only ${done} requests`);

@@ -136,6 +136,21 @@ test('a tenant whose database is down fails fast with TENANT_UNAVAILABLE; the ot
   assert.ok(ms < 3000, `70 requests took ${ms} ms: the down tenant's requests piled up`);
 });
 
+test("a tenant's pool is torn down once idle past its timeout, and made afresh when needed", async () => {
+  dev.tenantql('tenant', 'create', 'brief', '--pool-options', '{"idle_timeout_ms": 300}');
+  const token = dev.token({ tenantId: dev.tenantId('brief') });
+  assert.equal((await until((x) => x.status === 200, () => gql(dev.url, Q, { token }))).r.status, 200);
+  const metrics = async () => (await fetch(dev.url.replace(/graphql$/, 'metrics'))).text();
+  assert.match(await metrics(), /tenantql_pool_connections\{tenant="brief"\} 1/);
+  // the connection closes after 300 ms idle, the pool record within the next sweeps
+  const { r: gone, ms } = await until((text) => !text.includes('tenant="brief"'), metrics, 8000);
+  assert.ok(!gone.includes('tenant="brief"'), `pool still listed after ${ms} ms`);
+  assert.match(dev.stderr(), /tenant brief: pool created/);
+  const again = await gql(dev.url, Q, { token });
+  assert.equal(again.status, 200);
+  assert.equal(dev.stderr().match(/tenant brief: pool created/g).length, 2, 'a new pool for the next request');
+});
+
 test('after all of that every demo tenant still answers', async () => {
   for (const t of ['acme', 'globex']) {
     const r = await gql(dev.url, '{ me { email } }', { token: dev.tokens[t] });
