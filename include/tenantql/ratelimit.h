@@ -24,7 +24,4 @@ void tq_ratelimit_free(tq_ratelimit *rl);
  * refused attempt is not counted. Thread-safe. */
 int tq_ratelimit_hit(tq_ratelimit *rl, const void *key, size_t len, uint64_t now_ms);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t tq_ratelimit_clock_ms(void);
-
 #endif

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "tenantql/clock.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 
@@ -165,7 +166,7 @@ static bool count_attempt(tq_field_ctx *fc, const char *tenant_key, const char *
     memcpy(key, tenant_key, tl);
     key[tl] = '\0'; /* a name cannot hold NUL: the split is unambiguous */
     memcpy(key + tl + 1, email, el);
-    int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_ratelimit_clock_ms());
+    int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_clock_ms());
     if (retry == 0)
         return true;
     tq_field_error(fc, "FORBIDDEN", "Too many login attempts; try again in %d second%s.", retry,

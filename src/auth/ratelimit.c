@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tenantql/ratelimit.h"
 
@@ -117,11 +116,4 @@ int tq_ratelimit_hit(tq_ratelimit *rl, const void *key, size_t len, uint64_t now
     }
     pthread_mutex_unlock(&s->lock);
     return retry;
-}
-
-uint64_t tq_ratelimit_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "tenantql/clock.h"
 #include "tenantql/log.h"
 
 /* a database that refused a connection is not retried for this long: its requests fail
@@ -27,13 +27,6 @@
 #define POOL_DOWN_BACKOFF_MS 1000
 #define POOL_MAX_PARAMS 24
 
-/* Milliseconds of a clock every thread shares (worker loops each keep their own). */
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct tq_pool {
     pthread_mutex_t lock;
@@ -241,7 +234,7 @@ tq_pool *tq_pool_create(const char *label, const char *const *keywords, const ch
     p->label = strdup(label);
     p->opts = *opts;
     p->refs = 1;
-    atomic_init(&p->last_asked_ms, monotonic_ms());
+    atomic_init(&p->last_asked_ms, tq_clock_ms());
     p->idle = calloc((size_t)pools_module.nworkers, sizeof(*p->idle));
     for (int i = 0; i < pools_module.nworkers; i++)
         h2o_linklist_init_anchor(&p->idle[i]);
@@ -258,7 +251,7 @@ bool tq_pool_retire_if_idle(tq_pool *p, int holders)
     pthread_mutex_lock(&pools_module.lock);
     pthread_mutex_lock(&p->lock);
     if (p->refs == holders && p->total == 0 && p->nwaiting == 0 && !p->retired &&
-        monotonic_ms() - atomic_load(&p->last_asked_ms) >= (uint64_t)p->opts.idle_timeout_ms) {
+        tq_clock_ms() - atomic_load(&p->last_asked_ms) >= (uint64_t)p->opts.idle_timeout_ms) {
         p->refs = 0;
         p->retired = true; /* the janitor frees it: it holds nothing */
         retire = true;
@@ -746,7 +739,7 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     q->pool = p;
     q->worker = w;
     q->asked_at = tq_worker_now(w);
-    atomic_store_explicit(&p->last_asked_ms, monotonic_ms(), memory_order_relaxed);
+    atomic_store_explicit(&p->last_asked_ms, tq_clock_ms(), memory_order_relaxed);
     q->conn = NULL;
     q->steal = false;
     q->waiting = false;

@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "tenantql/clock.h"
 #include "tenantql/log.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/uuid.h"
@@ -497,21 +497,15 @@ static void lose_connection(tq_registry *r, const char *why)
     r->conn = NULL;
 }
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Waits for notifications, and on its own clock re-reads the whole registry every
  * refresh_ms and sweeps idle pools every IDLE_SWEEP_MS. */
 static void *registry_thread(void *arg)
 {
     tq_registry *r = arg;
-    uint64_t next_refresh = monotonic_ms() + (uint64_t)r->refresh_ms, next_sweep = monotonic_ms() + IDLE_SWEEP_MS;
+    uint64_t next_refresh = tq_clock_ms() + (uint64_t)r->refresh_ms, next_sweep = tq_clock_ms() + IDLE_SWEEP_MS;
     for (;;) {
-        uint64_t now = monotonic_ms();
+        uint64_t now = tq_clock_ms();
         uint64_t next = next_refresh < next_sweep ? next_refresh : next_sweep;
         int timeout = r->conn == NULL ? RECONNECT_DELAY_MS : next > now ? (int)(next - now) : 0;
         struct pollfd fds[2] = {{r->stop_pipe[0], POLLIN, 0}, {r->conn ? PQsocket(r->conn) : -1, POLLIN, 0}};
@@ -520,7 +514,7 @@ static void *registry_thread(void *arg)
             break;
         if (fds[0].revents != 0)
             break;
-        now = monotonic_ms();
+        now = tq_clock_ms();
         if (now >= next_sweep) {
             tear_down_idle_pools(r);
             next_sweep = now + IDLE_SWEEP_MS;
