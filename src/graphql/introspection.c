@@ -98,37 +98,32 @@ static tq_value named_type_value(tq_field_ctx *fc, const tq_schema_type *t)
     return t ? type_value(fc, ref_to(fc, t)) : tq_value_null();
 }
 
-static void set_deprecation(tq_value *v, uint32_t at, bool deprecated, const char *reason)
+/* __Field, __InputValue and __EnumValue alike: name, description and deprecation of
+ * the schema element at source (what their own resolvers look further into). */
+static tq_value deprecatable_value(tq_field_ctx *fc, const void *source, const char *name, tq_str desc,
+                                   bool deprecated, const char *reason)
 {
-    tq_value_object_set(v, at, "isDeprecated", tq_value_bool(deprecated));
-    tq_value_object_set(v, at + 1, "deprecationReason", deprecated ? text(reason) : tq_value_null());
+    tq_value v = described(fc, 4, source);
+    tq_value_object_set(&v, 0, "name", text(name));
+    tq_value_object_set(&v, 1, "description", description(desc));
+    tq_value_object_set(&v, 2, "isDeprecated", tq_value_bool(deprecated));
+    tq_value_object_set(&v, 3, "deprecationReason", deprecated ? text(reason) : tq_value_null());
+    return v;
 }
 
 static tq_value field_value(tq_field_ctx *fc, const tq_schema_field *f)
 {
-    tq_value v = described(fc, 4, f);
-    tq_value_object_set(&v, 0, "name", text(f->name));
-    tq_value_object_set(&v, 1, "description", description(f->description));
-    set_deprecation(&v, 2, f->deprecated, f->deprecation_reason);
-    return v;
+    return deprecatable_value(fc, f, f->name, f->description, f->deprecated, f->deprecation_reason);
 }
 
 static tq_value input_value(tq_field_ctx *fc, const tq_input_value *iv)
 {
-    tq_value v = described(fc, 4, iv);
-    tq_value_object_set(&v, 0, "name", text(iv->name));
-    tq_value_object_set(&v, 1, "description", description(iv->description));
-    set_deprecation(&v, 2, iv->deprecated, iv->deprecation_reason);
-    return v;
+    return deprecatable_value(fc, iv, iv->name, iv->description, iv->deprecated, iv->deprecation_reason);
 }
 
 static tq_value enum_value(tq_field_ctx *fc, const tq_enum_value *ev)
 {
-    tq_value v = described(fc, 4, ev);
-    tq_value_object_set(&v, 0, "name", text(ev->name));
-    tq_value_object_set(&v, 1, "description", description(ev->description));
-    set_deprecation(&v, 2, ev->deprecated, ev->deprecation_reason);
-    return v;
+    return deprecatable_value(fc, ev, ev->name, ev->description, ev->deprecated, ev->deprecation_reason);
 }
 
 static tq_value directive_value(tq_field_ctx *fc, const tq_schema_directive *d)
