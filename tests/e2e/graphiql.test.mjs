@@ -6,10 +6,9 @@
 // take a screenshot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { startDev, stopDev, freePort, BIN } from './lib/harness.mjs';
+import { startDev, stopDev, startServe } from './lib/harness.mjs';
 
 const WEB = new URL('../../web/node_modules/', import.meta.url).pathname;
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -30,29 +29,6 @@ async function getPage(url) {
 /** Every src= and href= value of the page. */
 function references(html) {
   return [...html.matchAll(/\b(?:src|href)\s*=\s*["']([^"']*)["']/gi)].map((m) => m[1]);
-}
-
-/** `tenantql serve` (not dev) against dev's cluster; resolves once it listens. */
-async function startServe(args = []) {
-  const port = await freePort();
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
-    env: { ...process.env, TENANTQL_REGISTRY: dev.registry, TENANTQL_JWT_SECRET: dev.secret },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(`${url}/healthz`);
-      return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-    } catch {
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error(`tenantql serve did not start:\n${err}`);
 }
 
 test('a browser asking for /graphql or / gets the GraphiQL page', async () => {
@@ -168,9 +144,9 @@ test('dev pre-fills acme\'s token and a query that runs as is', async () => {
 });
 
 test('plain serve shows GraphiQL without any token', async () => {
-  const serve = await startServe();
+  const serve = await startServe(dev, [], { TENANTQL_JWT_SECRET: dev.secret });
   try {
-    const { res, html } = await getPage(`${serve.url}/graphql`);
+    const { res, html } = await getPage(`${serve.origin}/graphql`);
     assert.equal(res.status, 200);
     assert.match(html, /<div id="graphiql">/);
     const config = JSON.parse(html.match(/<script id="tenantql-config" type="application\/json">([^<]*)<\/script>/)[1]);
@@ -183,16 +159,16 @@ test('plain serve shows GraphiQL without any token', async () => {
 });
 
 test('--graphiql off serves no HTML', async () => {
-  const serve = await startServe(['--graphiql', 'off']);
+  const serve = await startServe(dev, ['--graphiql', 'off'], { TENANTQL_JWT_SECRET: dev.secret });
   try {
-    const { res, html } = await getPage(`${serve.url}/graphql`);
+    const { res, html } = await getPage(`${serve.origin}/graphql`);
     assert.equal(res.status, 400);
     assert.match(res.headers.get('content-type'), /json/);
     assert.doesNotMatch(html, /<html/i);
-    const root = await getPage(`${serve.url}/`);
+    const root = await getPage(`${serve.origin}/`);
     assert.equal(root.res.status, 404);
     assert.doesNotMatch(root.html, /graphiql/i);
-    const asset = await fetch(`${serve.url}${references((await getPage(dev.url)).html)[0]}`);
+    const asset = await fetch(`${serve.origin}${references((await getPage(dev.url)).html)[0]}`);
     assert.equal(asset.status, 404);
     await asset.arrayBuffer();
   } finally {

@@ -7,12 +7,12 @@
 // each token was refused without ever printing the token or a part of it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDev, freePort, gql, b64url, BIN } from './lib/harness.mjs';
+import { startDev, startServe as startHarnessServe, freePort, gql, b64url, BIN } from './lib/harness.mjs';
 
 const AUD = 'https://api.tenantql.test';
 const Q = '{ users(first: 1) { totalCount } }';
@@ -59,36 +59,11 @@ function claims(extra = {}) {
 
 // ---- servers ----
 
-/** `tenantql serve` on dev's registry; resolves once it answers /healthz. */
+/** `tenantql serve` on dev's registry, remembered so that `after` stops it. */
 async function startServe(args, env = {}) {
-  const port = await freePort();
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
-    env: { ...process.env, TENANTQL_REGISTRY: dev.registry, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    try {
-      await fetch(`${base}/healthz`);
-      const s = {
-        url: `${base}/graphql`, stderr: () => err,
-        stop: () => new Promise((r) => {
-          if (child.exitCode !== null) return r(child.exitCode);
-          child.once('exit', (code) => r(code));
-          child.kill('SIGTERM');
-        }),
-      };
-      servers.push(s);
-      return s;
-    } catch {
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error(`tenantql serve did not start:\n${err}`);
+  const s = await startHarnessServe(dev, args, env);
+  servers.push(s);
+  return s;
 }
 
 /** The environment without any TENANTQL_JWT_* or TENANTQL_TOKEN_* variable. */

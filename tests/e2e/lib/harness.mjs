@@ -121,6 +121,39 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   return dev;
 }
 
+/**
+ * Starts `tenantql serve` (one worker thread) against dev's registry with extra args and
+ * environment; resolves once it answers /healthz to { origin, url (its /graphql),
+ * stderr(), stop() -> exit code }.
+ */
+export async function startServe(dev, args = [], env = {}) {
+  const port = await freePort();
+  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
+    env: { ...process.env, TENANTQL_REGISTRY: dev.registry, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const origin = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 400; i++) {
+    try {
+      await fetch(`${origin}/healthz`);
+      return {
+        origin, url: `${origin}/graphql`, stderr: () => err,
+        stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          return waitForExit(child, 30000);
+        },
+      };
+    } catch {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`tenantql serve did not start:\n${err}`);
+}
+
 /** Stops a dev server started by startDev, removes its directory, and fails the test
  * file unless the server exited 0 (a clean shutdown is part of every test). */
 export async function stopDev(dev) {
