@@ -276,8 +276,30 @@ typedef struct gql_params {
     json_t *variables;
 } gql_params;
 
-/* Validates doc (spec section 5); when it is invalid, answers with every error, as
- * request errors (no data), and returns false. */
+/* One error of a document that cannot run (syntax or validation): BAD_USER_INPUT. */
+static void write_document_error(tq_strbuf *b, const char *message, const tq_gql_loc *locs, uint32_t nlocs)
+{
+    tq_strbuf_lit(b, "{\"message\":");
+    tq_json_write_cstr(b, message);
+    if (nlocs > 0) {
+        tq_strbuf_lit(b, ",\"locations\":[");
+        for (uint32_t k = 0; k < nlocs; k++)
+            tq_strbuf_printf(b, "%s{\"line\":%u,\"column\":%u}", k ? "," : "", locs[k].line, locs[k].column);
+        tq_strbuf_lit(b, "]");
+    }
+    tq_strbuf_lit(b, ",\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}");
+}
+
+/* Answers a document's errors as request errors (no data): 400 for
+ * graphql-response+json, 200 for application/json, as GraphQL over HTTP asks. */
+static void send_document_errors(tq_request *r, tq_strbuf *errors_json)
+{
+    send_body(r, r->graphql_response ? 400 : 200, errors_json);
+    request_maybe_free(r);
+}
+
+/* Validates doc (spec section 5); when it is invalid, answers with every error and
+ * returns false. */
 static bool validate_document(tq_request *r, const tq_gql_document *doc)
 {
     tq_validation_result vr = tq_validate(r->server->schema, doc, &r->arena);
@@ -288,21 +310,11 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
     for (uint32_t i = 0; i < vr.count; i++) {
         if (i > 0)
             tq_strbuf_lit(&b, ",");
-        tq_strbuf_lit(&b, "{\"message\":");
-        tq_json_write_cstr(&b, vr.errors[i].message);
-        if (vr.errors[i].nlocations > 0) {
-            tq_strbuf_lit(&b, ",\"locations\":[");
-            for (uint32_t k = 0; k < vr.errors[i].nlocations; k++)
-                tq_strbuf_printf(&b, "%s{\"line\":%u,\"column\":%u}", k ? "," : "", vr.errors[i].locations[k].line,
-                                 vr.errors[i].locations[k].column);
-            tq_strbuf_lit(&b, "]");
-        }
-        tq_strbuf_lit(&b, ",\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}");
+        write_document_error(&b, vr.errors[i].message, vr.errors[i].locations, vr.errors[i].nlocations);
     }
     tq_strbuf_lit(&b, "]}");
     tq_log_debug("http", "request %lu: %u validation errors", r->id, (unsigned)vr.count);
-    send_body(r, r->graphql_response ? 400 : 200, &b);
-    request_maybe_free(r);
+    send_document_errors(r, &b);
     return false;
 }
 
@@ -319,12 +331,10 @@ static const tq_gql_document *prepare_document(tq_request *r, const gql_params *
     tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &popts, &perr);
     if (doc == NULL) {
         tq_strbuf b = TQ_STRBUF_INIT;
-        tq_strbuf_lit(&b, "{\"errors\":[{\"message\":");
-        tq_json_write_cstr(&b, perr.message);
-        tq_strbuf_printf(&b, ",\"locations\":[{\"line\":%u,\"column\":%u}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}",
-                         perr.loc.line, perr.loc.column);
-        send_body(r, r->graphql_response ? 400 : 200, &b);
-        request_maybe_free(r);
+        tq_strbuf_lit(&b, "{\"errors\":[");
+        write_document_error(&b, perr.message, &perr.loc, 1);
+        tq_strbuf_lit(&b, "]}");
+        send_document_errors(r, &b);
         return NULL;
     }
     if (!validate_document(r, doc))
@@ -333,8 +343,7 @@ static const tq_gql_document *prepare_document(tq_request *r, const gql_params *
         /* a validation error, as graphql-js's NoSchemaIntrospectionCustomRule gives: no data */
         tq_strbuf b = TQ_STRBUF_INIT;
         if (tq_introspection_reject(r->server->schema, doc, &b)) {
-            send_body(r, r->graphql_response ? 400 : 200, &b);
-            request_maybe_free(r);
+            send_document_errors(r, &b);
             return NULL;
         }
         tq_strbuf_free(&b);
