@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 #include "tenantql/datasource.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/ratelimit.h"
 #include "tenantql/registry.h"

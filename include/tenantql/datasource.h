@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tenantql/gql_schema.h"
-#include "tenantql/tenant_pool.h"
+#include "tenantql/schema.h"
+#include "tenantql/pool.h"
 
 typedef struct tq_db {
     tq_pool *pool;

@@ -1,7 +1,7 @@
 /*
  * pg_admin.h - blocking libpq helpers for the command line and for start-up. Never call
  * these from a worker thread's event loop: request-time database work goes through the
- * asynchronous pool (tenant_pool.h).
+ * asynchronous pool (pool.h).
  */
 #ifndef TENANTQL_PG_ADMIN_H
 #define TENANTQL_PG_ADMIN_H

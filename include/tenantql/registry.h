@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tenantql/tenant_pool.h"
+#include "tenantql/pool.h"
 
 typedef struct tq_registry tq_registry;
 

@@ -6,7 +6,7 @@
 #define TENANTQL_API_INTERNAL_H
 
 #include "tenantql/api.h"
-#include "tenantql/gql_exec.h"
+#include "tenantql/exec.h"
 
 /* Mutation.login (login.c) */
 void api_login(tq_field_ctx *fc);

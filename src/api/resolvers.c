@@ -12,8 +12,8 @@
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/base64url.h"
-#include "tenantql/gql_exec.h"
-#include "tenantql/gql_scalars.h"
+#include "tenantql/exec.h"
+#include "tenantql/scalars.h"
 #include "tenantql/uuid.h"
 
 #define MAX_PAGE 100

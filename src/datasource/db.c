@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "tenantql/gql_scalars.h"
+#include "tenantql/scalars.h"
 #include "tenantql/log.h"
 
 static tq_ds_types bound_types; /* written once at start-up, read-only while serving */

@@ -1,11 +1,11 @@
 /*
- * doc_cache.c - a worker's LRU of parsed, validated documents (see gql_doc_cache.h).
+ * doc_cache.c - a worker's LRU of parsed, validated documents (see doc_cache.h).
  *
  * A hash table of chains for lookup and a doubly linked list for recency. Each entry
  * owns one arena holding its copy of the text and the syntax tree, so evicting it is one
  * free. The hash is seeded per cache, so texts cannot be chosen to collide in advance.
  */
-#include "tenantql/gql_doc_cache.h"
+#include "tenantql/doc_cache.h"
 
 #include <stdint.h>
 #include <stdlib.h>

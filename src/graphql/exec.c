@@ -11,7 +11,7 @@
  * nullable position (or "data"). Fields of an object already nulled are not executed
  * and answers arriving for them are dropped, which is what graphql-js does.
  */
-#include "tenantql/gql_exec.h"
+#include "tenantql/exec.h"
 
 #include <stdarg.h>
 #include <stdio.h>

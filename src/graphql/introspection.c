@@ -10,14 +10,14 @@
  * Cheap scalar fields are filled in when the object is made and read by the default
  * resolver; lists and nested objects are made only when selected.
  */
-#include "tenantql/gql_introspection.h"
+#include "tenantql/introspection.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tenantql/gql_exec.h"
+#include "tenantql/exec.h"
 #include "tenantql/json_writer.h"
 
 /* ---- values ---- */

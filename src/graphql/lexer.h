@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_ast.h"
-#include "tenantql/gql_parser.h"
+#include "tenantql/ast.h"
+#include "tenantql/parser.h"
 
 typedef enum tq_gql_token_kind {
     TQ_TOK_EOF,

@@ -11,7 +11,7 @@
  * when they end. An item is pushed only once it is complete, and any list inside it has
  * been copied out and popped by then, so one stack serves every level of nesting.
  */
-#include "tenantql/gql_parser.h"
+#include "tenantql/parser.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

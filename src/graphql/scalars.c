@@ -2,7 +2,7 @@
  * scalars.c - built-in scalars (Int, Float, String, Boolean, ID) with graphql-js's
  * coercion rules and messages, and the contract's DateTime and Decimal.
  */
-#include "tenantql/gql_scalars.h"
+#include "tenantql/scalars.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * schema.c - builds the executable schema from SDL (see gql_schema.h).
+ * schema.c - builds the executable schema from SDL (see schema.h).
  *
  * The SDL's own rules (unique names, reserved "__" names, extensions of defined types
  * only) are checked on the document first; then two passes build the types: every named
@@ -9,7 +9,7 @@
  * same way. Last, the spec's type system rules run on the result (schema_rules.c), and
  * the list of types introspection shows is worked out in graphql-js's order.
  */
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,8 +18,8 @@
 
 #include "schema_rules.h"
 #include "tenantql/embedded.h"
-#include "tenantql/gql_introspection.h"
-#include "tenantql/gql_parser.h"
+#include "tenantql/introspection.h"
+#include "tenantql/parser.h"
 
 extern const tq_scalar_ops tq_scalar_int, tq_scalar_float, tq_scalar_string, tq_scalar_boolean, tq_scalar_id;
 

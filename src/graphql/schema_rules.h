@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "tenantql/gql_ast.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/ast.h"
+#include "tenantql/schema.h"
 
 /* Rules of the SDL document itself: reserved "__" names, unique type, directive, field,
  * argument and enum value names, extensions of defined types of the same kind only,

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tenantql/gql_validate.h"
+#include "tenantql/validate.h"
 
 /* ---- hash map: (pointer, name, name) -> 64-bit value, in the arena ---- */
 

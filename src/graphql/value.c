@@ -1,7 +1,7 @@
 /*
- * value.c - constructors and lookup for runtime values (see gql_value.h).
+ * value.c - constructors and lookup for runtime values (see value.h).
  */
-#include "tenantql/gql_value.h"
+#include "tenantql/value.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 
 #include "tenantql/api.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
 #include "tenantql/server.h"

@@ -16,7 +16,7 @@
 #include "internal.h"
 #include "tenantql/registry.h"
 #include "tenantql/strbuf.h"
-#include "tenantql/tenant_pool.h"
+#include "tenantql/pool.h"
 
 static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
 

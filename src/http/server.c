@@ -23,7 +23,7 @@
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
-#include "tenantql/gql_doc_cache.h"
+#include "tenantql/doc_cache.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 #include "tenantql/token_cache.h"

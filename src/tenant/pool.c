@@ -1,5 +1,5 @@
 /*
- * pool.c - per-tenant connection pools shared by the worker threads (see tenant_pool.h).
+ * pool.c - per-tenant connection pools shared by the worker threads (see pool.h).
  *
  * Locking: each pool has one mutex guarding its counters, idle lists and FIFO of
  * waiting queries; the module's list of pools has its own. Connections themselves are
@@ -12,7 +12,7 @@
  *   query on B, idle connection only on A   -> take it from A's list, message to A
  *                                              ("steal"), A detaches and forwards to B
  */
-#include "tenantql/tenant_pool.h"
+#include "tenantql/pool.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_parser.h"
+#include "tenantql/parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

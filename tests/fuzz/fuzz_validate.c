@@ -13,10 +13,10 @@
 
 #include "tenantql/arena.h"
 #include "tenantql/embedded.h"
-#include "tenantql/gql_parser.h"
-#include "tenantql/gql_scalars.h"
-#include "tenantql/gql_schema.h"
-#include "tenantql/gql_validate.h"
+#include "tenantql/parser.h"
+#include "tenantql/scalars.h"
+#include "tenantql/schema.h"
+#include "tenantql/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tenantql/gql_parser.h"
-#include "tenantql/gql_scalars.h"
-#include "tenantql/gql_schema.h"
-#include "tenantql/gql_validate.h"
+#include "tenantql/parser.h"
+#include "tenantql/scalars.h"
+#include "tenantql/schema.h"
+#include "tenantql/validate.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/strbuf.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tenantql/gql_doc_cache.h"
+#include "tenantql/doc_cache.h"
 #include "tq_test.h"
 
 static const tq_gql_parse_options opts = {false, 64, 20000};

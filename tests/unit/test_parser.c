@@ -9,7 +9,7 @@
 
 #include "tenantql/arena.h"
 #include "tenantql/embedded.h"
-#include "tenantql/gql_parser.h"
+#include "tenantql/parser.h"
 #include "tq_test.h"
 
 /* ---- helpers ---- */

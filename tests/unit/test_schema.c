@@ -7,10 +7,10 @@
 #include <stdlib.h>
 
 #include "tenantql/embedded.h"
-#include "tenantql/gql_exec.h"
-#include "tenantql/gql_introspection.h"
-#include "tenantql/gql_parser.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/exec.h"
+#include "tenantql/introspection.h"
+#include "tenantql/parser.h"
+#include "tenantql/schema.h"
 #include "tq_test.h"
 
 extern const tq_scalar_ops tq_scalar_string;

@@ -1,16 +1,16 @@
 /*
- * gql_value.h - runtime values flowing through execution: coerced arguments and
+ * value.h - runtime values flowing through execution: coerced arguments and
  * variables on the way in, resolver results on the way out. Arena-allocated like the
  * rest of a request.
  */
-#ifndef TENANTQL_GQL_VALUE_H
-#define TENANTQL_GQL_VALUE_H
+#ifndef TENANTQL_VALUE_H
+#define TENANTQL_VALUE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_ast.h"
+#include "tenantql/ast.h"
 
 struct tq_schema_type;
 

@@ -1,5 +1,5 @@
 /*
- * admin.c - tenant administration against the registry (see tenant_admin.h).
+ * tenant_admin.c - tenant administration against the registry (see tenant_admin.h).
  */
 #include "tenantql/tenant_admin.h"
 

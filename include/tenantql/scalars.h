@@ -1,15 +1,15 @@
 /*
- * gql_scalars.h - the custom scalars of the tenantql schema, DateTime and Decimal, with
+ * scalars.h - the custom scalars of the tenantql schema, DateTime and Decimal, with
  * the exact input and output rules of the API contract, and the helpers the data
  * sources use to produce their output form from PostgreSQL text.
  */
-#ifndef TENANTQL_GQL_SCALARS_H
-#define TENANTQL_GQL_SCALARS_H
+#ifndef TENANTQL_SCALARS_H
+#define TENANTQL_SCALARS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 
 extern const tq_scalar_ops tq_scalar_datetime;
 extern const tq_scalar_ops tq_scalar_decimal;

@@ -1,5 +1,5 @@
 /*
- * gql_validate.h - validation of an executable GraphQL document against the schema
+ * validate.h - validation of an executable GraphQL document against the schema
  * (spec October 2021, section 5: every rule), before anything is executed.
  *
  * Errors come out in the count, order and locations graphql-js 16.8's validate() with
@@ -12,14 +12,14 @@
  *
  * Everything - errors, messages and all working memory - lives in the caller's arena.
  */
-#ifndef TENANTQL_GQL_VALIDATE_H
-#define TENANTQL_GQL_VALIDATE_H
+#ifndef TENANTQL_VALIDATE_H
+#define TENANTQL_VALIDATE_H
 
 #include <stdint.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_ast.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/ast.h"
+#include "tenantql/schema.h"
 
 typedef struct tq_validation_error {
     const char *message;

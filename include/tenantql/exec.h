@@ -1,5 +1,5 @@
 /*
- * gql_exec.h - executes one operation of a parsed document against the schema.
+ * exec.h - executes one operation of a parsed document against the schema.
  *
  * Execution builds a result tree in query order. Resolvers may answer later (after a
  * database round trip): each answer completes its part of the tree, and when nothing is
@@ -7,13 +7,13 @@
  * nearest nullable parent as the spec says; errors carry message, locations, path and
  * extensions.code.
  */
-#ifndef TENANTQL_GQL_EXEC_H
-#define TENANTQL_GQL_EXEC_H
+#ifndef TENANTQL_EXEC_H
+#define TENANTQL_EXEC_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 #include "tenantql/strbuf.h"
 
 typedef struct tq_exec tq_exec;

@@ -1,5 +1,5 @@
 /*
- * gql_doc_cache.h - parsed and validated documents, remembered by their text.
+ * doc_cache.h - parsed and validated documents, remembered by their text.
  *
  * Clients send the same few query texts again and again; lexing, parsing and validating
  * them each time is wasted work. A worker keeps the documents it has seen valid, keyed
@@ -9,14 +9,14 @@
  *
  * One cache per worker thread, used only by that thread: no locks.
  */
-#ifndef TENANTQL_GQL_DOC_CACHE_H
-#define TENANTQL_GQL_DOC_CACHE_H
+#ifndef TENANTQL_DOC_CACHE_H
+#define TENANTQL_DOC_CACHE_H
 
 #include <stddef.h>
 
-#include "tenantql/gql_ast.h"
-#include "tenantql/gql_parser.h"
-#include "tenantql/gql_schema.h"
+#include "tenantql/ast.h"
+#include "tenantql/parser.h"
+#include "tenantql/schema.h"
 
 typedef struct tq_doc_cache tq_doc_cache;
 

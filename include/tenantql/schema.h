@@ -1,17 +1,17 @@
 /*
- * gql_schema.h - the executable schema: types built from the SDL file at start-up, with
+ * schema.h - the executable schema: types built from the SDL file at start-up, with
  * resolvers bound by "Type.field" name and custom scalars bound by type name. Immutable
  * once built and shared by all worker threads.
  */
-#ifndef TENANTQL_GQL_SCHEMA_H
-#define TENANTQL_GQL_SCHEMA_H
+#ifndef TENANTQL_SCHEMA_H
+#define TENANTQL_SCHEMA_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_ast.h"
-#include "tenantql/gql_value.h"
+#include "tenantql/ast.h"
+#include "tenantql/value.h"
 
 typedef struct tq_schema_type tq_schema_type;
 typedef struct tq_field_ctx tq_field_ctx;
@@ -32,7 +32,7 @@ typedef struct tq_type_ref {
 } tq_type_ref;
 
 /* Resolvers answer exactly once, now or later, through tq_field_resolve or
- * tq_field_error (gql_exec.h). */
+ * tq_field_error (exec.h). */
 typedef void (*tq_resolver_fn)(tq_field_ctx *fc);
 
 typedef struct tq_input_value {

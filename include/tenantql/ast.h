@@ -1,5 +1,5 @@
 /*
- * gql_ast.h - the syntax tree of a GraphQL document (spec, October 2021 edition).
+ * ast.h - the syntax tree of a GraphQL document (spec, October 2021 edition).
  *
  * Every node, array and string lives in the tq_arena given to the parser and dies with
  * it. Strings are tq_str: pointer plus length, and also NUL-terminated for convenience
@@ -8,8 +8,8 @@
  * Locations are 1-based line and column, columns counted in UTF-16 code units like
  * graphql-js, so error locations match the reference implementation.
  */
-#ifndef TENANTQL_GQL_AST_H
-#define TENANTQL_GQL_AST_H
+#ifndef TENANTQL_AST_H
+#define TENANTQL_AST_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * tenant_pool.h - the tenant connection manager: one pool of libpq connections per
+ * pool.h - the tenant connection manager: one pool of libpq connections per
  * tenant database, shared by all worker threads, never by two tenants.
  *
  * A pool holds at most `max` connections across all workers. A connection belongs to
@@ -12,8 +12,8 @@
  * Every callback runs on the worker that issued the query and never inside
  * tq_pool_query itself.
  */
-#ifndef TENANTQL_TENANT_POOL_H
-#define TENANTQL_TENANT_POOL_H
+#ifndef TENANTQL_POOL_H
+#define TENANTQL_POOL_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /*
- * cluster.c - private PostgreSQL cluster management (see pg_cluster.h), by running the
+ * pg_cluster.c - private PostgreSQL cluster management (see pg_cluster.h), by running the
  * server's own initdb and pg_ctl.
  */
 #include "tenantql/pg_cluster.h"

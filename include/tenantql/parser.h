@@ -1,18 +1,18 @@
 /*
- * gql_parser.h - lexer and recursive-descent parser for GraphQL documents.
+ * parser.h - lexer and recursive-descent parser for GraphQL documents.
  *
  * Parsing is all-or-nothing: on the first syntax error the parser stops and reports one
  * error with the message graphql-js would give ("Syntax Error: Expected Name, found
  * <EOF>.") and its location. Depth and token limits turn hostile input (deep nesting,
  * megabytes of tokens) into an ordinary syntax error instead of a stack overflow.
  */
-#ifndef TENANTQL_GQL_PARSER_H
-#define TENANTQL_GQL_PARSER_H
+#ifndef TENANTQL_PARSER_H
+#define TENANTQL_PARSER_H
 
 #include <stddef.h>
 
 #include "tenantql/arena.h"
-#include "tenantql/gql_ast.h"
+#include "tenantql/ast.h"
 
 typedef struct tq_gql_parse_options {
     bool allow_type_system;  /* accept SDL definitions (schema loading); false for requests */

@@ -1,14 +1,14 @@
 /*
- * gql_introspection.h - the schema describing itself (spec section 4): resolvers of the
+ * introspection.h - the schema describing itself (spec section 4): resolvers of the
  * introspection types (__Schema, __Type, ...) and of the __schema and __type fields,
  * and the check that refuses introspection when a server turns it off.
  */
-#ifndef TENANTQL_GQL_INTROSPECTION_H
-#define TENANTQL_GQL_INTROSPECTION_H
+#ifndef TENANTQL_INTROSPECTION_H
+#define TENANTQL_INTROSPECTION_H
 
 #include <stdbool.h>
 
-#include "tenantql/gql_schema.h"
+#include "tenantql/schema.h"
 #include "tenantql/strbuf.h"
 
 /* Resolvers of the introspection types' fields, bound by tq_schema_build; ends with a
