@@ -46,6 +46,9 @@ typedef struct tq_server_config {
 /* Fills the defaults. */
 void tq_server_config_init(tq_server_config *cfg);
 
+/* 0, or -1 with a message naming the option that is out of bounds. */
+int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen);
+
 /* The token options of cfg, for tq_jwt_settings_load (server start-up, dev's banner). */
 void tq_server_jwt_settings(const tq_server_config *cfg, tq_jwt_settings *out);
 
