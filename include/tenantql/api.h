@@ -35,9 +35,25 @@ typedef struct tq_api_ctx {
     int may_write;        /* mutations: 0 not checked yet, 1 yes, -1 no (the token's user is gone) */
 } tq_api_ctx;
 
-/* Binds ctx to a tenant pool for one request (the factory functions of the ADR). pool
- * is NULL for an operation made only of `login` fields: login binds its own. */
-void tq_api_ctx_init(tq_api_ctx *ctx, tq_arena *a, tq_pool *pool, tq_worker *w);
+/* What the HTTP layer knows of a request when it builds its context. */
+typedef struct tq_api_ctx_params {
+    tq_arena *arena;                  /* the request's; outlives the context */
+    tq_worker *worker;                /* the request's worker: its queries run there */
+    tq_pool *pool;                    /* borrowed (tq_tenant_borrow_pool) and handed to the
+                                       * context, which returns it in tq_api_ctx_dispose;
+                                       * NULL for an operation made only of `login` fields:
+                                       * login binds its own */
+    const tq_api_auth *auth;
+    const char *sub;                  /* the token's user id, or NULL */
+    bool header_mode;                 /* the tenant came from a trusted X-Tenant-ID header */
+    unsigned long request_id;         /* for the log */
+    void (*on_idle)(tq_db *db);       /* the request's queries are all back */
+} tq_api_ctx_params;
+
+/* Binds ctx to a tenant pool for one request (the factory functions of the ADR). */
+void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p);
+/* Gives back what the context holds (the borrowed pool); a zeroed context is fine. */
+void tq_api_ctx_dispose(tq_api_ctx *ctx);
 
 /* Builds the executable schema from SDL with the API's resolvers and scalars. */
 tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t errlen);

@@ -16,7 +16,7 @@
 #include "tenantql/pool.h"
 
 typedef struct tq_db {
-    tq_pool *pool;
+    tq_pool *pool;                      /* borrowed by whoever made the tq_db, who returns it */
     tq_worker *worker;
     tq_arena *arena;
     int inflight;                       /* queries sent and not yet answered */
@@ -140,8 +140,9 @@ void tq_product_ds_delete(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *
 /* ids: canonical uuids; r->value: a list, one entry per id (object or null) */
 void tq_node_ds_find(tq_db *db, const char *const *ids, uint32_t n, tq_ds_cb cb, void *data);
 
-/* Frees a worker's lookup batches (datasource/batch.c); at worker shutdown. */
-void tq_ds_worker_dispose(tq_worker *w);
+/* Registers the data sources' per-worker state (pending reads and lookup batches) with
+ * the workers; once, before they start. */
+void tq_ds_init(tq_workers *ws);
 
 /* Escapes %, _ and \ so that text matches itself in ILIKE, and wraps it in %. */
 char *tq_ds_contains_pattern(tq_arena *a, const char *text, size_t len);

@@ -35,16 +35,12 @@ typedef struct tq_password_config {
 
 void tq_password_config_init(tq_password_config *cfg);
 
-/* 0, or -1 with a message in err (bad limits, no memory for the dummy hash). Needs
- * sodium_init() first. */
-int tq_password_start(const tq_password_config *cfg, char *err, size_t errlen);
+/* Starts the hashing threads and registers the module's per-worker receivers with ws
+ * (NULL: none, for tests that only hash); before the workers start. 0, or -1 with a
+ * message in err (bad limits, no memory for the dummy hash). Needs sodium_init() first. */
+int tq_password_start(const tq_password_config *cfg, tq_workers *ws, char *err, size_t errlen);
 /* Waits for running jobs, drops queued ones (their callbacks do not run). */
 void tq_password_stop(void);
-
-/* Registers/unregisters worker w's receiver of finished jobs; on w's own thread.
- * Disposing drops w's queued and undelivered jobs (their callbacks do not run). */
-void tq_password_worker_init(tq_worker *w);
-void tq_password_worker_dispose(tq_worker *w);
 
 typedef enum tq_password_status {
     TQ_PASSWORD_OK,       /* hashed; or verified: the password matches */

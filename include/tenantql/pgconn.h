@@ -8,8 +8,9 @@
  * (detach on the old loop, attach on the new one).
  *
  * Explicit states (PgBouncer style): CONNECTING -> IDLE <-> BUSY, and BROKEN from any.
- * The owner (the tenant pool) gets exactly one callback per event, always on the loop
- * the connection is attached to.
+ * The owner (a pool) gets exactly one callback per event, always on the loop the
+ * connection is attached to. The connection knows nothing of pools or workers: it is
+ * given a loop and two of its timer buckets, as h2o's own clients are.
  */
 #ifndef TENANTQL_PGCONN_H
 #define TENANTQL_PGCONN_H
@@ -18,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tenantql/worker.h"
+#include <h2o.h>
 
 typedef struct tq_pgconn tq_pgconn;
 
@@ -37,58 +38,67 @@ typedef enum tq_pgconn_state {
     TQ_PGCONN_BROKEN,
 } tq_pgconn_state;
 
+/* The loop a connection is watched by, with two timer buckets of that loop: one of 0 ms
+ * (reports on the next turn) and one bounding a graceful close. The owner of the loop
+ * keeps this alive as long as connections are attached to it. */
+typedef struct tq_pgconn_loop {
+    h2o_loop_t *loop;
+    h2o_timeout_t *zero;
+    h2o_timeout_t *linger;     /* of TQ_PGCONN_LINGER_MS */
+} tq_pgconn_loop;
+
+#define TQ_PGCONN_LINGER_MS 2000
+
+/* Events for the owner; `owner` is what it gave to tq_pgconn_connect. */
 typedef struct tq_pgconn_ops {
     /* connecting finished: ok, or failed with a message for the log */
-    void (*on_connected)(tq_pgconn *c, bool ok, const char *errmsg);
+    void (*on_connected)(void *owner, bool ok, const char *errmsg);
     /* the query sent with tq_pgconn_send finished; res is NULL when the connection
      * broke (errmsg says why); otherwise the callee owns res (PQclear) */
-    void (*on_result)(tq_pgconn *c, PGresult *res, const char *errmsg);
+    void (*on_result)(void *owner, PGresult *res, const char *errmsg);
     /* an idle connection was closed by the server or the network */
-    void (*on_lost)(tq_pgconn *c, const char *errmsg);
+    void (*on_lost)(void *owner, const char *errmsg);
 } tq_pgconn_ops;
 
-struct tq_pgconn {
-    PGconn *pg;
-    h2o_socket_t *sock;       /* wrapper of a dup() of PQsocket; NULL while detached */
-    tq_worker *worker;        /* the loop the wrapper lives in */
-    tq_pgconn_state state;
-    const tq_pgconn_ops *ops;
-    void *owner;              /* the pool */
-    void *query;              /* the owner's record of the query in flight */
-    uint64_t prepared;        /* bit i: statement id i is prepared on this connection */
-    PGresult *result;         /* the current query's result, until its sync arrives */
-    bool awaiting_write;      /* h2o_socket_notify_write is pending (it asserts if doubled) */
-    bool prepare_sent;        /* the current query began with a Prepare */
-    int entry;                /* pipeline entry being read: 0 = first of the current query */
-    h2o_timeout_entry_t deferred; /* reports a failure that happened inside a call */
-    h2o_linklist_t link;      /* owner's lists (idle, all) */
-    uint64_t idle_since;      /* loop ms when last released */
-    void (*on_closed)(void *data); /* tq_pgconn_close_gracefully's callback */
-    void *on_closed_data;
-};
-
-/* Starts connecting on worker w. Returns NULL only when libpq cannot even allocate a
- * connection; every other failure is reported through on_connected on a later loop turn. */
-tq_pgconn *tq_pgconn_connect(tq_worker *w, const char *const *keywords, const char *const *values,
+/* Starts connecting on loop l. Returns NULL only when libpq cannot even allocate a
+ * connection; every other failure is reported through on_connected on a later loop turn.
+ * The connection lives until tq_pgconn_close (or the end of a graceful close). */
+tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keywords, const char *const *values,
                              const tq_pgconn_ops *ops, void *owner);
+
+tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
 
 /* Sends one prepared-statement execution (text parameters, NULL = SQL NULL). The
  * connection must be IDLE. Returns 0, or -1 if the connection broke while sending (then
- * on_result follows with res NULL). */
+ * on_result follows with res NULL, inside this call). */
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const char *const *params);
 
-/* Moving an idle connection between workers: detach on the old loop, attach on the new. */
+/* Asks the server to cancel the query running on a BUSY connection. The cancel request
+ * travels on a thread of its own (libpq's PQcancel blocks); the query then ends as usual,
+ * with an error (SQLSTATE 57014) or its result if it finished first. */
+void tq_pgconn_cancel(tq_pgconn *c);
+
+/* Moving an idle connection between loops: detach on the old one, attach on the new. */
 void tq_pgconn_detach(tq_pgconn *c);
 /* Returns -1 if the socket cannot be watched (no descriptor left); the connection is then
  * BROKEN and the caller closes it. */
-int tq_pgconn_attach(tq_pgconn *c, tq_worker *w);
+int tq_pgconn_attach(tq_pgconn *c, const tq_pgconn_loop *l);
 
-/* Closes the connection and frees it; must run on the attached worker (or detached). */
+/* Closes the connection and frees it at once; on the loop it is attached to (or detached).
+ * A BUSY connection's query gets no result. */
 void tq_pgconn_close(tq_pgconn *c);
-/* Closes an idle connection once the server has let go of it (its end of the socket
- * closed, or after 2 s): calls done on the same worker (maybe before returning), then
- * frees the connection. For slots that must not be reused while the server still counts
- * them. A closing connection is freed at once by tq_pgconn_close. */
+/* Closes the connection once the server has let go of it (its end of the socket closed,
+ * or after TQ_PGCONN_LINGER_MS): calls done on the same loop (maybe before returning),
+ * then frees the connection. For slots that must not be reused while the server still
+ * counts them. A BUSY connection's query gets no result; cancel it first. */
 void tq_pgconn_close_gracefully(tq_pgconn *c, void (*done)(void *data), void *data);
+
+/* ---- cancel requests (their thread) ---- */
+
+/* Stops the cancel thread: requests not yet sent are dropped; waits for the one being
+ * sent. At process exit, after every connection is closed. */
+void tq_pgconn_cancel_shutdown(void);
+/* Cancel requests sent so far and dropped (queue full), for /metrics. */
+unsigned long tq_pgconn_cancels_sent(void);
 
 #endif

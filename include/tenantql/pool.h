@@ -46,6 +46,9 @@ typedef struct tq_db_query tq_db_query;
 /* Owns res (PQclear it); res is NULL for BUSY and UNAVAILABLE. */
 typedef void (*tq_db_query_cb)(tq_db_query *q, tq_db_status status, PGresult *res);
 
+struct pool_conn;
+struct pool_worker;
+
 struct tq_db_query {
     /* set by the caller */
     const tq_stmt *stmt;
@@ -54,8 +57,8 @@ struct tq_db_query {
     void *data;
     /* private to the pool */
     tq_pool *pool;
-    tq_worker *worker;             /* the issuing worker: callbacks run there */
-    tq_pgconn *conn;
+    struct pool_worker *worker;    /* the issuing worker's pool state: callbacks run there */
+    struct pool_conn *conn;
     tq_db_status status;           /* outcome delivered without a connection */
     uint64_t asked_at;             /* loop ms of tq_pool_query, for the acquire wait histogram */
     bool waiting;                  /* in the pool's FIFO (guarded by the pool lock) */
@@ -65,13 +68,14 @@ struct tq_db_query {
     h2o_multithread_message_t msg; /* hand-over between workers */
 };
 
-/* Process-wide set-up: the workers that will use pools, and the cap on connections
- * across all pools (0: none). Call once before any pool.
+/* Process-wide set-up, before the workers start: registers the pools' per-worker state
+ * with the workers (idle lists, hand-over receivers, the janitor) and sets the cap on
+ * connections across all pools (0: none). Call once, before any pool.
  *
- * Under the cap, a pool that may grow but finds no free slot queues for one (FIFO
- * across pools) and has the longest-idle connection of another pool closed; a
+ * Under the cap, a pool that needs one more connection but finds no free slot queues for
+ * one (FIFO across pools) and has the longest-idle connection of another pool closed; a
  * connection released while pools wait for slots is closed instead of kept idle. */
-void tq_pools_init(tq_worker *workers, int nworkers, int max_connections);
+void tq_pools_init(tq_workers *workers, int max_connections);
 /* Connections open or opening in all pools, and idle ones closed to make room. */
 int tq_pools_open_connections(void);
 unsigned long tq_pools_evictions(void);
@@ -79,27 +83,28 @@ unsigned long tq_pools_evictions(void);
 void tq_pools_destroy(void);
 
 /* Creates a pool for one database. keywords/values are libpq connection parameters
- * (copied). label names the pool in logs (the tenant name). */
+ * (copied). label names the pool in logs and metrics (the tenant name).
+ *
+ * Ownership: the caller owns the pool (the registry's entry for the tenant) until it
+ * calls tq_pool_retire. Requests borrow it (tq_pool_borrow, a count) for as long as they
+ * use it. A retired pool closes its connections as they come back and is freed by the
+ * janitor once no borrower is left. */
 tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
                         const tq_pool_options *opts);
-void tq_pool_ref(tq_pool *p);
-/* Drops a reference; the last one retires the pool: idle connections are closed by
- * their workers and busy ones when they come back. */
-void tq_pool_unref(tq_pool *p);
-/* Retires p at once, as its last tq_pool_unref would, when exactly `holders` references
- * remain (the caller's) and the pool has been unused for its idle timeout: no
- * connection, no query waiting, none asked for. The caller then forgets p without
- * unreferencing it. Returns whether it did. */
-bool tq_pool_retire_if_idle(tq_pool *p, int holders);
+/* The owner lets go. */
+void tq_pool_retire(tq_pool *p);
+/* The owner lets go if nobody borrows the pool and it has been unused for its idle
+ * timeout (no connection, no query waiting): returns whether it did. The owner must make
+ * sure no one borrows the pool meanwhile (the registry holds its lock around both). */
+bool tq_pool_retire_if_idle(tq_pool *p);
+/* A counted reference, valid until tq_pool_return; only from the owner's hands (the
+ * registry borrows for requests), never on a retired pool. */
+void tq_pool_borrow(tq_pool *p);
+void tq_pool_return(tq_pool *p);
 
-/* Runs q->stmt with q->params on a connection of the pool, then calls q->cb. */
+/* Runs q->stmt with q->params on a connection of the pool, then calls q->cb on worker w
+ * (never inside this call). */
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q);
-
-/* Worker hooks: register the receiver, run periodic maintenance (idle timeouts,
- * retired pools), and close the worker's idle connections at shutdown. */
-void tq_pools_worker_init(tq_worker *w);
-void tq_pools_worker_janitor(tq_worker *w, bool closing);
-void tq_pools_worker_dispose(tq_worker *w);
 
 /* Counters for /metrics, logs and tests. */
 typedef enum tq_pool_close_reason {
@@ -123,6 +128,8 @@ typedef struct tq_pool_stats {
     unsigned long wait_count, wait_sum_ms;
 } tq_pool_stats;
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out);
+/* The pool's label (its tenant's name); valid while the pool is. */
+const char *tq_pool_label(const tq_pool *p);
 /* Calls fn for every pool, with the pool list locked (fn may take stats, not create pools). */
 void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data);
 int tq_pools_max_connections(void);

@@ -1,64 +1,94 @@
 /*
- * worker.h - one worker thread: its event loop, its h2o context and the message
- * receivers through which other threads hand it work (a pooled connection, a shutdown
- * request). Everything reachable from a worker is touched only by that worker's thread,
- * except the receivers, which are h2o's thread-safe queues.
+ * worker.h - the worker threads and the event loop each one runs, beneath every module
+ * that does per-thread work (db, tenant, datasource, auth, http).
+ *
+ * A worker owns its loop (h2o's evloop), a message queue through which other threads
+ * hand it work (h2o_multithread receivers are registered on it), its timer buckets (an
+ * h2o 2.2 timer has one fixed duration per bucket) and its life: start, serve, drain,
+ * dispose, all on its own thread.
+ *
+ * Modules keep their per-thread state in a slot of the worker, as h2o keeps a handler's
+ * state per context: a module registers its hooks once, before the workers start
+ * (tq_workers_add_module), and reads its state with tq_worker_state(w, slot). Hooks run
+ * on the worker's own thread:
+ *   init     bottom-up (registration order), before the worker serves
+ *   stop     top-down, when shutdown begins: take no new work
+ *   busy     while draining: the module still finishes work; draining waits (bounded)
+ *   cut_off  top-down, at the drain deadline: end what still runs
+ *   dispose  top-down, after every worker has drained: free the per-thread state
+ * Between draining and disposing the workers wait for each other, so no worker disposes
+ * what another one may still send it.
  */
 #ifndef TENANTQL_WORKER_H
 #define TENANTQL_WORKER_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <h2o.h>
 
-struct tq_server;
-struct tq_token_cache;
-struct tq_doc_cache;
-struct tq_ds_worker;
+typedef struct tq_worker tq_worker;
+typedef struct tq_workers tq_workers;
 
-typedef struct tq_ds_worker tq_ds_worker;
+typedef struct tq_worker_module {
+    const char *name;
+    /* 0, or -1 with a message in err: the workers do not start */
+    int (*init)(tq_worker *w, void *arg, char *err, size_t errlen);
+    void (*stop)(tq_worker *w, void *arg);
+    bool (*busy)(tq_worker *w, void *arg);
+    /* returns how many requests it cut off (for the log), 0 for modules without requests */
+    size_t (*cut_off)(tq_worker *w, void *arg);
+    void (*dispose)(tq_worker *w, void *arg);
+    void *arg;                            /* passed to every hook */
+} tq_worker_module;
 
-typedef struct tq_worker {
-    int id;                              /* 0 .. threads-1 */
-    struct tq_server *server;
-    pthread_t thread;
-    h2o_context_t ctx;                   /* ctx.loop is the worker's loop */
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
-    h2o_multithread_receiver_t pool_rx;  /* connections handed over by other workers */
-    h2o_multithread_receiver_t evict_rx; /* idle connections to close for another tenant */
-    h2o_multithread_receiver_t wake_rx;  /* shutdown */
-    h2o_multithread_receiver_t password_rx; /* finished password hashes (auth/password.c) */
-    h2o_timeout_t timeouts[8];           /* h2o timers have a fixed duration each: one per */
-    uint64_t timeout_ms[8];              /* distinct duration in use (see tq_worker_timeout) */
-    int ntimeouts;
-    h2o_timeout_t janitor_timeout;       /* periodic pool maintenance */
-    h2o_timeout_entry_t janitor_entry;
-    struct tq_token_cache *tokens;       /* bearer tokens this worker has verified */
-    struct tq_doc_cache *docs;           /* documents this worker has parsed and found valid */
-    struct tq_ds_worker *ds;             /* the data sources' lookup batches (datasource/batch.c) */
-    size_t connections;                  /* accepted HTTP connections still open */
-    size_t requests_in_flight;           /* GraphQL requests not yet answered */
-    volatile bool stopping;
-    int start_rc;                        /* worker start-up: 0, or -1 with start_err */
-    char start_err[256];
-} tq_worker;
+#define TQ_WORKER_MAX_MODULES 8
 
-static inline h2o_loop_t *tq_worker_loop(tq_worker *w)
-{
-    return w->ctx.loop;
-}
+/* A group of n workers; drain_timeout_ms bounds how long a stopping worker waits for
+ * busy modules before cutting off what still runs. */
+tq_workers *tq_workers_new(int n, long drain_timeout_ms);
+/* Registers a module (copied); returns its slot. Only before tq_workers_start. */
+int tq_workers_add_module(tq_workers *ws, const tq_worker_module *m);
+/* Starts the threads and runs every init hook; 0 once all serve, or -1 with the first
+ * failure in err (the threads have then stopped and disposed what they made). */
+int tq_workers_start(tq_workers *ws, char *err, size_t errlen);
+/* Drains every worker (stop, wait while busy, cut off at the deadline), disposes and
+ * joins them; logs how many requests were cut off. Blocks. */
+void tq_workers_stop(tq_workers *ws);
+/* After tq_workers_stop, or when tq_workers_start failed. */
+void tq_workers_free(tq_workers *ws);
 
-/* The worker's timer bucket for a duration (created on first use; durations beyond the
- * eighth distinct one share the closest bucket). */
+/* For tests and tools: worker 0 of ws on the calling thread instead of a thread of its
+ * own. Open makes its loop and runs the init hooks (0, or -1 with err); the caller then
+ * runs the loop itself (h2o_evloop_run(tq_worker_loop(w), ms)); close runs the dispose
+ * hooks without draining. May be repeated. */
+int tq_workers_open_inline(tq_workers *ws, char *err, size_t errlen);
+void tq_workers_close_inline(tq_workers *ws);
+
+int tq_workers_count(const tq_workers *ws);
+/* Worker i (0 .. count-1); valid until tq_workers_free. */
+tq_worker *tq_workers_at(tq_workers *ws, int i);
+
+/* ---- on a worker's own thread (tq_worker_id and tq_worker_group: any thread) ---- */
+
+int tq_worker_id(const tq_worker *w);
+tq_workers *tq_worker_group(tq_worker *w);
+/* Valid until the worker is disposed. */
+h2o_loop_t *tq_worker_loop(tq_worker *w);
+/* The queue for h2o_multithread_register_receiver; valid until the worker is disposed. */
+h2o_multithread_queue_t *tq_worker_queue(tq_worker *w);
+/* The worker's timer bucket for a duration, made on first use (buckets beyond
+ * TQ_WORKER_MAX_TIMEOUTS distinct durations share the closest one); 0 runs an entry at
+ * the end of the current loop turn. Valid until the worker is disposed. */
+#define TQ_WORKER_MAX_TIMEOUTS 12
 h2o_timeout_t *tq_worker_timeout(tq_worker *w, uint64_t ms);
-
-/* Monotonic-enough loop time in ms (h2o's, updated once per loop iteration). */
-static inline uint64_t tq_worker_now(tq_worker *w)
-{
-    return h2o_now(w->ctx.loop);
-}
+/* Loop time in ms (h2o's clock, refreshed once per loop turn). */
+uint64_t tq_worker_now(tq_worker *w);
+/* True once shutdown has begun. */
+bool tq_worker_stopping(const tq_worker *w);
+/* A module's state on this worker (NULL until the module sets it). */
+void *tq_worker_state(tq_worker *w, int slot);
+void tq_worker_set_state(tq_worker *w, int slot, void *state);
 
 #endif

@@ -43,6 +43,8 @@ static tq_api_ctx *api(tq_field_ctx *fc)
 static void on_login_db_idle(tq_db *db)
 {
     login_call *lc = H2O_STRUCT_FROM_MEMBER(login_call, db, db);
+    tq_pool_return(lc->db.pool); /* its one query is back: the pool is no longer needed */
+    lc->db.pool = NULL;
     tq_db *p = lc->parent;
     if (--p->inflight == 0 && p->on_idle != NULL)
         p->on_idle(p);
@@ -80,7 +82,7 @@ static void issue(login_call *lc)
     const tq_value *id = tq_value_get(&lc->user, "id");
     tq_jwt_claims claims;
     memset(&claims, 0, sizeof(claims));
-    memcpy(claims.tenant_id, lc->tenant->id_text, sizeof(claims.tenant_id));
+    memcpy(claims.tenant_id, tq_tenant_id_text(lc->tenant), sizeof(claims.tenant_id));
     snprintf(claims.sub, sizeof(claims.sub), "%.*s", (int)id->u.s.len, id->u.s.s);
     claims.has_sub = claims.has_iat = true;
     claims.iat = (int64_t)time(NULL);
@@ -188,11 +190,11 @@ void api_login(tq_field_ctx *fc)
     lc->db = (tq_db){NULL, ctx->db.worker, fc->arena, 0, on_login_db_idle, ctx->db.request_id};
     const char *lower = api_ascii_lower(fc->arena, email->u.s.s, email->u.s.len);
     tq_tenant *t = has_nul(tenant) ? NULL : tq_registry_get_by_name(ctx->auth->registry, tenant->u.s.s, tenant->u.s.len);
-    if (t != NULL && !t->active) {
+    if (t != NULL && !tq_tenant_active(t)) {
         tq_tenant_release(t);
         t = NULL;
     }
-    if (!count_attempt(fc, t != NULL ? t->id_text : tenant->u.s.s, lower)) {
+    if (!count_attempt(fc, t != NULL ? tq_tenant_id_text(t) : tenant->u.s.s, lower)) {
         tq_tenant_release(t);
         return;
     }
@@ -201,7 +203,7 @@ void api_login(tq_field_ctx *fc)
         check_password(lc, NULL);
         return;
     }
-    lc->db.pool = tq_tenant_pool(t);
+    lc->db.pool = tq_tenant_borrow_pool(t);
     ctx->db.inflight++; /* released by on_login_db_idle */
     tq_user_ds_find_for_login(tq_user_ds_create(fc->arena, &lc->db), lower, on_user, lc);
 }

@@ -420,10 +420,20 @@ tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t er
     return s;
 }
 
-void tq_api_ctx_init(tq_api_ctx *ctx, tq_arena *a, tq_pool *pool, tq_worker *w)
+void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p)
 {
-    ctx->arena = a;
-    ctx->db = (tq_db){pool, w, a, 0, NULL, 0};
-    ctx->users = tq_user_ds_create(a, &ctx->db);
-    ctx->products = tq_product_ds_create(a, &ctx->db);
+    ctx->arena = p->arena;
+    ctx->db = (tq_db){p->pool, p->worker, p->arena, 0, p->on_idle, p->request_id};
+    ctx->users = tq_user_ds_create(p->arena, &ctx->db);
+    ctx->products = tq_product_ds_create(p->arena, &ctx->db);
+    ctx->sub = p->sub;
+    ctx->header_mode = p->header_mode;
+    ctx->auth = p->auth;
+    ctx->may_write = 0;
+}
+
+void tq_api_ctx_dispose(tq_api_ctx *ctx)
+{
+    tq_pool_return(ctx->db.pool);
+    ctx->db.pool = NULL;
 }

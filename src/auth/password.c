@@ -3,9 +3,9 @@
  * with results handed back to the asking worker's loop (see password.h).
  *
  * Lifetimes: a job is malloc'ed by the worker that asks, travels to a hashing thread
- * through the queue, comes back through the worker's password_rx receiver and is freed
+ * through the queue, comes back through the worker's receiver (its slot) and is freed
  * there after its callback. The password copy inside it is wiped as soon as the hash is
- * computed. A worker that goes away (tq_password_worker_dispose) is removed from the set
+ * computed. A worker that goes away (its dispose hook) is removed from the set
  * of registered workers under the module lock; a job finishing for a worker that is no
  * longer registered is freed without a callback.
  */
@@ -18,11 +18,17 @@
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 
+/* The module's state on one worker (its slot): the receiver of finished jobs. */
+typedef struct pw_worker {
+    tq_worker *w;
+    h2o_multithread_receiver_t rx;
+} pw_worker;
+
 typedef struct pw_job pw_job;
 struct pw_job {
     h2o_multithread_message_t msg;   /* hand-back to the worker */
     pw_job *next;                    /* the module's queue */
-    tq_worker *worker;
+    pw_worker *worker;
     bool verify;
     bool has_stored;                 /* verify: stored holds a usable hash */
     tq_password_status status;
@@ -46,9 +52,10 @@ static struct {
     unsigned long long opslimit;
     size_t memlimit;
     char dummy[crypto_pwhash_STRBYTES]; /* hash of a random password, made at start */
-    tq_worker **workers;             /* registered receivers */
+    pw_worker **workers;             /* registered receivers */
     size_t nworkers, cap;
-} pw = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+    int slot;                        /* the module's worker slot */
+} pw = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .slot = -1};
 
 void tq_password_config_init(tq_password_config *cfg)
 {
@@ -70,7 +77,7 @@ static void job_free(pw_job *j)
 /* ---- worker side ---- */
 
 /* Caller holds pw.lock. */
-static bool is_registered(const tq_worker *w)
+static bool is_registered(const pw_worker *w)
 {
     for (size_t i = 0; i < pw.nworkers; i++)
         if (pw.workers[i] == w)
@@ -80,7 +87,7 @@ static bool is_registered(const tq_worker *w)
 
 static void on_finished(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 {
-    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, password_rx, rx);
+    pw_worker *w = H2O_STRUCT_FROM_MEMBER(pw_worker, rx, rx);
     pthread_mutex_lock(&pw.lock);
     bool live = is_registered(w);
     pthread_mutex_unlock(&pw.lock);
@@ -95,9 +102,15 @@ static void on_finished(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages
     }
 }
 
-void tq_password_worker_init(tq_worker *w)
+static int password_worker_init(tq_worker *tw, void *arg, char *err, size_t errlen)
 {
-    h2o_multithread_register_receiver(w->ctx.queue, &w->password_rx, on_finished);
+    pw_worker *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->w = tw;
+    h2o_multithread_register_receiver(tq_worker_queue(tw), &w->rx, on_finished);
     pthread_mutex_lock(&pw.lock);
     if (pw.nworkers == pw.cap) {
         pw.cap = pw.cap ? pw.cap * 2 : 8;
@@ -105,24 +118,14 @@ void tq_password_worker_init(tq_worker *w)
     }
     pw.workers[pw.nworkers++] = w;
     pthread_mutex_unlock(&pw.lock);
+    tq_worker_set_state(tw, pw.slot, w);
+    return 0;
 }
 
-void tq_password_worker_dispose(tq_worker *w)
+/* With pw.lock held: takes w's queued jobs out of the queue, as a list. */
+static pw_job *take_queued_jobs_locked(const pw_worker *w)
 {
-    if (w->password_rx.queue == NULL)
-        return;
-    pw_job *dropped = NULL;
-    pthread_mutex_lock(&pw.lock);
-    for (size_t i = 0; i < pw.nworkers; i++)
-        if (pw.workers[i] == w) {
-            pw.workers[i] = pw.workers[--pw.nworkers];
-            break;
-        }
-    if (pw.nworkers == 0) {
-        free(pw.workers);
-        pw.workers = NULL;
-        pw.cap = 0;
-    }
+    pw_job *taken = NULL;
     for (pw_job **p = &pw.head; *p != NULL;) {
         pw_job *j = *p;
         if (j->worker != w) {
@@ -131,12 +134,45 @@ void tq_password_worker_dispose(tq_worker *w)
         }
         *p = j->next;
         pw.queued--;
-        j->next = dropped;
-        dropped = j;
+        j->next = taken;
+        taken = j;
     }
     pw.tail = &pw.head;
     while (*pw.tail != NULL)
         pw.tail = &(*pw.tail)->next;
+    return taken;
+}
+
+/* At the drain deadline: jobs still queued for this worker complete at once as FAILED,
+ * so that their requests end (a job already hashing finishes and is delivered). */
+static size_t password_worker_cut_off(tq_worker *tw, void *arg)
+{
+    pw_worker *w = tq_worker_state(tw, pw.slot);
+    pthread_mutex_lock(&pw.lock);
+    pw_job *taken = take_queued_jobs_locked(w);
+    pthread_mutex_unlock(&pw.lock);
+    while (taken != NULL) {
+        pw_job *next = taken->next;
+        taken->status = TQ_PASSWORD_FAILED;
+        h2o_multithread_send_message(&w->rx, &taken->msg);
+        taken = next;
+    }
+    return 0;
+}
+
+/* Drops w's queued and undelivered jobs (their callbacks do not run). */
+static void password_worker_dispose(tq_worker *tw, void *arg)
+{
+    pw_worker *w = tq_worker_state(tw, pw.slot);
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&pw.lock);
+    for (size_t i = 0; i < pw.nworkers; i++)
+        if (pw.workers[i] == w) {
+            pw.workers[i] = pw.workers[--pw.nworkers];
+            break;
+        }
+    pw_job *dropped = take_queued_jobs_locked(w);
     pthread_mutex_unlock(&pw.lock);
     while (dropped != NULL) {
         pw_job *next = dropped->next;
@@ -145,10 +181,11 @@ void tq_password_worker_dispose(tq_worker *w)
     }
     /* nothing can be sent to w any more; let the loop hand over (and free, since w is
      * no longer registered) what was sent before, as unregistering needs an empty box */
-    for (int i = 0; i < 1000 && !h2o_linklist_is_empty(&w->password_rx._messages); i++)
-        h2o_evloop_run(tq_worker_loop(w), 0);
-    h2o_multithread_unregister_receiver(w->ctx.queue, &w->password_rx);
-    w->password_rx.queue = NULL;
+    for (int i = 0; i < 1000 && !h2o_linklist_is_empty(&w->rx._messages); i++)
+        h2o_evloop_run(tq_worker_loop(tw), 0);
+    h2o_multithread_unregister_receiver(tq_worker_queue(tw), &w->rx);
+    tq_worker_set_state(tw, pw.slot, NULL);
+    free(w);
 }
 
 /* Hands a finished job back to its worker, or frees it when the worker is gone. */
@@ -157,7 +194,7 @@ static void deliver(pw_job *j)
     pthread_mutex_lock(&pw.lock);
     bool live = is_registered(j->worker);
     if (live)
-        h2o_multithread_send_message(&j->worker->password_rx, &j->msg);
+        h2o_multithread_send_message(&j->worker->rx, &j->msg);
     pthread_mutex_unlock(&pw.lock);
     if (!live)
         job_free(j);
@@ -190,7 +227,7 @@ static void submit(pw_job *j, const char *password, size_t len)
         return;
     }
     pthread_mutex_unlock(&pw.lock);
-    h2o_multithread_send_message(&j->worker->password_rx, &j->msg);
+    h2o_multithread_send_message(&j->worker->rx, &j->msg);
 }
 
 static pw_job *job_new(tq_worker *w, void *data)
@@ -198,7 +235,7 @@ static pw_job *job_new(tq_worker *w, void *data)
     pw_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         abort(); /* like the arenas: no way to answer without memory */
-    j->worker = w;
+    j->worker = tq_worker_state(w, pw.slot);
     j->data = data;
     return j;
 }
@@ -285,7 +322,7 @@ static int check_config(const tq_password_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int tq_password_start(const tq_password_config *cfg, char *err, size_t errlen)
+int tq_password_start(const tq_password_config *cfg, tq_workers *ws, char *err, size_t errlen)
 {
     if (check_config(cfg, err, errlen) != 0)
         return -1;
@@ -324,6 +361,10 @@ int tq_password_start(const tq_password_config *cfg, char *err, size_t errlen)
         tq_password_stop();
         return -1;
     }
+    static const tq_worker_module hooks = {"password", password_worker_init, NULL, NULL, password_worker_cut_off,
+                                           password_worker_dispose, NULL};
+    if (ws != NULL)
+        pw.slot = tq_workers_add_module(ws, &hooks);
     tq_log_info("password", "%d hashing thread(s), Argon2id opslimit %llu, memlimit %zu KiB", cfg->threads,
                 cfg->opslimit, cfg->memlimit / 1024);
     return 0;

@@ -111,7 +111,7 @@ static void on_flush_timer(h2o_timeout_entry_t *entry)
 static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
 {
     tq_worker *w = db->worker;
-    tq_ds_worker *dw = ds_worker(w);
+    ds_worker_state *dw = ds_worker(w);
     for (ds_batch *b = dw->open_batches; b != NULL; b = b->next_open)
         if (b->pool == db->pool && b->kind == kind)
             return b;
@@ -123,7 +123,7 @@ static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
     b->next_open = dw->open_batches;
     dw->open_batches = b;
     /* the zero timeout runs after every socket event of this loop turn */
-    h2o_timeout_link(tq_worker_loop(w), &w->ctx.zero_timeout, &b->flush_timer);
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, 0), &b->flush_timer);
     return b;
 }
 
@@ -136,15 +136,9 @@ void ds_lookup_by_id(tq_db *db, const ds_batch_kind *kind, const char *id, ds_ro
         flush_batch(b);
 }
 
-void tq_ds_worker_dispose(tq_worker *w)
+void ds_worker_flush_batches(tq_worker *w)
 {
-    if (w->ds == NULL)
-        return;
-    /* requests wait for their queries, so a drained worker has nothing pending; anything
-     * left (a request past the drain timeout) is sent and fails on the closing pools */
-    while (w->ds->open_batches != NULL)
-        flush_batch(w->ds->open_batches);
-    ds_worker_send_pending_reads(w);
-    free(w->ds);
-    w->ds = NULL;
+    ds_worker_state *dw = ds_worker(w);
+    while (dw->open_batches != NULL)
+        flush_batch(dw->open_batches);
 }

@@ -1,6 +1,7 @@
 /*
  * db.c - a request's queries to its tenant pool, and the conversion of rows to values.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +49,41 @@ struct ds_read {
     ds_read *next_open;
 };
 
-tq_ds_worker *ds_worker(tq_worker *w)
+static int ds_slot = -1; /* the data sources' worker slot, set once before the workers start */
+
+ds_worker_state *ds_worker(tq_worker *w)
 {
-    if (w->ds == NULL)
-        w->ds = calloc(1, sizeof(*w->ds));
-    return w->ds;
+    return tq_worker_state(w, ds_slot);
+}
+
+static int ds_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
+{
+    ds_worker_state *dw = calloc(1, sizeof(*dw));
+    if (dw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    tq_worker_set_state(w, ds_slot, dw);
+    return 0;
+}
+
+/* Requests wait for their queries, so a drained worker has nothing pending; anything
+ * left (a request cut off at the drain deadline) is sent and fails on the closing pools. */
+static void ds_worker_dispose(tq_worker *w, void *arg)
+{
+    ds_worker_state *dw = ds_worker(w);
+    if (dw == NULL)
+        return;
+    ds_worker_flush_batches(w);
+    ds_worker_send_pending_reads(w);
+    free(dw);
+    tq_worker_set_state(w, ds_slot, NULL);
+}
+
+void tq_ds_init(tq_workers *ws)
+{
+    static const tq_worker_module hooks = {"datasource", ds_worker_init, NULL, NULL, NULL, ds_worker_dispose, NULL};
+    ds_slot = tq_workers_add_module(ws, &hooks);
 }
 
 static void on_read_done(tq_db_query *q, tq_db_status status, PGresult *res)
@@ -106,7 +137,7 @@ static bool same_read(const ds_read *rd, const tq_db *db, const tq_stmt *stmt, c
 
 void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
 {
-    tq_ds_worker *dw = ds_worker(db->worker);
+    ds_worker_state *dw = ds_worker(db->worker);
     ds_read *rd = dw->open_reads;
     while (rd != NULL && !same_read(rd, db, stmt, params, nparams))
         rd = rd->next_open;
@@ -124,7 +155,7 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
         rd->next_open = dw->open_reads;
         dw->open_reads = rd;
         /* sent when this loop turn's events are all handled, so that twins can join */
-        h2o_timeout_link(tq_worker_loop(db->worker), &db->worker->ctx.zero_timeout, &rd->send_timer);
+        h2o_timeout_link(tq_worker_loop(db->worker), tq_worker_timeout(db->worker, 0), &rd->send_timer);
     }
     ds_waiter *wt = tq_arena_calloc(db->arena, 1, sizeof(*wt));
     *wt = (ds_waiter){NULL, db, fn, data};
@@ -177,8 +208,9 @@ const char *ds_sqlstate(tq_db_status status, PGresult *res)
 
 void ds_worker_send_pending_reads(tq_worker *w)
 {
-    while (w->ds != NULL && w->ds->open_reads != NULL)
-        send_read(w->ds->open_reads);
+    ds_worker_state *dw = ds_worker(w);
+    while (dw->open_reads != NULL)
+        send_read(dw->open_reads);
 }
 
 bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result *out)

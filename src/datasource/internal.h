@@ -47,15 +47,17 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
  * on its own, never shared with another caller. fn as for ds_query. */
 void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data);
 
-/* A worker's pending work (db.c, batch.c), made on first use. */
+/* A worker's pending work (db.c, batch.c): the data sources' state in the worker's slot. */
 typedef struct ds_read ds_read;
 typedef struct ds_batch ds_batch;
-struct tq_ds_worker {
+typedef struct ds_worker_state {
     ds_read *open_reads;            /* reads waiting for the end of the loop turn */
     ds_batch *open_batches;         /* lookups by id still collecting ids */
-};
-tq_ds_worker *ds_worker(tq_worker *w);
+} ds_worker_state;
+ds_worker_state *ds_worker(tq_worker *w);
+/* Sends what still waits for the end of the loop turn (batch.c, at worker dispose). */
 void ds_worker_send_pending_reads(tq_worker *w);
+void ds_worker_flush_batches(tq_worker *w);
 
 /* Maps a failed query to the API's error code and a client-safe message (the details
  * go to the log). Returns false when the query succeeded. */

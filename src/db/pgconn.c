@@ -17,7 +17,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "tenantql/log.h"
+
+struct tq_pgconn {
+    PGconn *pg;
+    h2o_socket_t *sock;       /* wrapper of a dup() of PQsocket; NULL while detached */
+    const tq_pgconn_loop *loop; /* the loop the wrapper lives in */
+    tq_pgconn_state state;
+    const tq_pgconn_ops *ops;
+    void *owner;
+    uint64_t prepared;        /* bit i: statement id i is prepared on this connection */
+    PGresult *result;         /* the current query's result, until its sync arrives */
+    bool awaiting_write;      /* h2o_socket_notify_write is pending (it asserts if doubled) */
+    bool prepare_sent;        /* the current query began with a Prepare */
+    int entry;                /* pipeline entry being read: 0 = first of the current query */
+    h2o_timeout_entry_t deferred; /* reports a failure that happened inside a call */
+    void (*on_closed)(void *data); /* tq_pgconn_close_gracefully's callback */
+    void *on_closed_data;
+};
 
 static void on_connect_io(h2o_socket_t *sock, const char *err);
 static void on_readable(h2o_socket_t *sock, const char *err);
@@ -30,7 +48,7 @@ static void wrap_socket(tq_pgconn *c)
         c->sock = NULL;
         return;
     }
-    c->sock = h2o_evloop_socket_create(tq_worker_loop(c->worker), fd, H2O_SOCKET_FLAG_DONT_READ);
+    c->sock = h2o_evloop_socket_create(c->loop->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     c->sock->data = c;
 }
 
@@ -54,7 +72,7 @@ static const char *pg_error(tq_pgconn *c)
 
 static void report_connected(tq_pgconn *c, bool ok, const char *msg)
 {
-    c->ops->on_connected(c, ok, msg);
+    c->ops->on_connected(c->owner, ok, msg);
 }
 
 static void fail_connect(tq_pgconn *c)
@@ -129,13 +147,13 @@ static void on_deferred_failure(h2o_timeout_entry_t *entry)
     fail_connect(c);
 }
 
-tq_pgconn *tq_pgconn_connect(tq_worker *w, const char *const *keywords, const char *const *values,
+tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keywords, const char *const *values,
                              const tq_pgconn_ops *ops, void *owner)
 {
     tq_pgconn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->worker = w;
+    c->loop = l;
     c->ops = ops;
     c->owner = owner;
     c->state = TQ_PGCONN_CONNECTING;
@@ -147,7 +165,7 @@ tq_pgconn *tq_pgconn_connect(tq_worker *w, const char *const *keywords, const ch
     c->deferred.cb = on_deferred_failure;
     if (PQstatus(c->pg) == CONNECTION_BAD) {
         /* the owner expects the outcome on a later loop turn, never inside this call */
-        h2o_timeout_link(tq_worker_loop(w), &w->ctx.zero_timeout, &c->deferred);
+        h2o_timeout_link(l->loop, l->zero, &c->deferred);
         return c;
     }
     /* libpq: after PQconnectStart, behave as if PGRES_POLLING_WRITING had been returned */
@@ -167,9 +185,9 @@ static void break_connection(tq_pgconn *c)
         c->result = NULL;
     }
     if (was == TQ_PGCONN_BUSY)
-        c->ops->on_result(c, NULL, pg_error(c));
+        c->ops->on_result(c->owner, NULL, pg_error(c));
     else if (was == TQ_PGCONN_IDLE)
-        c->ops->on_lost(c, pg_error(c));
+        c->ops->on_lost(c->owner, pg_error(c));
 }
 
 static int flush_output(tq_pgconn *c)
@@ -236,7 +254,7 @@ static void finish_query(tq_pgconn *c)
     if (out != NULL && PQresultStatus(out) == PGRES_FATAL_ERROR && c->prepare_sent && c->entry <= 1)
         c->prepared = 0; /* the Prepare failed: nothing can be assumed prepared */
     c->state = TQ_PGCONN_IDLE;
-    c->ops->on_result(c, out, out == NULL ? "no result" : NULL);
+    c->ops->on_result(c->owner, out, out == NULL ? "no result" : NULL);
 }
 
 /* Reads results up to the Sync that closes the current query. Each pipeline entry ends
@@ -280,16 +298,27 @@ static void on_readable(h2o_socket_t *sock, const char *err)
     }
 }
 
+void tq_pgconn_cancel(tq_pgconn *c)
+{
+    if (c->state == TQ_PGCONN_BUSY)
+        pgconn_cancel_submit(PQgetCancel(c->pg));
+}
+
 /* ---- ownership ---- */
+
+tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c)
+{
+    return c->state;
+}
 
 void tq_pgconn_detach(tq_pgconn *c)
 {
     unwrap_socket(c);
 }
 
-int tq_pgconn_attach(tq_pgconn *c, tq_worker *w)
+int tq_pgconn_attach(tq_pgconn *c, const tq_pgconn_loop *l)
 {
-    c->worker = w;
+    c->loop = l;
     if (c->state == TQ_PGCONN_BROKEN)
         return -1;
     wrap_socket(c);
@@ -303,8 +332,6 @@ int tq_pgconn_attach(tq_pgconn *c, tq_worker *w)
 
 /* ---- closing so that the server has let go ----
  * done runs before the connection is freed: the owner may still unlink it from its lists */
-
-#define GRACEFUL_CLOSE_TIMEOUT_MS 2000
 
 static void finish_graceful_close(tq_pgconn *c)
 {
@@ -347,7 +374,7 @@ void tq_pgconn_close_gracefully(tq_pgconn *c, void (*done)(void *data), void *da
     if (h2o_timeout_is_linked(&c->deferred))
         h2o_timeout_unlink(&c->deferred);
     c->deferred.cb = on_close_timeout;
-    h2o_timeout_link(tq_worker_loop(c->worker), tq_worker_timeout(c->worker, GRACEFUL_CLOSE_TIMEOUT_MS), &c->deferred);
+    h2o_timeout_link(c->loop->loop, c->loop->linger, &c->deferred);
 }
 
 void tq_pgconn_close(tq_pgconn *c)

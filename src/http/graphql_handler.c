@@ -44,12 +44,12 @@ typedef struct graphql_handler {
 typedef struct tq_request {
     tq_arena arena;
     tq_server *server;
-    tq_worker *worker;
+    http_worker *hw;
+    h2o_linklist_t link;         /* hw->requests */
     h2o_req_t *req;              /* NULL once the client has gone */
     struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
     unsigned long id;
-    json_t *body;
-    json_t *get_extensions;      /* GET's ?extensions=, parsed only to be checked */
+    tq_gql_params params;
     bool graphql_response;       /* answer as application/graphql-response+json */
     bool head;                   /* HEAD: headers only */
     const char *allow;           /* the Allow header of a 405 */
@@ -72,12 +72,14 @@ static void on_req_pool_dispose(void *p)
         (*slot)->req = NULL;
 }
 
-static tq_request *request_new(tq_server *s, tq_worker *w, h2o_req_t *req)
+static tq_request *request_new(http_worker *hw, h2o_req_t *req)
 {
+    tq_server *s = hw->server;
     tq_request *r = calloc(1, sizeof(*r));
     tq_arena_init(&r->arena, 8192);
     r->server = s;
-    r->worker = w;
+    r->hw = hw;
+    h2o_linklist_insert(&hw->requests, &r->link);
     r->req = req;
     r->id = atomic_fetch_add(&s->request_seq, 1) + 1;
     r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
@@ -92,9 +94,10 @@ static void request_free(tq_request *r)
         *r->guard = NULL;
     if (h2o_timeout_is_linked(&r->timeout))
         h2o_timeout_unlink(&r->timeout);
+    h2o_linklist_unlink(&r->link);
+    tq_api_ctx_dispose(&r->api);
     tq_tenant_release(r->tenant);
-    json_decref(r->body);
-    json_decref(r->get_extensions);
+    tq_gql_params_dispose(&r->params);
     tq_arena_free(&r->arena);
     atomic_fetch_sub(&r->server->requests_in_flight, 1);
     free(r);
@@ -259,22 +262,15 @@ static bool attach_tenant(tq_request *r, const char *header_tenant, size_t heade
         send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant registry is unavailable; try again shortly.");
         return false;
     }
-    if (r->tenant == NULL || !r->tenant->active) {
+    if (r->tenant == NULL || !tq_tenant_active(r->tenant)) {
         /* the tenant's name comes from the registry, never from the token */
         tq_log_info("auth", "request %lu: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
-                    r->tenant ? r->tenant->name : "");
+                    r->tenant ? tq_tenant_name(r->tenant) : "");
         send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
         return false;
     }
     return true;
 }
-
-typedef struct gql_params {
-    const char *query;
-    size_t query_len;
-    const char *operation_name;
-    json_t *variables;
-} gql_params;
 
 /* One error of a document that cannot run (syntax or validation): BAD_USER_INPUT. */
 static void write_document_error(tq_strbuf *b, const char *message, const tq_gql_loc *locs, uint32_t nlocs)
@@ -321,9 +317,9 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
 /* The document to run: from the worker's cache when this exact text was seen valid
  * before; otherwise parsed and checked here, and remembered when it passes. NULL after
  * answering with the errors (no data). */
-static const tq_gql_document *prepare_document(tq_request *r, const gql_params *gp)
+static const tq_gql_document *prepare_document(tq_request *r, const tq_gql_params *gp)
 {
-    const tq_gql_document *cached = tq_doc_cache_get(r->worker->docs, gp->query, gp->query_len);
+    const tq_gql_document *cached = tq_doc_cache_get(r->hw->docs, gp->query, gp->query_len);
     if (cached != NULL)
         return cached;
     tq_gql_parse_options popts = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
@@ -348,11 +344,11 @@ static const tq_gql_document *prepare_document(tq_request *r, const gql_params *
         }
         tq_strbuf_free(&b);
     }
-    tq_doc_cache_put(r->worker->docs, gp->query, gp->query_len, &popts);
+    tq_doc_cache_put(r->hw->docs, gp->query, gp->query_len, &popts);
     return doc;
 }
 
-static void execute(tq_request *r, const gql_params *gp, const char *header_tenant, size_t header_len)
+static void execute(tq_request *r, const tq_gql_params *gp, const char *header_tenant, size_t header_len)
 {
     const tq_gql_document *doc = prepare_document(r, gp);
     if (doc == NULL)
@@ -367,11 +363,9 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    r->api.auth = &r->server->api_auth;
+    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, false, r->id, on_db_idle};
     if (op != NULL && only_login(op)) {
-        tq_api_ctx_init(&r->api, &r->arena, NULL, r->worker);
-        r->api.db.on_idle = on_db_idle;
-        r->api.db.request_id = r->id;
+        tq_api_ctx_init(&r->api, &ap);
     } else if (op != NULL && !only_introspection(op)) {
         if (!r->authenticated && header_tenant == NULL) {
             tq_log_info("auth", "request %lu: refused: no token", r->id);
@@ -380,159 +374,16 @@ static void execute(tq_request *r, const gql_params *gp, const char *header_tena
         }
         if (!attach_tenant(r, header_tenant, header_len))
             return;
-        tq_api_ctx_init(&r->api, &r->arena, tq_tenant_pool(r->tenant), r->worker);
-        r->api.db.on_idle = on_db_idle;
-        r->api.db.request_id = r->id;
-        r->api.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
-        r->api.header_mode = !r->authenticated;
+        ap.pool = tq_tenant_borrow_pool(r->tenant);
+        ap.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
+        ap.header_mode = !r->authenticated;
+        tq_api_ctx_init(&r->api, &ap);
     }
     r->exec = ex;
-    h2o_timeout_link(tq_worker_loop(r->worker), tq_worker_timeout(r->worker, (uint64_t)r->server->cfg.request_timeout_ms),
-                     &r->timeout);
+    tq_worker *w = r->hw->w;
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)r->server->cfg.request_timeout_ms), &r->timeout);
     r->timeout.cb = on_request_timeout;
     tq_exec_run(ex);
-}
-
-/* ---- reading the HTTP request ---- */
-
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Decodes application/x-www-form-urlencoded text into the arena (NUL-terminated). */
-static char *url_decode(tq_arena *a, const char *s, size_t len, size_t *outlen)
-{
-    char *out = tq_arena_alloc(a, len + 1), *o = out;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            *o++ = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    *outlen = (size_t)(o - out);
-    return out;
-}
-
-/* A JSON-encoded GET parameter that must hold an object (or null); false after
- * answering. Empty means absent. */
-static bool read_get_object(tq_request *r, const char *name, const char *text, size_t len, json_t **out)
-{
-    if (text == NULL || len == 0)
-        return true;
-    json_error_t jerr;
-    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(*out) && !json_is_null(*out)) {
-        send_error(r, 400, "BAD_USER_INPUT",
-                   tq_arena_sprintf(&r->arena, "The %s parameter must be a JSON object.", name));
-        return false;
-    }
-    return true;
-}
-
-/* GET /graphql?query=...&variables=...&operationName=...&extensions=... ; false after
- * answering. */
-static bool read_get_params(tq_request *r, h2o_req_t *req, gql_params *gp)
-{
-    if (req->query_at == SIZE_MAX) {
-        send_error(r, 400, "BAD_USER_INPUT", "Missing query: pass it as ?query=... or POST a JSON body.");
-        return false;
-    }
-    const char *qs = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    const char *variables = NULL, *extensions = NULL;
-    size_t variables_len = 0, extensions_len = 0;
-    while (qs < end) {
-        const char *amp = memchr(qs, '&', (size_t)(end - qs));
-        const char *stop = amp ? amp : end, *eq = memchr(qs, '=', (size_t)(stop - qs));
-        if (eq != NULL) {
-            size_t klen = (size_t)(eq - qs), vlen;
-            char *v = url_decode(&r->arena, eq + 1, (size_t)(stop - eq - 1), &vlen);
-            if (klen == 5 && memcmp(qs, "query", 5) == 0)
-                gp->query = v, gp->query_len = vlen;
-            else if (klen == 9 && memcmp(qs, "variables", 9) == 0)
-                variables = v, variables_len = vlen;
-            else if (klen == 13 && memcmp(qs, "operationName", 13) == 0)
-                gp->operation_name = vlen > 0 ? v : NULL;
-            else if (klen == 10 && memcmp(qs, "extensions", 10) == 0)
-                extensions = v, extensions_len = vlen;
-        }
-        qs = stop + 1;
-    }
-    if (gp->query == NULL) {
-        send_error(r, 400, "BAD_USER_INPUT", "Missing query: pass it as ?query=...");
-        return false;
-    }
-    if (!read_get_object(r, "variables", variables, variables_len, &r->body) ||
-        !read_get_object(r, "extensions", extensions, extensions_len, &r->get_extensions))
-        return false;
-    gp->variables = r->body;
-    return true;
-}
-
-static bool read_post_params(tq_request *r, h2o_req_t *req, gql_params *gp)
-{
-    ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    h2o_iovec_t type = ct >= 0 ? req->headers.entries[ct].value : h2o_iovec_init(H2O_STRLIT(""));
-    if (!tq_media_type_is(type, "application/json")) {
-        send_error(r, 415, "BAD_USER_INPUT", "Send the request as Content-Type: application/json (UTF-8).");
-        return false;
-    }
-    json_error_t jerr;
-    r->body = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (r->body == NULL) {
-        send_error(r, 400, "BAD_USER_INPUT",
-                   tq_arena_sprintf(&r->arena, "Malformed JSON body: %s (line %d, column %d).", jerr.text, jerr.line,
-                                    jerr.column));
-        return false;
-    }
-    if (!json_is_object(r->body)) {
-        send_error(r, 400, "BAD_USER_INPUT", "The request body must be a JSON object.");
-        return false;
-    }
-    json_t *q = json_object_get(r->body, "query"), *v = json_object_get(r->body, "variables"),
-           *op = json_object_get(r->body, "operationName"), *ext = json_object_get(r->body, "extensions");
-    if (q == NULL || json_is_null(q)) {
-        send_error(r, 400, "BAD_USER_INPUT", "Missing query: the body needs a \"query\" string.");
-        return false;
-    }
-    if (!json_is_string(q)) {
-        send_error(r, 400, "BAD_USER_INPUT", "The \"query\" entry must be a string.");
-        return false;
-    }
-    if (v != NULL && !json_is_object(v) && !json_is_null(v)) {
-        send_error(r, 400, "BAD_USER_INPUT", "The \"variables\" entry must be an object.");
-        return false;
-    }
-    if (op != NULL && !json_is_string(op) && !json_is_null(op)) {
-        send_error(r, 400, "BAD_USER_INPUT", "The \"operationName\" entry must be a string.");
-        return false;
-    }
-    if (ext != NULL && !json_is_object(ext) && !json_is_null(ext)) {
-        send_error(r, 400, "BAD_USER_INPUT", "The \"extensions\" entry must be an object.");
-        return false;
-    }
-    gp->query = json_string_value(q);
-    gp->query_len = json_string_length(q);
-    gp->variables = v;
-    gp->operation_name = json_is_string(op) ? json_string_value(op) : NULL;
-    return true;
-}
-
-/* Picks the response type from Accept: application/graphql-response+json when the
- * client prefers it, or names both at the same quality; application/json when it
- * prefers that, only offers wildcards (the GraphQL-over-HTTP default) or sends no
- * Accept. False when it accepts neither. */
-static bool negotiate_response_type(h2o_req_t *req, bool *graphql_response)
-{
-    unsigned graphql = tq_accept_score(req, "application/graphql-response+json"),
-             json = tq_accept_score(req, "application/json");
-    *graphql_response = graphql > json || (graphql == json && tq_accept_score_exact(graphql));
-    return graphql > 0 || json > 0;
 }
 
 /* Checks the bearer token; false after answering 401. */
@@ -547,7 +398,7 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
     size_t len = authz.len - 7;
     while (len > 0 && *token == ' ')
         token++, len--;
-    tq_jwt_status st = tq_token_cache_verify(r->worker->tokens, token, len, (int64_t)time(NULL), &r->claims);
+    tq_jwt_status st = tq_token_cache_verify(r->hw->tokens, token, len, (int64_t)time(NULL), &r->claims);
     if (st != TQ_JWT_OK) {
         /* the reason goes to the log, never the token */
         tq_log_info("auth", "request %lu: token refused: %s", r->id, tq_jwt_status_text(st));
@@ -567,12 +418,10 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
         tq_graphiql_send_page(h->server->graphiql, req);
         return 0;
     }
-    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, ctx, req->conn->ctx);
-    tq_request *r = request_new(h->server, w, req);
+    tq_request *r = request_new(tq_http_worker_of(req), req);
     r->head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    bool acceptable = negotiate_response_type(req, &r->graphql_response);
+    bool acceptable = tq_http_negotiate_graphql(req, &r->graphql_response);
 
-    gql_params gp = {0};
     bool is_get = r->head || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     if (!is_get && !is_post(req)) {
         send_error(r, 405, "BAD_USER_INPUT", "Use GET or POST.");
@@ -583,8 +432,11 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
                    "The Accept header allows neither application/graphql-response+json nor application/json.");
         return 0;
     }
-    if (!(is_get ? read_get_params(r, req, &gp) : read_post_params(r, req, &gp)))
+    tq_http_refusal why;
+    if (!tq_http_read_graphql(req, &r->arena, is_get, &r->params, &why)) {
+        send_error(r, why.status, "BAD_USER_INPUT", why.message);
         return 0;
+    }
 
     /* an Authorization header decides alone: a bad token is 401 even with X-Tenant-ID */
     ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
@@ -599,8 +451,23 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
             header_len = req->headers.entries[ti].value.len;
         }
     }
-    execute(r, &gp, header_tenant, header_len);
+    execute(r, &r->params, header_tenant, header_len);
     return 0;
+}
+
+size_t tq_graphql_cut_off(http_worker *hw)
+{
+    size_t cut = 0;
+    for (h2o_linklist_t *l = hw->requests.next; l != &hw->requests;) {
+        tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, link, l);
+        l = l->next; /* answering may free r */
+        if (r->responded)
+            continue;
+        tq_log_warn("http", "request %lu: still running at the drain deadline: answered 503", r->id);
+        cut++;
+        send_error(r, 503, "TENANT_UNAVAILABLE", "The server is shutting down; try again.");
+    }
+    return cut;
 }
 
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server)

@@ -1,9 +1,11 @@
 /*
- * internal.h - the HTTP module's shared state: the server and the request handler.
+ * internal.h - the HTTP module's shared state: the server, its state per worker, the
+ * request handler and the reading of GraphQL-over-HTTP requests.
  */
 #ifndef TENANTQL_HTTP_INTERNAL_H
 #define TENANTQL_HTTP_INTERNAL_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 
 #include "tenantql/api.h"
@@ -11,15 +13,17 @@
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
 #include "tenantql/server.h"
+#include "tenantql/strbuf.h"
+#include "tenantql/doc_cache.h"
+#include "tenantql/token_cache.h"
 #include "tenantql/worker.h"
 
-#define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (ops.c) */
+#define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (server.c) */
 
 typedef struct tq_server {
     tq_server_config cfg;
     h2o_globalconf_t globalconf;
-    tq_worker *workers;
-    int nworkers;
+    tq_workers *workers;
     tq_registry *registry;
     tq_jwt_verifier *jwt;
     tq_schema *schema;
@@ -28,22 +32,74 @@ typedef struct tq_server {
     atomic_ulong request_seq;       /* request ids for logs */
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
     socklen_t listen_addr_len;
-    atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status (ops.c), the last: others */
-    pthread_barrier_t start_barrier; /* workers report their start-up, then wait for the verdict */
-    bool start_failed;
+    atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
 } tq_server;
 
+/* The http module's state on one worker (its slot): h2o's context, the listener, the
+ * connections and requests of this worker, and the caches the handler keeps per thread. */
+typedef struct http_worker {
+    tq_worker *w;
+    tq_server *server;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    size_t connections;             /* accepted HTTP connections still open */
+    h2o_linklist_t requests;        /* GraphQL requests in flight (graphql_handler.c) */
+    tq_token_cache *tokens;         /* bearer tokens this worker has verified */
+    tq_doc_cache *docs;             /* documents this worker has parsed and found valid */
+} http_worker;
+
+/* The worker state of the h2o context a request arrived on. */
+static inline http_worker *tq_http_worker_of(h2o_req_t *req)
+{
+    return H2O_STRUCT_FROM_MEMBER(http_worker, ctx, req->conn->ctx);
+}
+
 /* Counts an HTTP answer for /metrics. Any thread. */
 void tq_server_count_status(tq_server *s, int status);
+/* Writes the answers-by-status counters in Prometheus text (ops.c's /metrics). */
+void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b);
 /* Registers /healthz, /readyz and /metrics. */
 void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
 
 /* Registers the /graphql handler on a path configuration. */
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);
+/* At the drain deadline: answers the worker's requests still running with 503 (their
+ * queries are cancelled by the pools); returns how many. */
+size_t tq_graphql_cut_off(http_worker *hw);
 /* Rewrites h2o's own plain-text 400/413 answers (sent before any handler runs, e.g. for
  * an oversize body) into GraphQL JSON errors. */
 void tq_error_filter_register(h2o_pathconf_t *pathconf);
+
+/* ---- reading a GraphQL-over-HTTP request (request.c) ---- */
+
+/* The parameters of one request. Strings point into the request (h2o's pool), the arena
+ * or the JSON; valid until tq_gql_params_dispose and the end of the request. */
+typedef struct tq_gql_params {
+    const char *query;
+    size_t query_len;
+    const char *operation_name;     /* NULL when not given */
+    json_t *variables;              /* an object, or NULL */
+    json_t *json;                   /* what was parsed: the POST body, or GET's variables */
+    json_t *extensions;             /* GET's ?extensions=, parsed only to be checked */
+} tq_gql_params;
+
+/* Why a request cannot be read: an HTTP status and a message for its GraphQL error. */
+typedef struct tq_http_refusal {
+    int status;
+    const char *message;            /* static or in the arena */
+} tq_http_refusal;
+
+/* Reads the parameters of a GET query string or a POST JSON body; false with why filled
+ * when the request is malformed (400) or not JSON (415). */
+bool tq_http_read_graphql(h2o_req_t *req, tq_arena *a, bool is_get, tq_gql_params *gp, tq_http_refusal *why);
+void tq_gql_params_dispose(tq_gql_params *gp);
+/* Picks the response type from Accept: application/graphql-response+json when the client
+ * prefers it, or names both at the same quality; application/json when it prefers that,
+ * only offers wildcards (the GraphQL-over-HTTP default) or sends no Accept. False when it
+ * accepts neither. */
+bool tq_http_negotiate_graphql(h2o_req_t *req, bool *graphql_response);
 
 /* True when the Content-Type value is `type` (any case), with no charset but UTF-8. */
 bool tq_media_type_is(h2o_iovec_t value, const char *type);

@@ -18,16 +18,6 @@
 #include "tenantql/strbuf.h"
 #include "tenantql/pool.h"
 
-static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
-
-void tq_server_count_status(tq_server *s, int status)
-{
-    int i = 0;
-    while (i < TQ_HTTP_STATUSES && counted_statuses[i] != status)
-        i++;
-    atomic_fetch_add(&s->http_statuses[i], 1); /* i == TQ_HTTP_STATUSES: any other */
-}
-
 typedef struct ops_handler {
     h2o_handler_t super;
     tq_server *server;
@@ -174,13 +164,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     write_header(&b, "tenantql_registry_up", "gauge", "1 when the tenant registry is reachable.");
     tq_strbuf_printf(&b, "tenantql_registry_up %d\n", tq_registry_healthy(s->registry) ? 1 : 0);
     write_header(&b, "tenantql_http_responses_total", "counter", "HTTP answers, by status.");
-    for (int i = 0; i <= TQ_HTTP_STATUSES; i++) {
-        unsigned long n = atomic_load(&s->http_statuses[i]);
-        if (i < TQ_HTTP_STATUSES)
-            tq_strbuf_printf(&b, "tenantql_http_responses_total{status=\"%d\"} %lu\n", counted_statuses[i], n);
-        else
-            tq_strbuf_printf(&b, "tenantql_http_responses_total{status=\"other\"} %lu\n", n);
-    }
+    tq_server_write_status_metrics(s, &b);
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
 

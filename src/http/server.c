@@ -1,11 +1,13 @@
 /*
- * server.c - start-up, worker threads and shutdown of the HTTP server.
+ * server.c - the HTTP server: its start-up, its listeners and h2o contexts on the worker
+ * threads (the http module's worker hooks), and its shutdown.
  *
- * Each worker has its own loop, h2o context and SO_REUSEPORT listener (the kernel
- * spreads connections across them); the h2o configuration is built once, before the
- * threads start, and is read-only afterwards. The main thread only waits for SIGINT or
- * SIGTERM. Shutdown: stop accepting, let requests in flight finish (bounded by the drain
- * timeout), close idle keep-alive connections, close every pooled connection, exit 0.
+ * Each worker has its own h2o context and SO_REUSEPORT listener (the kernel spreads
+ * connections across them); the h2o configuration is built once, before the threads
+ * start, and is read-only afterwards. The main thread only waits for SIGINT or SIGTERM.
+ * Shutdown: stop accepting, let requests in flight finish (bounded by the drain timeout;
+ * then they are answered 503 and their queries cancelled), close idle keep-alive
+ * connections, close every pooled connection, exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,30 +28,37 @@
 #include "tenantql/doc_cache.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
+#include "tenantql/pgconn.h"
 #include "tenantql/token_cache.h"
 
-#define JANITOR_INTERVAL_MS 1000
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
 #define LOGIN_LIMIT_KEYS 16384     /* tenant+email pairs the login limit remembers */
 
-h2o_timeout_t *tq_worker_timeout(tq_worker *w, uint64_t ms)
+static int http_slot = -1; /* the http module's worker slot */
+
+/* ---- answers by status, for /metrics ---- */
+
+static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
+
+void tq_server_count_status(tq_server *s, int status)
 {
-    for (int i = 0; i < w->ntimeouts; i++)
-        if (w->timeout_ms[i] == ms)
-            return &w->timeouts[i];
-    if (w->ntimeouts < (int)(sizeof(w->timeouts) / sizeof(w->timeouts[0]))) {
-        int i = w->ntimeouts++;
-        w->timeout_ms[i] = ms;
-        h2o_timeout_init(tq_worker_loop(w), &w->timeouts[i], ms);
-        return &w->timeouts[i];
+    int i = 0;
+    while (i < TQ_HTTP_STATUSES && counted_statuses[i] != status)
+        i++;
+    atomic_fetch_add(&s->http_statuses[i], 1); /* i == TQ_HTTP_STATUSES: any other */
+}
+
+void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b)
+{
+    for (int i = 0; i <= TQ_HTTP_STATUSES; i++) {
+        unsigned long n = atomic_load(&s->http_statuses[i]);
+        if (i < TQ_HTTP_STATUSES)
+            tq_strbuf_printf(b, "tenantql_http_responses_total{status=\"%d\"} %lu\n", counted_statuses[i], n);
+        else
+            tq_strbuf_printf(b, "tenantql_http_responses_total{status=\"other\"} %lu\n", n);
     }
-    int best = 0;
-    for (int i = 1; i < w->ntimeouts; i++)
-        if (llabs((long long)w->timeout_ms[i] - (long long)ms) < llabs((long long)w->timeout_ms[best] - (long long)ms))
-            best = i;
-    return &w->timeouts[best];
 }
 
 /* ---- listening ---- */
@@ -105,17 +114,17 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, bool 
     return fd;
 }
 
-/* ---- workers ---- */
+/* ---- the http module on each worker ---- */
 
 static void on_connection_closed(void *data)
 {
-    tq_worker *w = data;
-    w->connections--;
+    http_worker *hw = data;
+    hw->connections--;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    tq_worker *w = listener->data;
+    http_worker *hw = listener->data;
     if (err != NULL)
         return;
     /* a bounded batch per wake-up keeps one busy listener from starving the loop */
@@ -123,121 +132,93 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
-        w->connections++;
+        hw->connections++;
         sock->on_close.cb = on_connection_closed;
-        sock->on_close.data = w;
-        h2o_accept(&w->accept_ctx, sock);
+        sock->on_close.data = hw;
+        h2o_accept(&hw->accept_ctx, sock);
     }
 }
 
-static void on_wake(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
 {
-    /* the wake-up itself is the message: the loop re-checks w->stopping */
-    (void)rx;
-    (void)messages;
-}
-
-static void on_janitor(h2o_timeout_entry_t *entry)
-{
-    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, janitor_entry, entry);
-    tq_pools_worker_janitor(w, false);
-    h2o_timeout_link(tq_worker_loop(w), &w->janitor_timeout, &w->janitor_entry);
-}
-
-static void drain(tq_worker *w)
-{
-    tq_server *s = w->server;
-    h2o_socket_read_stop(w->listener);
-    h2o_socket_close(w->listener);
-    w->listener = NULL;
-    h2o_context_request_shutdown(&w->ctx);
-    uint64_t deadline = h2o_now(tq_worker_loop(w)) + (uint64_t)s->cfg.drain_timeout_ms;
-    while (atomic_load(&s->requests_in_flight) > 0 && h2o_now(tq_worker_loop(w)) < deadline)
-        h2o_evloop_run(tq_worker_loop(w), 50);
-    /* h2o 2.2 cannot close idle keep-alive connections on demand; expiring their idle
-     * timer now makes it close them on the next turn */
-    w->ctx.http1.req_timeout.timeout = 0;
-    while (w->connections > 0 && h2o_now(tq_worker_loop(w)) < deadline + 1000)
-        h2o_evloop_run(tq_worker_loop(w), 10);
-    tq_ds_worker_dispose(w);
-    tq_pools_worker_dispose(w);
-    for (int i = 0; i < 3; i++)
-        h2o_evloop_run(tq_worker_loop(w), 0);
-}
-
-static int worker_init(tq_server *s, tq_worker *w, char *err, size_t errlen)
-{
-    h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
-    w->accept_ctx.ctx = &w->ctx;
-    w->accept_ctx.hosts = s->globalconf.hosts;
+    tq_server *s = arg;
+    http_worker *hw = calloc(1, sizeof(*hw));
+    hw->w = w;
+    hw->server = s;
+    h2o_linklist_init_anchor(&hw->requests);
+    tq_worker_set_state(w, http_slot, hw);
+    h2o_context_init(&hw->ctx, tq_worker_loop(w), &s->globalconf);
+    hw->accept_ctx.ctx = &hw->ctx;
+    hw->accept_ctx.hosts = s->globalconf.hosts;
+    hw->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
+    hw->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
     int fd = open_listener(&s->listen_addr, s->listen_addr_len, true, err, errlen);
     if (fd < 0)
         return -1;
-    w->listener = h2o_evloop_socket_create(tq_worker_loop(w), fd, H2O_SOCKET_FLAG_DONT_READ);
-    w->listener->data = w;
-    h2o_socket_read_start(w->listener, on_accept);
-    h2o_multithread_register_receiver(w->ctx.queue, &w->wake_rx, on_wake);
-    tq_pools_worker_init(w);
-    tq_password_worker_init(w);
-    w->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
-    w->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
-    h2o_timeout_init(tq_worker_loop(w), &w->janitor_timeout, JANITOR_INTERVAL_MS);
-    w->janitor_entry.cb = on_janitor;
-    h2o_timeout_link(tq_worker_loop(w), &w->janitor_timeout, &w->janitor_entry);
+    hw->listener = h2o_evloop_socket_create(tq_worker_loop(w), fd, H2O_SOCKET_FLAG_DONT_READ);
+    hw->listener->data = hw;
+    h2o_socket_read_start(hw->listener, on_accept);
     return 0;
 }
 
-static void worker_dispose(tq_worker *w)
+static void close_listener(http_worker *hw)
 {
-    h2o_loop_t *loop = tq_worker_loop(w);
-    if (w->listener != NULL)
-        h2o_socket_close(w->listener);
-    if (h2o_timeout_is_linked(&w->janitor_entry))
-        h2o_timeout_unlink(&w->janitor_entry);
-    h2o_timeout_dispose(loop, &w->janitor_timeout);
-    for (int i = 0; i < w->ntimeouts; i++)
-        h2o_timeout_dispose(loop, &w->timeouts[i]);
-    h2o_multithread_unregister_receiver(w->ctx.queue, &w->wake_rx);
-    tq_password_worker_dispose(w);
-    /* h2o_context_request_shutdown arms an HTTP/2 graceful-shutdown timer even when no
-     * HTTP/2 connection exists; disposing the context with it linked asserts */
-    if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
-    h2o_context_dispose(&w->ctx);
-    h2o_evloop_run(loop, 0);
-    h2o_evloop_destroy(loop);
-    tq_token_cache_free(w->tokens);
-    w->tokens = NULL;
-    tq_doc_cache_free(w->docs);
-    w->docs = NULL;
+    if (hw->listener == NULL)
+        return;
+    h2o_socket_read_stop(hw->listener);
+    h2o_socket_close(hw->listener);
+    hw->listener = NULL;
 }
 
-/* Everything of a worker's loop is made, run and disposed on the worker's own thread:
- * h2o sockets take their buffers from the creating thread's thread-local recycling
- * allocator, so a socket made on the main thread (the context's message queue, the
- * listener) and used on a worker corrupts the main thread's free lists under load. */
-static void *worker_main(void *arg)
+/* Shutdown begins: no new connections; idle keep-alive connections close (h2o 2.2 cannot
+ * close them on demand, but expiring their idle timer makes it close them on the next
+ * turn; connections with a request in flight close once it is answered). */
+static void http_worker_stop(tq_worker *w, void *arg)
 {
-    tq_worker *w = arg;
-    tq_server *s = w->server;
-    w->start_rc = worker_init(s, w, w->start_err, sizeof(w->start_err));
-    pthread_barrier_wait(&s->start_barrier); /* every worker has tried */
-    pthread_barrier_wait(&s->start_barrier); /* the main thread has decided */
-    if (w->start_rc == 0 && !s->start_failed) {
-        while (!w->stopping)
-            h2o_evloop_run(tq_worker_loop(w), INT32_MAX);
-        drain(w);
-    }
-    if (w->ctx.loop != NULL)
-        worker_dispose(w);
-    return NULL;
+    http_worker *hw = tq_worker_state(w, http_slot);
+    close_listener(hw);
+    h2o_context_request_shutdown(&hw->ctx);
+    hw->ctx.http1.req_timeout.timeout = 0;
+}
+
+/* Draining waits for every worker's requests (a request may need a connection another
+ * worker holds) and for this worker's connections to close. */
+static bool http_worker_busy(tq_worker *w, void *arg)
+{
+    tq_server *s = arg;
+    http_worker *hw = tq_worker_state(w, http_slot);
+    return atomic_load(&s->requests_in_flight) > 0 || hw->connections > 0;
+}
+
+static size_t http_worker_cut_off(tq_worker *w, void *arg)
+{
+    return tq_graphql_cut_off(tq_worker_state(w, http_slot));
+}
+
+static void http_worker_dispose(tq_worker *w, void *arg)
+{
+    http_worker *hw = tq_worker_state(w, http_slot);
+    if (hw == NULL)
+        return;
+    close_listener(hw);
+    if (!h2o_linklist_is_empty(&hw->requests))
+        tq_log_warn("server", "worker %d: requests still open at exit", tq_worker_id(w));
+    /* h2o_context_request_shutdown arms an HTTP/2 graceful-shutdown timer even when no
+     * HTTP/2 connection exists; disposing the context with it linked asserts */
+    if (h2o_timeout_is_linked(&hw->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&hw->ctx.http2._graceful_shutdown_timeout);
+    if (hw->ctx.loop != NULL)
+        h2o_context_dispose(&hw->ctx);
+    tq_token_cache_free(hw->tokens);
+    tq_doc_cache_free(hw->docs);
+    tq_worker_set_state(w, http_slot, NULL);
+    free(hw);
 }
 
 /* ---- set-up ---- */
 
 static void configure_h2o(tq_server *s)
 {
-    h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("tenantql"));
     s->globalconf.max_request_entity_size = (size_t)s->cfg.max_body_bytes;
     /* HTTP/2 in h2o 2.2 is unmaintained upstream: keep cleartext upgrades off */
@@ -259,7 +240,7 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
 {
     const tq_server_config *c = &s->cfg;
     tq_password_config pc = {c->hash_threads, c->hash_opslimit, c->hash_memlimit};
-    if (tq_password_start(&pc, err, errlen) != 0)
+    if (tq_password_start(&pc, s->workers, err, errlen) != 0)
         return -1;
     if (c->login_rate_limit > 0 &&
         (s->api_auth.login_limit = tq_ratelimit_new(c->login_rate_limit, c->login_rate_window_s, LOGIN_LIMIT_KEYS)) ==
@@ -303,6 +284,7 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
 static void unload_parts(tq_server *s)
 {
     tq_password_stop();
+    tq_pgconn_cancel_shutdown();
     tq_ratelimit_free(s->api_auth.login_limit);
     tq_registry_close(s->registry);
     tq_pools_destroy();
@@ -323,6 +305,40 @@ static int wait_for_signal(void)
     return sig;
 }
 
+/* The http module's hooks, registered last: it starts after the modules it uses and
+ * stops and disposes before them. */
+static void register_http_module(tq_server *s)
+{
+    tq_worker_module hooks = {"http", http_worker_init, http_worker_stop, http_worker_busy, http_worker_cut_off,
+                              http_worker_dispose, s};
+    http_slot = tq_workers_add_module(s->workers, &hooks);
+}
+
+/* Serves until SIGINT or SIGTERM; returns once the workers have drained. */
+static void serve(tq_server *s)
+{
+    const tq_server_config *cfg = &s->cfg;
+    tq_log_info("server", "listening on http://%s/graphql with %d worker thread(s), %zu tenant(s) registered",
+                cfg->listen, cfg->threads, tq_registry_count(s->registry));
+    if (cfg->graphiql)
+        tq_log_info("server", "GraphiQL: open http://%s/graphql in a browser", cfg->listen);
+    if (cfg->ready_banner != NULL) {
+        fputs(cfg->ready_banner, stdout);
+        fflush(stdout);
+    }
+    int sig = wait_for_signal();
+    tq_log_info("server", "%s received: finishing requests in flight, then stopping",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void server_free(tq_server *s)
+{
+    unload_parts(s);
+    h2o_config_dispose(&s->globalconf);
+    tq_workers_free(s->workers);
+    free(s);
+}
+
 int tq_server_run(const tq_server_config *cfg)
 {
     char err[512];
@@ -333,21 +349,23 @@ int tq_server_run(const tq_server_config *cfg)
         free(s);
         return 2;
     }
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     int probe;
     /* a probe without SO_REUSEPORT tells "address in use" apart from sharing the port */
-    if (resolve_listen(cfg->listen, &ss, &sslen, err, sizeof(err)) != 0 ||
-        (probe = open_listener(&ss, sslen, false, err, sizeof(err))) < 0) {
+    if (resolve_listen(cfg->listen, &s->listen_addr, &s->listen_addr_len, err, sizeof(err)) != 0 ||
+        (probe = open_listener(&s->listen_addr, s->listen_addr_len, false, err, sizeof(err))) < 0) {
         tq_log_error("server", "%s (%s)", err, cfg->listen);
         free(s);
         return 1;
     }
     close(probe);
+    h2o_config_init(&s->globalconf);
+    /* modules register with the workers bottom-up: pools, data sources, passwords, http */
+    s->workers = tq_workers_new(cfg->threads, cfg->drain_timeout_ms);
+    tq_pools_init(s->workers, cfg->max_connections);
+    tq_ds_init(s->workers);
     if (load_parts(s, err, sizeof(err)) != 0) {
         tq_log_error("server", "%s", err);
-        unload_parts(s);
-        free(s);
+        server_free(s);
         return 1;
     }
     if (cfg->trust_tenant_header)
@@ -362,57 +380,21 @@ int tq_server_run(const tq_server_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     configure_h2o(s);
-    s->nworkers = cfg->threads;
-    s->workers = calloc((size_t)s->nworkers, sizeof(tq_worker));
-    tq_pools_init(s->workers, s->nworkers, cfg->max_connections);
-    s->listen_addr = ss;
-    s->listen_addr_len = sslen;
-    pthread_barrier_init(&s->start_barrier, NULL, (unsigned)s->nworkers + 1);
-    for (int i = 0; i < s->nworkers; i++) {
-        s->workers[i].id = i;
-        s->workers[i].server = s;
-        pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+    register_http_module(s);
+    if (tq_workers_start(s->workers, err, sizeof(err)) != 0) {
+        tq_log_error("server", "start-up failed: %s", err);
+        server_free(s);
+        return 1;
     }
-    pthread_barrier_wait(&s->start_barrier);
     int rc = 0;
-    for (int i = 0; i < s->nworkers && rc == 0; i++)
-        if (s->workers[i].start_rc != 0) {
-            tq_log_error("server", "start-up failed: %s", s->workers[i].start_err);
-            rc = 1;
-        }
-    if (rc == 0 && tq_registry_start(s->registry) != 0) {
+    if (tq_registry_start(s->registry) != 0) {
         tq_log_error("server", "start-up failed: the tenant registry cannot be read");
         rc = 1;
+    } else {
+        serve(s);
     }
-    s->start_failed = rc != 0;
-    pthread_barrier_wait(&s->start_barrier);
-    int started = s->nworkers;
-
-    if (rc == 0) {
-        tq_log_info("server", "listening on http://%s/graphql with %d worker thread(s), %zu tenant(s) registered",
-                    cfg->listen, s->nworkers, tq_registry_count(s->registry));
-        if (cfg->graphiql)
-            tq_log_info("server", "GraphiQL: open http://%s/graphql in a browser", cfg->listen);
-        if (cfg->ready_banner != NULL) {
-            fputs(cfg->ready_banner, stdout);
-            fflush(stdout);
-        }
-        int sig = wait_for_signal();
-        tq_log_info("server", "%s received: finishing requests in flight, then stopping",
-                    sig == SIGINT ? "SIGINT" : "SIGTERM");
-    }
-    if (rc == 0)
-        for (int i = 0; i < started; i++) {
-            s->workers[i].stopping = true;
-            h2o_multithread_send_message(&s->workers[i].wake_rx, NULL);
-        }
-    for (int i = 0; i < started; i++)
-        pthread_join(s->workers[i].thread, NULL);
-    pthread_barrier_destroy(&s->start_barrier);
-    unload_parts(s);
-    h2o_config_dispose(&s->globalconf);
-    free(s->workers);
-    free(s);
+    tq_workers_stop(s->workers);
+    server_free(s);
     tq_log_info("server", "stopped");
     return rc;
 }

@@ -1,193 +1,52 @@
 /*
- * pool.c - per-tenant connection pools shared by the worker threads (see pool.h).
- *
- * Locking: each pool has one mutex guarding its counters, idle lists and FIFO of
- * waiting queries; the module's list of pools has its own. Connections themselves are
- * only touched by the worker they are attached to, so every hand-over to another worker
- * detaches the connection first and travels as a message.
+ * pool.c - per-tenant connection pools shared by the worker threads (see pool.h; the
+ * global cap lives in pool_cap.c, the shared structures in pool_internal.h).
  *
  * Hand-over paths:
  *   release on worker A, first waiter on A  -> run at once
  *   release on worker A, first waiter on B  -> detach on A, message to B, attach on B
  *   query on B, idle connection only on A   -> take it from A's list, message to A
  *                                              ("steal"), A detaches and forwards to B
+ *
+ * Ownership: a pool belongs to whoever created it (the registry) until retired, and is
+ * freed by a janitor once retired, unborrowed and without connections. A connection
+ * belongs to its pool and is touched only on the worker whose loop watches it.
  */
-#include "tenantql/pool.h"
-
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool_internal.h"
 #include "tenantql/clock.h"
 #include "tenantql/log.h"
 
 /* a database that refused a connection is not retried for this long: its requests fail
  * fast instead of piling up behind connection attempts */
 #define POOL_DOWN_BACKOFF_MS 1000
-#define POOL_MAX_PARAMS 24
+#define JANITOR_INTERVAL_MS 1000
 
+pools_state pools_module = {.lock = PTHREAD_MUTEX_INITIALIZER, .slot = -1};
 
-struct tq_pool {
-    pthread_mutex_t lock;
-    char *label;
-    const char *keywords[POOL_MAX_PARAMS];
-    const char *values[POOL_MAX_PARAMS];
-    char *strings;                 /* one allocation holding the parameter texts */
-    tq_pool_options opts;
-    int refs;                      /* guarded by the module lock */
-    bool retired;
-    int total;                     /* connections open or opening */
-    int opening;                   /* of which still connecting (each will serve a waiter) */
-    bool wants_slot;               /* queued for a slot under the global cap (module's cap lock) */
-    h2o_linklist_t slot_link;
-    int nidle;
-    int nwaiting;
-    h2o_linklist_t *idle;          /* per worker */
-    h2o_linklist_t waiters;        /* tq_db_query.wait_link, FIFO */
-    uint64_t down_until;
-    unsigned long created, closed;
-    unsigned long closed_by[TQ_POOL_CLOSE_REASONS_];
-    _Atomic unsigned long wait_buckets[TQ_POOL_WAIT_BUCKETS + 1]; /* the last: over the largest bound */
-    _Atomic unsigned long wait_count, wait_sum_ms;
-    _Atomic uint64_t last_asked_ms; /* monotonic: the last tq_pool_query */
-    h2o_linklist_t module_link;
-};
-
-/* the module's own state: which workers exist, every pool for the janitor, and the
- * global cap on connections across all pools with its FIFO of pools waiting for a slot */
-static struct {
-    pthread_mutex_t lock;          /* the pool list (taken before any pool's lock) */
-    tq_worker *workers;
-    int nworkers;
-    h2o_linklist_t pools;
-    int max_total;                 /* 0: no global cap */
-    _Atomic int total;             /* connections open or opening, all pools */
-    pthread_mutex_t cap_lock;      /* the slot queue; never held while taking another lock */
-    h2o_linklist_t slot_waiters;   /* tq_pool.slot_link, FIFO */
-    _Atomic unsigned long evictions;
-    h2o_linklist_t *closing;       /* per worker: connections waiting for the server to let go */
-} pools_module = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {NULL, NULL}, 0, 0, PTHREAD_MUTEX_INITIALIZER, {NULL, NULL}, 0,
-                  NULL};
-
-/* An idle connection closed on its own worker to free a slot for another tenant. */
-typedef struct evict_msg {
-    h2o_multithread_message_t super;
-    tq_pool *pool;
-    tq_pgconn *conn;
-} evict_msg;
-
-static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg);
-static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg);
-static void on_conn_lost(tq_pgconn *c, const char *errmsg);
-static void run_query(tq_db_query *q, tq_pgconn *c);
+static void on_conn_connected(void *owner, bool ok, const char *errmsg);
+static void on_conn_result(void *owner, PGresult *res, const char *errmsg);
+static void on_conn_lost(void *owner, const char *errmsg);
+static void run_query(tq_db_query *q, pool_conn *c);
 
 static const tq_pgconn_ops pool_conn_ops = {on_conn_connected, on_conn_result, on_conn_lost};
 
 /* internal outcome: the connection taken for this query broke on the way; try again */
 #define TQ_DB_RETRY ((tq_db_status)100)
 
-/* ---- module ---- */
-
-void tq_pools_init(tq_worker *workers, int nworkers, int max_connections)
+static pool_worker *worker_state(tq_worker *w)
 {
-    pools_module.workers = workers;
-    pools_module.nworkers = nworkers;
-    pools_module.max_total = max_connections;
-    pools_module.total = 0;
-    h2o_linklist_init_anchor(&pools_module.pools);
-    h2o_linklist_init_anchor(&pools_module.slot_waiters);
-    pools_module.closing = calloc((size_t)nworkers, sizeof(*pools_module.closing));
-    for (int i = 0; i < nworkers; i++)
-        h2o_linklist_init_anchor(&pools_module.closing[i]);
+    return tq_worker_state(w, pools_module.slot);
 }
 
-/* ---- the global cap ---- */
-
-/* Takes a slot for a new connection when the cap allows. */
-static bool slot_reserve(void)
-{
-    int cur = atomic_load(&pools_module.total);
-    do {
-        if (pools_module.max_total > 0 && cur >= pools_module.max_total)
-            return false;
-    } while (!atomic_compare_exchange_weak(&pools_module.total, &cur, cur + 1));
-    return true;
-}
-
-static void start_connection(tq_pool *p, tq_worker *w);
-
-/* With p's lock held: p has waiters that the connections being opened will not serve. */
-static bool pool_needs_connection(const tq_pool *p)
-{
-    return !p->retired && p->nwaiting > p->opening && p->total < p->opts.max;
-}
-
-/* Queues p for the next free slot (once). */
-static void slot_wait(tq_pool *p)
-{
-    pthread_mutex_lock(&pools_module.cap_lock);
-    if (!p->wants_slot) {
-        p->wants_slot = true;
-        h2o_linklist_insert(&pools_module.slot_waiters, &p->slot_link);
-    }
-    pthread_mutex_unlock(&pools_module.cap_lock);
-}
-
-static bool slot_waiters_exist(void)
-{
-    pthread_mutex_lock(&pools_module.cap_lock);
-    bool any = !h2o_linklist_is_empty(&pools_module.slot_waiters);
-    pthread_mutex_unlock(&pools_module.cap_lock);
-    return any;
-}
-
-/* Hands free slots to waiting pools in FIFO order, opening their connections on worker
- * w; a pool that still needs more goes to the back of the queue (round robin). */
-static void slot_grant(tq_worker *w)
-{
-    for (;;) {
-        pthread_mutex_lock(&pools_module.cap_lock);
-        if (h2o_linklist_is_empty(&pools_module.slot_waiters)) {
-            pthread_mutex_unlock(&pools_module.cap_lock);
-            return;
-        }
-        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, slot_link, pools_module.slot_waiters.next);
-        h2o_linklist_unlink(&p->slot_link);
-        p->wants_slot = false;
-        pthread_mutex_unlock(&pools_module.cap_lock);
-
-        if (!slot_reserve()) {
-            slot_wait(p); /* back in front is not possible without the lock dance; fairness holds at the next free */
-            return;
-        }
-        pthread_mutex_lock(&p->lock);
-        bool grow = pool_needs_connection(p);
-        if (grow) {
-            p->total++;
-            p->opening++;
-        }
-        bool more = grow && pool_needs_connection(p);
-        pthread_mutex_unlock(&p->lock);
-        if (!grow) {
-            atomic_fetch_sub(&pools_module.total, 1);
-            continue;
-        }
-        if (more)
-            slot_wait(p);
-        start_connection(p, w);
-    }
-}
-
-/* A connection of any pool is gone for good: its slot goes to the next waiting pool. */
-static void slot_release(tq_worker *w)
-{
-    atomic_fetch_sub(&pools_module.total, 1);
-    slot_grant(w);
-}
+/* ---- pools ---- */
 
 static void pool_free(tq_pool *p)
 {
+    cap_forget_pool(p);
     pthread_mutex_destroy(&p->lock);
     free(p->idle);
     free(p->strings);
@@ -209,8 +68,8 @@ void tq_pools_destroy(void)
         pool_free(p);
     }
     pthread_mutex_unlock(&pools_module.lock);
-    free(pools_module.closing);
-    pools_module.closing = NULL;
+    free(pools_module.workers);
+    pools_module.workers = NULL;
 }
 
 tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
@@ -233,7 +92,7 @@ tq_pool *tq_pool_create(const char *label, const char *const *keywords, const ch
     pthread_mutex_init(&p->lock, NULL);
     p->label = strdup(label);
     p->opts = *opts;
-    p->refs = 1;
+    atomic_init(&p->borrowers, 0);
     atomic_init(&p->last_asked_ms, tq_clock_ms());
     p->idle = calloc((size_t)pools_module.nworkers, sizeof(*p->idle));
     for (int i = 0; i < pools_module.nworkers; i++)
@@ -245,38 +104,33 @@ tq_pool *tq_pool_create(const char *label, const char *const *keywords, const ch
     return p;
 }
 
-bool tq_pool_retire_if_idle(tq_pool *p, int holders)
+void tq_pool_retire(tq_pool *p)
 {
-    bool retire = false;
-    pthread_mutex_lock(&pools_module.lock);
     pthread_mutex_lock(&p->lock);
-    if (p->refs == holders && p->total == 0 && p->nwaiting == 0 && !p->retired &&
-        tq_clock_ms() - atomic_load(&p->last_asked_ms) >= (uint64_t)p->opts.idle_timeout_ms) {
-        p->refs = 0;
-        p->retired = true; /* the janitor frees it: it holds nothing */
-        retire = true;
-    }
+    p->retired = true; /* the janitors close its idle connections and free it */
     pthread_mutex_unlock(&p->lock);
-    pthread_mutex_unlock(&pools_module.lock);
-    return retire;
 }
 
-void tq_pool_ref(tq_pool *p)
+bool tq_pool_retire_if_idle(tq_pool *p)
 {
-    pthread_mutex_lock(&pools_module.lock);
-    p->refs++;
-    pthread_mutex_unlock(&pools_module.lock);
-}
-
-void tq_pool_unref(tq_pool *p)
-{
-    pthread_mutex_lock(&pools_module.lock);
-    if (--p->refs == 0) {
-        pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->lock);
+    bool idle = atomic_load(&p->borrowers) == 0 && p->total == 0 && p->nwaiting == 0 && !p->retired &&
+                tq_clock_ms() - atomic_load(&p->last_asked_ms) >= (uint64_t)p->opts.idle_timeout_ms;
+    if (idle)
         p->retired = true;
-        pthread_mutex_unlock(&p->lock);
-    }
-    pthread_mutex_unlock(&pools_module.lock);
+    pthread_mutex_unlock(&p->lock);
+    return idle;
+}
+
+void tq_pool_borrow(tq_pool *p)
+{
+    atomic_fetch_add(&p->borrowers, 1);
+}
+
+void tq_pool_return(tq_pool *p)
+{
+    if (p != NULL)
+        atomic_fetch_sub(&p->borrowers, 1);
 }
 
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out)
@@ -298,6 +152,11 @@ void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out)
     out->wait_sum_ms = atomic_load(&p->wait_sum_ms);
 }
 
+const char *tq_pool_label(const tq_pool *p)
+{
+    return p->label;
+}
+
 void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data)
 {
     pthread_mutex_lock(&pools_module.lock);
@@ -308,7 +167,17 @@ void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data)
 
 int tq_pools_max_connections(void)
 {
-    return pools_module.max_total;
+    return cap_max();
+}
+
+unsigned long tq_pools_evictions(void)
+{
+    return cap_evictions();
+}
+
+int tq_pools_open_connections(void)
+{
+    return cap_open_connections();
 }
 
 /* ---- completing queries ---- */
@@ -317,7 +186,7 @@ static void on_deferred_completion(h2o_timeout_entry_t *entry)
 {
     tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, timer, entry);
     if (q->status == TQ_DB_RETRY) {
-        tq_pool_query(q->pool, q->worker, q);
+        tq_pool_query(q->pool, q->worker->w, q);
         return;
     }
     q->cb(q, q->status, NULL);
@@ -331,18 +200,18 @@ static void complete_later(tq_db_query *q, tq_db_status status)
     q->status = status;
     q->conn = NULL;
     q->timer.cb = on_deferred_completion;
-    h2o_timeout_link(tq_worker_loop(q->worker), &q->worker->ctx.zero_timeout, &q->timer);
+    h2o_timeout_link(q->worker->loop.loop, q->worker->loop.zero, &q->timer);
 }
 
-/* Sends q (with a connection or an outcome) to its own worker. Runs on any thread;
- * a connection must already be detached. */
+/* Sends q (with a connection or an outcome) to its own worker. Runs on any thread; a
+ * connection must already be detached. */
 static void send_to_owner(tq_db_query *q)
 {
-    h2o_multithread_send_message(&q->worker->pool_rx, &q->msg);
+    h2o_multithread_send_message(&q->worker->handover_rx, &q->msg);
 }
 
 /* Gives connection c (attached to worker `from`) to query q. */
-static void hand_over(tq_db_query *q, tq_pgconn *c, tq_worker *from)
+static void hand_over(tq_db_query *q, pool_conn *c, pool_worker *from)
 {
     if (q->worker == from) {
         if (h2o_timeout_is_linked(&q->timer))
@@ -350,13 +219,13 @@ static void hand_over(tq_db_query *q, tq_pgconn *c, tq_worker *from)
         run_query(q, c);
         return;
     }
-    tq_pgconn_detach(c);
+    tq_pgconn_detach(c->pg);
     q->conn = c;
     q->steal = false;
     send_to_owner(q);
 }
 
-static void fail_waiter(tq_db_query *q, tq_db_status status, tq_worker *on)
+static void fail_waiter(tq_db_query *q, tq_db_status status, pool_worker *on)
 {
     if (q->worker == on) {
         complete_later(q, status);
@@ -369,9 +238,14 @@ static void fail_waiter(tq_db_query *q, tq_db_status status, tq_worker *on)
 
 /* ---- connections ---- */
 
-static void close_conn(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why)
+static void conn_free(pool_conn *c)
 {
-    tq_pgconn_close(c);
+    tq_pgconn_close(c->pg);
+    free(c);
+}
+
+static void count_close(tq_pool *p, tq_pool_close_reason why)
+{
     pthread_mutex_lock(&p->lock);
     p->closed++;
     p->closed_by[why]++;
@@ -380,128 +254,152 @@ static void close_conn(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why)
 
 static void on_released_slot(void *data)
 {
-    tq_pgconn *c = data;
+    pool_conn *c = data;
     h2o_linklist_unlink(&c->link);
-    c->link.next = c->link.prev = NULL;
-    slot_release(c->worker);
+    pool_worker *pw = c->worker;
+    free(c);
+    cap_release(pw);
 }
 
-/* Starts a graceful close; the connection waits in its worker's closing list. */
-static void close_gracefully(tq_pgconn *c, tq_worker *w)
-{
-    h2o_linklist_insert(&pools_module.closing[w->id], &c->link);
-    tq_pgconn_close_gracefully(c, on_released_slot, c);
-}
-
-/* Closes a live connection (already out of p's counts) and frees its global slot once
+/* Closes a connection (already out of its pool's counts) and frees its global slot once
  * the server has let go of it: under the cap, PostgreSQL never sees more connections
  * than the cap, not even for the moment a backend takes to exit. */
-static void close_conn_releasing_slot(tq_pool *p, tq_pgconn *c, tq_pool_close_reason why, tq_worker *w)
+static void close_releasing_slot(pool_conn *c, tq_pool_close_reason why)
 {
-    pthread_mutex_lock(&p->lock);
-    p->closed++;
-    p->closed_by[why]++;
-    pthread_mutex_unlock(&p->lock);
-    if (w->stopping) {
-        tq_pgconn_close(c);
-        slot_release(w);
+    count_close(c->pool, why);
+    pool_worker *pw = c->worker;
+    if (tq_worker_stopping(pw->w) && tq_pgconn_get_state(c->pg) != TQ_PGCONN_BUSY) {
+        conn_free(c);
+        cap_release(pw);
         return;
     }
-    close_gracefully(c, w);
+    h2o_linklist_insert(&pw->closing, &c->link);
+    tq_pgconn_close_gracefully(c->pg, on_released_slot, c);
 }
 
-static void start_connection(tq_pool *p, tq_worker *w)
+void pool_close_evicted(pool_conn *c, pool_worker *pw)
 {
-    tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", p->label, atomic_load(&pools_module.total));
-    tq_pgconn *c = tq_pgconn_connect(w, p->keywords, p->values, &pool_conn_ops, p);
+    (void)pw;
+    tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", c->pool->label);
+    cap_count_eviction();
+    close_releasing_slot(c, TQ_POOL_CLOSED_EVICTED);
+}
+
+void pool_start_connection(tq_pool *p, pool_worker *pw)
+{
+    tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", p->label, cap_open_connections());
+    pool_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         tq_log_error("pool", "%s: out of memory creating a connection", p->label);
         abort();
     }
-    h2o_linklist_init_anchor(&c->link);
-    c->link.next = c->link.prev = NULL;
+    c->pool = p;
+    c->worker = pw;
+    c->pg = tq_pgconn_connect(&pw->loop, p->keywords, p->values, &pool_conn_ops, c);
+    if (c->pg == NULL) {
+        tq_log_error("pool", "%s: out of memory creating a connection", p->label);
+        abort();
+    }
+}
+
+bool pool_needs_connection_locked(const tq_pool *p)
+{
+    return !p->retired && p->nwaiting > p->opening && p->total < p->opts.max;
 }
 
 /* With the lock held: whether a new connection should be opened for waiting queries.
- * Reserves the slot when it answers yes. */
-static bool reserve_connection_for_waiters(tq_pool *p)
+ * Takes the pool's count when it answers yes (the caller has the slot). */
+static bool reserve_connection_for_waiters_locked(tq_pool *p)
 {
-    if (!pool_needs_connection(p))
+    if (!pool_needs_connection_locked(p))
         return false;
     p->total++;
     p->opening++;
     return true;
 }
 
-/* Connection c on worker w is free: first waiter gets it, else it goes idle. */
-static void conn_available(tq_pool *p, tq_pgconn *c, tq_worker *w)
+/* With p's lock held: the first waiter, out of the FIFO, or NULL. */
+static tq_db_query *pop_waiter_locked(tq_pool *p)
 {
+    if (h2o_linklist_is_empty(&p->waiters))
+        return NULL;
+    tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
+    h2o_linklist_unlink(&q->wait_link);
+    q->waiting = false;
+    p->nwaiting--;
+    return q;
+}
+
+/* Connection c on worker pw is free: first waiter gets it, else it goes idle. */
+static void conn_available(pool_conn *c, pool_worker *pw)
+{
+    tq_pool *p = c->pool;
     pthread_mutex_lock(&p->lock);
     if (p->retired) {
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_OTHER, w);
+        close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
         return;
     }
-    /* while the server drains, queued queries still belong to requests in flight:
-     * they are served first, and only a connection nobody waits for is closed */
-    if (!h2o_linklist_is_empty(&p->waiters)) {
-        tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
-        h2o_linklist_unlink(&q->wait_link);
-        q->waiting = false;
-        p->nwaiting--;
+    /* while the server drains, queued queries still belong to requests in flight: they
+     * are served first, and only a connection nobody waits for is closed */
+    tq_db_query *q = pop_waiter_locked(p);
+    if (q != NULL) {
         pthread_mutex_unlock(&p->lock);
-        hand_over(q, c, w);
+        hand_over(q, c, pw);
         return;
     }
-    if (w->stopping) {
+    if (tq_worker_stopping(pw->w)) {
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_OTHER, w);
+        close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
         return;
     }
-    if (pools_module.max_total > 0 && slot_waiters_exist()) {
+    if (cap_has_waiters()) {
         /* another tenant waits for a slot under the cap: this one would only sit idle */
         p->total--;
         pthread_mutex_unlock(&p->lock);
-        atomic_fetch_add(&pools_module.evictions, 1);
-        close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_EVICTED, w);
+        cap_count_eviction();
+        close_releasing_slot(c, TQ_POOL_CLOSED_EVICTED);
         return;
     }
-    c->idle_since = tq_worker_now(w);
-    h2o_linklist_insert(&p->idle[w->id], &c->link);
+    c->idle_since = tq_worker_now(pw->w);
+    h2o_linklist_insert(&p->idle[tq_worker_id(pw->w)], &c->link);
     p->nidle++;
     pthread_mutex_unlock(&p->lock);
 }
 
 /* Connection c is unusable: forget it, and open a replacement if queries wait. */
-static void conn_gone(tq_pool *p, tq_pgconn *c, tq_worker *w)
+static void conn_gone(pool_conn *c, pool_worker *pw)
 {
+    tq_pool *p = c->pool;
     pthread_mutex_lock(&p->lock);
     p->total--;
-    bool grow = reserve_connection_for_waiters(p);
+    bool grow = reserve_connection_for_waiters_locked(p);
     pthread_mutex_unlock(&p->lock);
-    close_conn(p, c, TQ_POOL_CLOSED_BROKEN);
+    count_close(p, TQ_POOL_CLOSED_BROKEN);
+    conn_free(c);
     if (grow)
-        start_connection(p, w); /* the slot passes to the replacement */
+        pool_start_connection(p, pw); /* the slot passes to the replacement */
     else
-        slot_release(w);
+        cap_release(pw);
 }
 
-static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg)
+static void on_conn_connected(void *owner, bool ok, const char *errmsg)
 {
-    tq_pool *p = c->owner;
-    tq_worker *w = c->worker;
+    pool_conn *c = owner;
+    tq_pool *p = c->pool;
+    pool_worker *pw = c->worker;
     pthread_mutex_lock(&p->lock);
     p->opening--;
-    pthread_mutex_unlock(&p->lock);
     if (ok) {
-        pthread_mutex_lock(&p->lock);
         p->created++;
         p->down_until = 0;
-        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (ok) {
         tq_log_debug("pool", "%s: connection opened", p->label);
-        conn_available(p, c, w);
+        conn_available(c, pw);
         return;
     }
     tq_log_warn("pool", "%s: cannot connect: %.*s", p->label, (int)strcspn(errmsg, "\n"), errmsg);
@@ -511,39 +409,37 @@ static void on_conn_connected(tq_pgconn *c, bool ok, const char *errmsg)
     pthread_mutex_lock(&p->lock);
     p->total--;
     if (p->total == 0) {
-        p->down_until = tq_worker_now(w) + POOL_DOWN_BACKOFF_MS;
-        while (!h2o_linklist_is_empty(&p->waiters)) {
-            tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
-            h2o_linklist_unlink(&q->wait_link);
-            q->waiting = false;
-            p->nwaiting--;
+        p->down_until = tq_worker_now(pw->w) + POOL_DOWN_BACKOFF_MS;
+        tq_db_query *q;
+        while ((q = pop_waiter_locked(p)) != NULL)
             h2o_linklist_insert(&failed, &q->wait_link);
-        }
     }
     pthread_mutex_unlock(&p->lock);
-    tq_pgconn_close(c);
-    slot_release(w);
+    conn_free(c);
+    cap_release(pw);
     while (!h2o_linklist_is_empty(&failed)) {
         tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, failed.next);
         h2o_linklist_unlink(&q->wait_link);
-        fail_waiter(q, TQ_DB_UNAVAILABLE, w);
+        fail_waiter(q, TQ_DB_UNAVAILABLE, pw);
     }
 }
 
-static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg)
+static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
 {
-    tq_pool *p = c->owner;
-    tq_worker *w = c->worker;
+    pool_conn *c = owner;
+    pool_worker *pw = c->worker;
     tq_db_query *q = c->query;
     c->query = NULL;
+    h2o_linklist_unlink(&c->busy_link);
     tq_db_status status;
     if (res == NULL) {
-        tq_log_warn("pool", "%s: connection lost during a query: %.*s", p->label, (int)strcspn(errmsg, "\n"), errmsg);
+        tq_log_warn("pool", "%s: connection lost during a query: %.*s", c->pool->label, (int)strcspn(errmsg, "\n"),
+                    errmsg);
         status = TQ_DB_UNAVAILABLE;
-        conn_gone(p, c, w);
+        conn_gone(c, pw);
     } else {
         status = PQresultStatus(res) == PGRES_FATAL_ERROR ? TQ_DB_SQL_ERROR : TQ_DB_OK;
-        conn_available(p, c, w);
+        conn_available(c, pw);
     }
     if (q->conn == NULL) {
         /* the failure happened inside tq_pgconn_send: keep the no-reentry promise */
@@ -555,14 +451,14 @@ static void on_conn_result(tq_pgconn *c, PGresult *res, const char *errmsg)
     q->cb(q, status, res);
 }
 
-static void on_conn_lost(tq_pgconn *c, const char *errmsg)
+static void on_conn_lost(void *owner, const char *errmsg)
 {
-    tq_pool *p = c->owner;
+    pool_conn *c = owner;
+    tq_pool *p = c->pool;
     pthread_mutex_lock(&p->lock);
     bool was_idle = c->link.next != NULL;
     if (was_idle) {
         h2o_linklist_unlink(&c->link);
-        c->link.next = c->link.prev = NULL;
         p->nidle--;
     }
     pthread_mutex_unlock(&p->lock);
@@ -571,7 +467,7 @@ static void on_conn_lost(tq_pgconn *c, const char *errmsg)
         return;
     tq_log_info("pool", "%s: idle connection closed by the server: %.*s", p->label, (int)strcspn(errmsg, "\n"),
                 errmsg);
-    conn_gone(p, c, c->worker);
+    conn_gone(c, c->worker);
 }
 
 static const unsigned wait_bounds_ms[TQ_POOL_WAIT_BUCKETS] = TQ_POOL_WAIT_BOUNDS_MS;
@@ -586,14 +482,17 @@ static void record_wait(tq_pool *p, uint64_t ms)
     atomic_fetch_add(&p->wait_sum_ms, ms);
 }
 
-static void run_query(tq_db_query *q, tq_pgconn *c)
+static void run_query(tq_db_query *q, pool_conn *c)
 {
-    uint64_t now = tq_worker_now(q->worker);
+    pool_worker *pw = q->worker;
+    uint64_t now = tq_worker_now(pw->w);
     record_wait(q->pool, now > q->asked_at ? now - q->asked_at : 0);
     c->query = q;
+    c->worker = pw;
+    h2o_linklist_insert(&pw->busy, &c->busy_link);
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
-    if (tq_pgconn_send(c, q->stmt, q->params) == 0)
+    if (tq_pgconn_send(c->pg, q->stmt, q->params) == 0)
         q->conn = c;
 }
 
@@ -616,20 +515,19 @@ static void on_acquire_timeout(h2o_timeout_entry_t *entry)
         q->cb(q, TQ_DB_BUSY, NULL);
 }
 
-static tq_pgconn *pop_idle(tq_pool *p, int worker_id)
+static pool_conn *pop_idle_locked(tq_pool *p, int worker_id)
 {
     if (h2o_linklist_is_empty(&p->idle[worker_id]))
         return NULL;
     /* most recently used first: its server process is warmest, the others may expire */
-    tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, p->idle[worker_id].prev);
+    pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, p->idle[worker_id].prev);
     h2o_linklist_unlink(&c->link);
-    c->link.next = c->link.prev = NULL;
     p->nidle--;
     return c;
 }
 
 /* With p's lock held: another worker holds an idle connection of p. */
-static bool pool_has_stealable(tq_pool *p, int self)
+static bool has_stealable_locked(tq_pool *p, int self)
 {
     if (p->nidle == 0)
         return false;
@@ -640,104 +538,41 @@ static bool pool_has_stealable(tq_pool *p, int self)
 }
 
 /* With p's lock held: q joins p's FIFO, bounded by the acquire timeout. */
-static void wait_in_line(tq_pool *p, tq_worker *w, tq_db_query *q)
+static void wait_in_line_locked(tq_pool *p, pool_worker *pw, tq_db_query *q)
 {
     q->waiting = true;
     p->nwaiting++;
     h2o_linklist_insert(&p->waiters, &q->wait_link);
     q->timer.cb = on_acquire_timeout;
-    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
+    h2o_timeout_link(pw->loop.loop, tq_worker_timeout(pw->w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
 }
 
-static void close_evicted(tq_pool *p, tq_pgconn *c, tq_worker *w)
+/* With p's lock held (released on return): nothing idle anywhere and room to grow. A
+ * connection already being opened will serve q when it is enough; only a pool that
+ * really needs one more takes a slot, and only a pool that finds none makes room by
+ * closing another tenant's idle connection. */
+static void grow_or_wait_unlock(tq_pool *p, pool_worker *pw, tq_db_query *q)
 {
-    tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", p->label);
-    atomic_fetch_add(&pools_module.evictions, 1);
-    close_conn_releasing_slot(p, c, TQ_POOL_CLOSED_EVICTED, w);
-}
-
-/* Closes the longest-idle connection of another pool, on the worker it lives on; its
- * slot then goes to the first pool waiting for one. Nothing idle: nothing to do (a
- * slot frees when some connection is released or closes). */
-static void evict_idle_connection(tq_pool *for_pool, tq_worker *w)
-{
-    tq_pool *victim_pool = NULL;
-    tq_pgconn *victim = NULL;
-    int victim_worker = -1;
-    pthread_mutex_lock(&pools_module.lock);
-    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next) {
-        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
-        if (p == for_pool)
-            continue;
-        pthread_mutex_lock(&p->lock);
-        for (int i = 0; i < pools_module.nworkers && p->nidle > 0; i++) {
-            if (h2o_linklist_is_empty(&p->idle[i]))
-                continue;
-            tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, p->idle[i].next); /* oldest first */
-            if (victim == NULL || c->idle_since < victim->idle_since) {
-                victim = c;
-                victim_pool = p;
-                victim_worker = i;
-            }
-        }
-        pthread_mutex_unlock(&p->lock);
+    wait_in_line_locked(p, pw, q);
+    bool needs = pool_needs_connection_locked(p);
+    bool grow = needs && cap_reserve();
+    if (grow) {
+        p->total++;
+        p->opening++;
     }
-    if (victim != NULL) {
-        pthread_mutex_lock(&victim_pool->lock);
-        /* still idle where we saw it? Its worker may have used or closed (freed) it
-         * meanwhile, so look for the pointer without touching what it points to */
-        bool still_idle = false;
-        h2o_linklist_t *list = &victim_pool->idle[victim_worker];
-        for (h2o_linklist_t *e = list->next; e != list && !still_idle; e = e->next)
-            still_idle = e == &victim->link;
-        if (still_idle) {
-            h2o_linklist_unlink(&victim->link);
-            victim->link.next = victim->link.prev = NULL;
-            victim_pool->nidle--;
-            victim_pool->total--;
-        }
-        pthread_mutex_unlock(&victim_pool->lock);
-        if (!still_idle)
-            victim = NULL;
-    }
-    pthread_mutex_unlock(&pools_module.lock);
-    if (victim == NULL)
-        return;
-    if (victim_worker == w->id) {
-        close_evicted(victim_pool, victim, w);
-        return;
-    }
-    evict_msg *m = calloc(1, sizeof(*m));
-    m->pool = victim_pool;
-    m->conn = victim;
-    h2o_multithread_send_message(&pools_module.workers[victim_worker].evict_rx, &m->super);
-}
-
-static void on_evict_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
-{
-    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, evict_rx, rx);
-    while (!h2o_linklist_is_empty(messages)) {
-        evict_msg *m = H2O_STRUCT_FROM_MEMBER(evict_msg, super.link, messages->next);
-        h2o_linklist_unlink(&m->super.link);
-        close_evicted(m->pool, m->conn, w);
-        free(m);
-    }
-}
-
-unsigned long tq_pools_evictions(void)
-{
-    return atomic_load(&pools_module.evictions);
-}
-
-int tq_pools_open_connections(void)
-{
-    return atomic_load(&pools_module.total);
+    pthread_mutex_unlock(&p->lock);
+    if (grow)
+        pool_start_connection(p, pw);
+    else if (needs)
+        cap_wait_for_slot(p, pw);
 }
 
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
 {
+    pool_worker *pw = worker_state(w);
+    int self = tq_worker_id(w);
     q->pool = p;
-    q->worker = w;
+    q->worker = pw;
     q->asked_at = tq_worker_now(w);
     atomic_store_explicit(&p->last_asked_ms, tq_clock_ms(), memory_order_relaxed);
     q->conn = NULL;
@@ -746,86 +581,74 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     q->timer.cb = NULL;
 
     pthread_mutex_lock(&p->lock);
-    tq_pgconn *c = pop_idle(p, w->id);
+    pool_conn *c = pop_idle_locked(p, self);
     if (c != NULL) {
         pthread_mutex_unlock(&p->lock);
         run_query(q, c);
         return;
     }
-    if (p->retired) {
+    if (p->retired || (p->total == 0 && p->down_until > tq_worker_now(w) && !has_stealable_locked(p, self))) {
         pthread_mutex_unlock(&p->lock);
         complete_later(q, TQ_DB_UNAVAILABLE);
         return;
     }
-    if (p->total < p->opts.max && !pool_has_stealable(p, w->id)) {
-        if (p->total == 0 && p->down_until > tq_worker_now(w)) {
-            pthread_mutex_unlock(&p->lock);
-            complete_later(q, TQ_DB_UNAVAILABLE);
-            return;
-        }
-        wait_in_line(p, w, q);
-        bool grow = pool_needs_connection(p) && slot_reserve();
-        if (grow) {
-            p->total++;
-            p->opening++;
-        }
-        pthread_mutex_unlock(&p->lock);
-        if (grow) {
-            start_connection(p, w);
-        } else {
-            /* the global cap is reached: wait for a slot, and free one if some tenant's
-             * connection only sits idle */
-            slot_wait(p);
-            evict_idle_connection(p, w);
-        }
+    if (p->total < p->opts.max && !has_stealable_locked(p, self)) {
+        grow_or_wait_unlock(p, pw, q);
         return;
     }
     for (int i = 0; i < pools_module.nworkers; i++) {
-        if (i == w->id || (c = pop_idle(p, i)) == NULL)
+        if (i == self || (c = pop_idle_locked(p, i)) == NULL)
             continue;
         pthread_mutex_unlock(&p->lock);
         q->conn = c;
         q->steal = true;
-        h2o_multithread_send_message(&pools_module.workers[i].pool_rx, &q->msg);
+        h2o_multithread_send_message(&pools_module.workers[i]->handover_rx, &q->msg);
         return;
     }
-    wait_in_line(p, w, q);
+    wait_in_line_locked(p, pw, q);
     pthread_mutex_unlock(&p->lock);
 }
 
 /* ---- worker side ---- */
 
-static void on_pool_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+/* A steal reached the connection's old worker: let go of it and forward it. */
+static void forward_stolen(tq_db_query *q, pool_worker *pw)
 {
-    tq_worker *w = H2O_STRUCT_FROM_MEMBER(tq_worker, pool_rx, rx);
+    pool_conn *c = q->conn;
+    if (tq_pgconn_get_state(c->pg) == TQ_PGCONN_BROKEN) {
+        conn_gone(c, pw);
+        q->conn = NULL;
+        q->status = TQ_DB_RETRY;
+    } else {
+        tq_pgconn_detach(c->pg);
+    }
+    q->steal = false;
+    send_to_owner(q);
+}
+
+static void on_handover_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    pool_worker *pw = H2O_STRUCT_FROM_MEMBER(pool_worker, handover_rx, rx);
     while (!h2o_linklist_is_empty(messages)) {
         tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, msg.link, messages->next);
         h2o_linklist_unlink(&q->msg.link);
-        tq_pgconn *c = q->conn;
+        pool_conn *c = q->conn;
         if (q->steal) {
-            /* we are the connection's old worker: let go of it and forward */
-            if (c->state == TQ_PGCONN_BROKEN) {
-                conn_gone(q->pool, c, w);
-                q->conn = NULL;
-                q->status = TQ_DB_RETRY;
-            } else {
-                tq_pgconn_detach(c);
-            }
-            q->steal = false;
-            send_to_owner(q);
+            forward_stolen(q, pw);
             continue;
         }
         if (h2o_timeout_is_linked(&q->timer))
             h2o_timeout_unlink(&q->timer);
         if (c == NULL) {
             if (q->status == TQ_DB_RETRY)
-                tq_pool_query(q->pool, w, q);
+                tq_pool_query(q->pool, pw->w, q);
             else
                 q->cb(q, q->status, NULL);
             continue;
         }
-        if (tq_pgconn_attach(c, w) != 0) {
-            conn_gone(q->pool, c, w);
+        c->worker = pw;
+        if (tq_pgconn_attach(c->pg, &pw->loop) != 0) {
+            conn_gone(c, pw);
             q->conn = NULL;
             q->cb(q, TQ_DB_UNAVAILABLE, NULL);
             continue;
@@ -834,15 +657,12 @@ static void on_pool_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *mess
     }
 }
 
-void tq_pools_worker_init(tq_worker *w)
+/* Closes pw's idle connections that have idled too long (all of them when closing or
+ * when their pool is retired) and frees retired pools nobody needs any more. */
+static void janitor_run(pool_worker *pw, bool closing)
 {
-    h2o_multithread_register_receiver(w->ctx.queue, &w->pool_rx, on_pool_message);
-    h2o_multithread_register_receiver(w->ctx.queue, &w->evict_rx, on_evict_message);
-}
-
-void tq_pools_worker_janitor(tq_worker *w, bool closing)
-{
-    uint64_t now = tq_worker_now(w);
+    int self = tq_worker_id(pw->w);
+    uint64_t now = tq_worker_now(pw->w);
     h2o_linklist_t doomed;
     h2o_linklist_init_anchor(&doomed);
 
@@ -851,9 +671,9 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
         tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
         l = l->next;
         pthread_mutex_lock(&p->lock);
-        h2o_linklist_t *idle = &p->idle[w->id];
+        h2o_linklist_t *idle = &p->idle[self];
         for (h2o_linklist_t *e = idle->next; e != idle;) {
-            tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, e);
+            pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, e);
             e = e->next;
             if (closing || p->retired || c->idle_since + (uint64_t)p->opts.idle_timeout_ms <= now) {
                 h2o_linklist_unlink(&c->link);
@@ -864,7 +684,7 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
                 p->closed_by[closing || p->retired ? TQ_POOL_CLOSED_OTHER : TQ_POOL_CLOSED_IDLE]++;
             }
         }
-        bool unused = p->retired && p->refs == 0 && p->total == 0 && p->nwaiting == 0;
+        bool unused = p->retired && atomic_load(&p->borrowers) == 0 && p->total == 0 && p->nwaiting == 0;
         pthread_mutex_unlock(&p->lock);
         if (unused) {
             h2o_linklist_unlink(&p->module_link);
@@ -875,28 +695,139 @@ void tq_pools_worker_janitor(tq_worker *w, bool closing)
     pthread_mutex_unlock(&pools_module.lock);
 
     while (!h2o_linklist_is_empty(&doomed)) {
-        tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, doomed.next);
+        pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, doomed.next);
         h2o_linklist_unlink(&c->link);
-        c->link.next = c->link.prev = NULL;
         if (closing) {
-            tq_pgconn_close(c);
-            atomic_fetch_sub(&pools_module.total, 1);
+            conn_free(c);
+            cap_forget();
         } else {
-            close_gracefully(c, w);
+            h2o_linklist_insert(&pw->closing, &c->link);
+            tq_pgconn_close_gracefully(c->pg, on_released_slot, c);
         }
     }
 }
 
-void tq_pools_worker_dispose(tq_worker *w)
+static void on_janitor(h2o_timeout_entry_t *entry)
 {
-    tq_pools_worker_janitor(w, true);
-    h2o_multithread_unregister_receiver(w->ctx.queue, &w->pool_rx);
-    h2o_multithread_unregister_receiver(w->ctx.queue, &w->evict_rx);
-    /* graceful closes still waiting for their server: no more waiting */
-    while (!h2o_linklist_is_empty(&pools_module.closing[w->id])) {
-        tq_pgconn *c = H2O_STRUCT_FROM_MEMBER(tq_pgconn, link, pools_module.closing[w->id].next);
-        h2o_linklist_unlink(&c->link);
-        tq_pgconn_close(c);
-        atomic_fetch_sub(&pools_module.total, 1);
+    pool_worker *pw = H2O_STRUCT_FROM_MEMBER(pool_worker, janitor, entry);
+    janitor_run(pw, false);
+    h2o_timeout_link(pw->loop.loop, tq_worker_timeout(pw->w, JANITOR_INTERVAL_MS), &pw->janitor);
+}
+
+static int pools_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
+{
+    pool_worker *pw = calloc(1, sizeof(*pw));
+    if (pw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
+    pw->w = w;
+    pw->loop = (tq_pgconn_loop){tq_worker_loop(w), tq_worker_timeout(w, 0), tq_worker_timeout(w, TQ_PGCONN_LINGER_MS)};
+    h2o_linklist_init_anchor(&pw->closing);
+    h2o_linklist_init_anchor(&pw->busy);
+    h2o_multithread_register_receiver(tq_worker_queue(w), &pw->handover_rx, on_handover_message);
+    cap_worker_init(pw);
+    pw->janitor.cb = on_janitor;
+    h2o_timeout_link(pw->loop.loop, tq_worker_timeout(w, JANITOR_INTERVAL_MS), &pw->janitor);
+    tq_worker_set_state(w, pools_module.slot, pw);
+    pools_module.workers[tq_worker_id(w)] = pw;
+    return 0;
+}
+
+/* Draining waits for graceful closes: their slots are still counted by the server. */
+static bool pools_worker_busy(tq_worker *w, void *arg)
+{
+    pool_worker *pw = worker_state(w);
+    return pw != NULL && !h2o_linklist_is_empty(&pw->closing);
+}
+
+/* Fails the queries of worker pw that still wait in any pool's FIFO. */
+static void fail_waiting_queries(pool_worker *pw)
+{
+    h2o_linklist_t failed;
+    h2o_linklist_init_anchor(&failed);
+    pthread_mutex_lock(&pools_module.lock);
+    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next) {
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
+        pthread_mutex_lock(&p->lock);
+        for (h2o_linklist_t *e = p->waiters.next; e != &p->waiters;) {
+            tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, e);
+            e = e->next;
+            if (q->worker != pw)
+                continue;
+            h2o_linklist_unlink(&q->wait_link);
+            q->waiting = false;
+            p->nwaiting--;
+            h2o_linklist_insert(&failed, &q->wait_link);
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&pools_module.lock);
+    while (!h2o_linklist_is_empty(&failed)) {
+        tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, failed.next);
+        h2o_linklist_unlink(&q->wait_link);
+        complete_later(q, TQ_DB_UNAVAILABLE);
+    }
+}
+
+/* At the drain deadline: queries still running on pw's connections are cancelled and
+ * their connections closed once the server has let go (their requests get
+ * TENANT_UNAVAILABLE and end); queries still waiting for a connection fail. */
+static size_t pools_worker_cut_off(tq_worker *w, void *arg)
+{
+    pool_worker *pw = worker_state(w);
+    fail_waiting_queries(pw);
+    while (!h2o_linklist_is_empty(&pw->busy)) {
+        pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, busy_link, pw->busy.next);
+        h2o_linklist_unlink(&c->busy_link);
+        tq_db_query *q = c->query;
+        c->query = NULL;
+        tq_log_info("pool", "%s: query still running at the drain deadline: cancelled", c->pool->label);
+        tq_pgconn_cancel(c->pg);
+        pthread_mutex_lock(&c->pool->lock);
+        c->pool->total--;
+        pthread_mutex_unlock(&c->pool->lock);
+        close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
+        if (q != NULL && q->conn != NULL) {
+            q->conn = NULL;
+            complete_later(q, TQ_DB_UNAVAILABLE);
+        }
+    }
+    return 0;
+}
+
+static void pools_worker_dispose(tq_worker *w, void *arg)
+{
+    pool_worker *pw = worker_state(w);
+    if (pw == NULL)
+        return;
+    /* connections handed to this worker before every worker stopped arrive now */
+    for (int i = 0; i < 3; i++)
+        h2o_evloop_run(pw->loop.loop, 0);
+    if (h2o_timeout_is_linked(&pw->janitor))
+        h2o_timeout_unlink(&pw->janitor);
+    janitor_run(pw, true);
+    h2o_multithread_unregister_receiver(tq_worker_queue(w), &pw->handover_rx);
+    cap_worker_dispose(pw);
+    /* graceful closes still waiting for their server: no more waiting */
+    while (!h2o_linklist_is_empty(&pw->closing)) {
+        pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, pw->closing.next);
+        h2o_linklist_unlink(&c->link);
+        conn_free(c);
+        cap_forget();
+    }
+    pools_module.workers[tq_worker_id(w)] = NULL;
+    tq_worker_set_state(w, pools_module.slot, NULL);
+    free(pw);
+}
+
+void tq_pools_init(tq_workers *workers, int max_connections)
+{
+    pools_module.nworkers = tq_workers_count(workers);
+    pools_module.workers = calloc((size_t)pools_module.nworkers, sizeof(*pools_module.workers));
+    h2o_linklist_init_anchor(&pools_module.pools);
+    cap_init(max_connections);
+    static const tq_worker_module hooks = {"pool", pools_worker_init, NULL, pools_worker_busy, pools_worker_cut_off,
+                                           pools_worker_dispose, NULL};
+    pools_module.slot = tq_workers_add_module(workers, &hooks);
 }

@@ -30,28 +30,26 @@ static void on_verify(void *data, tq_password_status st)
     o->st = st;
 }
 
-static void worker_open(tq_worker *w)
+static tq_workers *group; /* one worker, run on this thread */
+
+static tq_worker *worker_open(void)
 {
-    memset(w, 0, sizeof(*w));
-    w->ctx.loop = h2o_evloop_create();
-    w->ctx.queue = h2o_multithread_create_queue(w->ctx.loop);
-    tq_password_worker_init(w);
+    char err[256];
+    CHECK(tq_workers_open_inline(group, err, sizeof(err)) == 0);
+    return tq_workers_at(group, 0);
 }
 
-static void worker_close(tq_worker *w)
+static void worker_close(void)
 {
-    tq_password_worker_dispose(w);
-    h2o_multithread_destroy_queue(w->ctx.queue);
-    h2o_evloop_run(w->ctx.loop, 0);
-    h2o_evloop_destroy(w->ctx.loop);
+    tq_workers_close_inline(group);
 }
 
 /* Runs w's loop until *calls reaches want (or 20 s pass). */
 static void run_until(tq_worker *w, const int *calls, int want)
 {
-    uint64_t deadline = h2o_now(w->ctx.loop) + 20000;
-    while (*calls < want && h2o_now(w->ctx.loop) < deadline)
-        h2o_evloop_run(w->ctx.loop, 10);
+    uint64_t deadline = h2o_now(tq_worker_loop(w)) + 20000;
+    while (*calls < want && h2o_now(tq_worker_loop(w)) < deadline)
+        h2o_evloop_run(tq_worker_loop(w), 10);
 }
 
 static void test_round_trip(tq_worker *w)
@@ -92,13 +90,13 @@ static void test_busy(tq_worker *w)
     int done = 0, busy = 0, okc = 0;
     for (int i = 0; i < N; i++)
         tq_password_verify_async(w, NULL, "pw", 2, on_verify, &o[i]);
-    uint64_t deadline = h2o_now(w->ctx.loop) + 60000;
+    uint64_t deadline = h2o_now(tq_worker_loop(w)) + 60000;
     do {
-        h2o_evloop_run(w->ctx.loop, 10);
+        h2o_evloop_run(tq_worker_loop(w), 10);
         done = 0;
         for (int i = 0; i < N; i++)
             done += o[i].calls;
-    } while (done < N && h2o_now(w->ctx.loop) < deadline);
+    } while (done < N && h2o_now(tq_worker_loop(w)) < deadline);
     for (int i = 0; i < N; i++) {
         busy += o[i].st == TQ_PASSWORD_BUSY;
         okc += o[i].st == TQ_PASSWORD_MISMATCH;
@@ -109,12 +107,11 @@ static void test_busy(tq_worker *w)
 
 static void test_dispose_drops(void)
 {
-    tq_worker w;
-    worker_open(&w);
+    tq_worker *w = worker_open();
     static outcome o[20];
     for (int i = 0; i < 20; i++)
-        tq_password_verify_async(&w, NULL, "pw", 2, on_verify, &o[i]);
-    worker_close(&w); /* queued, running and delivered jobs: freed, no callback */
+        tq_password_verify_async(w, NULL, "pw", 2, on_verify, &o[i]);
+    worker_close(); /* queued, running and delivered jobs: freed, no callback */
     int calls = 0;
     for (int i = 0; i < 20; i++)
         calls += o[i].calls;
@@ -130,25 +127,26 @@ int main(void)
     CHECK(cfg.threads == 2 && cfg.opslimit == crypto_pwhash_OPSLIMIT_INTERACTIVE &&
           cfg.memlimit == crypto_pwhash_MEMLIMIT_INTERACTIVE);
     char err[256];
+    group = tq_workers_new(1, 1000);
     cfg.threads = 0;
-    CHECK(tq_password_start(&cfg, err, sizeof(err)) == -1);
+    CHECK(tq_password_start(&cfg, NULL, err, sizeof(err)) == -1);
     cfg.threads = 1;
     cfg.opslimit = 1;
     cfg.memlimit = 8u << 20; /* fast enough for a test */
-    CHECK(tq_password_start(&cfg, err, sizeof(err)) == 0);
-    tq_worker w;
-    worker_open(&w);
-    test_round_trip(&w);
-    test_busy(&w);
-    worker_close(&w);
+    CHECK(tq_password_start(&cfg, group, err, sizeof(err)) == 0);
+    tq_worker *w = worker_open();
+    test_round_trip(w);
+    test_busy(w);
+    worker_close();
     test_dispose_drops();
     tq_password_stop();
     /* stopped: jobs fail at once (on the loop) instead of hanging */
-    worker_open(&w);
+    w = worker_open();
     outcome late = {0};
-    tq_password_hash_async(&w, "pw", 2, on_hash, &late);
-    run_until(&w, &late.calls, 1);
+    tq_password_hash_async(w, "pw", 2, on_hash, &late);
+    run_until(w, &late.calls, 1);
     CHECK(late.calls == 1 && late.st == TQ_PASSWORD_FAILED);
-    worker_close(&w);
+    worker_close();
+    tq_workers_free(group);
     return TQ_TEST_REPORT();
 }

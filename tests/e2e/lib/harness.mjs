@@ -139,9 +139,10 @@ export async function startServe(dev, args = [], env = {}) {
     try {
       await fetch(`${origin}/healthz`);
       return {
-        origin, url: `${origin}/graphql`, stderr: () => err,
-        stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        origin, url: `${origin}/graphql`, stderr: () => err, pid: child.pid,
+        /** Sends sig (SIGTERM by default); resolves to the exit code. */
+        stop(sig = 'SIGTERM') {
+          if (child.exitCode === null && child.signalCode === null) child.kill(sig);
           return waitForExit(child, 30000);
         },
       };
