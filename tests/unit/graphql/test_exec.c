@@ -1,5 +1,5 @@
 /*
- * test_exec.c - the executor (src/graphql/exec.c) on a small schema of its own
+ * test_exec.c - the executor (src/graphql/exec.c, coerce.c) on a small schema of its own
  * with resolvers that answer at once and resolvers that answer on a later call (the
  * test's own "event loop" runs them), so that both the synchronous and the asynchronous
  * paths are walked: null propagation, errors with path and locations, serial mutations,
@@ -226,7 +226,7 @@ static void value_text(const tq_value *v, tq_strbuf *b)
         tq_strbuf_printf(b, "%g", v->u.f);
         break;
     case TQ_VAL_STRING:
-        tq_strbuf_printf(b, "'%.*s'", (int)v->u.s.len, v->u.s.s);
+        tq_strbuf_printf(b, "`%.*s`", (int)v->u.s.len, v->u.s.s);
         break;
     case TQ_VAL_ENUM:
         tq_strbuf_printf(b, "%.*s", (int)v->u.s.len, v->u.s.s);
@@ -361,6 +361,26 @@ static char *finish(run *r)
     return out;
 }
 
+/* Expected responses are written with ' for ", which JSON never needs inside them. */
+static bool same_response(const char *got, const char *want)
+{
+    for (; *got != '\0' && *want != '\0'; got++, want++)
+        if (*got != (*want == '\'' ? '"' : *want))
+            return false;
+    return *got == *want;
+}
+
+static void check_response_text(const char *file, int line, const char *what, const char *got, const char *want)
+{
+    if (same_response(got, want)) {
+        tq_test_passed++;
+    } else {
+        tq_test_failed++;
+        fprintf(stderr, "%s:%d: %s\n  got  %s\n  want %s\n", file, line, what, got, want);
+    }
+}
+#define CHECK_RESPONSE(got, want) check_response_text(__FILE__, __LINE__, "response", (got), (want))
+
 static void check_response(const char *file, int line, const char *query, const char *variables, const char *operation,
                            const char *want)
 {
@@ -374,12 +394,7 @@ static void check_response(const char *file, int line, const char *query, const 
         fprintf(stderr, "%s:%d: on_done ran %d times for %s\n", file, line, r->done, query);
     }
     char *got = finish(r);
-    if (strcmp(got, want) == 0) {
-        tq_test_passed++;
-    } else {
-        tq_test_failed++;
-        fprintf(stderr, "%s:%d: %s\n  got  %s\n  want %s\n", file, line, query, got, want);
-    }
+    check_response_text(file, line, query, got, want);
     free(got);
 }
 #define RUN(q, want) check_response(__FILE__, __LINE__, (q), NULL, NULL, (want))
@@ -390,160 +405,160 @@ static void check_response(const char *file, int line, const char *query, const 
 
 static void test_fields_and_aliases(void)
 {
-    RUN("{ person(id: \"1\") { id name age } }", "{\"data\":{\"person\":{\"id\":\"1\",\"name\":\"Ann\",\"age\":30}}}");
+    RUN("{ person(id: \"1\") { id name age } }", "{'data':{'person':{'id':'1','name':'Ann','age':30}}}");
     /* aliases: one field twice with other arguments; response keys in query order */
     RUN("{ b: person(id: \"2\") { name } a: person(id: \"1\") { who: name n: name } }",
-        "{\"data\":{\"b\":{\"name\":\"Bob\"},\"a\":{\"who\":\"Ann\",\"n\":\"Ann\"}}}");
+        "{'data':{'b':{'name':'Bob'},'a':{'who':'Ann','n':'Ann'}}}");
     /* the same response key twice merges the sub-selections */
     RUN("{ person(id: \"1\") { name } person(id: \"1\") { age name } }",
-        "{\"data\":{\"person\":{\"name\":\"Ann\",\"age\":30}}}");
-    RUN("{ person(id: \"9\") { name } }", "{\"data\":{\"person\":null}}");
+        "{'data':{'person':{'name':'Ann','age':30}}}");
+    RUN("{ person(id: \"9\") { name } }", "{'data':{'person':null}}");
     RUN("{ people { name friends { id } } }",
-        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.friends.\",\"locations\":[{"
-        "\"line\":1,\"column\":17}],\"path\":[\"people\",2,\"friends\",1]}],\"data\":{\"people\":[{\"name\":\"Ann\","
-        "\"friends\":[{\"id\":\"2\"},{\"id\":\"3\"}]},{\"name\":\"Bob\",\"friends\":[{\"id\":\"1\"}]},{\"name\":null,"
-        "\"friends\":null}]}}");
+        "{'errors':[{'message':'Cannot return null for non-nullable field Person.friends.','locations':[{"
+        "'line':1,'column':17}],'path':['people',2,'friends',1]}],'data':{'people':[{'name':'Ann',"
+        "'friends':[{'id':'2'},{'id':'3'}]},{'name':'Bob','friends':[{'id':'1'}]},{'name':null,"
+        "'friends':null}]}}");
     RUN("{ __typename person(id: \"3\") { __typename t: __typename } }",
-        "{\"data\":{\"__typename\":\"Query\",\"person\":{\"__typename\":\"Person\",\"t\":\"Person\"}}}");
+        "{'data':{'__typename':'Query','person':{'__typename':'Person','t':'Person'}}}");
 }
 
 static void test_null_propagation(void)
 {
     /* a non-null field that is null nulls its parent, the nearest nullable position */
     RUN("{ person(id: \"2\") { name best { name } } }",
-        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.best.\",\"locations\":[{"
-        "\"line\":1,\"column\":26}],\"path\":[\"person\",\"best\"]}],\"data\":{\"person\":null}}");
+        "{'errors':[{'message':'Cannot return null for non-nullable field Person.best.','locations':[{"
+        "'line':1,'column':26}],'path':['person','best']}],'data':{'person':null}}");
     /* through several non-null levels: [Person!]! nulls up to data */
     RUN("{ people { best { best { name } } } }",
-        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.best.\",\"locations\":[{"
-        "\"line\":1,\"column\":19}],\"path\":[\"people\",0,\"best\",\"best\"]}],\"data\":null}");
+        "{'errors':[{'message':'Cannot return null for non-nullable field Person.best.','locations':[{"
+        "'line':1,'column':19}],'path':['people',0,'best','best']}],'data':null}");
     /* a field error on a non-null root field nulls data */
     RUN("{ person(id: \"1\") { name } strict }",
-        "{\"errors\":[{\"message\":\"Strict failed.\",\"locations\":[{\"line\":1,\"column\":28}],\"path\":[\"strict\"]}],"
-        "\"data\":null}");
+        "{'errors':[{'message':'Strict failed.','locations':[{'line':1,'column':28}],'path':['strict']}],"
+        "'data':null}");
     /* a null item in a list of non-null items nulls the list, the first null reported only */
     RUN("{ person(id: \"3\") { friends { name } } }",
-        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.friends.\",\"locations\":[{"
-        "\"line\":1,\"column\":21}],\"path\":[\"person\",\"friends\",1]}],\"data\":{\"person\":{\"friends\":null}}}");
+        "{'errors':[{'message':'Cannot return null for non-nullable field Person.friends.','locations':[{"
+        "'line':1,'column':21}],'path':['person','friends',1]}],'data':{'person':{'friends':null}}}");
     /* the same with the object answering later */
     RUN("{ later(id: \"2\") { slowName best { name } } ok: person(id: \"1\") { name } }",
-        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.best.\",\"locations\":[{"
-        "\"line\":1,\"column\":29}],\"path\":[\"later\",\"best\"]}],\"data\":{\"later\":null,\"ok\":{\"name\":\"Ann\"}}}");
+        "{'errors':[{'message':'Cannot return null for non-nullable field Person.best.','locations':[{"
+        "'line':1,'column':29}],'path':['later','best']}],'data':{'later':null,'ok':{'name':'Ann'}}}");
 }
 
 static void test_errors(void)
 {
     /* a resolver's error: message, code, the locations of every merged node, the path */
     RUN("{ people { oops } p: person(id: \"1\") { oops ...F } } fragment F on Person { oops }",
-        "{\"errors\":[{\"message\":\"No oops for 1.\",\"locations\":[{\"line\":1,\"column\":12}],\"path\":[\"people\",0,"
-        "\"oops\"],\"extensions\":{\"code\":\"TEST_CODE\"}},{\"message\":\"No oops for 2.\",\"locations\":[{\"line\":1,"
-        "\"column\":12}],\"path\":[\"people\",1,\"oops\"],\"extensions\":{\"code\":\"TEST_CODE\"}},{\"message\":"
-        "\"No oops for 3.\",\"locations\":[{\"line\":1,\"column\":12}],\"path\":[\"people\",2,\"oops\"],\"extensions\":{"
-        "\"code\":\"TEST_CODE\"}},{\"message\":\"No oops for 1.\",\"locations\":[{\"line\":1,\"column\":40},{\"line\":1,"
-        "\"column\":77}],\"path\":[\"p\",\"oops\"],\"extensions\":{\"code\":\"TEST_CODE\"}}],\"data\":{\"people\":[{\"oops\":"
-        "null},{\"oops\":null},{\"oops\":null}],\"p\":{\"oops\":null}}}");
+        "{'errors':[{'message':'No oops for 1.','locations':[{'line':1,'column':12}],'path':['people',0,"
+        "'oops'],'extensions':{'code':'TEST_CODE'}},{'message':'No oops for 2.','locations':[{'line':1,"
+        "'column':12}],'path':['people',1,'oops'],'extensions':{'code':'TEST_CODE'}},{'message':"
+        "'No oops for 3.','locations':[{'line':1,'column':12}],'path':['people',2,'oops'],'extensions':{"
+        "'code':'TEST_CODE'}},{'message':'No oops for 1.','locations':[{'line':1,'column':40},{'line':1,"
+        "'column':77}],'path':['p','oops'],'extensions':{'code':'TEST_CODE'}}],'data':{'people':[{'oops':"
+        "null},{'oops':null},{'oops':null}],'p':{'oops':null}}}");
     /* an abstract field resolving to an object that is not one of its possible types */
     RUN("{ stray { id } }",
-        "{\"errors\":[{\"message\":\"Abstract type \\\"Node\\\" must resolve to an Object type at runtime for field "
-        "\\\"Query.stray\\\".\",\"locations\":[{\"line\":1,\"column\":3}],\"path\":[\"stray\"]}],\"data\":{\"stray\":"
+        "{'errors':[{'message':'Abstract type \\'Node\\' must resolve to an Object type at runtime for field "
+        "\\'Query.stray\\'.','locations':[{'line':1,'column':3}],'path':['stray']}],'data':{'stray':"
         "null}}");
     /* operation selection */
     RUN("query A { __typename } query B { __typename }",
-        "{\"errors\":[{\"message\":\"Must provide operation name if query contains multiple operations.\"}]}");
+        "{'errors':[{'message':'Must provide operation name if query contains multiple operations.'}]}");
     RUN_OP("query A { __typename } query B { __typename }", "C",
-           "{\"errors\":[{\"message\":\"Unknown operation named \\\"C\\\".\"}]}");
-    RUN_OP("query A { a: __typename } query B { b: __typename }", "B", "{\"data\":{\"b\":\"Query\"}}");
-    RUN("fragment F on Query { __typename }", "{\"errors\":[{\"message\":\"Must provide an operation.\"}]}");
+           "{'errors':[{'message':'Unknown operation named \\'C\\'.'}]}");
+    RUN_OP("query A { a: __typename } query B { b: __typename }", "B", "{'data':{'b':'Query'}}");
+    RUN("fragment F on Query { __typename }", "{'errors':[{'message':'Must provide an operation.'}]}");
     RUN("subscription { __typename }",
-        "{\"errors\":[{\"message\":\"Schema is not configured to execute subscription operation.\",\"locations\":[{"
-        "\"line\":1,\"column\":1}]}],\"data\":null}");
+        "{'errors':[{'message':'Schema is not configured to execute subscription operation.','locations':[{"
+        "'line':1,'column':1}]}],'data':null}");
 }
 
 static void test_argument_coercion(void)
 {
-    RUN("{ echo }", "{\"data\":{\"echo\":\"{s:'dflt'}\"}}");
-    RUN("{ echo(color: GREEN, n: 3, list: 4, s: null) }", "{\"data\":{\"echo\":\"{color:GREEN n:3 list:[4] s:null}\"}}");
+    RUN("{ echo }", "{'data':{'echo':'{s:`dflt`}'}}");
+    RUN("{ echo(color: GREEN, n: 3, list: 4, s: null) }", "{'data':{'echo':'{color:GREEN n:3 list:[4] s:null}'}}");
     RUN("{ echo(filter: {min: 1, names: \"a\", nested: {min: 2, color: BLUE}}) }",
-        "{\"data\":{\"echo\":\"{filter:{color:RED names:['a'] min:1 nested:{color:BLUE min:2}} s:'dflt'}\"}}");
+        "{'data':{'echo':'{filter:{color:RED names:[`a`] min:1 nested:{color:BLUE min:2}} s:`dflt`}'}}");
     /* a bad argument is a field error at that field; the other fields still run */
     RUN("{ a: echo(n: 1.5) b: echo(n: 1) }",
-        "{\"errors\":[{\"message\":\"Argument \\\"n\\\" has invalid value: Int cannot represent non-integer value: "
-        "1.5\",\"locations\":[{\"line\":1,\"column\":3}],\"path\":[\"a\"],\"extensions\":{\"code\":"
-        "\"BAD_USER_INPUT\"}}],\"data\":{\"a\":null,\"b\":\"{n:1 s:'dflt'}\"}}");
+        "{'errors':[{'message':'Argument \\'n\\' has invalid value: Int cannot represent non-integer value: "
+        "1.5','locations':[{'line':1,'column':3}],'path':['a'],'extensions':{'code':"
+        "'BAD_USER_INPUT'}}],'data':{'a':null,'b':'{n:1 s:`dflt`}'}}");
     RUN("{ echo(filter: {names: [\"a\"]}) }",
-        "{\"errors\":[{\"message\":\"Argument \\\"filter\\\" has invalid value: Field \\\"Filter.min\\\" of required "
-        "type \\\"Int!\\\" was not provided.\",\"locations\":[{\"line\":1,\"column\":3}],\"path\":[\"echo\"],"
-        "\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}],\"data\":{\"echo\":null}}");
+        "{'errors':[{'message':'Argument \\'filter\\' has invalid value: Field \\'Filter.min\\' of required "
+        "type \\'Int!\\' was not provided.','locations':[{'line':1,'column':3}],'path':['echo'],"
+        "'extensions':{'code':'BAD_USER_INPUT'}}],'data':{'echo':null}}");
     RUN("{ person { id } }",
-        "{\"errors\":[{\"message\":\"Argument \\\"id\\\" of required type \\\"ID!\\\" was not provided.\",\"locations\":[{"
-        "\"line\":1,\"column\":3}],\"path\":[\"person\"],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}],\"data\":{"
-        "\"person\":null}}");
+        "{'errors':[{'message':'Argument \\'id\\' of required type \\'ID!\\' was not provided.','locations':[{"
+        "'line':1,'column':3}],'path':['person'],'extensions':{'code':'BAD_USER_INPUT'}}],'data':{"
+        "'person':null}}");
     RUN("{ echo(color: PURPLE) }",
-        "{\"errors\":[{\"message\":\"Argument \\\"color\\\" has invalid value: Value does not exist in \\\"Color\\\" "
-        "enum.\",\"locations\":[{\"line\":1,\"column\":3}],\"path\":[\"echo\"],\"extensions\":{\"code\":"
-        "\"BAD_USER_INPUT\"}}],\"data\":{\"echo\":null}}");
+        "{'errors':[{'message':'Argument \\'color\\' has invalid value: Value does not exist in \\'Color\\' "
+        "enum.','locations':[{'line':1,'column':3}],'path':['echo'],'extensions':{'code':"
+        "'BAD_USER_INPUT'}}],'data':{'echo':null}}");
 }
 
 static void test_variable_coercion(void)
 {
     static const char q[] = "query Q($f: Filter, $c: Color = BLUE, $n: Int, $l: [Int!]) "
                             "{ echo(filter: $f, color: $c, n: $n, list: $l) }";
-    RUN_VARS(q, "{}", "{\"data\":{\"echo\":\"{color:BLUE s:'dflt'}\"}}");
+    RUN_VARS(q, "{}", "{'data':{'echo':'{color:BLUE s:`dflt`}'}}");
     RUN_VARS(q, "{\"f\": {\"min\": 1, \"names\": [\"x\", \"y\"]}, \"c\": \"RED\", \"n\": null, \"l\": 7}",
-             "{\"data\":{\"echo\":\"{filter:{color:RED names:['x' 'y'] min:1} color:RED n:null list:[7] s:'dflt'}\"}}");
+             "{'data':{'echo':'{filter:{color:RED names:[`x` `y`] min:1} color:RED n:null list:[7] s:`dflt`}'}}");
     /* errors are request errors: every bad variable reported at its definition, no data */
     RUN_VARS(q, "{\"f\": {\"names\": [null]}, \"c\": \"PURPLE\", \"n\": 1.5, \"l\": [1, 2.5]}",
-             "{\"errors\":[{\"message\":\"Variable \\\"$f\\\" got invalid value {\\\"names\\\":[null]}; Expected "
-             "non-nullable type \\\"String!\\\" not to be null.\",\"locations\":[{\"line\":1,\"column\":9}],"
-             "\"extensions\":{\"code\":\"BAD_USER_INPUT\"}},{\"message\":\"Variable \\\"$c\\\" got invalid value "
-             "\\\"PURPLE\\\"; Value \\\"PURPLE\\\" does not exist in \\\"Color\\\" enum.\",\"locations\":[{\"line\":1,"
-             "\"column\":21}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}},{\"message\":\"Variable \\\"$n\\\" got "
-             "invalid value 1.5; Int cannot represent non-integer value: 1.5\",\"locations\":[{\"line\":1,\"column\":"
-             "39}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}},{\"message\":\"Variable \\\"$l\\\" got invalid value "
-             "[1,2.5]; Int cannot represent non-integer value: 2.5\",\"locations\":[{\"line\":1,\"column\":"
-             "48}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}");
+             "{'errors':[{'message':'Variable \\'$f\\' got invalid value {\\'names\\':[null]}; Expected "
+             "non-nullable type \\'String!\\' not to be null.','locations':[{'line':1,'column':9}],"
+             "'extensions':{'code':'BAD_USER_INPUT'}},{'message':'Variable \\'$c\\' got invalid value "
+             "\\'PURPLE\\'; Value \\'PURPLE\\' does not exist in \\'Color\\' enum.','locations':[{'line':1,"
+             "'column':21}],'extensions':{'code':'BAD_USER_INPUT'}},{'message':'Variable \\'$n\\' got "
+             "invalid value 1.5; Int cannot represent non-integer value: 1.5','locations':[{'line':1,'column':"
+             "39}],'extensions':{'code':'BAD_USER_INPUT'}},{'message':'Variable \\'$l\\' got invalid value "
+             "[1,2.5]; Int cannot represent non-integer value: 2.5','locations':[{'line':1,'column':"
+             "48}],'extensions':{'code':'BAD_USER_INPUT'}}]}");
     RUN_VARS("query Q($id: ID!) { person(id: $id) { name } }", "{}",
-             "{\"errors\":[{\"message\":\"Variable \\\"$id\\\" of required type \\\"ID!\\\" was not provided.\","
-             "\"locations\":[{\"line\":1,\"column\":9}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}");
+             "{'errors':[{'message':'Variable \\'$id\\' of required type \\'ID!\\' was not provided.',"
+             "'locations':[{'line':1,'column':9}],'extensions':{'code':'BAD_USER_INPUT'}}]}");
     RUN_VARS("query Q($id: ID!) { person(id: $id) { name } }", "{\"id\": null}",
-             "{\"errors\":[{\"message\":\"Variable \\\"$id\\\" of non-null type \\\"ID!\\\" must not be null.\","
-             "\"locations\":[{\"line\":1,\"column\":9}],\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}");
+             "{'errors':[{'message':'Variable \\'$id\\' of non-null type \\'ID!\\' must not be null.',"
+             "'locations':[{'line':1,'column':9}],'extensions':{'code':'BAD_USER_INPUT'}}]}");
     RUN_VARS("query Q($id: ID!) { person(id: $id) { name } }", "{\"id\": 3}",
-             "{\"data\":{\"person\":{\"name\":null}}}");
+             "{'data':{'person':{'name':null}}}");
     RUN_VARS("query Q($f: Filter) { echo(filter: $f) }", "{\"f\": {\"min\": 1, \"max\": 2}}",
-             "{\"errors\":[{\"message\":\"Variable \\\"$f\\\" got invalid value {\\\"min\\\":1,\\\"max\\\":2}; Field "
-             "\\\"max\\\" is not defined by type \\\"Filter\\\".\",\"locations\":[{\"line\":1,\"column\":9}],"
-             "\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}");
+             "{'errors':[{'message':'Variable \\'$f\\' got invalid value {\\'min\\':1,\\'max\\':2}; Field "
+             "\\'max\\' is not defined by type \\'Filter\\'.','locations':[{'line':1,'column':9}],"
+             "'extensions':{'code':'BAD_USER_INPUT'}}]}");
     /* a variable not provided leaves the argument out, so its default applies */
-    RUN_VARS("query Q($s: String) { echo(s: $s) }", "{}", "{\"data\":{\"echo\":\"{s:'dflt'}\"}}");
-    RUN_VARS("query Q($s: String) { echo(s: $s) }", "{\"s\": null}", "{\"data\":{\"echo\":\"{s:null}\"}}");
+    RUN_VARS("query Q($s: String) { echo(s: $s) }", "{}", "{'data':{'echo':'{s:`dflt`}'}}");
+    RUN_VARS("query Q($s: String) { echo(s: $s) }", "{\"s\": null}", "{'data':{'echo':'{s:null}'}}");
 }
 
 static void test_skip_include(void)
 {
     RUN("{ person(id: \"1\") { id @skip(if: true) name @include(if: false) age @skip(if: false) @include(if: true) } }",
-        "{\"data\":{\"person\":{\"age\":30}}}");
+        "{'data':{'person':{'age':30}}}");
     static const char q[] = "query Q($yes: Boolean!) { person(id: \"1\") { ... on Person @include(if: $yes) { name } "
                             "...F @skip(if: $yes) } } fragment F on Person { age }";
-    RUN_VARS(q, "{\"yes\": true}", "{\"data\":{\"person\":{\"name\":\"Ann\"}}}");
-    RUN_VARS(q, "{\"yes\": false}", "{\"data\":{\"person\":{\"age\":30}}}");
+    RUN_VARS(q, "{\"yes\": true}", "{'data':{'person':{'name':'Ann'}}}");
+    RUN_VARS(q, "{\"yes\": false}", "{'data':{'person':{'age':30}}}");
     /* skipped in one place, selected in another: selected */
-    RUN("{ person(id: \"1\") { name @skip(if: true) ... { name } } }", "{\"data\":{\"person\":{\"name\":\"Ann\"}}}");
+    RUN("{ person(id: \"1\") { name @skip(if: true) ... { name } } }", "{'data':{'person':{'name':'Ann'}}}");
 }
 
 static void test_fragments_on_abstract_types(void)
 {
     RUN("{ nodes { __typename id ... on Person { age } ... on Dog { barks } ...N } } fragment N on Named { name }",
-        "{\"data\":{\"nodes\":[{\"__typename\":\"Person\",\"id\":\"1\",\"age\":30,\"name\":\"Ann\"},{\"__typename\":"
-        "\"Dog\",\"id\":\"d1\",\"barks\":true,\"name\":\"Rex\"},null,{\"__typename\":\"Cat\",\"id\":\"c1\",\"name\":"
-        "\"Tom\"}]}}");
+        "{'data':{'nodes':[{'__typename':'Person','id':'1','age':30,'name':'Ann'},{'__typename':"
+        "'Dog','id':'d1','barks':true,'name':'Rex'},null,{'__typename':'Cat','id':'c1','name':"
+        "'Tom'}]}}");
     RUN("{ pets { ... on Cat { lives name } ... on Dog { name barks } ... on Node { id } } }",
-        "{\"data\":{\"pets\":[{\"lives\":9,\"name\":\"Tom\",\"id\":\"c1\"},{\"name\":\"Rex\",\"barks\":true,\"id\":"
-        "\"d1\"}]}}");
+        "{'data':{'pets':[{'lives':9,'name':'Tom','id':'c1'},{'name':'Rex','barks':true,'id':"
+        "'d1'}]}}");
     /* a fragment spread twice, and one spreading itself (invalid, but execution must end) */
     RUN("{ person(id: \"1\") { ...F ...F } } fragment F on Person { name ...F }",
-        "{\"data\":{\"person\":{\"name\":\"Ann\"}}}");
-    RUN("{ person(id: \"1\") { pets { __typename } } }", "{\"data\":{\"person\":{\"pets\":null}}}");
+        "{'data':{'person':{'name':'Ann'}}}");
+    RUN("{ person(id: \"1\") { pets { __typename } } }", "{'data':{'person':{'pets':null}}}");
 }
 
 static void test_deferred_answers(void)
@@ -559,7 +574,7 @@ static void test_deferred_answers(void)
         ;
     CHECK(r->done == 1);
     char *got = finish(r);
-    CHECK_STR(got, "{\"data\":{\"a\":{\"slowName\":\"Ann\",\"best\":{\"slowName\":\"Bob\"}},\"b\":{\"name\":null}}}");
+    CHECK_RESPONSE(got, "{'data':{'a':{'slowName':'Ann','best':{'slowName':'Bob'}},'b':{'name':null}}}");
     free(got);
 
     /* an answer for a branch already nulled is dropped */
@@ -570,8 +585,8 @@ static void test_deferred_answers(void)
     CHECK(run_one_later());
     CHECK(r->done == 1);
     got = finish(r);
-    CHECK_STR(got, "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field Person.best.\",\"locations\":"
-                   "[{\"line\":1,\"column\":30}],\"path\":[\"person\",\"best\"]}],\"data\":{\"person\":null}}");
+    CHECK_RESPONSE(got, "{'errors':[{'message':'Cannot return null for non-nullable field Person.best.','locations':"
+                   "[{'line':1,'column':30}],'path':['person','best']}],'data':{'person':null}}");
     free(got);
 }
 
@@ -589,33 +604,33 @@ static void test_serial_mutations(void)
     CHECK_STR(calls, "a b c");
     CHECK(r->done == 1);
     char *got = finish(r);
-    CHECK_STR(got, "{\"data\":{\"a\":1,\"b\":2,\"c\":3}}");
+    CHECK_RESPONSE(got, "{'data':{'a':1,'b':2,'c':3}}");
     free(got);
 
     /* a failing non-null field makes data null and the fields after it never run */
     calls[0] = '\0';
     step_count = 0;
     RUN("mutation { a: laterStep(name: \"a\") b: failStep(name: \"b\") c: step(name: \"c\") }",
-        "{\"errors\":[{\"message\":\"Step failed.\",\"locations\":[{\"line\":1,\"column\":36}],\"path\":[\"b\"],"
-        "\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}],\"data\":null}");
+        "{'errors':[{'message':'Step failed.','locations':[{'line':1,'column':36}],'path':['b'],"
+        "'extensions':{'code':'BAD_USER_INPUT'}}],'data':null}");
     CHECK_STR(calls, "a b");
 
     /* a failing nullable field is null, and the rest still run */
     calls[0] = '\0';
     step_count = 0;
     RUN("mutation { a: softFail(name: \"a\") b: laterStep(name: \"b\") }",
-        "{\"errors\":[{\"message\":\"Soft failure.\",\"locations\":[{\"line\":1,\"column\":12}],\"path\":[\"a\"]}],"
-        "\"data\":{\"a\":null,\"b\":1}}");
+        "{'errors':[{'message':'Soft failure.','locations':[{'line':1,'column':12}],'path':['a']}],"
+        "'data':{'a':null,'b':1}}");
     CHECK_STR(calls, "a b");
 
     /* a bad argument of a non-null mutation field stops the rest too */
     calls[0] = '\0';
     RUN("mutation { a: failStep(name: 1) b: step(name: \"b\") }",
-        "{\"errors\":[{\"message\":\"Argument \\\"name\\\" has invalid value: String cannot represent a non string "
-        "value: 1\",\"locations\":[{\"line\":1,\"column\":12}],\"path\":[\"a\"],\"extensions\":{\"code\":"
-        "\"BAD_USER_INPUT\"}}],\"data\":null}");
+        "{'errors':[{'message':'Argument \\'name\\' has invalid value: String cannot represent a non string "
+        "value: 1','locations':[{'line':1,'column':12}],'path':['a'],'extensions':{'code':"
+        "'BAD_USER_INPUT'}}],'data':null}");
     CHECK_STR(calls, "");
-    RUN("mutation { __typename }", "{\"data\":{\"__typename\":\"Mutation\"}}");
+    RUN("mutation { __typename }", "{'data':{'__typename':'Mutation'}}");
 }
 
 int main(void)
