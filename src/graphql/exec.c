@@ -22,6 +22,7 @@
 
 #include "coerce.h"
 #include "tenantql/json_writer.h"
+#include "tenantql/vec.h"
 
 enum { R_PENDING, R_NULL, R_LEAF, R_LIST, R_OBJECT };
 
@@ -265,26 +266,11 @@ static void group_add(tq_exec *ex, group_list *gl, const tq_gql_selection *sel)
         if (tq_str_equal(gl->items[i].key, key))
             g = &gl->items[i];
     if (g == NULL) {
-        if (gl->count == gl->cap) {
-            uint32_t cap = gl->cap ? gl->cap * 2 : 8;
-            field_group *items = tq_arena_calloc(ex->a, cap, sizeof(*items));
-            if (gl->count)
-                memcpy(items, gl->items, gl->count * sizeof(*items));
-            gl->items = items;
-            gl->cap = cap;
-        }
-        g = &gl->items[gl->count++];
-        *g = (field_group){.key = key};
+        field_group fresh = {.key = key};
+        TQ_VEC_PUSH(ex->a, gl->items, gl->count, gl->cap, fresh);
+        g = &gl->items[gl->count - 1];
     }
-    if (g->count == g->cap) {
-        uint32_t cap = g->cap ? g->cap * 2 : 2;
-        const tq_gql_selection **nodes = tq_arena_alloc(ex->a, cap * sizeof(*nodes));
-        if (g->count)
-            memcpy(nodes, g->nodes, g->count * sizeof(*nodes));
-        g->nodes = nodes;
-        g->cap = cap;
-    }
-    g->nodes[g->count++] = sel;
+    TQ_VEC_PUSH(ex->a, g->nodes, g->count, g->cap, sel);
 }
 
 typedef struct visited {

@@ -46,15 +46,15 @@ static const sel_list *fragment_spreads(tq_vctx *v, tq_vmap *cache, const tq_gql
         return (const sel_list *)(uintptr_t)*slot;
     sel_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
     set_stack todo = {0};
-    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, set);
+    TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, set);
     while (todo.n > 0) {
         const tq_gql_selection_set *s = todo.items[--todo.n];
         for (uint32_t i = 0; i < s->count; i++) {
             const tq_gql_selection *sel = &s->items[i];
             if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD)
-                TQ_VPUSH(v->ar, out->items, out->n, out->cap, sel);
+                TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, sel);
             else if (sel->selection_set.count > 0)
-                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &sel->selection_set);
+                TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &sel->selection_set);
         }
     }
     *slot = (uint64_t)(uintptr_t)out;
@@ -104,7 +104,7 @@ static const frag_list *reached_fragments(walk *w, const tq_gql_operation *op)
     frag_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
     tq_vmap collected = {0};
     set_stack todo = {0};
-    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
+    TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
     while (todo.n > 0) {
         const sel_list *spreads = fragment_spreads(v, &w->spreads, todo.items[--todo.n]);
         for (uint32_t i = 0; i < spreads->n; i++) {
@@ -113,8 +113,8 @@ static const frag_list *reached_fragments(walk *w, const tq_gql_operation *op)
                 continue;
             const tq_gql_fragment *f = fragment_named(v, spreads->items[i]->name);
             if (f != NULL) {
-                TQ_VPUSH(v->ar, out->items, out->n, out->cap, f);
-                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &f->selection_set);
+                TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, f);
+                TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &f->selection_set);
             }
         }
     }
@@ -147,7 +147,7 @@ static void usages_in_value(walk *w, usage_list *out, const tq_gql_value *val, c
     tq_vctx *v = w->v;
     if (val->kind == TQ_GQL_VALUE_VARIABLE) {
         var_usage u = {val, type, has_default};
-        TQ_VPUSH(v->ar, out->items, out->n, out->cap, u);
+        TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, u);
     } else if (val->kind == TQ_GQL_VALUE_LIST) {
         const tq_type_ref *nn = type != NULL && type->kind == TQ_GQL_TYPE_NON_NULL ? type->of : type;
         const tq_type_ref *item = nn != NULL && nn->kind == TQ_GQL_TYPE_LIST ? nn->of : nn;
@@ -238,12 +238,12 @@ static usage_list recursive_usages(walk *w, const tq_gql_operation *op)
     usage_list all = {0};
     const usage_list *own = usages_of(w, op, op, NULL);
     for (uint32_t i = 0; i < own->n; i++)
-        TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, own->items[i]);
+        TQ_VEC_PUSH(w->v->ar, all.items, all.n, all.cap, own->items[i]);
     const frag_list *frags = reached_fragments(w, op);
     for (uint32_t f = 0; f < frags->n; f++) {
         const usage_list *u = usages_of(w, frags->items[f], NULL, frags->items[f]);
         for (uint32_t i = 0; i < u->n; i++)
-            TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
+            TQ_VEC_PUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
     }
     return all;
 }
@@ -327,7 +327,7 @@ static void unique_argument_names(tq_vctx *v, const tq_gql_argument *args, uint3
         uint32_t nlocs = 0, cap = 0;
         for (uint32_t j = i; j < n; j++)
             if (tq_str_equal(args[j].name, args[i].name))
-                TQ_VPUSH(v->ar, locs, nlocs, cap, args[j].loc);
+                TQ_VEC_PUSH(v->ar, locs, nlocs, cap, args[j].loc);
         if (nlocs > 1)
             tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one argument named \"%s\".", args[i].name.s), locs,
                        nlocs);
@@ -643,10 +643,10 @@ static void collect_root_fields(tq_vctx *v, const tq_gql_selection_set *set, con
                 g = &out->items[k];
         if (g == NULL) {
             field_group fresh = {key, NULL, 0, 0, sel->name.len >= 2 && sel->name.s[0] == '_' && sel->name.s[1] == '_'};
-            TQ_VPUSH(v->ar, out->items, out->n, out->cap, fresh);
+            TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, fresh);
             g = &out->items[out->n - 1];
         }
-        TQ_VPUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
+        TQ_VEC_PUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
     }
 }
 
@@ -663,7 +663,7 @@ static void single_field_subscription(tq_vctx *v, const tq_gql_operation *op)
         uint32_t n = 0, cap = 0;
         for (uint32_t g = 1; g < groups.n; g++)
             for (uint32_t i = 0; i < groups.items[g].n; i++)
-                TQ_VPUSH(v->ar, locs, n, cap, groups.items[g].locs[i]);
+                TQ_VEC_PUSH(v->ar, locs, n, cap, groups.items[g].locs[i]);
         tq_vreport(v, tq_arena_sprintf(v->ar, "%s must select only one top level field.", who), locs, n);
     }
     for (uint32_t g = 0; g < groups.n; g++)
@@ -686,7 +686,7 @@ static void unique_variable_names(tq_vctx *v, const tq_gql_operation *op)
         uint32_t n = 0, cap = 0;
         for (uint32_t j = i; j < op->nvars; j++)
             if (tq_str_equal(op->vars[j].name, op->vars[i].name))
-                TQ_VPUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
+                TQ_VEC_PUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
         if (n > 1)
             tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one variable named \"$%s\".", op->vars[i].name.s), locs, n);
     }
@@ -842,7 +842,7 @@ static void detect_cycles(walk *w, const tq_gql_fragment *f)
         const tq_gql_selection *s = spreads->items[i];
         uint64_t *at = tq_vmap_get(&w->cycle_index, NULL, s->name, tq_vnostr());
         uint64_t cycle_start = at != NULL ? *at : 0;
-        TQ_VPUSH(v->ar, w->cycle_path.items, w->cycle_path.n, w->cycle_path.cap, s);
+        TQ_VEC_PUSH(v->ar, w->cycle_path.items, w->cycle_path.n, w->cycle_path.cap, s);
         if (cycle_start == 0) {
             const tq_gql_fragment *next = fragment_named(v, s->name);
             if (next != NULL)

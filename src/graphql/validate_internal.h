@@ -1,7 +1,7 @@
 /*
  * validate_internal.h - what the files of the document validator (validate*.c) share:
- * the validation context, arena-backed hash maps and growable arrays, error reporting
- * and the type helpers the rules have in common. Not a public interface.
+ * the validation context, arena-backed hash maps, error reporting and the type helpers
+ * the rules have in common. Growable arrays are tenantql/vec.h's. Not a public interface.
  */
 #ifndef TENANTQL_VALIDATE_INTERNAL_H
 #define TENANTQL_VALIDATE_INTERNAL_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "tenantql/validate.h"
+#include "tenantql/vec.h"
 
 /* ---- hash map: (pointer, name, name) -> 64-bit value, in the arena ---- */
 
@@ -36,15 +37,6 @@ static inline tq_str tq_vnostr(void)
     tq_str s = {"", 0};
     return s;
 }
-
-/* Grows an arena array of n items to hold one more; returns the (maybe moved) array. */
-void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size);
-#define TQ_VPUSH(ar, items, n, cap, item)                                                                   \
-    do {                                                                                                    \
-        if ((n) == (cap))                                                                                   \
-            (items) = tq_vgrow((ar), (items), (n), &(cap), sizeof(*(items)));                              \
-        (items)[(n)++] = (item);                                                                            \
-    } while (0)
 
 /* ---- arena string builder ---- */
 

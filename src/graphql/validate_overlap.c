@@ -70,15 +70,15 @@ static void collect_fields(tq_vctx *v, fieldmap *m, const tq_schema_type *parent
             if (!existed) {
                 *gi = m->ngroups;
                 ogroup g = {key, NULL, 0, 0};
-                TQ_VPUSH(v->ar, m->groups, m->ngroups, m->capgroups, g);
+                TQ_VEC_PUSH(v->ar, m->groups, m->ngroups, m->capgroups, g);
             }
             ogroup *g = &m->groups[*gi];
             ofield f = {parent, sel, tq_vplain_field(parent, sel->name)};
-            TQ_VPUSH(v->ar, g->items, g->n, g->cap, f);
+            TQ_VEC_PUSH(v->ar, g->items, g->n, g->cap, f);
         } else if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
             tq_vmap_put(v->ar, &m->fragment_index, NULL, sel->name, tq_vnostr(), &existed);
             if (!existed)
-                TQ_VPUSH(v->ar, m->fragments, m->nfragments, m->capfragments, sel->name);
+                TQ_VEC_PUSH(v->ar, m->fragments, m->nfragments, m->capfragments, sel->name);
         } else {
             const tq_schema_type *t = sel->type_condition.len ? tq_vfind_type(v, sel->type_condition) : parent;
             collect_fields(v, m, t, &sel->selection_set);
@@ -275,9 +275,9 @@ static void add_conflict(tq_vctx *v, conflict_list *out, tq_str response_name, c
                          const tq_gql_selection *n1, const tq_gql_selection *n2)
 {
     conflict c = {response_name, reason, {0}, {0}};
-    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
-    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
-    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+    TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, c);
 }
 
 /* findConflictsBetweenSubSelectionSets */
@@ -304,8 +304,8 @@ static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str respons
 {
     tq_vbuf reason = {v->ar, NULL, 0, 0};
     conflict c = {response_name, NULL, {0}, {0}};
-    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
-    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
     for (uint32_t i = 0; i < subs->n; i++) {
         const conflict *s = &subs->items[i];
         if (i > 0)
@@ -315,12 +315,12 @@ static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str respons
         tq_vbuf_puts(&reason, "\" conflict because ");
         tq_vbuf_puts(&reason, s->reason);
         for (uint32_t k = 0; k < s->fields1.n; k++)
-            TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, s->fields1.items[k]);
+            TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, s->fields1.items[k]);
         for (uint32_t k = 0; k < s->fields2.n; k++)
-            TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, s->fields2.items[k]);
+            TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, s->fields2.items[k]);
     }
     c.reason = tq_vbuf_str(&reason);
-    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+    TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, c);
 }
 
 /* findConflict */

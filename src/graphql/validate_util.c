@@ -1,7 +1,7 @@
 /*
- * validate_util.c - the validator's plumbing: arena hash maps, growable arrays and
- * strings, error reporting with graphql-js's error limit, and the type questions the
- * rules ask (typeFromAST, field definitions with the meta-fields, sub-typing).
+ * validate_util.c - the validator's plumbing: arena hash maps and strings, error
+ * reporting with graphql-js's error limit, and the type questions the rules ask
+ * (typeFromAST, field definitions with the meta-fields, sub-typing).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,17 +74,7 @@ uint64_t *tq_vmap_put(tq_arena *ar, tq_vmap *m, const void *p, tq_str a, tq_str 
     return &s->value;
 }
 
-/* ---- arrays and strings ---- */
-
-void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size)
-{
-    uint32_t ncap = *cap ? *cap * 2 : 8;
-    void *grown = tq_arena_alloc(ar, ncap * size);
-    if (n > 0)
-        memcpy(grown, items, n * size);
-    *cap = ncap;
-    return grown;
-}
+/* ---- strings ---- */
 
 void tq_vbuf_put(tq_vbuf *b, const char *s, size_t n)
 {
@@ -124,7 +114,7 @@ static void push_error(tq_vctx *v, const char *message, const tq_gql_loc *locs, 
         memcpy(copy, locs, nlocs * sizeof(*copy));
         e.locations = copy;
     }
-    TQ_VPUSH(v->ar, v->errors, v->nerrors, v->caperrors, e);
+    TQ_VEC_PUSH(v->ar, v->errors, v->nerrors, v->caperrors, e);
 }
 
 void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs)
