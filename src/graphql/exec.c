@@ -22,6 +22,7 @@
 
 #include "coerce.h"
 #include "tenantql/json_writer.h"
+#include "tenantql/map.h"
 #include "tenantql/vec.h"
 
 enum { R_PENDING, R_NULL, R_LEAF, R_LIST, R_OBJECT };
@@ -63,6 +64,7 @@ typedef struct field_group {
 struct group_list {
     field_group *items;
     uint32_t count, cap;
+    tq_map *keys;        /* response key -> 1 + index in items, once there are many (group_new) */
 };
 
 typedef struct exec_error {
@@ -81,6 +83,9 @@ struct tq_exec {
     const tq_schema_type *root_type;
     tq_value vars;       /* coerced variables: an object holding the provided ones */
     tq_coerce coerce;    /* what argument coercion reads: the arena, the schema, vars */
+    tq_map *fragments;           /* name -> 1 + index of its definition, made at the first spread */
+    uint32_t *fragment_seen;     /* per definition: the last collection that spread it */
+    uint32_t collection;         /* number of the running CollectFields */
     rnode root;
     group_list *root_groups;
     uint32_t next_root;
@@ -240,14 +245,26 @@ static bool should_skip(tq_exec *ex, const tq_gql_directive *dirs, uint32_t n)
     return false;
 }
 
-static const tq_gql_fragment *find_fragment(tq_exec *ex, tq_str name)
+/* The index of the (first) fragment definition of that name, or -1. The map is made at
+ * the first spread of an execution: documents may hold thousands of fragments. */
+static int64_t find_fragment(tq_exec *ex, tq_str name)
 {
-    for (uint32_t i = 0; i < ex->p.doc->count; i++) {
-        const tq_gql_definition *d = &ex->p.doc->defs[i];
-        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_str_equal(d->u.fragment.name, name))
-            return &d->u.fragment;
+    const tq_gql_document *doc = ex->p.doc;
+    if (ex->fragments == NULL) {
+        ex->fragments = tq_arena_alloc(ex->a, sizeof(*ex->fragments));
+        tq_map_init(ex->fragments, ex->a);
+        ex->fragment_seen = tq_arena_calloc(ex->a, doc->count ? doc->count : 1, sizeof(*ex->fragment_seen));
+        for (uint32_t i = 0; i < doc->count; i++) {
+            const tq_gql_definition *d = &doc->defs[i];
+            bool existed;
+            if (d->kind != TQ_GQL_DEF_FRAGMENT)
+                continue;
+            void **slot = tq_map_slot_for(ex->fragments, d->u.fragment.name.s, d->u.fragment.name.len, &existed);
+            if (!existed)
+                *slot = (void *)(uintptr_t)(i + 1);
+        }
     }
-    return NULL;
+    return (int64_t)(uintptr_t)tq_map_get(ex->fragments, name.s, name.len) - 1;
 }
 
 static bool fragment_applies(tq_exec *ex, const tq_schema_type *object, tq_str condition)
@@ -258,28 +275,48 @@ static bool fragment_applies(tq_exec *ex, const tq_schema_type *object, tq_str c
     return t != NULL && tq_schema_is_possible_type(t, object);
 }
 
+/* Selections with more response keys than this find them through a map (a client may
+ * send thousands of aliases); fewer are walked, which costs less than making a map. */
+#define GROUP_MAP_FROM 16
+
+static field_group *group_find(const group_list *gl, tq_str key)
+{
+    if (gl->keys != NULL) {
+        uintptr_t i = (uintptr_t)tq_map_get(gl->keys, key.s, key.len);
+        return i != 0 ? &gl->items[i - 1] : NULL;
+    }
+    for (uint32_t i = 0; i < gl->count; i++)
+        if (tq_str_equal(gl->items[i].key, key))
+            return &gl->items[i];
+    return NULL;
+}
+
+static field_group *group_new(tq_exec *ex, group_list *gl, tq_str key)
+{
+    field_group fresh = {.key = key};
+    TQ_VEC_PUSH(ex->a, gl->items, gl->count, gl->cap, fresh);
+    if (gl->keys == NULL && gl->count > GROUP_MAP_FROM) {
+        gl->keys = tq_arena_alloc(ex->a, sizeof(*gl->keys));
+        tq_map_init(gl->keys, ex->a);
+        for (uint32_t i = 0; i + 1 < gl->count; i++)
+            tq_map_put(gl->keys, gl->items[i].key.s, gl->items[i].key.len, (void *)(uintptr_t)(i + 1));
+    }
+    if (gl->keys != NULL)
+        tq_map_put(gl->keys, key.s, key.len, (void *)(uintptr_t)gl->count);
+    return &gl->items[gl->count - 1];
+}
+
 static void group_add(tq_exec *ex, group_list *gl, const tq_gql_selection *sel)
 {
     tq_str key = sel->alias.len ? sel->alias : sel->name;
-    field_group *g = NULL;
-    for (uint32_t i = 0; i < gl->count && g == NULL; i++)
-        if (tq_str_equal(gl->items[i].key, key))
-            g = &gl->items[i];
-    if (g == NULL) {
-        field_group fresh = {.key = key};
-        TQ_VEC_PUSH(ex->a, gl->items, gl->count, gl->cap, fresh);
-        g = &gl->items[gl->count - 1];
-    }
+    field_group *g = group_find(gl, key);
+    if (g == NULL)
+        g = group_new(ex, gl, key);
     TQ_VEC_PUSH(ex->a, g->nodes, g->count, g->cap, sel);
 }
 
-typedef struct visited {
-    const tq_gql_fragment *frag;
-    struct visited *next;
-} visited;
-
-static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_gql_selection_set *set, group_list *out,
-                           visited **seen)
+/* CollectFields into out; a fragment is spread once per collection (ex->collection). */
+static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_gql_selection_set *set, group_list *out)
 {
     for (uint32_t i = 0; i < set->count; i++) {
         const tq_gql_selection *sel = &set->items[i];
@@ -291,21 +328,16 @@ static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_g
             break;
         case TQ_GQL_SEL_INLINE_FRAGMENT:
             if (fragment_applies(ex, object, sel->type_condition))
-                collect_fields(ex, object, &sel->selection_set, out, seen);
+                collect_fields(ex, object, &sel->selection_set, out);
             break;
         case TQ_GQL_SEL_FRAGMENT_SPREAD: {
-            const tq_gql_fragment *frag = find_fragment(ex, sel->name);
-            bool already = false;
-            for (visited *v = *seen; v != NULL && !already; v = v->next)
-                already = v->frag == frag;
-            if (frag == NULL || already)
+            int64_t fi = find_fragment(ex, sel->name);
+            if (fi < 0 || ex->fragment_seen[fi] == ex->collection)
                 break;
-            visited *v = tq_arena_alloc(ex->a, sizeof(*v));
-            v->frag = frag;
-            v->next = *seen;
-            *seen = v;
+            ex->fragment_seen[fi] = ex->collection;
+            const tq_gql_fragment *frag = &ex->p.doc->defs[fi].u.fragment;
             if (fragment_applies(ex, object, frag->type_condition))
-                collect_fields(ex, object, &frag->selection_set, out, seen);
+                collect_fields(ex, object, &frag->selection_set, out);
             break;
         }
         }
@@ -319,9 +351,9 @@ static group_list *collect_subfields(tq_exec *ex, field_group *g, const tq_schem
     if (g->sub != NULL && g->sub_type == object)
         return g->sub;
     group_list *gl = tq_arena_calloc(ex->a, 1, sizeof(*gl));
-    visited *seen = NULL;
+    ex->collection++;
     for (uint32_t i = 0; i < g->count; i++)
-        collect_fields(ex, object, &g->nodes[i]->selection_set, gl, &seen);
+        collect_fields(ex, object, &g->nodes[i]->selection_set, gl);
     g->sub = gl;
     g->sub_type = object;
     return gl;
@@ -655,8 +687,8 @@ void tq_exec_run(tq_exec *ex)
     }
     ex->serial = ex->op->type == TQ_GQL_OP_MUTATION; /* finish_one walks root_groups when serial */
     ex->root_groups = tq_arena_calloc(ex->a, 1, sizeof(group_list));
-    visited *seen = NULL;
-    collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups, &seen);
+    ex->collection++;
+    collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups);
     if (!ex->serial) {
         execute_fields(ex, &ex->root, ex->root_type, NULL, ex->root_groups);
         finish_one(ex);

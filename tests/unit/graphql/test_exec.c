@@ -422,6 +422,25 @@ static void test_fields_and_aliases(void)
         "{'data':{'__typename':'Query','person':{'__typename':'Person','t':'Person'}}}");
 }
 
+/* Many response keys in one selection (the executor then finds them by map) merge as few
+ * do; a fragment spread in two selections gives its fields to both. */
+static void test_many_keys(void)
+{
+    char query[8192] = "{ a: person(id: \"1\") { ...F } b: person(id: \"2\") { ...F } ",
+         want[4096] = "{'data':{'a':{'name':'Ann','id':'1'},'b':{'name':'Bob','id':'2'}";
+    for (int i = 0; i < 40; i++) {
+        snprintf(query + strlen(query), sizeof(query) - strlen(query), "k%d: person(id: \"%d\") { id } ", i, i % 3 + 1);
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), ",'k%d':{'id':'%d','name':%s}", i, i % 3 + 1,
+                 i % 3 == 0 ? "'Ann'" : i % 3 == 1 ? "'Bob'" : "null");
+    }
+    for (int i = 0; i < 40; i++) /* the same keys again: merged into the first ones */
+        snprintf(query + strlen(query), sizeof(query) - strlen(query), "k%d: person(id: \"%d\") { name } ", i,
+                 i % 3 + 1);
+    strcat(query, "} fragment F on Person { name ...G } fragment G on Person { id ...F }");
+    strcat(want, "}}");
+    check_response(__FILE__, __LINE__, query, NULL, NULL, want);
+}
+
 static void test_null_propagation(void)
 {
     /* a non-null field that is null nulls its parent, the nearest nullable position */
@@ -643,6 +662,7 @@ int main(void)
     }
     schema = s;
     test_fields_and_aliases();
+    test_many_keys();
     test_null_propagation();
     test_errors();
     test_argument_coercion();
