@@ -4,8 +4,8 @@
  * Keys are not copied: a key's bytes must stay valid and unchanged as long as its entry
  * is in the map (keep them in the value the entry points to). Slots come from malloc, or
  * from an arena when one is given (then nothing is freed before the arena is). Hashes are
- * SipHash-2-4 under a key drawn at random per map, so that no one can choose keys that
- * collide in advance: lookups stay O(1) for keys a client picks (names, query texts).
+ * SipHash-2-4 under a key drawn at random per thread (a map keeps the key of the thread
+ * that made it), so that no one can choose keys that collide in advance: lookups stay O(1) for keys a client picks (names, query texts).
  *
  * Not thread-safe: the owner of a map locks around it if threads share it.
  */

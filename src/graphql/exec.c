@@ -10,6 +10,8 @@
  * Null propagation: a null in a non-null position nulls its parent, up to the nearest
  * nullable position (or "data"). Fields of an object already nulled are not executed
  * and answers arriving for them are dropped, which is what graphql-js does.
+ *
+ * Variables and arguments are coerced by coerce.c; their errors are reported here.
  */
 #include "tenantql/exec.h"
 
@@ -18,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coerce.h"
 #include "tenantql/json_writer.h"
+#include "tenantql/map.h"
+#include "tenantql/vec.h"
 
 enum { R_PENDING, R_NULL, R_LEAF, R_LIST, R_OBJECT };
 
@@ -59,6 +64,7 @@ typedef struct field_group {
 struct group_list {
     field_group *items;
     uint32_t count, cap;
+    tq_map *keys;        /* response key -> 1 + index in items, once there are many (group_new) */
 };
 
 typedef struct exec_error {
@@ -76,6 +82,10 @@ struct tq_exec {
     const tq_gql_operation *op;
     const tq_schema_type *root_type;
     tq_value vars;       /* coerced variables: an object holding the provided ones */
+    tq_coerce coerce;    /* what argument coercion reads: the arena, the schema, vars */
+    tq_map *fragments;           /* name -> 1 + index of its definition, made at the first spread */
+    uint32_t *fragment_seen;     /* per definition: the last collection that spread it */
+    uint32_t collection;         /* number of the running CollectFields */
     rnode root;
     group_list *root_groups;
     uint32_t next_root;
@@ -130,19 +140,31 @@ static char *vformat(tq_arena *a, const char *fmt, va_list ap)
     return s;
 }
 
+/* An error of the request as a whole: the response has no data. */
+static void request_error_message(tq_exec *ex, const char *code, const tq_gql_loc *loc, const char *message)
+{
+    exec_error *e = add_error(ex, code, NULL, message);
+    if (loc != NULL) {
+        e->locs = loc;
+        e->nlocs = 1;
+    }
+    ex->request_error = true;
+}
+
 static void request_error(tq_exec *ex, const char *code, const tq_gql_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void request_error(tq_exec *ex, const char *code, const tq_gql_loc *loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    exec_error *e = add_error(ex, code, NULL, vformat(ex->a, fmt, ap));
+    const char *message = vformat(ex->a, fmt, ap);
     va_end(ap);
-    if (loc != NULL) {
-        e->locs = loc;
-        e->nlocs = 1;
-    }
-    ex->request_error = true;
+    request_error_message(ex, code, loc, message);
+}
+
+static void on_variable_error(void *data, const char *code, const tq_gql_loc *loc, const char *message)
+{
+    request_error_message(data, code, loc, message);
 }
 
 /* A null reached a position: it nulls the position and, through non-null ones, the
@@ -173,385 +195,16 @@ static bool is_dead(const rnode *n)
     return false;
 }
 
-/* ---- input coercion ---- */
-
-static void type_name(const tq_type_ref *t, tq_strbuf *b)
-{
-    if (t->kind == TQ_GQL_TYPE_NAMED) {
-        tq_strbuf_append(b, t->named->name, strlen(t->named->name));
-    } else if (t->kind == TQ_GQL_TYPE_LIST) {
-        tq_strbuf_putc(b, '[');
-        type_name(t->of, b);
-        tq_strbuf_putc(b, ']');
-    } else {
-        type_name(t->of, b);
-        tq_strbuf_putc(b, '!');
-    }
-}
-
-static const char *type_text(tq_exec *ex, const tq_type_ref *t)
-{
-    tq_strbuf b = TQ_STRBUF_INIT;
-    type_name(t, &b);
-    char *s = tq_arena_strndup(ex->a, b.data, b.len);
-    tq_strbuf_free(&b);
-    return s;
-}
-
-/* Result of coercing one input: a value, "absent" (a variable that was not provided),
- * or an error message. */
-typedef enum { IN_OK, IN_ABSENT, IN_ERROR } in_status;
-
-static in_status coerce_literal(tq_exec *ex, const tq_gql_value *lit, const tq_type_ref *t, tq_value *out,
-                                const char **err);
-
-static in_status coerce_input_object_literal(tq_exec *ex, const tq_gql_value *lit, const tq_schema_type *it,
-                                             tq_value *out, const char **err)
-{
-    if (lit->kind != TQ_GQL_VALUE_OBJECT) {
-        *err = tq_arena_sprintf(ex->a, "Expected value of type \"%s\", found a non-object value.", it->name);
-        return IN_ERROR;
-    }
-    for (uint32_t i = 0; i < lit->u.object.count; i++) {
-        tq_str name = lit->u.object.fields[i].name;
-        bool known = false;
-        for (uint32_t j = 0; j < it->ninput_fields && !known; j++)
-            known = strcmp(it->input_fields[j].name, name.s) == 0;
-        if (!known) {
-            *err = tq_arena_sprintf(ex->a, "Field \"%s\" is not defined by type \"%s\".", name.s, it->name);
-            return IN_ERROR;
-        }
-    }
-    *out = tq_value_object(ex->a, it, it->ninput_fields);
-    uint32_t n = 0;
-    for (uint32_t j = 0; j < it->ninput_fields; j++) {
-        const tq_input_value *def = &it->input_fields[j];
-        const tq_gql_value *fl = NULL;
-        for (uint32_t i = 0; i < lit->u.object.count; i++)
-            if (strcmp(lit->u.object.fields[i].name.s, def->name) == 0)
-                fl = lit->u.object.fields[i].value;
-        tq_value v;
-        in_status st = fl ? coerce_literal(ex, fl, def->type, &v, err) : IN_ABSENT;
-        if (st == IN_ERROR)
-            return IN_ERROR;
-        if (st == IN_ABSENT && def->default_literal != NULL)
-            st = coerce_literal(ex, def->default_literal, def->type, &v, err);
-        if (st == IN_ERROR)
-            return IN_ERROR;
-        if (st == IN_ABSENT) {
-            if (def->type->kind == TQ_GQL_TYPE_NON_NULL) {
-                *err = tq_arena_sprintf(ex->a, "Field \"%s.%s\" of required type \"%s\" was not provided.", it->name,
-                                        def->name, type_text(ex, def->type));
-                return IN_ERROR;
-            }
-            continue;
-        }
-        tq_value_object_set(out, n++, def->name, v);
-    }
-    out->u.object.count = n;
-    return IN_OK;
-}
-
-static in_status coerce_literal(tq_exec *ex, const tq_gql_value *lit, const tq_type_ref *t, tq_value *out,
-                                const char **err)
-{
-    if (lit->kind == TQ_GQL_VALUE_VARIABLE) {
-        const tq_value *v = tq_value_get(&ex->vars, lit->u.str.s);
-        if (v == NULL)
-            return IN_ABSENT;
-        if (v->kind == TQ_VAL_NULL && t->kind == TQ_GQL_TYPE_NON_NULL) {
-            *err = tq_arena_sprintf(ex->a, "Expected non-nullable type \"%s\" not to be null.", type_text(ex, t));
-            return IN_ERROR;
-        }
-        *out = *v;
-        return IN_OK;
-    }
-    if (t->kind == TQ_GQL_TYPE_NON_NULL) {
-        if (lit->kind == TQ_GQL_VALUE_NULL) {
-            *err = tq_arena_sprintf(ex->a, "Expected value of type \"%s\", found null.", type_text(ex, t));
-            return IN_ERROR;
-        }
-        return coerce_literal(ex, lit, t->of, out, err);
-    }
-    if (lit->kind == TQ_GQL_VALUE_NULL) {
-        *out = tq_value_null();
-        return IN_OK;
-    }
-    if (t->kind == TQ_GQL_TYPE_LIST) {
-        if (lit->kind != TQ_GQL_VALUE_LIST) {
-            *out = tq_value_list(ex->a, 1);
-            in_status st = coerce_literal(ex, lit, t->of, &out->u.list.items[0], err);
-            if (st == IN_ABSENT)
-                out->u.list.items[0] = tq_value_null();
-            return st == IN_ERROR ? IN_ERROR : IN_OK;
-        }
-        *out = tq_value_list(ex->a, lit->u.list.count);
-        for (uint32_t i = 0; i < lit->u.list.count; i++) {
-            in_status st = coerce_literal(ex, lit->u.list.items[i], t->of, &out->u.list.items[i], err);
-            if (st == IN_ERROR)
-                return IN_ERROR;
-            if (st == IN_ABSENT) {
-                if (t->of->kind == TQ_GQL_TYPE_NON_NULL) {
-                    *err = "Expected a value for a non-null list item.";
-                    return IN_ERROR;
-                }
-                out->u.list.items[i] = tq_value_null();
-            }
-        }
-        return IN_OK;
-    }
-    const tq_schema_type *nt = t->named;
-    switch (nt->kind) {
-    case TQ_TYPE_INPUT_OBJECT:
-        return coerce_input_object_literal(ex, lit, nt, out, err);
-    case TQ_TYPE_ENUM:
-        if (lit->kind == TQ_GQL_VALUE_ENUM) {
-            for (uint32_t i = 0; i < nt->nvalues; i++) {
-                if (strcmp(nt->values[i].name, lit->u.str.s) == 0) {
-                    *out = (tq_value){.kind = TQ_VAL_ENUM, .u.s = {nt->values[i].name, lit->u.str.len}};
-                    return IN_OK;
-                }
-            }
-        }
-        *err = tq_arena_sprintf(ex->a, "Value does not exist in \"%s\" enum.", nt->name);
-        return IN_ERROR;
-    case TQ_TYPE_SCALAR: {
-        char msg[256];
-        if (lit->kind == TQ_GQL_VALUE_LIST || lit->kind == TQ_GQL_VALUE_OBJECT) {
-            *err = tq_arena_sprintf(ex->a, "%s cannot represent a non-scalar value.", nt->name);
-            return IN_ERROR;
-        }
-        if (nt->scalar->parse_literal(ex->a, lit, out, msg, sizeof(msg)) != 0) {
-            *err = tq_arena_strdup(ex->a, msg);
-            return IN_ERROR;
-        }
-        return IN_OK;
-    }
-    default:
-        *err = tq_arena_sprintf(ex->a, "Type \"%s\" is not an input type.", nt->name);
-        return IN_ERROR;
-    }
-}
-
-static const char *json_text(tq_exec *ex, json_t *j)
-{
-    char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
-    char *out = tq_arena_strdup(ex->a, s ? s : "?");
-    free(s);
-    return out;
-}
-
-static in_status coerce_json(tq_exec *ex, json_t *j, const tq_type_ref *t, tq_value *out, const char **err);
-
-static in_status coerce_json_object(tq_exec *ex, json_t *j, const tq_schema_type *it, tq_value *out, const char **err)
-{
-    if (!json_is_object(j)) {
-        *err = tq_arena_sprintf(ex->a, "Expected type \"%s\" to be an object.", it->name);
-        return IN_ERROR;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(j, key, val) {
-        bool known = false;
-        for (uint32_t k = 0; k < it->ninput_fields && !known; k++)
-            known = strcmp(it->input_fields[k].name, key) == 0;
-        if (!known) {
-            *err = tq_arena_sprintf(ex->a, "Field \"%s\" is not defined by type \"%s\".", key, it->name);
-            return IN_ERROR;
-        }
-    }
-    *out = tq_value_object(ex->a, it, it->ninput_fields);
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < it->ninput_fields; k++) {
-        const tq_input_value *def = &it->input_fields[k];
-        json_t *fj = json_object_get(j, def->name);
-        tq_value v;
-        in_status st;
-        if (fj != NULL)
-            st = coerce_json(ex, fj, def->type, &v, err);
-        else if (def->default_literal != NULL)
-            st = coerce_literal(ex, def->default_literal, def->type, &v, err);
-        else
-            st = IN_ABSENT;
-        if (st == IN_ERROR)
-            return IN_ERROR;
-        if (st == IN_ABSENT) {
-            if (def->type->kind == TQ_GQL_TYPE_NON_NULL) {
-                *err = tq_arena_sprintf(ex->a, "Field \"%s\" of required type \"%s\" was not provided.", def->name,
-                                        type_text(ex, def->type));
-                return IN_ERROR;
-            }
-            continue;
-        }
-        tq_value_object_set(out, n++, def->name, v);
-    }
-    out->u.object.count = n;
-    return IN_OK;
-}
-
-static in_status coerce_json(tq_exec *ex, json_t *j, const tq_type_ref *t, tq_value *out, const char **err)
-{
-    if (t->kind == TQ_GQL_TYPE_NON_NULL) {
-        if (json_is_null(j)) {
-            *err = tq_arena_sprintf(ex->a, "Expected non-nullable type \"%s\" not to be null.", type_text(ex, t));
-            return IN_ERROR;
-        }
-        return coerce_json(ex, j, t->of, out, err);
-    }
-    if (json_is_null(j)) {
-        *out = tq_value_null();
-        return IN_OK;
-    }
-    if (t->kind == TQ_GQL_TYPE_LIST) {
-        if (!json_is_array(j)) {
-            *out = tq_value_list(ex->a, 1);
-            return coerce_json(ex, j, t->of, &out->u.list.items[0], err);
-        }
-        *out = tq_value_list(ex->a, (uint32_t)json_array_size(j));
-        for (size_t i = 0; i < json_array_size(j); i++)
-            if (coerce_json(ex, json_array_get(j, i), t->of, &out->u.list.items[i], err) == IN_ERROR)
-                return IN_ERROR;
-        return IN_OK;
-    }
-    const tq_schema_type *nt = t->named;
-    if (nt->kind == TQ_TYPE_INPUT_OBJECT)
-        return coerce_json_object(ex, j, nt, out, err);
-    if (nt->kind == TQ_TYPE_ENUM) {
-        if (json_is_string(j)) {
-            for (uint32_t i = 0; i < nt->nvalues; i++) {
-                if (strcmp(nt->values[i].name, json_string_value(j)) == 0) {
-                    *out = (tq_value){.kind = TQ_VAL_ENUM,
-                                      .u.s = {nt->values[i].name, (uint32_t)strlen(nt->values[i].name)}};
-                    return IN_OK;
-                }
-            }
-        }
-        *err = tq_arena_sprintf(ex->a, "Value %s does not exist in \"%s\" enum.", json_text(ex, j), nt->name);
-        return IN_ERROR;
-    }
-    tq_value raw;
-    if (json_is_string(j))
-        raw = tq_value_string(tq_arena_strndup(ex->a, json_string_value(j), json_string_length(j)),
-                              (uint32_t)json_string_length(j));
-    else if (json_is_integer(j))
-        raw = tq_value_int(json_integer_value(j));
-    else if (json_is_real(j))
-        raw = (tq_value){.kind = TQ_VAL_FLOAT, .u.f = json_real_value(j)};
-    else if (json_is_boolean(j))
-        raw = tq_value_bool(json_is_true(j));
-    else {
-        *err = tq_arena_sprintf(ex->a, "%s cannot represent a non-scalar value: %s", nt->name, json_text(ex, j));
-        return IN_ERROR;
-    }
-    char msg[256];
-    if (nt->scalar->parse_value(ex->a, &raw, out, msg, sizeof(msg)) != 0) {
-        *err = tq_arena_strdup(ex->a, msg);
-        return IN_ERROR;
-    }
-    return IN_OK;
-}
-
-/* Builds a type reference from the AST of a variable definition. */
-static const tq_type_ref *resolve_type(tq_exec *ex, const tq_gql_type *t)
-{
-    tq_type_ref *r = tq_arena_calloc(ex->a, 1, sizeof(*r));
-    r->kind = t->kind;
-    if (t->kind == TQ_GQL_TYPE_NAMED) {
-        r->named = tq_schema_find_type(ex->p.schema, t->name.s, t->name.len);
-        if (r->named == NULL)
-            return NULL;
-    } else if ((r->of = resolve_type(ex, t->of_type)) == NULL) {
-        return NULL;
-    }
-    return r;
-}
-
-static bool is_input_type(const tq_type_ref *t)
-{
-    while (t->kind != TQ_GQL_TYPE_NAMED)
-        t = t->of;
-    return t->named->kind == TQ_TYPE_SCALAR || t->named->kind == TQ_TYPE_ENUM || t->named->kind == TQ_TYPE_INPUT_OBJECT;
-}
-
-/* CoerceVariableValues: fills ex->vars, or records request errors. */
-static void coerce_variables(tq_exec *ex)
-{
-    const tq_gql_operation *op = ex->op;
-    ex->vars = tq_value_object(ex->a, NULL, op->nvars);
-    uint32_t n = 0;
-    json_t *given = json_is_object(ex->p.variables) ? ex->p.variables : NULL;
-    for (uint32_t i = 0; i < op->nvars; i++) {
-        const tq_gql_variable_def *vd = &op->vars[i];
-        const tq_type_ref *t = resolve_type(ex, vd->type);
-        if (t == NULL || !is_input_type(t)) {
-            request_error(ex, "GRAPHQL_VALIDATION_FAILED", &vd->loc, "Variable \"$%s\" expected value of unknown or non-input type.",
-                          vd->name.s);
-            continue;
-        }
-        json_t *j = given ? json_object_get(given, vd->name.s) : NULL;
-        tq_value v;
-        const char *why = NULL;
-        if (j == NULL) {
-            if (vd->default_value != NULL) {
-                if (coerce_literal(ex, vd->default_value, t, &v, &why) == IN_OK)
-                    tq_value_object_set(&ex->vars, n++, vd->name.s, v);
-                else
-                    request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" has an invalid default value: %s",
-                                  vd->name.s, why);
-            } else if (t->kind == TQ_GQL_TYPE_NON_NULL) {
-                request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" of required type \"%s\" was not provided.",
-                              vd->name.s, type_text(ex, t));
-            }
-            continue;
-        }
-        if (json_is_null(j) && t->kind == TQ_GQL_TYPE_NON_NULL) {
-            request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" of non-null type \"%s\" must not be null.",
-                          vd->name.s, type_text(ex, t));
-            continue;
-        }
-        if (coerce_json(ex, j, t, &v, &why) != IN_OK) {
-            request_error(ex, "BAD_USER_INPUT", &vd->loc, "Variable \"$%s\" got invalid value %s; %s", vd->name.s,
-                          json_text(ex, j), why);
-            continue;
-        }
-        tq_value_object_set(&ex->vars, n++, vd->name.s, v);
-    }
-    ex->vars.u.object.count = n;
-}
+/* ---- arguments ---- */
 
 /* CoerceArgumentValues. Returns false after recording a field error at n. */
 static bool coerce_arguments(tq_exec *ex, const tq_schema_field *f, field_group *g, rnode *n, tq_value *out)
 {
-    const tq_gql_selection *node = g->nodes[0];
-    *out = tq_value_object(ex->a, NULL, f->nargs);
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < f->nargs; i++) {
-        const tq_input_value *def = &f->args[i];
-        const tq_gql_argument *arg = NULL;
-        for (uint32_t k = 0; k < node->nargs; k++)
-            if (strcmp(node->args[k].name.s, def->name) == 0)
-                arg = &node->args[k];
-        tq_value v;
-        const char *why = NULL;
-        in_status st = arg ? coerce_literal(ex, arg->value, def->type, &v, &why) : IN_ABSENT;
-        if (st == IN_ABSENT && def->default_literal != NULL)
-            st = coerce_literal(ex, def->default_literal, def->type, &v, &why);
-        if (st == IN_ABSENT && def->type->kind == TQ_GQL_TYPE_NON_NULL) {
-            field_error(ex, n, g, "BAD_USER_INPUT",
-                        tq_arena_sprintf(ex->a, "Argument \"%s\" of required type \"%s\" was not provided.", def->name,
-                                         type_text(ex, def->type)));
-            return false;
-        }
-        if (st == IN_ERROR) {
-            field_error(ex, n, g, "BAD_USER_INPUT",
-                        tq_arena_sprintf(ex->a, "Argument \"%s\" has invalid value: %s", def->name, why));
-            return false;
-        }
-        if (st == IN_OK)
-            tq_value_object_set(out, count++, def->name, v);
-    }
-    out->u.object.count = count;
-    return true;
+    const char *why = tq_coerce_arguments(&ex->coerce, f, g->nodes[0], out);
+    if (why == NULL)
+        return true;
+    field_error(ex, n, g, "BAD_USER_INPUT", why);
+    return false;
 }
 
 /* ---- field collection ---- */
@@ -592,14 +245,26 @@ static bool should_skip(tq_exec *ex, const tq_gql_directive *dirs, uint32_t n)
     return false;
 }
 
-static const tq_gql_fragment *find_fragment(tq_exec *ex, tq_str name)
+/* The index of the (first) fragment definition of that name, or -1. The map is made at
+ * the first spread of an execution: documents may hold thousands of fragments. */
+static int64_t find_fragment(tq_exec *ex, tq_str name)
 {
-    for (uint32_t i = 0; i < ex->p.doc->count; i++) {
-        const tq_gql_definition *d = &ex->p.doc->defs[i];
-        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_str_equal(d->u.fragment.name, name))
-            return &d->u.fragment;
+    const tq_gql_document *doc = ex->p.doc;
+    if (ex->fragments == NULL) {
+        ex->fragments = tq_arena_alloc(ex->a, sizeof(*ex->fragments));
+        tq_map_init(ex->fragments, ex->a);
+        ex->fragment_seen = tq_arena_calloc(ex->a, doc->count ? doc->count : 1, sizeof(*ex->fragment_seen));
+        for (uint32_t i = 0; i < doc->count; i++) {
+            const tq_gql_definition *d = &doc->defs[i];
+            bool existed;
+            if (d->kind != TQ_GQL_DEF_FRAGMENT)
+                continue;
+            void **slot = tq_map_slot_for(ex->fragments, d->u.fragment.name.s, d->u.fragment.name.len, &existed);
+            if (!existed)
+                *slot = (void *)(uintptr_t)(i + 1);
+        }
     }
-    return NULL;
+    return (int64_t)(uintptr_t)tq_map_get(ex->fragments, name.s, name.len) - 1;
 }
 
 static bool fragment_applies(tq_exec *ex, const tq_schema_type *object, tq_str condition)
@@ -610,43 +275,48 @@ static bool fragment_applies(tq_exec *ex, const tq_schema_type *object, tq_str c
     return t != NULL && tq_schema_is_possible_type(t, object);
 }
 
+/* Selections with more response keys than this find them through a map (a client may
+ * send thousands of aliases); fewer are walked, which costs less than making a map. */
+#define GROUP_MAP_FROM 16
+
+static field_group *group_find(const group_list *gl, tq_str key)
+{
+    if (gl->keys != NULL) {
+        uintptr_t i = (uintptr_t)tq_map_get(gl->keys, key.s, key.len);
+        return i != 0 ? &gl->items[i - 1] : NULL;
+    }
+    for (uint32_t i = 0; i < gl->count; i++)
+        if (tq_str_equal(gl->items[i].key, key))
+            return &gl->items[i];
+    return NULL;
+}
+
+static field_group *group_new(tq_exec *ex, group_list *gl, tq_str key)
+{
+    field_group fresh = {.key = key};
+    TQ_VEC_PUSH(ex->a, gl->items, gl->count, gl->cap, fresh);
+    if (gl->keys == NULL && gl->count > GROUP_MAP_FROM) {
+        gl->keys = tq_arena_alloc(ex->a, sizeof(*gl->keys));
+        tq_map_init(gl->keys, ex->a);
+        for (uint32_t i = 0; i + 1 < gl->count; i++)
+            tq_map_put(gl->keys, gl->items[i].key.s, gl->items[i].key.len, (void *)(uintptr_t)(i + 1));
+    }
+    if (gl->keys != NULL)
+        tq_map_put(gl->keys, key.s, key.len, (void *)(uintptr_t)gl->count);
+    return &gl->items[gl->count - 1];
+}
+
 static void group_add(tq_exec *ex, group_list *gl, const tq_gql_selection *sel)
 {
     tq_str key = sel->alias.len ? sel->alias : sel->name;
-    field_group *g = NULL;
-    for (uint32_t i = 0; i < gl->count && g == NULL; i++)
-        if (tq_str_equal(gl->items[i].key, key))
-            g = &gl->items[i];
-    if (g == NULL) {
-        if (gl->count == gl->cap) {
-            uint32_t cap = gl->cap ? gl->cap * 2 : 8;
-            field_group *items = tq_arena_calloc(ex->a, cap, sizeof(*items));
-            if (gl->count)
-                memcpy(items, gl->items, gl->count * sizeof(*items));
-            gl->items = items;
-            gl->cap = cap;
-        }
-        g = &gl->items[gl->count++];
-        *g = (field_group){.key = key};
-    }
-    if (g->count == g->cap) {
-        uint32_t cap = g->cap ? g->cap * 2 : 2;
-        const tq_gql_selection **nodes = tq_arena_alloc(ex->a, cap * sizeof(*nodes));
-        if (g->count)
-            memcpy(nodes, g->nodes, g->count * sizeof(*nodes));
-        g->nodes = nodes;
-        g->cap = cap;
-    }
-    g->nodes[g->count++] = sel;
+    field_group *g = group_find(gl, key);
+    if (g == NULL)
+        g = group_new(ex, gl, key);
+    TQ_VEC_PUSH(ex->a, g->nodes, g->count, g->cap, sel);
 }
 
-typedef struct visited {
-    const tq_gql_fragment *frag;
-    struct visited *next;
-} visited;
-
-static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_gql_selection_set *set, group_list *out,
-                           visited **seen)
+/* CollectFields into out; a fragment is spread once per collection (ex->collection). */
+static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_gql_selection_set *set, group_list *out)
 {
     for (uint32_t i = 0; i < set->count; i++) {
         const tq_gql_selection *sel = &set->items[i];
@@ -658,21 +328,16 @@ static void collect_fields(tq_exec *ex, const tq_schema_type *object, const tq_g
             break;
         case TQ_GQL_SEL_INLINE_FRAGMENT:
             if (fragment_applies(ex, object, sel->type_condition))
-                collect_fields(ex, object, &sel->selection_set, out, seen);
+                collect_fields(ex, object, &sel->selection_set, out);
             break;
         case TQ_GQL_SEL_FRAGMENT_SPREAD: {
-            const tq_gql_fragment *frag = find_fragment(ex, sel->name);
-            bool already = false;
-            for (visited *v = *seen; v != NULL && !already; v = v->next)
-                already = v->frag == frag;
-            if (frag == NULL || already)
+            int64_t fi = find_fragment(ex, sel->name);
+            if (fi < 0 || ex->fragment_seen[fi] == ex->collection)
                 break;
-            visited *v = tq_arena_alloc(ex->a, sizeof(*v));
-            v->frag = frag;
-            v->next = *seen;
-            *seen = v;
+            ex->fragment_seen[fi] = ex->collection;
+            const tq_gql_fragment *frag = &ex->p.doc->defs[fi].u.fragment;
             if (fragment_applies(ex, object, frag->type_condition))
-                collect_fields(ex, object, &frag->selection_set, out, seen);
+                collect_fields(ex, object, &frag->selection_set, out);
             break;
         }
         }
@@ -686,9 +351,9 @@ static group_list *collect_subfields(tq_exec *ex, field_group *g, const tq_schem
     if (g->sub != NULL && g->sub_type == object)
         return g->sub;
     group_list *gl = tq_arena_calloc(ex->a, 1, sizeof(*gl));
-    visited *seen = NULL;
+    ex->collection++;
     for (uint32_t i = 0; i < g->count; i++)
-        collect_fields(ex, object, &g->nodes[i]->selection_set, gl, &seen);
+        collect_fields(ex, object, &g->nodes[i]->selection_set, gl);
     g->sub = gl;
     g->sub_type = object;
     return gl;
@@ -1013,15 +678,17 @@ void tq_exec_run(tq_exec *ex)
         finish_one(ex);
         return;
     }
-    coerce_variables(ex);
+    ex->coerce = (tq_coerce){ex->a, ex->p.schema, NULL};
+    ex->vars = tq_coerce_variables(&ex->coerce, ex->op, ex->p.variables, on_variable_error, ex);
+    ex->coerce.vars = &ex->vars;
     if (ex->request_error) {
         finish_one(ex);
         return;
     }
     ex->serial = ex->op->type == TQ_GQL_OP_MUTATION; /* finish_one walks root_groups when serial */
     ex->root_groups = tq_arena_calloc(ex->a, 1, sizeof(group_list));
-    visited *seen = NULL;
-    collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups, &seen);
+    ex->collection++;
+    collect_fields(ex, ex->root_type, &ex->op->selection_set, ex->root_groups);
     if (!ex->serial) {
         execute_fields(ex, &ex->root, ex->root_type, NULL, ex->root_groups);
         finish_one(ex);

@@ -19,16 +19,10 @@
 
 /* ---- fragments ---- */
 
-/* graphql-js's getFragment: the last definition of that name wins. */
-static const tq_gql_fragment *fragment_named(tq_vctx *v, tq_str name)
-{
-    uint64_t *i = tq_vmap_get(&v->fragments, NULL, name, tq_vnostr());
-    return i != NULL ? &v->doc->defs[*i].u.fragment : NULL;
-}
-
 typedef struct sel_list {
     const tq_gql_selection **items;
     uint32_t n, cap;
+    const tq_gql_selection_set *set;  /* whose spreads these are: the key in the cache */
 } sel_list;
 
 typedef struct set_stack {
@@ -38,32 +32,34 @@ typedef struct set_stack {
 
 /* getFragmentSpreads: the spreads of a selection set, nested ones included, in
  * graphql-js's worklist order. Cached per selection set. */
-static const sel_list *fragment_spreads(tq_vctx *v, tq_vmap *cache, const tq_gql_selection_set *set)
+static const sel_list *fragment_spreads(tq_vctx *v, tq_map *cache, const tq_gql_selection_set *set)
 {
+    sel_list *out = tq_map_get(cache, &set, sizeof(set));
+    if (out != NULL)
+        return out;
+    out = tq_arena_calloc(v->ar, 1, sizeof(*out));
+    out->set = set;
     bool existed;
-    uint64_t *slot = tq_vmap_put(v->ar, cache, set, tq_vnostr(), tq_vnostr(), &existed);
-    if (existed)
-        return (const sel_list *)(uintptr_t)*slot;
-    sel_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
+    *tq_vmap_slot(v->ar, cache, &out->set, sizeof(out->set), &existed) = out;
     set_stack todo = {0};
-    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, set);
+    TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, set);
     while (todo.n > 0) {
         const tq_gql_selection_set *s = todo.items[--todo.n];
         for (uint32_t i = 0; i < s->count; i++) {
             const tq_gql_selection *sel = &s->items[i];
             if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD)
-                TQ_VPUSH(v->ar, out->items, out->n, out->cap, sel);
+                TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, sel);
             else if (sel->selection_set.count > 0)
-                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &sel->selection_set);
+                TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &sel->selection_set);
         }
     }
-    *slot = (uint64_t)(uintptr_t)out;
     return out;
 }
 
 typedef struct frag_list {
     const tq_gql_fragment **items;
     uint32_t n, cap;
+    const tq_gql_operation *op;       /* the operation reaching them: the key in the cache */
 } frag_list;
 
 /* ---- per-validation state of the walk ---- */
@@ -77,17 +73,18 @@ typedef struct var_usage {
 typedef struct usage_list {
     var_usage *items;
     uint32_t n, cap;
+    const void *def;          /* the operation or fragment they are in: the key in the cache */
 } usage_list;
 
 typedef struct walk {
     tq_vctx *v;
-    tq_vmap spreads;          /* selection set -> sel_list */
-    tq_vmap reached;          /* operation -> frag_list of the fragments it reaches */
-    tq_vmap usages;           /* operation or fragment -> usage_list */
-    tq_vmap op_names;         /* UniqueOperationNames */
-    tq_vmap frag_names;       /* UniqueFragmentNames */
-    tq_vmap cycle_visited;    /* NoFragmentCycles */
-    tq_vmap cycle_index;
+    tq_map spreads;           /* selection set -> sel_list */
+    tq_map reached;           /* operation -> frag_list of the fragments it reaches */
+    tq_map usages;            /* operation or fragment -> usage_list */
+    tq_map op_names;          /* UniqueOperationNames: name -> the first operation of that name */
+    tq_map frag_names;        /* UniqueFragmentNames: name -> the first fragment of that name */
+    tq_map cycle_visited;     /* NoFragmentCycles: names of the fragments visited */
+    tq_map cycle_index;       /* name -> 1 + its place in cycle_path, while on it */
     sel_list cycle_path;
     uint32_t noperations;
     bool doc_has_type_system;
@@ -97,28 +94,28 @@ typedef struct walk {
 static const frag_list *reached_fragments(walk *w, const tq_gql_operation *op)
 {
     tq_vctx *v = w->v;
+    frag_list *out = tq_map_get(&w->reached, &op, sizeof(op));
+    if (out != NULL)
+        return out;
+    out = tq_arena_calloc(v->ar, 1, sizeof(*out));
+    out->op = op;
     bool existed;
-    uint64_t *slot = tq_vmap_put(v->ar, &w->reached, op, tq_vnostr(), tq_vnostr(), &existed);
-    if (existed)
-        return (const frag_list *)(uintptr_t)*slot;
-    frag_list *out = tq_arena_calloc(v->ar, 1, sizeof(*out));
-    tq_vmap collected = {0};
+    *tq_vmap_slot(v->ar, &w->reached, &out->op, sizeof(out->op), &existed) = out;
+    tq_map collected = {0};
     set_stack todo = {0};
-    TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
+    TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
     while (todo.n > 0) {
         const sel_list *spreads = fragment_spreads(v, &w->spreads, todo.items[--todo.n]);
         for (uint32_t i = 0; i < spreads->n; i++) {
-            tq_vmap_put(v->ar, &collected, NULL, spreads->items[i]->name, tq_vnostr(), &existed);
-            if (existed)
+            if (!tq_vset_add(v->ar, &collected, spreads->items[i]->name))
                 continue;
-            const tq_gql_fragment *f = fragment_named(v, spreads->items[i]->name);
+            const tq_gql_fragment *f = tq_vfragment_named(v, spreads->items[i]->name);
             if (f != NULL) {
-                TQ_VPUSH(v->ar, out->items, out->n, out->cap, f);
-                TQ_VPUSH(v->ar, todo.items, todo.n, todo.cap, &f->selection_set);
+                TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, f);
+                TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &f->selection_set);
             }
         }
     }
-    *slot = (uint64_t)(uintptr_t)out;
     return out;
 }
 
@@ -147,7 +144,7 @@ static void usages_in_value(walk *w, usage_list *out, const tq_gql_value *val, c
     tq_vctx *v = w->v;
     if (val->kind == TQ_GQL_VALUE_VARIABLE) {
         var_usage u = {val, type, has_default};
-        TQ_VPUSH(v->ar, out->items, out->n, out->cap, u);
+        TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, u);
     } else if (val->kind == TQ_GQL_VALUE_LIST) {
         const tq_type_ref *nn = type != NULL && type->kind == TQ_GQL_TYPE_NON_NULL ? type->of : type;
         const tq_type_ref *item = nn != NULL && nn->kind == TQ_GQL_TYPE_LIST ? nn->of : nn;
@@ -216,11 +213,13 @@ static const tq_schema_type *root_type(const tq_schema *s, tq_gql_operation_type
 
 static const usage_list *usages_of(walk *w, const void *def_key, const tq_gql_operation *op, const tq_gql_fragment *frag)
 {
+    usage_list *out = tq_map_get(&w->usages, &def_key, sizeof(def_key));
+    if (out != NULL)
+        return out;
+    out = tq_arena_calloc(w->v->ar, 1, sizeof(*out));
+    out->def = def_key;
     bool existed;
-    uint64_t *slot = tq_vmap_put(w->v->ar, &w->usages, def_key, tq_vnostr(), tq_vnostr(), &existed);
-    if (existed)
-        return (const usage_list *)(uintptr_t)*slot;
-    usage_list *out = tq_arena_calloc(w->v->ar, 1, sizeof(*out));
+    *tq_vmap_slot(w->v->ar, &w->usages, &out->def, sizeof(out->def), &existed) = out;
     if (op != NULL) {
         usages_in_directives(w, out, op->directives, op->ndirectives, NULL);
         usages_in_set(w, out, &op->selection_set, root_type(w->v->schema, op->type), NULL);
@@ -228,7 +227,6 @@ static const usage_list *usages_of(walk *w, const void *def_key, const tq_gql_op
         usages_in_directives(w, out, frag->directives, frag->ndirectives, NULL);
         usages_in_set(w, out, &frag->selection_set, output_type(tq_vfind_type(w->v, frag->type_condition)), NULL);
     }
-    *slot = (uint64_t)(uintptr_t)out;
     return out;
 }
 
@@ -238,12 +236,12 @@ static usage_list recursive_usages(walk *w, const tq_gql_operation *op)
     usage_list all = {0};
     const usage_list *own = usages_of(w, op, op, NULL);
     for (uint32_t i = 0; i < own->n; i++)
-        TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, own->items[i]);
+        TQ_VEC_PUSH(w->v->ar, all.items, all.n, all.cap, own->items[i]);
     const frag_list *frags = reached_fragments(w, op);
     for (uint32_t f = 0; f < frags->n; f++) {
         const usage_list *u = usages_of(w, frags->items[f], NULL, frags->items[f]);
         for (uint32_t i = 0; i < u->n; i++)
-            TQ_VPUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
+            TQ_VEC_PUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
     }
     return all;
 }
@@ -327,7 +325,7 @@ static void unique_argument_names(tq_vctx *v, const tq_gql_argument *args, uint3
         uint32_t nlocs = 0, cap = 0;
         for (uint32_t j = i; j < n; j++)
             if (tq_str_equal(args[j].name, args[i].name))
-                TQ_VPUSH(v->ar, locs, nlocs, cap, args[j].loc);
+                TQ_VEC_PUSH(v->ar, locs, nlocs, cap, args[j].loc);
         if (nlocs > 1)
             tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one argument named \"%s\".", args[i].name.s), locs,
                        nlocs);
@@ -514,7 +512,7 @@ static void visit_spread(walk *w, const tq_gql_selection *sel, const tq_schema_t
                          const tq_schema_field *enclosing)
 {
     tq_vctx *v = w->v;
-    const tq_gql_fragment *f = fragment_named(v, sel->name);
+    const tq_gql_fragment *f = tq_vfragment_named(v, sel->name);
     /* KnownFragmentNames */
     if (f == NULL)
         tq_vreport1(v, sel->name_loc, "Unknown fragment \"%s\".", sel->name.s);
@@ -615,16 +613,15 @@ static bool condition_matches(tq_vctx *v, tq_str condition, const tq_schema_type
 }
 
 static void collect_root_fields(tq_vctx *v, const tq_gql_selection_set *set, const tq_schema_type *type,
-                                tq_vmap *visited, group_list *out)
+                                tq_map *visited, group_list *out)
 {
     for (uint32_t i = 0; i < set->count; i++) {
         const tq_gql_selection *sel = &set->items[i];
         if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
-            if (tq_vmap_get(visited, NULL, sel->name, tq_vnostr()) != NULL || !included(sel->directives, sel->ndirectives))
+            if (tq_vmap_get_name(visited, sel->name) != NULL || !included(sel->directives, sel->ndirectives))
                 continue;
-            bool existed;
-            tq_vmap_put(v->ar, visited, NULL, sel->name, tq_vnostr(), &existed);
-            const tq_gql_fragment *f = fragment_named(v, sel->name);
+            tq_vset_add(v->ar, visited, sel->name);
+            const tq_gql_fragment *f = tq_vfragment_named(v, sel->name);
             if (f != NULL && condition_matches(v, f->type_condition, type))
                 collect_root_fields(v, &f->selection_set, type, visited, out);
             continue;
@@ -643,10 +640,10 @@ static void collect_root_fields(tq_vctx *v, const tq_gql_selection_set *set, con
                 g = &out->items[k];
         if (g == NULL) {
             field_group fresh = {key, NULL, 0, 0, sel->name.len >= 2 && sel->name.s[0] == '_' && sel->name.s[1] == '_'};
-            TQ_VPUSH(v->ar, out->items, out->n, out->cap, fresh);
+            TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, fresh);
             g = &out->items[out->n - 1];
         }
-        TQ_VPUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
+        TQ_VEC_PUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
     }
 }
 
@@ -655,7 +652,7 @@ static void single_field_subscription(tq_vctx *v, const tq_gql_operation *op)
     if (op->type != TQ_GQL_OP_SUBSCRIPTION || v->schema->subscription == NULL)
         return;
     group_list groups = {0};
-    tq_vmap visited = {0};
+    tq_map visited = {0};
     collect_root_fields(v, &op->selection_set, v->schema->subscription, &visited, &groups);
     const char *who = op->name.len ? tq_arena_sprintf(v->ar, "Subscription \"%s\"", op->name.s) : "Anonymous Subscription";
     if (groups.n > 1) {
@@ -663,7 +660,7 @@ static void single_field_subscription(tq_vctx *v, const tq_gql_operation *op)
         uint32_t n = 0, cap = 0;
         for (uint32_t g = 1; g < groups.n; g++)
             for (uint32_t i = 0; i < groups.items[g].n; i++)
-                TQ_VPUSH(v->ar, locs, n, cap, groups.items[g].locs[i]);
+                TQ_VEC_PUSH(v->ar, locs, n, cap, groups.items[g].locs[i]);
         tq_vreport(v, tq_arena_sprintf(v->ar, "%s must select only one top level field.", who), locs, n);
     }
     for (uint32_t g = 0; g < groups.n; g++)
@@ -686,7 +683,7 @@ static void unique_variable_names(tq_vctx *v, const tq_gql_operation *op)
         uint32_t n = 0, cap = 0;
         for (uint32_t j = i; j < op->nvars; j++)
             if (tq_str_equal(op->vars[j].name, op->vars[i].name))
-                TQ_VPUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
+                TQ_VEC_PUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
         if (n > 1)
             tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one variable named \"$%s\".", op->vars[i].name.s), locs, n);
     }
@@ -802,12 +799,12 @@ static void visit_operation(walk *w, const tq_gql_definition *def)
     /* UniqueOperationNames */
     if (op->name.len > 0) {
         bool existed;
-        uint64_t *first = tq_vmap_put(v->ar, &w->op_names, NULL, op->name, tq_vnostr(), &existed);
+        void **first = tq_vmap_slot(v->ar, &w->op_names, op->name.s, op->name.len, &existed);
         if (existed) {
-            tq_gql_loc locs[2] = {{(uint32_t)(*first >> 32), (uint32_t)*first}, op->name_loc};
+            tq_gql_loc locs[2] = {((const tq_gql_operation *)*first)->name_loc, op->name_loc};
             tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one operation named \"%s\".", op->name.s), locs, 2);
         } else {
-            *first = (uint64_t)op->name_loc.line << 32 | op->name_loc.column;
+            *first = (void *)op;
         }
     }
     /* LoneAnonymousOperation */
@@ -829,22 +826,20 @@ static void visit_operation(walk *w, const tq_gql_definition *def)
 static void detect_cycles(walk *w, const tq_gql_fragment *f)
 {
     tq_vctx *v = w->v;
-    bool existed;
-    tq_vmap_put(v->ar, &w->cycle_visited, NULL, f->name, tq_vnostr(), &existed);
-    if (existed)
+    if (!tq_vset_add(v->ar, &w->cycle_visited, f->name))
         return;
     const sel_list *spreads = fragment_spreads(v, &w->spreads, &f->selection_set);
     if (spreads->n == 0)
         return;
-    uint64_t *my_index = tq_vmap_put(v->ar, &w->cycle_index, NULL, f->name, tq_vnostr(), &existed);
-    *my_index = w->cycle_path.n + 1; /* 0: not on the path */
+    bool existed;
+    /* 1 + the place, so that a fragment on the path never maps to NULL */
+    *tq_vmap_slot(v->ar, &w->cycle_index, f->name.s, f->name.len, &existed) = (void *)(uintptr_t)(w->cycle_path.n + 1);
     for (uint32_t i = 0; i < spreads->n && !v->stopped; i++) {
         const tq_gql_selection *s = spreads->items[i];
-        uint64_t *at = tq_vmap_get(&w->cycle_index, NULL, s->name, tq_vnostr());
-        uint64_t cycle_start = at != NULL ? *at : 0;
-        TQ_VPUSH(v->ar, w->cycle_path.items, w->cycle_path.n, w->cycle_path.cap, s);
+        uintptr_t cycle_start = (uintptr_t)tq_vmap_get_name(&w->cycle_index, s->name);
+        TQ_VEC_PUSH(v->ar, w->cycle_path.items, w->cycle_path.n, w->cycle_path.cap, s);
         if (cycle_start == 0) {
-            const tq_gql_fragment *next = fragment_named(v, s->name);
+            const tq_gql_fragment *next = tq_vfragment_named(v, s->name);
             if (next != NULL)
                 detect_cycles(w, next);
         } else {
@@ -865,8 +860,7 @@ static void detect_cycles(walk *w, const tq_gql_fragment *f)
         }
         w->cycle_path.n--;
     }
-    /* the map may have grown meanwhile: look the slot up again */
-    *tq_vmap_get(&w->cycle_index, NULL, f->name, tq_vnostr()) = 0;
+    tq_map_remove(&w->cycle_index, f->name.s, f->name.len); /* off the path */
 }
 
 static void visit_fragment_definition(walk *w, const tq_gql_definition *def)
@@ -881,12 +875,12 @@ static void visit_fragment_definition(walk *w, const tq_gql_definition *def)
                     t->name);
     /* UniqueFragmentNames */
     bool existed;
-    uint64_t *first = tq_vmap_put(v->ar, &w->frag_names, NULL, f->name, tq_vnostr(), &existed);
+    void **first = tq_vmap_slot(v->ar, &w->frag_names, f->name.s, f->name.len, &existed);
     if (existed) {
-        tq_gql_loc locs[2] = {{(uint32_t)(*first >> 32), (uint32_t)*first}, f->name_loc};
+        tq_gql_loc locs[2] = {((const tq_gql_fragment *)*first)->name_loc, f->name_loc};
         tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one fragment named \"%s\".", f->name.s), locs, 2);
     } else {
-        *first = (uint64_t)f->name_loc.line << 32 | f->name_loc.column;
+        *first = (void *)f;
     }
     detect_cycles(w, f);
     unique_directives(w, f->directives, f->ndirectives);
@@ -924,18 +918,17 @@ static void unused_fragments(walk *w)
 {
     tq_vctx *v = w->v;
     const tq_gql_document *doc = v->doc;
-    tq_vmap used = {0};
-    bool existed;
+    tq_map used = {0};
     for (uint32_t i = 0; i < doc->count; i++) {
         if (doc->defs[i].kind != TQ_GQL_DEF_OPERATION)
             continue;
         const frag_list *reached = reached_fragments(w, &doc->defs[i].u.operation);
         for (uint32_t k = 0; k < reached->n; k++)
-            tq_vmap_put(v->ar, &used, NULL, reached->items[k]->name, tq_vnostr(), &existed);
+            tq_vset_add(v->ar, &used, reached->items[k]->name);
     }
     for (uint32_t i = 0; i < doc->count && !v->stopped; i++) {
         const tq_gql_definition *d = &doc->defs[i];
-        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_vmap_get(&used, NULL, d->u.fragment.name, tq_vnostr()) == NULL)
+        if (d->kind == TQ_GQL_DEF_FRAGMENT && tq_vmap_get_name(&used, d->u.fragment.name) == NULL)
             tq_vreport1(v, d->loc, "Fragment \"%s\" is never used.", d->u.fragment.name.s);
     }
 }
@@ -986,9 +979,12 @@ static void init_meta_fields(tq_vctx *v)
 static void index_fragments(tq_vctx *v)
 {
     bool existed;
-    for (uint32_t i = 0; i < v->doc->count; i++)
-        if (v->doc->defs[i].kind == TQ_GQL_DEF_FRAGMENT)
-            *tq_vmap_put(v->ar, &v->fragments, NULL, v->doc->defs[i].u.fragment.name, tq_vnostr(), &existed) = i;
+    for (uint32_t i = 0; i < v->doc->count; i++) {
+        const tq_gql_definition *d = &v->doc->defs[i];
+        if (d->kind == TQ_GQL_DEF_FRAGMENT)
+            *tq_vmap_slot(v->ar, &v->fragments, d->u.fragment.name.s, d->u.fragment.name.len, &existed) =
+                (void *)&d->u.fragment;
+    }
 }
 
 tq_validation_result tq_validate(const tq_schema *schema, const tq_gql_document *doc, tq_arena *a)

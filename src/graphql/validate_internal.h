@@ -1,7 +1,8 @@
 /*
  * validate_internal.h - what the files of the document validator (validate*.c) share:
- * the validation context, arena-backed hash maps and growable arrays, error reporting
- * and the type helpers the rules have in common. Not a public interface.
+ * the validation context, helpers for its maps (tenantql/map.h), error reporting and the
+ * type helpers the rules have in common. Growable arrays are tenantql/vec.h's. Not a
+ * public interface.
  */
 #ifndef TENANTQL_VALIDATE_INTERNAL_H
 #define TENANTQL_VALIDATE_INTERNAL_H
@@ -9,42 +10,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tenantql/map.h"
 #include "tenantql/validate.h"
+#include "tenantql/vec.h"
 
-/* ---- hash map: (pointer, name, name) -> 64-bit value, in the arena ---- */
+/* ---- hash maps ---- */
 
-typedef struct tq_vmap_slot {
-    const void *p;
-    tq_str a, b;
-    uint64_t value;
-    uint32_t hash;
-    bool used;
-} tq_vmap_slot;
+/* The validator's maps are tq_maps in the validation's arena, keyed by names in the
+ * document or by the bytes of a pointer kept in the value. Most of them stay empty, so a
+ * map is all zero until its first insertion makes it (a zero tq_map finds nothing). */
 
-typedef struct tq_vmap {
-    tq_vmap_slot *slots;
-    uint32_t cap, count;
-} tq_vmap;
+/* The value slot of key in m, inserted as NULL when absent (*existed tells which); valid
+ * until the next insertion into m. The key's bytes must live as long as the map. */
+void **tq_vmap_slot(tq_arena *ar, tq_map *m, const void *key, size_t len, bool *existed);
 
-/* The value stored under the key, or NULL. */
-uint64_t *tq_vmap_get(const tq_vmap *m, const void *p, tq_str a, tq_str b);
-/* The value under the key, inserted as 0 when absent (*existed tells which). */
-uint64_t *tq_vmap_put(tq_arena *ar, tq_vmap *m, const void *p, tq_str a, tq_str b, bool *existed);
-
-static inline tq_str tq_vnostr(void)
+static inline void *tq_vmap_get_name(const tq_map *m, tq_str name)
 {
-    tq_str s = {"", 0};
-    return s;
+    return tq_map_get(m, name.s, name.len);
 }
 
-/* Grows an arena array of n items to hold one more; returns the (maybe moved) array. */
-void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size);
-#define TQ_VPUSH(ar, items, n, cap, item)                                                                   \
-    do {                                                                                                    \
-        if ((n) == (cap))                                                                                   \
-            (items) = tq_vgrow((ar), (items), (n), &(cap), sizeof(*(items)));                              \
-        (items)[(n)++] = (item);                                                                            \
-    } while (0)
+/* Adds name to a map used as a set; false when it was there already. */
+bool tq_vset_add(tq_arena *ar, tq_map *set, tq_str name);
 
 /* ---- arena string builder ---- */
 
@@ -68,7 +54,7 @@ typedef struct tq_vctx {
     tq_validation_error *errors;
     uint32_t nerrors, caperrors;
     bool stopped;                     /* error limit reached: report nothing more */
-    tq_vmap fragments;                /* name -> index of the (last) fragment definition */
+    tq_map fragments;                 /* name -> the (last) fragment definition of that name */
     tq_schema_field typename_field;   /* the meta-fields, typed with this schema's types */
     tq_schema_field schema_field, type_field;
     bool has_schema_meta, has_type_meta;
@@ -78,6 +64,12 @@ typedef struct tq_vctx {
 
 void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs);
 void tq_vreport1(tq_vctx *v, tq_gql_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* graphql-js's getFragment: the last definition of that name wins; NULL when none. */
+static inline const tq_gql_fragment *tq_vfragment_named(const tq_vctx *v, tq_str name)
+{
+    return tq_vmap_get_name(&v->fragments, name);
+}
 
 /* ---- types ---- */
 

@@ -27,12 +27,14 @@ typedef struct ogroup {
 } ogroup;
 
 typedef struct fieldmap {
-    ogroup *groups;                 /* in order of first appearance */
+    const tq_gql_selection_set *set; /* whose fields these are: the key in the cache */
+    ogroup **groups;                /* in order of first appearance */
     uint32_t ngroups, capgroups;
-    tq_vmap index;                  /* response name -> group */
+    tq_map index;                   /* response name -> group */
     tq_str *fragments;              /* names of spread fragments, first appearance order */
     uint32_t nfragments, capfragments;
-    tq_vmap fragment_index;
+    tq_map fragment_index;          /* the same names, as a set */
+    tq_map compared_with;           /* fragment name -> 1 + mutually exclusive (fields_compared_with) */
 } fieldmap;
 
 typedef struct sel_list {
@@ -52,33 +54,37 @@ typedef struct conflict_list {
 } conflict_list;
 
 struct tq_voverlap {
-    tq_vmap maps;                   /* selection set -> fieldmap */
-    tq_vmap compared_pairs;         /* (fragment, fragment) -> 1 + mutually exclusive */
-    tq_vmap compared_with_fields;   /* (fieldmap, fragment) -> 1 + mutually exclusive */
+    tq_map maps;                    /* selection set -> fieldmap */
+    tq_map compared_pairs;          /* fragment name -> tq_map of fragment name -> 1 + mutually exclusive */
 };
 
 /* ---- field maps ---- */
 
-static void collect_fields(tq_vctx *v, fieldmap *m, const tq_schema_type *parent, const tq_gql_selection_set *set)
+/* The group of response name key, added when new. */
+static ogroup *group_for(tq_vctx *v, fieldmap *m, tq_str key)
 {
     bool existed;
+    void **slot = tq_vmap_slot(v->ar, &m->index, key.s, key.len, &existed);
+    if (!existed) {
+        ogroup *g = tq_arena_calloc(v->ar, 1, sizeof(*g));
+        g->response_name = key;
+        *slot = g;
+        TQ_VEC_PUSH(v->ar, m->groups, m->ngroups, m->capgroups, g);
+    }
+    return *slot;
+}
+
+static void collect_fields(tq_vctx *v, fieldmap *m, const tq_schema_type *parent, const tq_gql_selection_set *set)
+{
     for (uint32_t i = 0; i < set->count; i++) {
         const tq_gql_selection *sel = &set->items[i];
         if (sel->kind == TQ_GQL_SEL_FIELD) {
-            tq_str key = sel->alias.len ? sel->alias : sel->name;
-            uint64_t *gi = tq_vmap_put(v->ar, &m->index, NULL, key, tq_vnostr(), &existed);
-            if (!existed) {
-                *gi = m->ngroups;
-                ogroup g = {key, NULL, 0, 0};
-                TQ_VPUSH(v->ar, m->groups, m->ngroups, m->capgroups, g);
-            }
-            ogroup *g = &m->groups[*gi];
+            ogroup *g = group_for(v, m, sel->alias.len ? sel->alias : sel->name);
             ofield f = {parent, sel, tq_vplain_field(parent, sel->name)};
-            TQ_VPUSH(v->ar, g->items, g->n, g->cap, f);
+            TQ_VEC_PUSH(v->ar, g->items, g->n, g->cap, f);
         } else if (sel->kind == TQ_GQL_SEL_FRAGMENT_SPREAD) {
-            tq_vmap_put(v->ar, &m->fragment_index, NULL, sel->name, tq_vnostr(), &existed);
-            if (!existed)
-                TQ_VPUSH(v->ar, m->fragments, m->nfragments, m->capfragments, sel->name);
+            if (tq_vset_add(v->ar, &m->fragment_index, sel->name))
+                TQ_VEC_PUSH(v->ar, m->fragments, m->nfragments, m->capfragments, sel->name);
         } else {
             const tq_schema_type *t = sel->type_condition.len ? tq_vfind_type(v, sel->type_condition) : parent;
             collect_fields(v, m, t, &sel->selection_set);
@@ -88,37 +94,29 @@ static void collect_fields(tq_vctx *v, fieldmap *m, const tq_schema_type *parent
 
 /* getFieldsAndFragmentNames: cached per selection set, whatever parent type later
  * callers pass. */
-static const fieldmap *fields_of(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set)
+static fieldmap *fields_of(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set)
 {
+    fieldmap *m = tq_map_get(&v->overlap->maps, &set, sizeof(set));
+    if (m != NULL)
+        return m;
+    m = tq_arena_calloc(v->ar, 1, sizeof(*m));
+    m->set = set;
     bool existed;
-    uint64_t *slot = tq_vmap_put(v->ar, &v->overlap->maps, set, tq_vnostr(), tq_vnostr(), &existed);
-    if (existed)
-        return (const fieldmap *)(uintptr_t)*slot;
-    fieldmap *m = tq_arena_calloc(v->ar, 1, sizeof(*m));
-    /* stored before collecting: collecting does not recurse into other maps */
-    *slot = (uint64_t)(uintptr_t)m;
+    *tq_vmap_slot(v->ar, &v->overlap->maps, &m->set, sizeof(m->set), &existed) = m;
     collect_fields(v, m, parent, set);
     return m;
 }
 
-static const tq_gql_fragment *fragment_named(tq_vctx *v, tq_str name)
+static fieldmap *fields_of_fragment(tq_vctx *v, const tq_gql_fragment *f)
 {
-    uint64_t *i = tq_vmap_get(&v->fragments, NULL, name, tq_vnostr());
-    return i != NULL ? &v->doc->defs[*i].u.fragment : NULL;
-}
-
-static const fieldmap *fields_of_fragment(tq_vctx *v, const tq_gql_fragment *f)
-{
-    uint64_t *slot = tq_vmap_get(&v->overlap->maps, &f->selection_set, tq_vnostr(), tq_vnostr());
-    if (slot != NULL)
-        return (const fieldmap *)(uintptr_t)*slot;
-    return fields_of(v, tq_vfind_type(v, f->type_condition), &f->selection_set);
+    const tq_gql_selection_set *set = &f->selection_set;
+    fieldmap *m = tq_map_get(&v->overlap->maps, &set, sizeof(set));
+    return m != NULL ? m : fields_of(v, tq_vfind_type(v, f->type_condition), set);
 }
 
 static const ogroup *group_named(const fieldmap *m, tq_str name)
 {
-    uint64_t *gi = tq_vmap_get(&m->index, NULL, name, tq_vnostr());
-    return gi != NULL ? &m->groups[*gi] : NULL;
+    return tq_vmap_get_name(&m->index, name);
 }
 
 /* ---- the pair set ---- */
@@ -137,31 +135,35 @@ static void ordered_pair(tq_str *a, tq_str *b)
 static bool pair_compared(tq_vctx *v, tq_str a, tq_str b, bool exclusive)
 {
     ordered_pair(&a, &b);
-    uint64_t *r = tq_vmap_get(&v->overlap->compared_pairs, NULL, a, b);
-    if (r == NULL)
+    const tq_map *with_a = tq_vmap_get_name(&v->overlap->compared_pairs, a);
+    uintptr_t r = with_a != NULL ? (uintptr_t)tq_vmap_get_name(with_a, b) : 0;
+    if (r == 0)
         return false;
     /* comparing as not exclusive covers the exclusive comparison too */
-    return exclusive ? true : *r == 1;
+    return exclusive ? true : r == 1;
 }
 
 static void pair_add(tq_vctx *v, tq_str a, tq_str b, bool exclusive)
 {
     bool existed;
     ordered_pair(&a, &b);
-    *tq_vmap_put(v->ar, &v->overlap->compared_pairs, NULL, a, b, &existed) = 1 + (uint64_t)exclusive;
+    void **with_a = tq_vmap_slot(v->ar, &v->overlap->compared_pairs, a.s, a.len, &existed);
+    if (!existed)
+        *with_a = tq_arena_calloc(v->ar, 1, sizeof(tq_map));
+    *tq_vmap_slot(v->ar, *with_a, b.s, b.len, &existed) = (void *)(uintptr_t)(1 + exclusive);
 }
 
 /* Whether fields m were compared with fragment name already, recording it if not. A
  * field whose sub-selection spreads a fragment that leads back to the field recurses
  * forever without this (graphql-js 16.8 overflows its stack on such documents; 16.9 on
  * memoizes the same way). Compared as not exclusive covers exclusive too. */
-static bool fields_compared_with(tq_vctx *v, const fieldmap *m, tq_str name, bool exclusive)
+static bool fields_compared_with(tq_vctx *v, fieldmap *m, tq_str name, bool exclusive)
 {
     bool existed;
-    uint64_t *slot = tq_vmap_put(v->ar, &v->overlap->compared_with_fields, m, name, tq_vnostr(), &existed);
-    if (existed && (*slot == 1 || exclusive))
+    void **slot = tq_vmap_slot(v->ar, &m->compared_with, name.s, name.len, &existed);
+    if (existed && ((uintptr_t)*slot == 1 || exclusive))
         return true;
-    *slot = 1 + (uint64_t)exclusive;
+    *slot = (void *)(uintptr_t)(1 + exclusive);
     return false;
 }
 
@@ -262,7 +264,7 @@ static bool types_conflict(const tq_type_ref *t1, const tq_type_ref *t2)
 
 static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m);
 static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m1, const fieldmap *m2);
-static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m,
+static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, fieldmap *m,
                                         tq_str fragment_name);
 static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclusive, tq_str name1, tq_str name2);
 
@@ -275,9 +277,9 @@ static void add_conflict(tq_vctx *v, conflict_list *out, tq_str response_name, c
                          const tq_gql_selection *n1, const tq_gql_selection *n2)
 {
     conflict c = {response_name, reason, {0}, {0}};
-    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
-    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
-    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+    TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, c);
 }
 
 /* findConflictsBetweenSubSelectionSets */
@@ -286,7 +288,7 @@ static conflict_list sub_selection_conflicts(tq_vctx *v, bool exclusive, const t
                                              const tq_gql_selection_set *s2)
 {
     conflict_list out = {0};
-    const fieldmap *m1 = fields_of(v, p1, s1), *m2 = fields_of(v, p2, s2);
+    fieldmap *m1 = fields_of(v, p1, s1), *m2 = fields_of(v, p2, s2);
     collect_between(v, &out, exclusive, m1, m2);
     for (uint32_t i = 0; i < m2->nfragments; i++)
         collect_fields_and_fragment(v, &out, exclusive, m1, m2->fragments[i]);
@@ -304,8 +306,8 @@ static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str respons
 {
     tq_vbuf reason = {v->ar, NULL, 0, 0};
     conflict c = {response_name, NULL, {0}, {0}};
-    TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
-    TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
+    TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, n1);
+    TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, n2);
     for (uint32_t i = 0; i < subs->n; i++) {
         const conflict *s = &subs->items[i];
         if (i > 0)
@@ -315,12 +317,12 @@ static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str respons
         tq_vbuf_puts(&reason, "\" conflict because ");
         tq_vbuf_puts(&reason, s->reason);
         for (uint32_t k = 0; k < s->fields1.n; k++)
-            TQ_VPUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, s->fields1.items[k]);
+            TQ_VEC_PUSH(v->ar, c.fields1.items, c.fields1.n, c.fields1.cap, s->fields1.items[k]);
         for (uint32_t k = 0; k < s->fields2.n; k++)
-            TQ_VPUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, s->fields2.items[k]);
+            TQ_VEC_PUSH(v->ar, c.fields2.items, c.fields2.n, c.fields2.cap, s->fields2.items[k]);
     }
     c.reason = tq_vbuf_str(&reason);
-    TQ_VPUSH(v->ar, out->items, out->n, out->cap, c);
+    TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, c);
 }
 
 /* findConflict */
@@ -361,7 +363,7 @@ static void find_conflict(tq_vctx *v, conflict_list *out, bool parents_exclusive
 static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m)
 {
     for (uint32_t g = 0; g < m->ngroups; g++) {
-        const ogroup *grp = &m->groups[g];
+        const ogroup *grp = m->groups[g];
         for (uint32_t i = 0; i < grp->n; i++)
             for (uint32_t j = i + 1; j < grp->n; j++)
                 find_conflict(v, out, false, grp->response_name, &grp->items[i], &grp->items[j]);
@@ -372,7 +374,7 @@ static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m)
 static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m1, const fieldmap *m2)
 {
     for (uint32_t g = 0; g < m1->ngroups; g++) {
-        const ogroup *g1 = &m1->groups[g], *g2 = group_named(m2, g1->response_name);
+        const ogroup *g1 = m1->groups[g], *g2 = group_named(m2, g1->response_name);
         if (g2 == NULL)
             continue;
         for (uint32_t i = 0; i < g1->n; i++)
@@ -382,12 +384,12 @@ static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, cons
 }
 
 /* collectConflictsBetweenFieldsAndFragment */
-static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m,
+static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, fieldmap *m,
                                         tq_str fragment_name)
 {
     if (m->ngroups == 0 || fields_compared_with(v, m, fragment_name, exclusive))
         return;
-    const tq_gql_fragment *f = fragment_named(v, fragment_name);
+    const tq_gql_fragment *f = tq_vfragment_named(v, fragment_name);
     if (f == NULL)
         return;
     const fieldmap *m2 = fields_of_fragment(v, f);
@@ -409,7 +411,7 @@ static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclu
     if (tq_str_equal(name1, name2) || pair_compared(v, name1, name2, exclusive))
         return;
     pair_add(v, name1, name2, exclusive);
-    const tq_gql_fragment *f1 = fragment_named(v, name1), *f2 = fragment_named(v, name2);
+    const tq_gql_fragment *f1 = tq_vfragment_named(v, name1), *f2 = tq_vfragment_named(v, name2);
     if (f1 == NULL || f2 == NULL)
         return;
     const fieldmap *m1 = fields_of_fragment(v, f1), *m2 = fields_of_fragment(v, f2);
@@ -425,7 +427,7 @@ void tq_voverlap_check(tq_vctx *v, const tq_schema_type *parent, const tq_gql_se
     if (v->overlap == NULL)
         v->overlap = tq_arena_calloc(v->ar, 1, sizeof(*v->overlap));
     conflict_list found = {0};
-    const fieldmap *m = fields_of(v, parent, set);
+    fieldmap *m = fields_of(v, parent, set);
     collect_within(v, &found, m);
     for (uint32_t i = 0; i < m->nfragments; i++) {
         collect_fields_and_fragment(v, &found, false, m, m->fragments[i]);

@@ -1,7 +1,7 @@
 /*
- * validate_util.c - the validator's plumbing: arena hash maps, growable arrays and
- * strings, error reporting with graphql-js's error limit, and the type questions the
- * rules ask (typeFromAST, field definitions with the meta-fields, sub-typing).
+ * validate_util.c - the validator's plumbing: maps made on first use, strings, error
+ * reporting with graphql-js's error limit, and the type questions the rules ask
+ * (typeFromAST, field definitions with the meta-fields, sub-typing).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,82 +9,24 @@
 
 #include "validate_internal.h"
 
-/* ---- hash map ---- */
+/* ---- hash maps ---- */
 
-static uint32_t hash_bytes(uint32_t h, const void *p, size_t n)
+void **tq_vmap_slot(tq_arena *ar, tq_map *m, const void *key, size_t len, bool *existed)
 {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 16777619u;
-    return h;
+    if (m->arena == NULL) /* still zero: never inserted into */
+        tq_map_init(m, ar);
+    return tq_map_slot_for(m, key, len, existed);
 }
 
-static uint32_t key_hash(const void *p, tq_str a, tq_str b)
+bool tq_vset_add(tq_arena *ar, tq_map *set, tq_str name)
 {
-    uint32_t h = hash_bytes(2166136261u, &p, sizeof(p));
-    h = hash_bytes(h, a.s, a.len);
-    h = hash_bytes(h ^ 0xffu, b.s, b.len);
-    return h | 1u; /* 0 never marks a slot, so "used" can be checked by hash alone if needed */
+    bool existed;
+    void **slot = tq_vmap_slot(ar, set, name.s, name.len, &existed);
+    *slot = (void *)name.s; /* any value but NULL */
+    return !existed;
 }
 
-static bool key_equal(const tq_vmap_slot *s, const void *p, tq_str a, tq_str b)
-{
-    return s->p == p && tq_str_equal(s->a, a) && tq_str_equal(s->b, b);
-}
-
-static tq_vmap_slot *find_slot(const tq_vmap *m, uint32_t h, const void *p, tq_str a, tq_str b)
-{
-    uint32_t mask = m->cap - 1;
-    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        tq_vmap_slot *s = &m->slots[i];
-        if (!s->used || (s->hash == h && key_equal(s, p, a, b)))
-            return s;
-    }
-}
-
-uint64_t *tq_vmap_get(const tq_vmap *m, const void *p, tq_str a, tq_str b)
-{
-    if (m->cap == 0)
-        return NULL;
-    tq_vmap_slot *s = find_slot(m, key_hash(p, a, b), p, a, b);
-    return s->used ? &s->value : NULL;
-}
-
-static void rehash(tq_arena *ar, tq_vmap *m)
-{
-    tq_vmap old = *m;
-    m->cap = old.cap ? old.cap * 2 : 16;
-    m->slots = tq_arena_calloc(ar, m->cap, sizeof(*m->slots));
-    for (uint32_t i = 0; i < old.cap; i++)
-        if (old.slots[i].used)
-            *find_slot(m, old.slots[i].hash, old.slots[i].p, old.slots[i].a, old.slots[i].b) = old.slots[i];
-}
-
-uint64_t *tq_vmap_put(tq_arena *ar, tq_vmap *m, const void *p, tq_str a, tq_str b, bool *existed)
-{
-    if ((m->count + 1) * 2 > m->cap)
-        rehash(ar, m);
-    uint32_t h = key_hash(p, a, b);
-    tq_vmap_slot *s = find_slot(m, h, p, a, b);
-    *existed = s->used;
-    if (!s->used) {
-        *s = (tq_vmap_slot){p, a, b, 0, h, true};
-        m->count++;
-    }
-    return &s->value;
-}
-
-/* ---- arrays and strings ---- */
-
-void *tq_vgrow(tq_arena *ar, void *items, uint32_t n, uint32_t *cap, size_t size)
-{
-    uint32_t ncap = *cap ? *cap * 2 : 8;
-    void *grown = tq_arena_alloc(ar, ncap * size);
-    if (n > 0)
-        memcpy(grown, items, n * size);
-    *cap = ncap;
-    return grown;
-}
+/* ---- strings ---- */
 
 void tq_vbuf_put(tq_vbuf *b, const char *s, size_t n)
 {
@@ -124,7 +66,7 @@ static void push_error(tq_vctx *v, const char *message, const tq_gql_loc *locs, 
         memcpy(copy, locs, nlocs * sizeof(*copy));
         e.locations = copy;
     }
-    TQ_VPUSH(v->ar, v->errors, v->nerrors, v->caperrors, e);
+    TQ_VEC_PUSH(v->ar, v->errors, v->nerrors, v->caperrors, e);
 }
 
 void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs)

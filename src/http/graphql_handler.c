@@ -60,6 +60,7 @@ typedef struct tq_request {
     bool authenticated;
     tq_api_ctx api;
     tq_exec *exec;
+    tq_doc_pin *doc_pin;         /* the worker's cached document this request runs, if any */
     h2o_timeout_entry_t timeout;
 } tq_request;
 
@@ -98,6 +99,7 @@ static void request_free(tq_request *r)
     tq_api_ctx_dispose(&r->api);
     tq_tenant_release(r->tenant);
     tq_gql_params_dispose(&r->params);
+    tq_doc_cache_release(r->hw->docs, r->doc_pin);
     tq_arena_free(&r->arena);
     atomic_fetch_sub(&r->server->requests_in_flight, 1);
     free(r);
@@ -319,9 +321,10 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
  * answering with the errors (no data). */
 static const tq_gql_document *prepare_document(tq_request *r, const tq_gql_params *gp)
 {
-    const tq_gql_document *cached = tq_doc_cache_get(r->hw->docs, gp->query, gp->query_len);
-    if (cached != NULL)
-        return cached;
+    /* pinned: other requests may evict the entry while this one waits for the database */
+    r->doc_pin = tq_doc_cache_get(r->hw->docs, gp->query, gp->query_len);
+    if (r->doc_pin != NULL)
+        return tq_doc_pin_document(r->doc_pin);
     tq_gql_parse_options popts = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
     tq_gql_parse_error perr;
     tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &popts, &perr);

@@ -12,11 +12,20 @@
 #define SLOT_EMPTY 0u
 #define SLOT_DELETED 1u
 
+/* One random key per thread, drawn on its first map: a getrandom call per map would cost
+ * more than most maps' whole use (the validator makes several per document). */
+static _Thread_local uint8_t thread_seed[16];
+static _Thread_local bool thread_seeded;
+
 void tq_map_init(tq_map *m, tq_arena *arena)
 {
     memset(m, 0, sizeof(*m));
     m->arena = arena;
-    randombytes_buf(m->seed, sizeof(m->seed));
+    if (!thread_seeded) {
+        randombytes_buf(thread_seed, sizeof(thread_seed));
+        thread_seeded = true;
+    }
+    memcpy(m->seed, thread_seed, sizeof(m->seed));
 }
 
 void tq_map_dispose(tq_map *m)
