@@ -52,6 +52,9 @@ typedef struct tq_api_ctx_params {
 
 /* Binds ctx to a tenant pool for one request (the factory functions of the ADR). */
 void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p);
+/* The request gave up (timed out, or its client went away): its queries are cancelled
+ * (tq_db_cancel); resolvers still complete, with errors. */
+void tq_api_ctx_cancel(tq_api_ctx *ctx);
 /* Gives back what the context holds (the borrowed pool); a zeroed context is fine. */
 void tq_api_ctx_dispose(tq_api_ctx *ctx);
 

@@ -22,7 +22,14 @@ typedef struct tq_db {
     int inflight;                       /* queries sent and not yet answered */
     void (*on_idle)(struct tq_db *db);  /* called when inflight drops to 0 */
     unsigned long request_id;           /* for the log: which request a failure hurt */
+    bool cancelled;                     /* tq_db_cancel: nothing more is sent */
 } tq_db;
+
+/* The request gave up (it timed out, or its client went away): queries that only it
+ * waits for are cancelled in PostgreSQL (or taken out of their pool's queue), and later
+ * queries fail at once; each still completes through its callback (TENANT_BUSY), so the
+ * request is freed as usual once nothing is out. On the request's worker. */
+void tq_db_cancel(tq_db *db);
 
 /* Outcome of a data source call. error_code is NULL on success, else one of the API's
  * extensions.code values (the message is safe to show to clients). */

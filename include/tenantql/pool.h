@@ -30,16 +30,17 @@ typedef struct tq_pool_options {
     int acquire_timeout_ms;   /* wait for a connection before TQ_DB_BUSY (default 5000) */
     int idle_timeout_ms;      /* close connections idle this long (default 30000) */
     int connect_timeout_ms;   /* libpq connect_timeout, rounded up to seconds (default 5000) */
-    int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 0) */
+    int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 5000) */
 } tq_pool_options;
 
-#define TQ_POOL_OPTIONS_DEFAULT {5, 5000, 30000, 5000, 0}
+#define TQ_POOL_OPTIONS_DEFAULT {5, 5000, 30000, 5000, 5000}
 
 typedef enum tq_db_status {
     TQ_DB_OK,          /* res holds tuples or a command status */
     TQ_DB_SQL_ERROR,   /* res holds the server's error (constraint, timeout ...) */
     TQ_DB_BUSY,        /* no connection within the acquire timeout */
     TQ_DB_UNAVAILABLE, /* the database cannot be reached or the connection broke */
+    TQ_DB_CANCELLED,   /* taken out of the queue by tq_pool_cancel */
 } tq_db_status;
 
 typedef struct tq_db_query tq_db_query;
@@ -105,6 +106,11 @@ void tq_pool_return(tq_pool *p);
 /* Runs q->stmt with q->params on a connection of the pool, then calls q->cb on worker w
  * (never inside this call). */
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q);
+/* Nobody wants q's answer any more: a query still waiting for a connection leaves the
+ * queue (its callback gets TQ_DB_CANCELLED on a later turn); one running is cancelled in
+ * PostgreSQL (its callback gets the server's error, or the result if it finished first),
+ * and its connection returns to the pool once the server has answered. On q's worker. */
+void tq_pool_cancel(tq_db_query *q);
 
 /* Counters for /metrics, logs and tests. */
 typedef enum tq_pool_close_reason {

@@ -18,6 +18,7 @@
 
 #define MAX_PAGE 100
 #define MAX_NODE_IDS 1000
+#define MAX_TERM_CHARS 256 /* search and nameContains: longer terms cost the database seconds */
 
 static tq_api_ctx *api(tq_field_ctx *fc)
 {
@@ -82,6 +83,61 @@ static bool valid_utf8(const unsigned char *s, size_t n)
         i += len;
     }
     return true;
+}
+
+/* A search term (search, nameContains): at most MAX_TERM_CHARS code points and no NUL;
+ * false after answering with an error. A term scans every row with ILIKE: a long one
+ * costs the tenant's database seconds of CPU for nothing anyone needs. */
+static bool term_arg(tq_field_ctx *fc, const char *name, const tq_value *v)
+{
+    uint32_t chars = 0;
+    for (uint32_t i = 0; i < v->u.s.len; i++) {
+        unsigned char c = (unsigned char)v->u.s.s[i];
+        if (c == 0) {
+            tq_field_error(fc, "BAD_USER_INPUT", "%s must not contain NUL characters.", name);
+            return false;
+        }
+        chars += (c & 0xC0) != 0x80;
+    }
+    if (chars > MAX_TERM_CHARS) {
+        tq_field_error(fc, "BAD_USER_INPUT", "%s must be at most %d characters long.", name, MAX_TERM_CHARS);
+        return false;
+    }
+    return true;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return n > 0;
+}
+
+/* The order key of a products cursor has the shape this server writes for its order:
+ * a price as numeric text, a creation time as PostgreSQL's ISO text in UTC. A key of
+ * another shape was not made here, and must not reach the database as a cast error. */
+static bool product_key_valid(int order, const char *key)
+{
+    size_t n = strlen(key);
+    if (order == TQ_PRODUCT_PRICE_ASC || order == TQ_PRODUCT_PRICE_DESC) {
+        if (strcmp(key, "NaN") == 0)
+            return true;
+        const char *dot = strchr(key, '.');
+        const char *ip = key[0] == '-' ? key + 1 : key;
+        return n <= 40 && (dot == NULL ? all_digits(ip, n - (size_t)(ip - key))
+                                       : all_digits(ip, (size_t)(dot - ip)) && all_digits(dot + 1, strlen(dot + 1)));
+    }
+    if (order == TQ_PRODUCT_CREATED_AT_DESC) {
+        /* YYYY-MM-DD HH:MM:SS[.ffffff]+00 */
+        if (n < 22 || n > 32 || strcmp(key + n - 3, "+00") != 0 || !all_digits(key, 4) || key[4] != '-' ||
+            !all_digits(key + 5, 2) || key[7] != '-' || !all_digits(key + 8, 2) || key[10] != ' ' ||
+            !all_digits(key + 11, 2) || key[13] != ':' || !all_digits(key + 14, 2) || key[16] != ':' ||
+            !all_digits(key + 17, 2))
+            return false;
+        return n == 22 || (key[19] == '.' && all_digits(key + 20, n - 23));
+    }
+    return true; /* names: any text */
 }
 
 /* Reads an `after` argument produced for `field`; false after answering with an error. */
@@ -197,8 +253,11 @@ static bool product_filter_arg(tq_field_ctx *fc, tq_product_filter *f)
     if (in == NULL || in->kind != TQ_VAL_OBJECT)
         return true;
     const tq_value *v;
-    if ((v = tq_value_get(in, "nameContains")) != NULL && v->kind == TQ_VAL_STRING)
+    if ((v = tq_value_get(in, "nameContains")) != NULL && v->kind == TQ_VAL_STRING) {
+        if (!term_arg(fc, "nameContains", v))
+            return false;
         f->name_pattern = tq_ds_contains_pattern(fc->arena, v->u.s.s, v->u.s.len);
+    }
     if ((v = tq_value_get(in, "minPrice")) != NULL && v->kind == TQ_VAL_STRING)
         f->min_price = v->u.s.s;
     if ((v = tq_value_get(in, "maxPrice")) != NULL && v->kind == TQ_VAL_STRING)
@@ -227,6 +286,10 @@ static void resolve_products(tq_field_ctx *fc)
     tq_page_request page;
     if (!page_size_arg(fc, &page.first) || !cursor_arg(fc, cs->field, &page) || !product_filter_arg(fc, &cs->filter))
         return;
+    if (page.after_key != NULL && !product_key_valid(order, page.after_key)) {
+        tq_field_error(fc, "BAD_USER_INPUT", "Argument \"after\" is not a cursor of this field.");
+        return;
+    }
     tq_product_ds_page(api(fc)->products, &cs->filter, (tq_product_order)order, &page, on_page, cs);
 }
 
@@ -367,6 +430,8 @@ static void resolve_search(tq_field_ctx *fc)
     if (!page_size_arg(fc, &first))
         return;
     const tq_value *term = tq_field_arg(fc, "term");
+    if (!term_arg(fc, "term", term))
+        return;
     search_state *ss = tq_arena_calloc(fc->arena, 1, sizeof(*ss));
     ss->fc = fc;
     if (first == 0) {
@@ -430,6 +495,11 @@ void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p)
     ctx->header_mode = p->header_mode;
     ctx->auth = p->auth;
     ctx->may_write = 0;
+}
+
+void tq_api_ctx_cancel(tq_api_ctx *ctx)
+{
+    tq_db_cancel(&ctx->db);
 }
 
 void tq_api_ctx_dispose(tq_api_ctx *ctx)

@@ -27,7 +27,7 @@ typedef struct batch_entry {
 } batch_entry;
 
 struct ds_batch {
-    tq_db_query q;                  /* first: the pool hands this back */
+    ds_op op;                       /* first: the pool hands this back */
     const ds_batch_kind *kind;
     tq_pool *pool;
     tq_worker *worker;
@@ -67,6 +67,7 @@ static int find_row(PGresult *res, const char *id)
 static void on_batch_result(tq_db_query *q, tq_db_status status, PGresult *res)
 {
     ds_batch *b = (ds_batch *)q;
+    ds_op_done(&b->op);
     for (uint32_t i = 0; i < b->n; i++) {
         int row = status == TQ_DB_OK ? find_row(res, b->entries[i].id) : -1;
         entry_done(&b->entries[i], status, res, row);
@@ -81,10 +82,10 @@ static void flush_batch(ds_batch *b)
     if (h2o_timeout_is_linked(&b->flush_timer))
         h2o_timeout_unlink(&b->flush_timer);
     unlink_open(b);
-    b->q.cb = on_batch_result;
+    b->op.q.cb = on_batch_result;
     if (b->n == 1) {
-        b->q.stmt = b->kind->one;
-        b->q.params[0] = b->entries[0].id;
+        b->op.q.stmt = b->kind->one;
+        b->op.q.params[0] = b->entries[0].id;
     } else {
         char *s = b->id_array = malloc((size_t)b->n * (TQ_UUID_TEXT_SIZE + 1) + 2);
         *s++ = '{';
@@ -97,15 +98,24 @@ static void flush_batch(ds_batch *b)
         }
         *s++ = '}';
         *s = '\0';
-        b->q.stmt = b->kind->many;
-        b->q.params[0] = b->id_array;
+        b->op.q.stmt = b->kind->many;
+        b->op.q.params[0] = b->id_array;
     }
-    tq_pool_query(b->pool, b->worker, &b->q);
+    ds_op_send(&b->op, b->pool, b->worker);
 }
 
 static void on_flush_timer(h2o_timeout_entry_t *entry)
 {
     flush_batch(H2O_STRUCT_FROM_MEMBER(ds_batch, flush_timer, entry));
+}
+
+static bool batch_only_for(const ds_op *op, const tq_db *db)
+{
+    const ds_batch *b = (const ds_batch *)op;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->entries[i].db != db)
+            return false;
+    return b->n > 0;
 }
 
 static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
@@ -120,6 +130,7 @@ static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
     b->pool = db->pool;
     b->worker = w;
     b->flush_timer.cb = on_flush_timer;
+    b->op.only_for = batch_only_for;
     b->next_open = dw->open_batches;
     dw->open_batches = b;
     /* the zero timeout runs after every socket event of this loop turn */
@@ -127,8 +138,25 @@ static ds_batch *open_batch(tq_db *db, const ds_batch_kind *kind)
     return b;
 }
 
+typedef struct refused_lookup {
+    ds_row_fn fn;
+    void *data;
+} refused_lookup;
+
+static void on_refused_lookup(void *data, tq_db_status status, PGresult *res)
+{
+    refused_lookup *rl = data;
+    rl->fn(rl->data, status, res, -1);
+}
+
 void ds_lookup_by_id(tq_db *db, const ds_batch_kind *kind, const char *id, ds_row_fn fn, void *data)
 {
+    if (db->cancelled) {
+        refused_lookup *rl = tq_arena_alloc(db->arena, sizeof(*rl));
+        *rl = (refused_lookup){fn, data};
+        ds_refuse_cancelled(db, on_refused_lookup, rl);
+        return;
+    }
     ds_batch *b = open_batch(db, kind);
     b->entries[b->n++] = (batch_entry){id, db, fn, data};
     db->inflight++;

@@ -40,7 +40,7 @@ struct ds_waiter {
 };
 
 struct ds_read {
-    tq_db_query q;                  /* first: the pool hands this back */
+    ds_op op;                       /* first: the pool hands this back */
     tq_pool *pool;
     tq_worker *worker;
     int nparams;
@@ -63,8 +63,64 @@ static int ds_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    h2o_linklist_init_anchor(&dw->inflight);
     tq_worker_set_state(w, ds_slot, dw);
     return 0;
+}
+
+/* ---- queries out, and taking them back ---- */
+
+void ds_op_send(ds_op *op, tq_pool *pool, tq_worker *w)
+{
+    h2o_linklist_insert(&ds_worker(w)->inflight, &op->link);
+    tq_pool_query(pool, w, &op->q);
+}
+
+void ds_op_done(ds_op *op)
+{
+    if (h2o_linklist_is_linked(&op->link))
+        h2o_linklist_unlink(&op->link);
+}
+
+void tq_db_cancel(tq_db *db)
+{
+    if (db->cancelled || db->pool == NULL)
+        return;
+    db->cancelled = true;
+    ds_worker_state *dw = ds_worker(db->worker);
+    for (h2o_linklist_t *l = dw->inflight.next; l != &dw->inflight;) {
+        ds_op *op = H2O_STRUCT_FROM_MEMBER(ds_op, link, l);
+        l = l->next; /* cancelling may complete op (later, never here), but keep it safe */
+        if (op->only_for(op, db))
+            tq_pool_cancel(&op->q);
+    }
+}
+
+typedef struct refused_call {
+    h2o_timeout_entry_t timer;
+    tq_db *db;
+    ds_result_fn fn;
+    void *data;
+} refused_call;
+
+static void on_refused(h2o_timeout_entry_t *entry)
+{
+    refused_call *rc = H2O_STRUCT_FROM_MEMBER(refused_call, timer, entry);
+    tq_db *db = rc->db;
+    rc->fn(rc->data, TQ_DB_CANCELLED, NULL);
+    if (--db->inflight == 0 && db->on_idle != NULL)
+        db->on_idle(db);
+}
+
+bool ds_refuse_cancelled(tq_db *db, ds_result_fn fn, void *data)
+{
+    if (!db->cancelled)
+        return false;
+    refused_call *rc = tq_arena_calloc(db->arena, 1, sizeof(*rc));
+    *rc = (refused_call){{.cb = on_refused}, db, fn, data};
+    db->inflight++;
+    h2o_timeout_link(tq_worker_loop(db->worker), tq_worker_timeout(db->worker, 0), &rc->timer);
+    return true;
 }
 
 /* Requests wait for their queries, so a drained worker has nothing pending; anything
@@ -89,6 +145,7 @@ void tq_ds_init(tq_workers *ws)
 static void on_read_done(tq_db_query *q, tq_db_status status, PGresult *res)
 {
     ds_read *rd = (ds_read *)q;
+    ds_op_done(&rd->op);
     for (ds_waiter *wt = rd->waiters; wt != NULL;) {
         ds_waiter *next = wt->next; /* wt lives in a request that may be freed below */
         tq_db *db = wt->db;
@@ -115,7 +172,13 @@ static void send_read(ds_read *rd)
     if (h2o_timeout_is_linked(&rd->send_timer))
         h2o_timeout_unlink(&rd->send_timer);
     unlink_open_read(rd);
-    tq_pool_query(rd->pool, rd->worker, &rd->q);
+    ds_op_send(&rd->op, rd->pool, rd->worker);
+}
+
+static bool read_only_for(const ds_op *op, const tq_db *db)
+{
+    const ds_read *rd = (const ds_read *)op;
+    return rd->waiters != NULL && rd->waiters->db == db && rd->waiters->next == NULL;
 }
 
 static void on_send_timer(h2o_timeout_entry_t *entry)
@@ -125,10 +188,10 @@ static void on_send_timer(h2o_timeout_entry_t *entry)
 
 static bool same_read(const ds_read *rd, const tq_db *db, const tq_stmt *stmt, const char *const *params, int n)
 {
-    if (rd->pool != db->pool || rd->q.stmt != stmt || rd->nparams != n)
+    if (rd->pool != db->pool || rd->op.q.stmt != stmt || rd->nparams != n)
         return false;
     for (int i = 0; i < n; i++) {
-        const char *a = rd->q.params[i], *b = params[i];
+        const char *a = rd->op.q.params[i], *b = params[i];
         if (a == NULL || b == NULL ? a != b : strcmp(a, b) != 0)
             return false;
     }
@@ -137,16 +200,19 @@ static bool same_read(const ds_read *rd, const tq_db *db, const tq_stmt *stmt, c
 
 void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
 {
+    if (ds_refuse_cancelled(db, fn, data))
+        return;
     ds_worker_state *dw = ds_worker(db->worker);
     ds_read *rd = dw->open_reads;
     while (rd != NULL && !same_read(rd, db, stmt, params, nparams))
         rd = rd->next_open;
     if (rd == NULL) {
         rd = calloc(1, sizeof(*rd));
-        rd->q.stmt = stmt;
+        rd->op.q.stmt = stmt;
         for (int i = 0; i < nparams; i++)
-            rd->q.params[i] = params[i]; /* in the first caller's arena, which outlives the query */
-        rd->q.cb = on_read_done;
+            rd->op.q.params[i] = params[i]; /* in the first caller's arena, which outlives the query */
+        rd->op.q.cb = on_read_done;
+        rd->op.only_for = read_only_for;
         rd->nparams = nparams;
         rd->pool = db->pool;
         rd->worker = db->worker;
@@ -166,7 +232,7 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
 
 /* A write: one caller, one execution, sent now (no waiting for twins). */
 typedef struct ds_write_call {
-    tq_db_query q;                  /* first: the pool hands this back */
+    ds_op op;                       /* first: the pool hands this back */
     tq_db *db;
     ds_result_fn fn;
     void *data;
@@ -175,6 +241,7 @@ typedef struct ds_write_call {
 static void on_write_done(tq_db_query *q, tq_db_status status, PGresult *res)
 {
     ds_write_call *wc = (ds_write_call *)q;
+    ds_op_done(&wc->op);
     tq_db *db = wc->db;
     wc->fn(wc->data, status, res);
     PQclear(res);
@@ -183,21 +250,29 @@ static void on_write_done(tq_db_query *q, tq_db_status status, PGresult *res)
         db->on_idle(db);
 }
 
+static bool write_only_for(const ds_op *op, const tq_db *db)
+{
+    return ((const ds_write_call *)op)->db == db;
+}
+
 void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
 {
     _Static_assert(STMT_COUNT_ <= 64, "a connection's prepared mask has 64 bits");
+    if (ds_refuse_cancelled(db, fn, data))
+        return;
     ds_write_call *wc = calloc(1, sizeof(*wc));
     if (wc == NULL)
         abort();
-    wc->q.stmt = stmt;
+    wc->op.q.stmt = stmt;
     for (int i = 0; i < nparams; i++)
-        wc->q.params[i] = params[i]; /* in the caller's arena, which outlives the query */
-    wc->q.cb = on_write_done;
+        wc->op.q.params[i] = params[i]; /* in the caller's arena, which outlives the query */
+    wc->op.q.cb = on_write_done;
+    wc->op.only_for = write_only_for;
     wc->db = db;
     wc->fn = fn;
     wc->data = data;
     db->inflight++;
-    tq_pool_query(db->pool, db->worker, &wc->q);
+    ds_op_send(&wc->op, db->pool, db->worker);
 }
 
 const char *ds_sqlstate(tq_db_status status, PGresult *res)
@@ -225,6 +300,10 @@ bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result
     case TQ_DB_UNAVAILABLE:
         out->error_code = "TENANT_UNAVAILABLE";
         out->error_message = "The tenant's database is unavailable.";
+        return true;
+    case TQ_DB_CANCELLED:
+        out->error_code = "TENANT_BUSY";
+        out->error_message = "The request was cancelled.";
         return true;
     case TQ_DB_SQL_ERROR:
     default: {

@@ -38,6 +38,23 @@ enum {
 
 typedef void (*ds_result_fn)(void *data, tq_db_status status, PGresult *res);
 
+/* A query of the data sources on its way to the database (a read, a write or a batch of
+ * lookups), listed by its worker so that a cancelled request can take back what only it
+ * waits for. */
+typedef struct ds_op {
+    tq_db_query q;                  /* first: the pool hands this back */
+    h2o_linklist_t link;            /* ds_worker_state.inflight, while the query is out */
+    /* whether db is the only request waiting for this query */
+    bool (*only_for)(const struct ds_op *op, const tq_db *db);
+} ds_op;
+
+/* Sends op's query through db's pool and lists it until it completes (ds_op_done). */
+void ds_op_send(ds_op *op, tq_pool *pool, tq_worker *w);
+void ds_op_done(ds_op *op);
+/* A request that was cancelled asks for nothing more: fn gets TQ_DB_CANCELLED on a later
+ * loop turn. Returns whether it did so. */
+bool ds_refuse_cancelled(tq_db *db, ds_result_fn fn, void *data);
+
 /* Runs a read-only statement through the request's tq_db at the end of this loop turn;
  * fn gets the result (and must not PQclear it). Identical reads of the same pool in the
  * same turn share one execution (db.c), so never use it for a statement that writes. */
@@ -53,6 +70,7 @@ typedef struct ds_batch ds_batch;
 typedef struct ds_worker_state {
     ds_read *open_reads;            /* reads waiting for the end of the loop turn */
     ds_batch *open_batches;         /* lookups by id still collecting ids */
+    h2o_linklist_t inflight;        /* ds_op.link: queries sent and not yet answered */
 } ds_worker_state;
 ds_worker_state *ds_worker(tq_worker *w);
 /* Sends what still waits for the end of the loop turn (batch.c, at worker dispose). */

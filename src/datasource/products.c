@@ -61,6 +61,7 @@ typedef struct product_call {
     void *data;
     int limit;
     int key_col;
+    bool after;               /* a page after a client's cursor */
 } product_call;
 
 static product_call *new_call(tq_product_ds *ds, tq_ds_cb cb, void *data)
@@ -100,7 +101,11 @@ static void on_rows(void *data, tq_db_status status, PGresult *res)
     product_call *c = data;
     tq_arena *a = c->ds->db->arena;
     tq_ds_result r = {0};
-    if (!ds_failed(c->ds->db, status, res, &r)) {
+    if (c->after && strncmp(ds_sqlstate(status, res), "22", 2) == 0) {
+        /* a data exception from the cursor's key: a forged cursor, not a server fault */
+        r.error_code = "BAD_USER_INPUT";
+        r.error_message = "Argument \"after\" is not a cursor of this field.";
+    } else if (!ds_failed(c->ds->db, status, res, &r)) {
         int n = PQntuples(res);
         if (c->limit >= 0 && n > c->limit) {
             r.has_more = true;
@@ -135,6 +140,7 @@ void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *f, tq_produc
     } else {
         params[5] = page->after_key;
         params[6] = page->after_id;
+        c->after = true;
         params[7] = limit;
         ds_query(ds->db, &stmt_after[order], params, 8, on_rows, c);
     }

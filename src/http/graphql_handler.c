@@ -66,11 +66,17 @@ typedef struct tq_request {
 
 /* ---- request lifetime ---- */
 
+/* The client went away (h2o frees the request's pool): what the request still asks of the
+ * database is no longer wanted. */
 static void on_req_pool_dispose(void *p)
 {
     tq_request **slot = p;
-    if (*slot != NULL)
-        (*slot)->req = NULL;
+    tq_request *r = *slot;
+    if (r == NULL)
+        return;
+    r->req = NULL;
+    if (!r->responded)
+        tq_api_ctx_cancel(&r->api);
 }
 
 static tq_request *request_new(http_worker *hw, h2o_req_t *req)
@@ -190,6 +196,7 @@ static void on_request_timeout(h2o_timeout_entry_t *entry)
 {
     tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, timeout, entry);
     tq_log_warn("http", "request %lu: no answer after %ld ms", r->id, r->server->cfg.request_timeout_ms);
+    tq_api_ctx_cancel(&r->api); /* before answering, which may free r */
     send_error(r, 503, "TENANT_BUSY", "The request took too long.");
 }
 

@@ -609,6 +609,27 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     pthread_mutex_unlock(&p->lock);
 }
 
+void tq_pool_cancel(tq_db_query *q)
+{
+    tq_pool *p = q->pool;
+    pthread_mutex_lock(&p->lock);
+    bool was_waiting = q->waiting;
+    if (was_waiting) {
+        h2o_linklist_unlink(&q->wait_link);
+        q->waiting = false;
+        p->nwaiting--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (was_waiting) {
+        complete_later(q, TQ_DB_CANCELLED);
+        return;
+    }
+    /* running here (a connection in transit to this worker has no query yet) */
+    pool_conn *c = q->conn;
+    if (c != NULL && c->query == q && c->worker == q->worker)
+        tq_pgconn_cancel(c->pg);
+}
+
 /* ---- worker side ---- */
 
 /* A steal reached the connection's old worker: let go of it and forward it. */

@@ -1,0 +1,112 @@
+// guardrails.test.mjs - what keeps one request from costing the database more than it
+// should: queries of a request that timed out (or whose client left) are cancelled in
+// PostgreSQL, statements stop at the default statement_timeout, search terms are bounded,
+// and a forged cursor is the client's error, not the server's.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+
+let dev, srv, token;
+
+before(async () => {
+  dev = await startDev();
+  dev.tenantql('tenant', 'create', 'guarded');
+  srv = await startServe(dev, ['--request-timeout-ms', '600', '--threads', '2'], { TENANTQL_JWT_SECRET: dev.secret });
+  token = dev.token({ tenantId: dev.tenantId('guarded') });
+  dev.psql("INSERT INTO products (name, price, stock_quantity) SELECT 'p' || i, i, i FROM generate_series(1, 5) i",
+    'tenant_guarded');
+});
+after(async () => {
+  if (srv) assert.equal(await srv.stop(), 0);
+  await stopDev(dev);
+});
+
+async function until(ok, ask, ms) {
+  const t0 = Date.now();
+  let r;
+  do { r = await ask(); if (!ok(r)) await sleep(50); } while (!ok(r) && Date.now() - t0 < ms);
+  return r;
+}
+
+async function lockTable(table) {
+  const sock = join(dev.dir, 'pg', 'run');
+  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_guarded`],
+    { stdio: ['pipe', 'ignore', 'ignore'] });
+  const exited = new Promise((r) => locker.once('exit', r));
+  locker.stdin.write(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n`);
+  await until((n) => n > 0, async () => Number(dev.psql(
+    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'tenant_guarded' AND l.mode = 'AccessExclusiveLock' AND l.granted")[0]), 5000);
+  return {
+    end() {
+      dev.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tenant_guarded' AND application_name = 'psql'");
+      return exited;
+    },
+  };
+}
+
+const waitingQueries = () => Number(dev.psql(
+  "SELECT count(*) FROM pg_stat_activity WHERE datname = 'tenant_guarded' AND application_name = 'tenantql' AND state = 'active'")[0]);
+
+test('a request past its timeout gets 503 and its query is cancelled in PostgreSQL', async () => {
+  const lock = await lockTable('users');
+  try {
+    const r = await gql(srv.url, '{ users(first: 2) { totalCount } }', { token });
+    assert.equal(r.status, 503);
+    assert.equal(r.body.errors[0].extensions.code, 'TENANT_BUSY');
+    assert.equal(await until((n) => n === 0, waitingQueries, 3000), 0, 'no query of the timed-out request left running');
+    assert.match(srv.stderr(), /no answer after 600 ms/);
+  } finally {
+    await lock.end();
+  }
+  // the connection went back to the pool and serves the next request
+  const again = await gql(srv.url, '{ users(first: 2) { totalCount } }', { token });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+});
+
+test('a statement stops at the default statement_timeout (5 s) with TENANT_BUSY', async () => {
+  const slow = await startServe(dev, ['--threads', '1'], { TENANTQL_JWT_SECRET: dev.secret });
+  const lock = await lockTable('products');
+  try {
+    const t0 = Date.now();
+    const r = await gql(slow.url, '{ products(first: 1) { totalCount } }', { token });
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.body.errors[0].extensions.code, 'TENANT_BUSY');
+    assert.ok(ms >= 4500 && ms < 15000, `answered after ${ms} ms`);
+  } finally {
+    await lock.end();
+    assert.equal(await slow.stop(), 0);
+  }
+});
+
+test('search and nameContains terms: at most 256 characters, no NUL', async () => {
+  const long = 'x'.repeat(257);
+  for (const q of [`{ search(term: "${long}") { __typename } }`,
+    `{ products(filter: { nameContains: "${long}" }) { totalCount } }`,
+    '{ search(term: "a\\u0000b") { __typename } }']) {
+    const r = await gql(srv.url, q, { token });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.errors[0].extensions.code, 'BAD_USER_INPUT', JSON.stringify(r.body));
+  }
+  const ok = await gql(srv.url, `{ search(term: "${'é'.repeat(256)}") { __typename } }`, { token });
+  assert.deepEqual(ok.body, { data: { search: [] } });
+});
+
+test('a forged cursor is BAD_USER_INPUT, never an internal error', async () => {
+  const forge = (field, key) => Buffer.from(`${field}|00000000-0000-0000-0000-000000000000|${key}`).toString('base64url');
+  const cases = [['PRICE_ASC', 'abc'], ['PRICE_DESC', '1e999999'], ['CREATED_AT_DESC', 'yesterday'],
+    ['CREATED_AT_DESC', '2026-13-45 99:99:99+00'], ['PRICE_ASC', '-']];
+  for (const [order, key] of cases) {
+    const r = await gql(srv.url, `{ products(orderBy: ${order}, after: "${forge(`products.${order}`, key)}") { totalCount } }`,
+      { token });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.errors?.[0]?.extensions.code, 'BAD_USER_INPUT', `${order} ${key}: ${JSON.stringify(r.body)}`);
+  }
+  // a real cursor still works
+  const page = await gql(srv.url, '{ products(first: 2, orderBy: CREATED_AT_DESC) { pageInfo { endCursor } } }', { token });
+  const next = await gql(srv.url, `{ products(first: 2, orderBy: CREATED_AT_DESC, after: "${page.body.data.products.pageInfo.endCursor}") { edges { node { name } } } }`, { token });
+  assert.equal(next.body.data.products.edges.length, 2, JSON.stringify(next.body));
+});
