@@ -1,0 +1,246 @@
+/*
+ * test_pool.c - the tenant pools against a real PostgreSQL (a private cluster this test
+ * starts and stops): queries run and come back on the asking worker, a pool never opens
+ * more than it needs nor more than its max, the acquire timeout, a database that is down,
+ * the global cap with eviction, cancelling a running query, and an idle pool's retirement.
+ * One worker, run on this thread.
+ */
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tenantql/pg_cluster.h"
+#include "tenantql/pool.h"
+#include "tq_test.h"
+
+#define CAP 4
+
+typedef struct outcome {
+    tq_db_query q;
+    int done;
+    tq_db_status status;
+    char sqlstate[6];
+} outcome;
+
+static tq_workers *group;
+static tq_worker *w;
+static char sockdir[PATH_MAX], port_text[16];
+
+static const tq_stmt stmt_one = {0, "one", "SELECT 1", 0};
+static const tq_stmt stmt_sleep = {1, "sleep", "SELECT pg_sleep($1::float8)", 1};
+
+static void on_done(tq_db_query *q, tq_db_status status, PGresult *res)
+{
+    outcome *o = (outcome *)q;
+    o->done++;
+    o->status = status;
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(o->sqlstate, sizeof(o->sqlstate), "%s", st ? st : "");
+    PQclear(res);
+}
+
+static void ask(tq_pool *p, outcome *o, const tq_stmt *stmt, const char *param)
+{
+    memset(o, 0, sizeof(*o));
+    o->q.stmt = stmt;
+    o->q.params[0] = param;
+    o->q.cb = on_done;
+    tq_pool_query(p, w, &o->q);
+}
+
+/* Runs the loop until every outcome is done (or 20 s pass). */
+static void wait_all(outcome *o, int n)
+{
+    uint64_t deadline = tq_worker_now(w) + 20000;
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++)
+            done += o[i].done > 0;
+        if (done == n || tq_worker_now(w) > deadline)
+            return;
+        h2o_evloop_run(tq_worker_loop(w), 10);
+    }
+}
+
+static void run_for(uint64_t ms)
+{
+    uint64_t until = tq_worker_now(w) + ms;
+    while (tq_worker_now(w) < until)
+        h2o_evloop_run(tq_worker_loop(w), 10);
+}
+
+static tq_pool *make_pool(const char *label, const char *port, int max, int acquire_ms)
+{
+    const char *keywords[] = {"host", "port", "user", "dbname", "options", NULL};
+    const char *values[] = {sockdir, port, "tenantql", "postgres", "-c statement_timeout=10000", NULL};
+    tq_pool_options opts = TQ_POOL_OPTIONS_DEFAULT;
+    opts.max = max;
+    opts.acquire_timeout_ms = acquire_ms;
+    opts.idle_timeout_ms = 300;
+    return tq_pool_create(label, keywords, values, &opts);
+}
+
+static tq_pool_stats stats(tq_pool *p)
+{
+    tq_pool_stats st;
+    tq_pool_get_stats(p, &st);
+    return st;
+}
+
+static void test_runs_and_grows_only_as_needed(void)
+{
+    tq_pool *p = make_pool("a", port_text, 5, 5000);
+    outcome o[2];
+    ask(p, &o[0], &stmt_one, NULL);
+    CHECK(o[0].done == 0); /* never inside the call */
+    wait_all(o, 1);
+    CHECK(o[0].done == 1 && o[0].status == TQ_DB_OK);
+    CHECK(stats(p).total == 1 && stats(p).idle == 1);
+    /* two at once with one idle: the idle one serves one, a second opens, no more */
+    ask(p, &o[0], &stmt_sleep, "0.1");
+    ask(p, &o[1], &stmt_sleep, "0.1");
+    wait_all(o, 2);
+    CHECK(o[0].status == TQ_DB_OK && o[1].status == TQ_DB_OK);
+    CHECK(stats(p).created == 2);
+    CHECK(tq_pools_evictions() == 0);
+    tq_pool_retire(p);
+}
+
+static void test_max_and_acquire_timeout(void)
+{
+    tq_pool *p = make_pool("b", port_text, 2, 300);
+    outcome o[3];
+    ask(p, &o[0], &stmt_sleep, "1");
+    ask(p, &o[1], &stmt_sleep, "1");
+    ask(p, &o[2], &stmt_one, NULL);
+    wait_all(&o[2], 1);
+    CHECK(o[2].status == TQ_DB_BUSY); /* after the acquire timeout, the two still busy */
+    CHECK(stats(p).total <= 2);
+    wait_all(o, 2);
+    CHECK(o[0].status == TQ_DB_OK && o[1].status == TQ_DB_OK);
+    tq_pool_retire(p);
+}
+
+static void test_database_down(void)
+{
+    tq_pool *p = make_pool("down", "1", 2, 5000); /* nothing listens on port 1 */
+    outcome o[2];
+    ask(p, &o[0], &stmt_one, NULL);
+    wait_all(o, 1);
+    CHECK(o[0].status == TQ_DB_UNAVAILABLE);
+    /* within the back-off the pool answers at once, without trying again */
+    ask(p, &o[1], &stmt_one, NULL);
+    wait_all(&o[1], 1);
+    CHECK(o[1].status == TQ_DB_UNAVAILABLE && stats(p).created == 0 && stats(p).total == 0);
+    tq_pool_retire(p);
+}
+
+static void test_cap_evicts_idle(void)
+{
+    tq_pool *a = make_pool("cap-a", port_text, CAP, 5000), *b = make_pool("cap-b", port_text, 2, 5000);
+    outcome o[CAP];
+    for (int i = 0; i < CAP; i++)
+        ask(a, &o[i], &stmt_sleep, "0.2");
+    wait_all(o, CAP);
+    CHECK(stats(a).idle == CAP && tq_pools_open_connections() <= CAP);
+    unsigned long before = tq_pools_evictions();
+    ask(b, &o[0], &stmt_one, NULL);
+    wait_all(o, 1);
+    CHECK(o[0].status == TQ_DB_OK);
+    CHECK(tq_pools_evictions() == before + 1);
+    CHECK(tq_pools_open_connections() <= CAP);
+    tq_pool_retire(a);
+    tq_pool_retire(b);
+}
+
+static void test_cancel(void)
+{
+    tq_pool *p = make_pool("cancel", port_text, 1, 5000);
+    outcome o[2];
+    ask(p, &o[0], &stmt_sleep, "5");
+    ask(p, &o[1], &stmt_one, NULL); /* waits behind it */
+    run_for(200);
+    tq_pool_cancel(&o[1].q);
+    tq_pool_cancel(&o[0].q);
+    uint64_t t0 = tq_worker_now(w);
+    wait_all(o, 2);
+    CHECK(o[1].status == TQ_DB_CANCELLED);
+    CHECK(o[0].status == TQ_DB_SQL_ERROR && strcmp(o[0].sqlstate, "57014") == 0);
+    CHECK(tq_worker_now(w) - t0 < 3000);
+    /* the connection came back and serves the next query */
+    ask(p, &o[0], &stmt_one, NULL);
+    wait_all(o, 1);
+    CHECK(o[0].status == TQ_DB_OK && stats(p).created == 1);
+    tq_pool_retire(p);
+}
+
+static void test_retire_if_idle(void)
+{
+    tq_pool *p = make_pool("idle", port_text, 1, 5000);
+    outcome o;
+    ask(p, &o, &stmt_one, NULL);
+    wait_all(&o, 1);
+    tq_pool_borrow(p);
+    CHECK(!tq_pool_retire_if_idle(p)); /* a connection, and a borrower */
+    run_for(1500);                     /* the janitor closes the idle connection */
+    CHECK(stats(p).total == 0);
+    CHECK(!tq_pool_retire_if_idle(p)); /* still borrowed */
+    tq_pool_return(p);
+    CHECK(tq_pool_retire_if_idle(p));
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    bind(fd, (struct sockaddr *)&a, sizeof(a));
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    char dir[] = "/tmp/tq-pool-XXXXXX", err[512];
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0)
+        return 1;
+    tq_pg_cluster cluster;
+    int port = free_port();
+    if (tq_pg_cluster_prepare(&cluster, dir, port, err, sizeof(err)) != 0 ||
+        tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cannot start PostgreSQL: %s\n", err);
+        return 1;
+    }
+    snprintf(sockdir, sizeof(sockdir), "%s", cluster.sockdir);
+    snprintf(port_text, sizeof(port_text), "%d", port);
+
+    group = tq_workers_new(1, 1000);
+    tq_pools_init(group, CAP);
+    CHECK(tq_workers_open_inline(group, err, sizeof(err)) == 0);
+    w = tq_workers_at(group, 0);
+    test_runs_and_grows_only_as_needed();
+    test_max_and_acquire_timeout();
+    test_database_down();
+    test_cap_evicts_idle();
+    test_cancel();
+    test_retire_if_idle();
+    run_for(1500); /* retired pools close their connections and go */
+    tq_workers_close_inline(group);
+    tq_pools_destroy();
+    tq_pgconn_cancel_shutdown();
+    tq_workers_free(group);
+    tq_pg_cluster_stop(&cluster);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return TQ_TEST_REPORT();
+}
