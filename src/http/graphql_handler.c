@@ -27,6 +27,7 @@
 #include "tenantql/exec.h"
 #include "tenantql/introspection.h"
 #include "tenantql/parser.h"
+#include "tenantql/roots.h"
 #include "tenantql/validate.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
@@ -35,6 +36,8 @@
 
 #define MAX_DOCUMENT_DEPTH 64
 #define MAX_DOCUMENT_TOKENS 20000
+
+static const tq_gql_parse_options parse_options = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
 
 typedef struct graphql_handler {
     h2o_handler_t super;
@@ -224,34 +227,26 @@ static void on_exec_done(tq_exec *ex, void *data)
     request_maybe_free(r);
 }
 
-/* True when every root field of the operation is __schema, __type or __typename: such
- * an operation reads only the public schema and needs no tenant. */
-static bool only_introspection(const tq_gql_operation *op)
-{
-    if (op->type != TQ_GQL_OP_QUERY || op->selection_set.count == 0)
-        return false;
-    for (uint32_t i = 0; i < op->selection_set.count; i++) {
-        const tq_gql_selection *s = &op->selection_set.items[i];
-        if (s->kind != TQ_GQL_SEL_FIELD ||
-            !(TQ_STR_EQ_LIT(s->name, "__schema") || TQ_STR_EQ_LIT(s->name, "__type") ||
-              TQ_STR_EQ_LIT(s->name, "__typename")))
-            return false;
-    }
-    return true;
-}
+/* What an operation needs before it may run, read from its root fields: introspection
+ * reads only the public schema, and login finds its tenant by the name it is given;
+ * anything else needs a token (or the trusted header) and a tenant. */
+typedef enum op_access {
+    ACCESS_TENANT,
+    ACCESS_SCHEMA,
+    ACCESS_LOGIN,
+} op_access;
 
-/* True when every root field of a mutation is login (or __typename): logging in needs
- * no token, and login finds its tenant by the name it is given. */
-static bool only_login(const tq_gql_operation *op)
+static op_access operation_access(tq_request *r, const tq_gql_document *doc, const tq_gql_operation *op)
 {
-    if (op->type != TQ_GQL_OP_MUTATION || op->selection_set.count == 0)
-        return false;
-    for (uint32_t i = 0; i < op->selection_set.count; i++) {
-        const tq_gql_selection *s = &op->selection_set.items[i];
-        if (s->kind != TQ_GQL_SEL_FIELD || !(TQ_STR_EQ_LIT(s->name, "login") || TQ_STR_EQ_LIT(s->name, "__typename")))
-            return false;
-    }
-    return true;
+    static const char *const schema_fields[] = {"__schema", "__type", "__typename", NULL};
+    static const char *const login_fields[] = {"login", "__typename", NULL};
+    if (op == NULL)
+        return ACCESS_SCHEMA; /* nothing runs: the request error needs no tenant */
+    if (op->type == TQ_GQL_OP_QUERY && tq_gql_roots_only(doc, op, schema_fields, &r->arena))
+        return ACCESS_SCHEMA;
+    if (op->type == TQ_GQL_OP_MUTATION && tq_gql_roots_only(doc, op, login_fields, &r->arena))
+        return ACCESS_LOGIN;
+    return ACCESS_TENANT;
 }
 
 /* Resolves the tenant of an authenticated request; false after answering. */
@@ -323,44 +318,87 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
     return false;
 }
 
-/* The document to run: from the worker's cache when this exact text was seen valid
- * before; otherwise parsed and checked here, and remembered when it passes. NULL after
- * answering with the errors (no data). */
-static const tq_gql_document *prepare_document(tq_request *r, const tq_gql_params *gp)
+/* The request's document: from the worker's cache when this exact text was seen valid
+ * before (r->doc_pin is then set), else parsed here (and not yet validated). NULL after
+ * answering with a syntax error. */
+static const tq_gql_document *parse_document(tq_request *r, const tq_gql_params *gp)
 {
     /* pinned: other requests may evict the entry while this one waits for the database */
     r->doc_pin = tq_doc_cache_get(r->hw->docs, gp->query, gp->query_len);
     if (r->doc_pin != NULL)
         return tq_doc_pin_document(r->doc_pin);
-    tq_gql_parse_options popts = {false, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS};
     tq_gql_parse_error perr;
-    tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &popts, &perr);
+    tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &parse_options, &perr);
     if (doc == NULL) {
         tq_strbuf b = TQ_STRBUF_INIT;
         tq_strbuf_lit(&b, "{\"errors\":[");
         write_document_error(&b, perr.message, &perr.loc, 1);
         tq_strbuf_lit(&b, "]}");
         send_document_errors(r, &b);
-        return NULL;
     }
+    return doc;
+}
+
+/* Validates a freshly parsed document (a cached one was valid when it was cached) and
+ * remembers it when it passes; false after answering with its errors (no data). */
+static bool check_document(tq_request *r, const tq_gql_document *doc, const tq_gql_params *gp)
+{
+    if (r->doc_pin != NULL)
+        return true;
     if (!validate_document(r, doc))
-        return NULL;
+        return false;
     if (!r->server->cfg.introspection) {
         /* a validation error, as graphql-js's NoSchemaIntrospectionCustomRule gives: no data */
         tq_strbuf b = TQ_STRBUF_INIT;
         if (tq_introspection_reject(r->server->schema, doc, &b)) {
             send_document_errors(r, &b);
-            return NULL;
+            return false;
         }
         tq_strbuf_free(&b);
     }
-    tq_doc_cache_put(r->hw->docs, gp->query, gp->query_len, &popts);
-    return doc;
+    tq_doc_cache_put(r->hw->docs, gp->query, gp->query_len, &parse_options);
+    return true;
 }
 
+/* Who may run the operation: a token (or the trusted header) and an active tenant, unless
+ * it only reads the schema or logs in. Binds the request's context to the tenant's pool;
+ * false after answering 401 or 403. */
+static bool bind_caller(tq_request *r, op_access access, const char *header_tenant, size_t header_len)
+{
+    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, false, r->id, on_db_idle};
+    if (access == ACCESS_SCHEMA)
+        return true;
+    if (access == ACCESS_TENANT) {
+        if (!r->authenticated && header_tenant == NULL) {
+            tq_log_info("auth", "request %lu: refused: no token", r->id);
+            send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
+            return false;
+        }
+        if (!attach_tenant(r, header_tenant, header_len))
+            return false;
+        ap.pool = tq_tenant_borrow_pool(r->tenant);
+        ap.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
+        ap.header_mode = !r->authenticated;
+    }
+    tq_api_ctx_init(&r->api, &ap);
+    return true;
+}
+
+static void run(tq_request *r, tq_exec *ex)
+{
+    r->exec = ex;
+    tq_worker *w = r->hw->w;
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)r->server->cfg.request_timeout_ms), &r->timeout);
+    r->timeout.cb = on_request_timeout;
+    tq_exec_run(ex);
+}
+
+/* A request whose parameters and token were read, cheapest checks first: parse, pick the
+ * operation, refuse what it may not do (no token, unknown tenant) before validating the
+ * document, then run. */
 static void execute(tq_request *r, const tq_gql_params *gp, const char *header_tenant, size_t header_len)
 {
-    const tq_gql_document *doc = prepare_document(r, gp);
+    const tq_gql_document *doc = parse_document(r, gp);
     if (doc == NULL)
         return;
     tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
@@ -373,27 +411,9 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, false, r->id, on_db_idle};
-    if (op != NULL && only_login(op)) {
-        tq_api_ctx_init(&r->api, &ap);
-    } else if (op != NULL && !only_introspection(op)) {
-        if (!r->authenticated && header_tenant == NULL) {
-            tq_log_info("auth", "request %lu: refused: no token", r->id);
-            send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
-            return;
-        }
-        if (!attach_tenant(r, header_tenant, header_len))
-            return;
-        ap.pool = tq_tenant_borrow_pool(r->tenant);
-        ap.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
-        ap.header_mode = !r->authenticated;
-        tq_api_ctx_init(&r->api, &ap);
-    }
-    r->exec = ex;
-    tq_worker *w = r->hw->w;
-    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)r->server->cfg.request_timeout_ms), &r->timeout);
-    r->timeout.cb = on_request_timeout;
-    tq_exec_run(ex);
+    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp))
+        return;
+    run(r, ex);
 }
 
 /* Checks the bearer token; false after answering 401. */

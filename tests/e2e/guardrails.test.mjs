@@ -110,3 +110,21 @@ test('a forged cursor is BAD_USER_INPUT, never an internal error', async () => {
   const next = await gql(srv.url, `{ products(first: 2, orderBy: CREATED_AT_DESC, after: "${page.body.data.products.pageInfo.endCursor}") { edges { node { name } } } }`, { token });
   assert.equal(next.body.data.products.edges.length, 2, JSON.stringify(next.body));
 });
+
+test('the need for a token is decided before validation, through root fragments', async () => {
+  // an invalid document that needs a token: refused 401 without being validated
+  const invalid = `query Q { users { nope } } ${'fragment F on Query { users { id } } '.repeat(3)}`;
+  const r = await gql(srv.url, invalid);
+  assert.equal(r.status, 401);
+  assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+  // introspection and login through fragments and inline fragments need none
+  const schema = await gql(srv.url, '{ ...S } fragment S on Query { ... on Query { __schema { queryType { name } } } }');
+  assert.deepEqual(schema.body, { data: { __schema: { queryType: { name: 'Query' } } } });
+  const login = await gql(srv.url, 'mutation { ...L } fragment L on Mutation { login(tenant: "nobody", email: "a@b.cd", password: "xxxxxxxx") { token } }');
+  assert.equal(login.status, 200);
+  assert.equal(login.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+  assert.equal(login.body.errors[0].message, 'Invalid credentials.');
+  // a fragment cycle at the root is bounded: it needs a token
+  const cycle = await gql(srv.url, '{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }');
+  assert.equal(cycle.status, 401);
+});
