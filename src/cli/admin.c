@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "tenantql/jwt_settings.h"
+#include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
