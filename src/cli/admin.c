@@ -55,8 +55,8 @@ int tq_cmd_migrate(int argc, char **argv)
 {
     admin_options ao;
     int rc = parse_registry_command("tenantql migrate [options]",
-                                    "Applies missing migrations to the registry, then to every tenant database.", &ao, 0,
-                                    argc, argv);
+                                    "Applies missing migrations to the registry, then to every tenant database.",
+                                    &ao, 0, argc, argv);
     if (rc >= 0)
         return rc;
     PGconn *c = connect_registry(ao.registry);

@@ -369,9 +369,10 @@ static struct option *long_options(const active_opt *all, size_t n)
     struct option *longopts = calloc(n + 3, sizeof(*longopts));
     if (longopts == NULL)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        longopts[i] = (struct option){all[i].opt->name, all[i].opt->type == TQ_OPT_FLAG ? no_argument : required_argument,
-                                      NULL, (int)(i + FIRST_OPTION)};
+    for (size_t i = 0; i < n; i++) {
+        int has_arg = all[i].opt->type == TQ_OPT_FLAG ? no_argument : required_argument;
+        longopts[i] = (struct option){all[i].opt->name, has_arg, NULL, (int)(i + FIRST_OPTION)};
+    }
     longopts[n] = (struct option){"help", no_argument, NULL, CODE_HELP};
     longopts[n + 1] = (struct option){"help-markdown", no_argument, NULL, CODE_MARKDOWN};
     return longopts;

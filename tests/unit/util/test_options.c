@@ -149,7 +149,8 @@ static void test_refusals(void)
             "tenantql: --level must be low, mid or high (got \"HIGH\")\n");
     refused((const char *const[]){"--limit", "3", NULL},
             "tenantql: --limit must be 0 (off) or between 5 and 50 (got \"3\")\n");
-    refused((const char *const[]){"--nope", NULL}, "tenantql: option --nope needs a value or is unknown (see --help)\n");
+    refused((const char *const[]){"--nope", NULL},
+            "tenantql: option --nope needs a value or is unknown (see --help)\n");
     setenv("TENANTQL_T_FLAG", "maybe", 1);
     refused((const char *const[]){NULL},
             "tenantql: --flag must be 1/0, true/false, yes/no or on/off (got \"maybe\" from TENANTQL_T_FLAG)\n");
