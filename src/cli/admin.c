@@ -192,35 +192,16 @@ int tq_cmd_tenant(int argc, char **argv)
 char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
                      long ttl, char *err, size_t errlen)
 {
-    if (!tq_jwt_can_sign(signer)) {
-        snprintf(err, errlen, "no signing key: RS256/ES256 need --jwt-private-key (or signing_kid in --jwt-keys)");
-        return NULL;
-    }
     const char *params[] = {tenant};
     PGresult *res = tq_pg_query(registry, "SELECT id::text FROM tenants WHERE name = $1", 1, params, err, errlen);
     if (res == NULL)
         return NULL;
-    if (PQntuples(res) != 1) {
+    char *token = NULL;
+    if (PQntuples(res) != 1)
         snprintf(err, errlen, "no tenant named \"%s\"", tenant);
-        PQclear(res);
-        return NULL;
-    }
-    tq_jwt_claims claims = {0};
-    snprintf(claims.tenant_id, sizeof(claims.tenant_id), "%s", PQgetvalue(res, 0, 0));
+    else
+        token = tq_jwt_issue(signer, PQgetvalue(res, 0, 0), sub, (int64_t)time(NULL), ttl, err, errlen);
     PQclear(res);
-    if (sub != NULL) {
-        if (!tq_uuid_canonicalize(sub, strlen(sub), claims.sub)) {
-            snprintf(err, errlen, "--sub must be a user id (uuid)");
-            return NULL;
-        }
-        claims.has_sub = true;
-    }
-    claims.iat = (int64_t)time(NULL);
-    claims.has_iat = true;
-    claims.exp = claims.iat + ttl;
-    char *token = tq_jwt_sign(signer, &claims);
-    if (token == NULL)
-        snprintf(err, errlen, "signing failed");
     return token;
 }
 

@@ -11,8 +11,8 @@
 
 #include "tenantql/jwt.h"
 
-/* Signs a token for the named tenant (looked up in the registry) with signer's signing
- * key; malloc'ed, or NULL with err filled. Used by `token` and by `dev`'s banner. */
+/* A token for the named tenant (looked up in the registry), signed by signer
+ * (tq_jwt_issue); malloc'ed, or NULL with err filled. Used by `token` and `dev`'s banner. */
 char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
                      long ttl, char *err, size_t errlen);
 
