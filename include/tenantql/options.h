@@ -34,20 +34,20 @@ enum {
 };
 
 typedef struct tq_opt {
-    const char *name;    /* flag without "--"; NULL ends a table */
-    const char *env;     /* environment variable, or NULL */
+    const char *name; /* flag without "--"; NULL ends a table */
+    const char *env;  /* environment variable, or NULL */
     tq_opt_type type;
-    size_t offset;       /* where the value lands in the target struct (TQ_OPT_FIELD) */
-    size_t size;         /* sizeof that field, checked against the type by tq_opts_table_check */
-    const char *metavar; /* the value's name in help, e.g. "HOST:PORT"; not used by FLAG */
-    const char *def_str; /* STRING: the default (NULL: none) */
-    long long def;       /* INT, BYTES: the default; FLAG, ONOFF: 0 or 1; CHOICE: the index */
+    size_t offset;                      /* where the value lands in the target struct (TQ_OPT_FIELD) */
+    size_t size;                        /* sizeof that field, checked against the type by tq_opts_table_check */
+    const char *metavar;                /* the value's name in help, e.g. "HOST:PORT"; not used by FLAG */
+    const char *def_str;                /* STRING: the default (NULL: none) */
+    long long def;                      /* INT, BYTES: the default; FLAG, ONOFF: 0 or 1; CHOICE: the index */
     long long (*compute_default)(void); /* INT: a default known only at run time (then set .default_doc) */
-    long long min, max;  /* INT, BYTES: bounds, inclusive */
-    const char *const *choices; /* CHOICE: the names, NULL-terminated */
-    unsigned flags;      /* TQ_OPTF_* */
-    const char *default_doc; /* Markdown shown as the default instead of the value (computed or absent) */
-    const char *help;    /* Markdown (`code`, **bold**, [link](#anchor)); help prints it as plain text */
+    long long min, max;                 /* INT, BYTES: bounds, inclusive */
+    const char *const *choices;         /* CHOICE: the names, NULL-terminated */
+    unsigned flags;                     /* TQ_OPTF_* */
+    const char *default_doc;            /* Markdown shown as the default instead of the value (computed or absent) */
+    const char *help;                   /* Markdown (`code`, **bold**, [link](#anchor)); help prints it as plain text */
 } tq_opt;
 
 /* .offset and .size of a field of struct type T (nested members work: js.secret). */

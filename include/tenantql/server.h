@@ -40,9 +40,9 @@ typedef struct tq_server_config {
     bool graphiql;               /* --graphiql: serve GraphiQL to browsers at / and /graphql */
     int hash_threads;            /* --hash-threads: password hashing threads */
     unsigned long long hash_opslimit; /* --hash-opslimit: Argon2id opslimit of new hashes */
-    size_t hash_memlimit;        /* --hash-memlimit: Argon2id memlimit of new hashes, bytes */
-    int login_rate_limit;        /* --login-rate-limit: login attempts per tenant and email per window, 0 = off */
-    int login_rate_window_s;     /* --login-rate-window-s: the window, seconds */
+    size_t hash_memlimit;             /* --hash-memlimit: Argon2id memlimit of new hashes, bytes */
+    int login_rate_limit;             /* --login-rate-limit: login attempts per tenant and email per window, 0 = off */
+    int login_rate_window_s;          /* --login-rate-window-s: the window, seconds */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

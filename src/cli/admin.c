@@ -36,8 +36,8 @@ static PGconn *connect_registry(const char *conninfo)
 
 /* Parses a command whose only option is --registry and which takes npositional arguments
  * (then in argv[1..]); -1 to go on, else the exit code (0 after --help). */
-static int parse_registry_command(const char *usage, const char *summary, admin_options *ao, int npositional,
-                                  int argc, char **argv)
+static int parse_registry_command(const char *usage, const char *summary, admin_options *ao, int npositional, int argc,
+                                  char **argv)
 {
     const tq_opt_group groups[] = {{registry_option, ao, NULL}};
     const tq_opt_command cmd = {usage, summary, groups, 1};
@@ -55,8 +55,8 @@ int tq_cmd_migrate(int argc, char **argv)
 {
     admin_options ao;
     int rc = parse_registry_command("tenantql migrate [options]",
-                                    "Applies missing migrations to the registry, then to every tenant database.",
-                                    &ao, 0, argc, argv);
+                                    "Applies missing migrations to the registry, then to every tenant database.", &ao,
+                                    0, argc, argv);
     if (rc >= 0)
         return rc;
     PGconn *c = connect_registry(ao.registry);
@@ -92,8 +92,8 @@ static int tenant_create(int argc, char **argv)
     const tq_opt_group groups[] = {{tenant_spec_options, &spec, NULL}, {registry_option, &ao, NULL}};
     const tq_opt_command cmd = {
         "tenantql tenant create NAME [options]",
-        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.",
-        groups, 2};
+        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.", groups,
+        2};
     int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -221,8 +221,8 @@ static const tq_opt token_option_table[] = {
 };
 
 /* serve's key options sign the token: the same flags, variables and defaults */
-static const char *const token_key_options[] = {"jwt-secret", "jwt-alg", "jwt-public-key", "jwt-private-key",
-                                                "jwt-keys", "jwt-issuer", "jwt-audience", NULL};
+static const char *const token_key_options[] = {"jwt-secret", "jwt-alg",    "jwt-public-key", "jwt-private-key",
+                                                "jwt-keys",   "jwt-issuer", "jwt-audience",   NULL};
 
 int tq_cmd_token(int argc, char **argv)
 {

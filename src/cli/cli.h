@@ -13,8 +13,8 @@
 
 /* A token for the named tenant (looked up in the registry), signed by signer
  * (tq_jwt_issue); malloc'ed, or NULL with err filled. Used by `token` and `dev`'s banner. */
-char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
-                     long ttl, char *err, size_t errlen);
+char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub, long ttl,
+                     char *err, size_t errlen);
 
 int tq_cmd_serve(int argc, char **argv);
 int tq_cmd_migrate(int argc, char **argv);

@@ -309,8 +309,8 @@ typedef struct dev_options {
 } dev_options;
 
 static const tq_opt dev_option_table[] = {
-    {TQ_OPT_FIELD(dev_options, dir), .name = "dir", .env = "TENANTQL_DEV_DIR", .type = TQ_OPT_STRING,
-     .metavar = "DIR", .def_str = ".tenantql", .help = "where the cluster and secrets live"},
+    {TQ_OPT_FIELD(dev_options, dir), .name = "dir", .env = "TENANTQL_DEV_DIR", .type = TQ_OPT_STRING, .metavar = "DIR",
+     .def_str = ".tenantql", .help = "where the cluster and secrets live"},
     {TQ_OPT_FIELD(dev_options, pg_port), .name = "pg-port", .env = "TENANTQL_DEV_PG_PORT", .type = TQ_OPT_INT,
      .metavar = "PORT", .def = 54329, .min = 1, .max = 65535, .help = "PostgreSQL's port"},
     {0},

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define HELP_WIDTH 100     /* columns of --help */
-#define HELP_INDENT 33     /* where an option's text starts */
-#define FIRST_OPTION 256   /* getopt codes of the table's entries start here (above any char) */
-#define TEXT_MAX 2048      /* one option's help, bounds and default as text */
+#define HELP_WIDTH 100   /* columns of --help */
+#define HELP_INDENT 33   /* where an option's text starts */
+#define FIRST_OPTION 256 /* getopt codes of the table's entries start here (above any char) */
+#define TEXT_MAX 2048    /* one option's help, bounds and default as text */
 
 /* ---- values in the target struct ---- */
 

@@ -39,8 +39,8 @@ static const tq_opt table[] = {
      .compute_default = computed, .default_doc = "seven", .help = "how many"},
     {F(big), .name = "big", .type = TQ_OPT_INT, .metavar = "N", .def = 5, .min = -10, .max = LONG_MAX,
      .help = "a long"},
-    {F(bytes), .name = "bytes", .type = TQ_OPT_BYTES, .metavar = "BYTES", .def = 2048, .min = 1024,
-     .max = 1LL << 30, .help = "a size"},
+    {F(bytes), .name = "bytes", .type = TQ_OPT_BYTES, .metavar = "BYTES", .def = 2048, .min = 1024, .max = 1LL << 30,
+     .help = "a size"},
     {F(flag), .name = "flag", .env = "TENANTQL_T_FLAG", .type = TQ_OPT_FLAG, .help = "a flag"},
     {F(onoff), .name = "onoff", .env = "TENANTQL_T_ONOFF", .type = TQ_OPT_ONOFF, .def = 1, .help = "on or off"},
     {F(level), .name = "level", .type = TQ_OPT_CHOICE, .choices = levels, .def = 1, .help = "a level"},
@@ -113,10 +113,10 @@ static void test_environment_then_flags(void)
     setenv("TENANTQL_T_NAME", "from-env", 1);
     setenv("TENANTQL_T_FLAG", "yes", 1);
     setenv("TENANTQL_T_ONOFF", "off", 1);
-    const char *const args[] = {"--count", "9", "pos1", "--big", "-3", "--bytes", "4096", "pos2", "--level", "high",
-                                "--limit", "0", NULL};
+    const char *const args[] = {"--count", "9",       "pos1", "--big",   "-3", "--bytes", "4096",
+                                "pos2",    "--level", "high", "--limit", "0",  NULL};
     CHECK(parse(&s, args, &npos, &err) == 0);
-    CHECK(s.count == 9);         /* the flag wins */
+    CHECK(s.count == 9);           /* the flag wins */
     CHECK_STR(s.name, "from-env"); /* the environment over the default */
     CHECK(s.flag && !s.onoff && s.big == -3 && s.bytes == 4096 && s.level == 2 && s.limit == 0);
     CHECK(npos == 2);
