@@ -130,4 +130,13 @@ bool tq_jwt_can_sign(const tq_jwt_verifier *v);
  */
 char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims);
 
+/*
+ * A token for tenant_id (a uuid) and, unless sub is NULL, for that user (a uuid): iat =
+ * now, exp = now + ttl, signed by tq_jwt_sign (the command line's `token`, dev's banner).
+ * Returns it malloc'ed, or NULL with err filled: no signing key, a malformed uuid, a ttl
+ * that is not positive.
+ */
+char *tq_jwt_issue(const tq_jwt_verifier *v, const char *tenant_id, const char *sub, int64_t now, int64_t ttl,
+                   char *err, size_t errlen);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum tq_migration_set {
     TQ_MIGRATIONS_REGISTRY,
@@ -21,5 +22,10 @@ int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen);
 
 /* The newest version of a set. */
 int tq_migrate_latest_version(tq_migration_set set);
+
+/* Migrates the registry (conn), then every tenant database it lists, connecting with each
+ * tenant's registry row; prints one line per database to out. Returns the number of
+ * tenant databases that failed, or -1 if the registry failed. Blocking (command line). */
+int tq_migrate_all(PGconn *registry, FILE *out);
 
 #endif

@@ -13,6 +13,10 @@
 PGconn *tq_pg_connect_params(const char *const *keywords, const char *const *values, char *err, size_t errlen);
 /* Connects with a conninfo string or URI. */
 PGconn *tq_pg_connect(const char *conninfo, char *err, size_t errlen);
+/* Connects to database db on host:port as user (a tenant's registry row, say), with a
+ * 10-second connect timeout; NULL with err filled. The caller PQfinishes it. */
+PGconn *tq_pg_connect_db(const char *host, const char *port, const char *db, const char *user, const char *password,
+                         char *err, size_t errlen);
 
 /* Runs one or more statements with no parameters; 0 on success. */
 int tq_pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen);

@@ -1,6 +1,6 @@
 /*
  * tenant_admin.h - registry changes made from the command line: create a tenant (its
- * database, its schema, its registry row), list and deactivate tenants, migrate all.
+ * database, its schema, its registry row), list and deactivate tenants.
  * Blocking libpq; never used on a worker loop.
  */
 #ifndef TENANTQL_TENANT_ADMIN_H
@@ -9,7 +9,6 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 typedef struct tq_tenant_spec {
     const char *name;        /* slug: [a-z][a-z0-9_]{0,47} */
@@ -36,9 +35,5 @@ int tq_tenant_create_database(PGconn *server, const char *db, const char *owner,
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen);
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen);
-
-/* Migrates the registry, then every tenant database; prints one line per database to
- * out. Returns the number of databases that failed, or -1 if the registry failed. */
-int tq_migrate_all(PGconn *registry, FILE *out);
 
 #endif

@@ -529,3 +529,34 @@ char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims)
     free(payload);
     return token;
 }
+
+char *tq_jwt_issue(const tq_jwt_verifier *v, const char *tenant_id, const char *sub, int64_t now, int64_t ttl,
+                   char *err, size_t errlen)
+{
+    if (!tq_jwt_can_sign(v)) {
+        snprintf(err, errlen, "no signing key: RS256/ES256 need --jwt-private-key (or signing_kid in --jwt-keys)");
+        return NULL;
+    }
+    tq_jwt_claims claims;
+    memset(&claims, 0, sizeof(claims));
+    if (!tq_uuid_canonicalize(tenant_id, strlen(tenant_id), claims.tenant_id)) {
+        snprintf(err, errlen, "the tenant id must be a uuid");
+        return NULL;
+    }
+    if (sub != NULL && !tq_uuid_canonicalize(sub, strlen(sub), claims.sub)) {
+        snprintf(err, errlen, "--sub must be a user id (uuid)");
+        return NULL;
+    }
+    if (ttl <= 0 || ttl > INT64_MAX - now) {
+        snprintf(err, errlen, "the lifetime must be a positive number of seconds");
+        return NULL;
+    }
+    claims.has_sub = sub != NULL;
+    claims.has_iat = true;
+    claims.iat = now;
+    claims.exp = now + ttl;
+    char *token = tq_jwt_sign(v, &claims);
+    if (token == NULL)
+        snprintf(err, errlen, "signing failed");
+    return token;
+}

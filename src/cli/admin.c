@@ -9,15 +9,24 @@
 
 #include "cli.h"
 #include "tenantql/jwt_settings.h"
+#include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
+#include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
+
+/* --registry, which every command here needs */
+typedef struct admin_options {
+    const char *registry;
+} admin_options;
+
+static const tq_opt registry_option[] = {
+    {TQ_OPT_FIELD(admin_options, registry), .name = "registry", .env = "TENANTQL_REGISTRY", .type = TQ_OPT_STRING,
+     .metavar = "CONNINFO", .flags = TQ_OPTF_REQUIRED, .help = "libpq conninfo or URI of the registry database"},
+    {0},
+};
 
 static PGconn *connect_registry(const char *conninfo)
 {
-    if (conninfo == NULL || *conninfo == '\0') {
-        fprintf(stderr, "tenantql: --registry (TENANTQL_REGISTRY) is required\n");
-        return NULL;
-    }
     char err[512];
     PGconn *c = tq_pg_connect(conninfo, err, sizeof(err));
     if (c == NULL)
@@ -25,19 +34,32 @@ static PGconn *connect_registry(const char *conninfo)
     return c;
 }
 
-int tq_cmd_migrate(int argc, char **argv)
+/* Parses a command whose only option is --registry and which takes npositional arguments
+ * (then in argv[1..]); -1 to go on, else the exit code (0 after --help). */
+static int parse_registry_command(const char *usage, const char *summary, admin_options *ao, int npositional, int argc,
+                                  char **argv)
 {
-    const char *registry = NULL;
-    tq_option opts[] = {
-        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {0},
-    };
-    static const tq_command_help help = {"tenantql migrate [options]",
-                                         "Applies missing migrations to the registry, then to every tenant database."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
+    const tq_opt_group groups[] = {{registry_option, ao, NULL}};
+    const tq_opt_command cmd = {usage, summary, groups, 1};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    PGconn *c = connect_registry(registry);
+    if (npos != npositional) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return 2;
+    }
+    return -1;
+}
+
+int tq_cmd_migrate(int argc, char **argv)
+{
+    admin_options ao;
+    int rc = parse_registry_command("tenantql migrate [options]",
+                                    "Applies missing migrations to the registry, then to every tenant database.", &ao,
+                                    0, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
         return 1;
     int failed = tq_migrate_all(c, stdout);
@@ -45,32 +67,42 @@ int tq_cmd_migrate(int argc, char **argv)
     return failed == 0 ? 0 : 1;
 }
 
-static int tenant_create(const char *registry, int argc, char **argv)
+#define SPEC(member) TQ_OPT_FIELD(tq_tenant_spec, member)
+
+static const tq_opt tenant_spec_options[] = {
+    {SPEC(db_host), .name = "db-host", .type = TQ_OPT_STRING, .metavar = "HOST", .default_doc = "the registry's",
+     .help = "tenant database host"},
+    {SPEC(db_port), .name = "db-port", .type = TQ_OPT_STRING, .metavar = "PORT", .default_doc = "the registry's",
+     .help = "tenant database port"},
+    {SPEC(db_name), .name = "db-name", .type = TQ_OPT_STRING, .metavar = "NAME", .default_doc = "tenant_NAME",
+     .help = "tenant database name"},
+    {SPEC(db_user), .name = "db-user", .type = TQ_OPT_STRING, .metavar = "USER", .default_doc = "the registry's",
+     .help = "tenant database user"},
+    {SPEC(db_password), .name = "db-password", .type = TQ_OPT_STRING, .metavar = "PASSWORD",
+     .default_doc = "the registry's", .help = "tenant database password"},
+    {SPEC(pool_options), .name = "pool-options", .type = TQ_OPT_STRING, .metavar = "JSON", .default_doc = "`{}`",
+     .help = "pool options, e.g. '{\"max\":10}'"},
+    {0},
+};
+
+static int tenant_create(int argc, char **argv)
 {
+    admin_options ao;
     tq_tenant_spec spec = {0};
-    tq_option opts[] = {
-        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {"db-host", NULL, TQ_OPT_STRING, &spec.db_host, "HOST", "tenant database host (default: the registry's)"},
-        {"db-port", NULL, TQ_OPT_STRING, &spec.db_port, "PORT", "tenant database port (default: the registry's)"},
-        {"db-name", NULL, TQ_OPT_STRING, &spec.db_name, "NAME", "tenant database name (default tenant_NAME)"},
-        {"db-user", NULL, TQ_OPT_STRING, &spec.db_user, "USER", "tenant database user (default: the registry's)"},
-        {"db-password", NULL, TQ_OPT_STRING, &spec.db_password, "PASSWORD",
-         "tenant database password (default: the registry's)"},
-        {"pool-options", NULL, TQ_OPT_STRING, &spec.pool_options, "JSON", "pool options, e.g. '{\"max\":10}'"},
-        {0},
-    };
-    static const tq_command_help help = {
+    const tq_opt_group groups[] = {{tenant_spec_options, &spec, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {
         "tenantql tenant create NAME [options]",
-        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
+        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.", groups,
+        2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (npos != 1) {
-        fprintf(stderr, "usage: %s\n", help.usage);
+        fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
     spec.name = argv[1];
-    PGconn *c = connect_registry(registry);
+    PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
         return 1;
     char id[37], err[512];
@@ -84,17 +116,14 @@ static int tenant_create(const char *registry, int argc, char **argv)
     return 0;
 }
 
-static int tenant_list(const char *registry, int argc, char **argv)
+static int tenant_list(int argc, char **argv)
 {
-    tq_option opts[] = {
-        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {0},
-    };
-    static const tq_command_help help = {"tenantql tenant list [options]", "Lists the registered tenants."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    PGconn *c = connect_registry(registry);
+    admin_options ao;
+    int rc = parse_registry_command("tenantql tenant list [options]", "Lists the registered tenants.", &ao, 0, argc,
+                                    argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
         return 1;
     char err[512];
@@ -117,23 +146,17 @@ static int tenant_list(const char *registry, int argc, char **argv)
     return 0;
 }
 
-static int tenant_set_active(const char *registry, int argc, char **argv, bool active)
+static int tenant_set_active(int argc, char **argv, bool active)
 {
-    tq_option opts[] = {
-        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {0},
-    };
-    tq_command_help help = {active ? "tenantql tenant activate NAME [options]" : "tenantql tenant deactivate NAME [options]",
-                            active ? "Lets the tenant's requests in again."
-                                   : "Refuses the tenant's requests (403) from now on; its data stays."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1) {
-        fprintf(stderr, "usage: %s\n", help.usage);
-        return 2;
-    }
-    PGconn *c = connect_registry(registry);
+    admin_options ao;
+    int rc = parse_registry_command(active ? "tenantql tenant activate NAME [options]"
+                                           : "tenantql tenant deactivate NAME [options]",
+                                    active ? "Lets the tenant's requests in again."
+                                           : "Refuses the tenant's requests (403) from now on; its data stays.",
+                                    &ao, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
         return 1;
     char err[512];
@@ -148,15 +171,14 @@ static int tenant_set_active(const char *registry, int argc, char **argv, bool a
 
 int tq_cmd_tenant(int argc, char **argv)
 {
-    const char *registry = NULL;
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
-        return tenant_create(registry, argc - 1, argv + 1);
+        return tenant_create(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return tenant_list(registry, argc - 1, argv + 1);
+        return tenant_list(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "deactivate") == 0)
-        return tenant_set_active(registry, argc - 1, argv + 1, false);
+        return tenant_set_active(argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "activate") == 0)
-        return tenant_set_active(registry, argc - 1, argv + 1, true);
+        return tenant_set_active(argc - 1, argv + 1, true);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
@@ -170,82 +192,69 @@ int tq_cmd_tenant(int argc, char **argv)
 char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub,
                      long ttl, char *err, size_t errlen)
 {
-    if (!tq_jwt_can_sign(signer)) {
-        snprintf(err, errlen, "no signing key: RS256/ES256 need --jwt-private-key (or signing_kid in --jwt-keys)");
-        return NULL;
-    }
     const char *params[] = {tenant};
     PGresult *res = tq_pg_query(registry, "SELECT id::text FROM tenants WHERE name = $1", 1, params, err, errlen);
     if (res == NULL)
         return NULL;
-    if (PQntuples(res) != 1) {
+    char *token = NULL;
+    if (PQntuples(res) != 1)
         snprintf(err, errlen, "no tenant named \"%s\"", tenant);
-        PQclear(res);
-        return NULL;
-    }
-    tq_jwt_claims claims = {0};
-    snprintf(claims.tenant_id, sizeof(claims.tenant_id), "%s", PQgetvalue(res, 0, 0));
+    else
+        token = tq_jwt_issue(signer, PQgetvalue(res, 0, 0), sub, (int64_t)time(NULL), ttl, err, errlen);
     PQclear(res);
-    if (sub != NULL) {
-        if (!tq_uuid_canonicalize(sub, strlen(sub), claims.sub)) {
-            snprintf(err, errlen, "--sub must be a user id (uuid)");
-            return NULL;
-        }
-        claims.has_sub = true;
-    }
-    claims.iat = (int64_t)time(NULL);
-    claims.has_iat = true;
-    claims.exp = claims.iat + ttl;
-    char *token = tq_jwt_sign(signer, &claims);
-    if (token == NULL)
-        snprintf(err, errlen, "signing failed");
     return token;
 }
 
+typedef struct token_options {
+    const char *tenant, *sub;
+    long ttl;
+} token_options;
+
+static const tq_opt token_option_table[] = {
+    {TQ_OPT_FIELD(token_options, tenant), .name = "tenant", .type = TQ_OPT_STRING, .metavar = "NAME",
+     .flags = TQ_OPTF_REQUIRED, .help = "the tenant the token is for"},
+    {TQ_OPT_FIELD(token_options, sub), .name = "sub", .type = TQ_OPT_STRING, .metavar = "USER_ID",
+     .default_doc = "none", .help = "the user (uuid) the token speaks for"},
+    {TQ_OPT_FIELD(token_options, ttl), .name = "ttl", .type = TQ_OPT_INT, .metavar = "SECONDS", .def = 3600, .min = 1,
+     .max = 366 * 86400, .help = "lifetime"},
+    {0},
+};
+
+/* serve's key options sign the token: the same flags, variables and defaults */
+static const char *const token_key_options[] = {"jwt-secret", "jwt-alg",    "jwt-public-key", "jwt-private-key",
+                                                "jwt-keys",   "jwt-issuer", "jwt-audience",   NULL};
+
 int tq_cmd_token(int argc, char **argv)
 {
-    const char *registry = NULL, *tenant = NULL, *sub = NULL;
-    long ttl = 3600;
-    tq_jwt_settings js;
-    tq_jwt_settings_init(&js);
-    tq_option opts[] = {
-        {"tenant", NULL, TQ_OPT_STRING, &tenant, "NAME", "the tenant the token is for (required)"},
-        {"sub", NULL, TQ_OPT_STRING, &sub, "USER_ID", "the user the token speaks for (optional)"},
-        {"ttl", NULL, TQ_OPT_INT, &ttl, "SECONDS", "lifetime (default 3600)"},
-        {"registry", "TENANTQL_REGISTRY", TQ_OPT_STRING, &registry, "CONNINFO", "registry database"},
-        {"jwt-secret", "TENANTQL_JWT_SECRET", TQ_OPT_STRING, &js.secret, "SECRET", "HS256 key (at least 32 bytes)"},
-        {"jwt-issuer", "TENANTQL_JWT_ISSUER", TQ_OPT_STRING, &js.issuer, "ISS", "issuer claim (default tenantql)"},
-        {"jwt-alg", "TENANTQL_JWT_ALG", TQ_OPT_STRING, &js.alg, "ALG", "HS256 (default), RS256 or ES256"},
-        {"jwt-public-key", "TENANTQL_JWT_PUBLIC_KEY", TQ_OPT_STRING, &js.public_key_file, "FILE",
-         "PEM public key (RS256/ES256)"},
-        {"jwt-private-key", "TENANTQL_JWT_PRIVATE_KEY", TQ_OPT_STRING, &js.private_key_file, "FILE",
-         "PEM private key that signs (RS256/ES256)"},
-        {"jwt-keys", "TENANTQL_JWT_KEYS", TQ_OPT_STRING, &js.keys_file, "FILE",
-         "JSON key set; its signing_kid signs"},
-        {"jwt-audience", "TENANTQL_JWT_AUDIENCE", TQ_OPT_STRING, &js.audience, "AUD", "aud claim (default none)"},
-        {0},
-    };
-    static const tq_command_help help = {"tenantql token --tenant NAME [--sub USER_ID] [--ttl SECONDS] [options]",
-                                         "Prints a signed token for a tenant, for development and scripts."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
+    token_options to;
+    admin_options ao;
+    tq_server_config keys;
+    tq_server_config_init(&keys);
+    const tq_opt_group groups[] = {
+        {token_option_table, &to, NULL}, {registry_option, &ao, NULL}, {tq_server_options, &keys, token_key_options}};
+    const tq_opt_command cmd = {"tenantql token --tenant NAME [--sub USER_ID] [--ttl SECONDS] [options]",
+                                "Prints a signed token for a tenant, for development and scripts.", groups, 3};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    if (tenant == NULL || ttl <= 0) {
-        fprintf(stderr, "usage: %s\n", help.usage);
+    if (npos != 0) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
+    tq_jwt_settings js;
+    tq_server_jwt_settings(&keys, &js);
     char err[512];
     tq_jwt_verifier *signer = tq_jwt_settings_load(&js, err, sizeof(err));
     if (signer == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);
         return 2;
     }
-    PGconn *c = connect_registry(registry);
+    PGconn *c = connect_registry(ao.registry);
     if (c == NULL) {
         tq_jwt_verifier_free(signer);
         return 1;
     }
-    char *token = tq_issue_token(c, signer, tenant, sub, ttl, err, sizeof(err));
+    char *token = tq_issue_token(c, signer, to.tenant, to.sub, to.ttl, err, sizeof(err));
     PQfinish(c);
     tq_jwt_verifier_free(signer);
     if (token == NULL) {

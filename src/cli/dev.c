@@ -18,6 +18,7 @@
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/pg_cluster.h"
+#include "tenantql/server.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_admin.h"
 
@@ -301,32 +302,42 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
     return tq_strbuf_detach(&b, NULL);
 }
 
+/* dev's own options; serve's follow them */
+typedef struct dev_options {
+    const char *dir;
+    int pg_port;
+} dev_options;
+
+static const tq_opt dev_option_table[] = {
+    {TQ_OPT_FIELD(dev_options, dir), .name = "dir", .env = "TENANTQL_DEV_DIR", .type = TQ_OPT_STRING, .metavar = "DIR",
+     .def_str = ".tenantql", .help = "where the cluster and secrets live"},
+    {TQ_OPT_FIELD(dev_options, pg_port), .name = "pg-port", .env = "TENANTQL_DEV_PG_PORT", .type = TQ_OPT_INT,
+     .metavar = "PORT", .def = 54329, .min = 1, .max = 65535, .help = "PostgreSQL's port"},
+    {0},
+};
+
 int tq_cmd_dev(int argc, char **argv)
 {
-    tq_serve_options so;
-    tq_serve_options_init(&so);
-    const char *dir = ".tenantql";
-    long pg_port = 54329;
-    tq_option opts[TQ_SERVE_NOPTIONS + 3] = {
-        {"dir", "TENANTQL_DEV_DIR", TQ_OPT_STRING, &dir, "DIR", "where the cluster and secrets live (default .tenantql)"},
-        {"pg-port", "TENANTQL_DEV_PG_PORT", TQ_OPT_INT, &pg_port, "PORT", "PostgreSQL port (default 54329)"},
-    };
-    tq_serve_options_table(&so, opts + 2);
-    static const tq_command_help help = {
+    dev_options dev;
+    tq_server_config cfg;
+    tq_server_config_init(&cfg);
+    const tq_opt_group groups[] = {{dev_option_table, &dev, NULL}, {tq_server_options, &cfg, NULL}};
+    const tq_opt_command cmd = {
         "tenantql dev [options]",
         "Starts a private PostgreSQL cluster under --dir, creates the registry and the demo tenants acme and globex,\n"
         "prints a token for each and serves until Ctrl-C, then stops the cluster. Takes every option of serve;\n"
-        "--registry and --jwt-secret default to the private cluster and a secret kept in --dir."};
-    int npos, rc = tq_options_parse(&help, opts, argc, argv, &npos);
+        "--registry and --jwt-secret default to the private cluster and a secret kept in --dir.",
+        groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    tq_server_config cfg;
-    if (tq_serve_options_finish(&so, &cfg) != 0 || sodium_init() < 0)
+    if (sodium_init() < 0)
         return 2;
+    tq_log_set_level(cfg.log_level);
 
     char err[1024];
     tq_pg_cluster cluster;
-    if (tq_pg_cluster_prepare(&cluster, dir, (int)pg_port, err, sizeof(err)) != 0 ||
+    if (tq_pg_cluster_prepare(&cluster, dev.dir, dev.pg_port, err, sizeof(err)) != 0 ||
         tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
         fprintf(stderr, "tenantql dev: %s\n", err);
         return 1;

@@ -118,3 +118,47 @@ int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen)
     tq_pg_exec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", NULL, 0);
     return applied;
 }
+
+/* One tenant of the registry's row r: connect with its credentials, migrate, report. */
+static int migrate_tenant(PGresult *rows, int r, FILE *out)
+{
+    char err[512];
+    const char *name = PQgetvalue(rows, r, 0);
+    PGconn *t = tq_pg_connect_db(PQgetvalue(rows, r, 1), PQgetvalue(rows, r, 2), PQgetvalue(rows, r, 3),
+                                 PQgetvalue(rows, r, 4), PQgetvalue(rows, r, 5), err, sizeof(err));
+    int n = t ? tq_migrate(t, TQ_MIGRATIONS_TENANT, err, sizeof(err)) : -1;
+    if (t)
+        PQfinish(t);
+    if (n < 0) {
+        fprintf(out, "tenant %s: failed: %s\n", name, err);
+        return -1;
+    }
+    fprintf(out, "tenant %s: %d migration(s) applied, at version %d\n", name, n,
+            tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+    return 0;
+}
+
+int tq_migrate_all(PGconn *registry, FILE *out)
+{
+    char err[512];
+    int applied = tq_migrate(registry, TQ_MIGRATIONS_REGISTRY, err, sizeof(err));
+    if (applied < 0) {
+        fprintf(out, "registry: failed: %s\n", err);
+        return -1;
+    }
+    fprintf(out, "registry: %d migration(s) applied, at version %d\n", applied,
+            tq_migrate_latest_version(TQ_MIGRATIONS_REGISTRY));
+    PGresult *rows = tq_pg_query(registry,
+                                 "SELECT name, db_host, db_port::text, db_name, db_user, db_password"
+                                 " FROM tenants ORDER BY name",
+                                 0, NULL, err, sizeof(err));
+    if (rows == NULL) {
+        fprintf(out, "registry: failed: %s\n", err);
+        return -1;
+    }
+    int failed = 0;
+    for (int r = 0; r < PQntuples(rows); r++)
+        failed += migrate_tenant(rows, r, out) != 0;
+    PQclear(rows);
+    return failed;
+}

@@ -56,6 +56,14 @@ PGconn *tq_pg_connect(const char *conninfo, char *err, size_t errlen)
     return conn;
 }
 
+PGconn *tq_pg_connect_db(const char *host, const char *port, const char *db, const char *user, const char *password,
+                         char *err, size_t errlen)
+{
+    const char *k[] = {"host", "port", "dbname", "user", "password", "application_name", "connect_timeout", NULL};
+    const char *v[] = {host, port, db, user, password, "tenantql", "10", NULL};
+    return tq_pg_connect_params(k, v, err, errlen);
+}
+
 int tq_pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = PQexec(conn, sql);

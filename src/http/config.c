@@ -1,7 +1,10 @@
 /*
- * config.c - the server's configuration: defaults and the checks every value must pass
- * before the server starts.
+ * config.c - the server's configuration: the table of serve's options (flag, variable,
+ * default, bounds, help, field) that the command line parses, --help prints and README's
+ * table is generated from, and the check every configuration passes before the server
+ * starts. A new option is one entry here plus its field in tq_server_config.
  */
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -10,30 +13,102 @@
 #include "tenantql/password.h"
 #include "tenantql/server.h"
 
+#define CFG(member) TQ_OPT_FIELD(tq_server_config, member)
+#define DAY_MS (86400L * 1000)
+
+static long long cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}; /* tq_log_level's order */
+
+const tq_opt tq_server_options[] = {
+    {CFG(listen), .name = "listen", .env = "TENANTQL_LISTEN", .type = TQ_OPT_STRING, .metavar = "HOST:PORT",
+     .def_str = "127.0.0.1:8080", .help = "address"},
+    {CFG(threads), .name = "threads", .env = "TENANTQL_THREADS", .type = TQ_OPT_INT, .metavar = "N",
+     .compute_default = cores, .default_doc = "cores", .min = 1, .max = 256,
+     .help = "worker threads (each its own loop and SO_REUSEPORT listener)"},
+    {CFG(registry), .name = "registry", .env = "TENANTQL_REGISTRY", .type = TQ_OPT_STRING, .metavar = "CONNINFO",
+     .default_doc = "— (required; `dev` sets it)", .help = "libpq conninfo/URI of the registry"},
+    {CFG(jwt_secret), .name = "jwt-secret", .env = "TENANTQL_JWT_SECRET", .type = TQ_OPT_STRING, .metavar = "SECRET",
+     .default_doc = "— (≥ 32 bytes; `dev` keeps one in `.tenantql/jwt-secret` unless another key is configured)",
+     .help = "one HS256 key, no kid"},
+    {CFG(jwt_alg), .name = "jwt-alg", .env = "TENANTQL_JWT_ALG", .type = TQ_OPT_STRING, .metavar = "ALG",
+     .default_doc = "`HS256`", .help = "`HS256` (with `--jwt-secret`), `RS256` or `ES256` (with `--jwt-public-key`)"},
+    {CFG(jwt_public_key), .name = "jwt-public-key", .env = "TENANTQL_JWT_PUBLIC_KEY", .type = TQ_OPT_STRING,
+     .metavar = "FILE",
+     .help = "PEM public key (`BEGIN PUBLIC KEY`) or certificate: the one RS256/ES256 verification key, no kid"},
+    {CFG(jwt_private_key), .name = "jwt-private-key", .env = "TENANTQL_JWT_PRIVATE_KEY", .type = TQ_OPT_STRING,
+     .metavar = "FILE",
+     .help = "its unencrypted PEM private key; only needed to issue tokens (`login`, `dev`'s banner)"},
+    {CFG(jwt_keys), .name = "jwt-keys", .env = "TENANTQL_JWT_KEYS", .type = TQ_OPT_STRING, .metavar = "FILE",
+     .help = "JSON key set with kids, for rotation (see [Tokens](#tokens)); replaces the four options above"},
+    {CFG(jwt_issuer), .name = "jwt-issuer", .env = "TENANTQL_JWT_ISSUER", .type = TQ_OPT_STRING, .metavar = "ISS",
+     .def_str = TQ_JWT_DEFAULT_ISSUER, .help = "required `iss`, also written into issued tokens (empty: not checked)"},
+    {CFG(jwt_audience), .name = "jwt-audience", .env = "TENANTQL_JWT_AUDIENCE", .type = TQ_OPT_STRING, .metavar = "AUD",
+     .default_doc = "— (not checked)",
+     .help = "required in `aud` (a string or an array of strings), also written into issued tokens"},
+    {CFG(jwt_leeway), .name = "jwt-leeway", .env = "TENANTQL_JWT_LEEWAY", .type = TQ_OPT_INT, .metavar = "SECONDS",
+     .def = TQ_JWT_DEFAULT_LEEWAY, .min = 0, .max = TQ_JWT_MAX_LEEWAY,
+     .help = "clock skew allowed for `exp`, `nbf` and `iat`"},
+    {CFG(token_ttl), .name = "token-ttl", .env = "TENANTQL_TOKEN_TTL", .type = TQ_OPT_INT, .metavar = "SECONDS",
+     .def = 3600, .min = 1, .max = 31 * 86400, .help = "lifetime (`exp` − `iat`) of the tokens the server issues"},
+    {CFG(trust_tenant_header), .name = "trust-tenant-header", .env = "TENANTQL_TRUST_TENANT_HEADER",
+     .type = TQ_OPT_FLAG, .def = 0,
+     .help = "`X-Tenant-ID: <name or id>` selects a tenant without a token — **local benchmarks only** (logged "
+             "loudly)"},
+    {CFG(max_body_bytes), .name = "max-body", .env = "TENANTQL_MAX_BODY", .type = TQ_OPT_BYTES, .metavar = "BYTES",
+     .def = 1024 * 1024, .min = 1024, .max = LONG_MAX, .help = "larger bodies get 413"},
+    {CFG(request_timeout_ms), .name = "request-timeout-ms", .env = "TENANTQL_REQUEST_TIMEOUT_MS", .type = TQ_OPT_INT,
+     .metavar = "MS", .def = 30000, .min = 1, .max = DAY_MS, .help = "a request still running is answered 503"},
+    {CFG(drain_timeout_ms), .name = "drain-timeout-ms", .env = "TENANTQL_DRAIN_TIMEOUT_MS", .type = TQ_OPT_INT,
+     .metavar = "MS", .def = 10000, .min = 0, .max = DAY_MS, .help = "on SIGTERM/SIGINT, wait for requests in flight"},
+    {CFG(max_connections), .name = "max-connections", .env = "TENANTQL_MAX_CONNECTIONS", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 100, .min = 0, .max = 100000,
+     .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
+             "`max_connections`"},
+    {CFG(doc_cache_entries), .name = "doc-cache-entries", .env = "TENANTQL_DOC_CACHE_ENTRIES", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 512, .min = 0, .max = 1000000,
+     .help = "parsed and validated documents remembered per worker thread (exact query text; at most 8 MiB per "
+             "worker; 0: none)"},
+    {CFG(tenant_sslmode), .name = "tenant-sslmode", .env = "TENANTQL_TENANT_SSLMODE", .type = TQ_OPT_STRING,
+     .metavar = "MODE", .def_str = "prefer", .help = "libpq sslmode for tenant databases"},
+    {CFG(registry_refresh_ms), .name = "registry-refresh-ms", .env = "TENANTQL_REGISTRY_REFRESH_MS", .type = TQ_OPT_INT,
+     .metavar = "MS", .def = 30000, .min = 100, .max = DAY_MS,
+     .help = "full re-read of the registry besides LISTEN/NOTIFY"},
+    {CFG(log_level), .name = "log-level", .env = "TENANTQL_LOG_LEVEL", .type = TQ_OPT_CHOICE, .metavar = "LEVEL",
+     .choices = log_levels, .def = TQ_LOG_INFO, .help = "the least severe messages logged"},
+    {CFG(introspection), .name = "introspection", .env = "TENANTQL_INTROSPECTION", .type = TQ_OPT_ONOFF, .def = 1,
+     .help = "off: a query selecting `__schema` or `__type` gets a `BAD_USER_INPUT` error and no data (`__typename` "
+             "still works)"},
+    {CFG(graphiql), .name = "graphiql", .env = "TENANTQL_GRAPHIQL", .type = TQ_OPT_ONOFF, .def = 1,
+     .help = "serve GraphiQL to browsers at `/` and `/graphql` (off: no HTML at all; GraphQL clients see no "
+             "difference either way)"},
+    {CFG(hash_threads), .name = "hash-threads", .env = "TENANTQL_HASH_THREADS", .type = TQ_OPT_INT, .metavar = "N",
+     .def = TQ_PASSWORD_DEFAULT_THREADS, .min = 1, .max = TQ_PASSWORD_MAX_THREADS,
+     .help = "password hashing threads, off the event loops; each running hash takes `--hash-memlimit`"},
+    /* the hashing bounds are password.c's */
+    {CFG(hash_opslimit), .name = "hash-opslimit", .env = "TENANTQL_HASH_OPSLIMIT", .type = TQ_OPT_INT, .metavar = "N",
+     .def = crypto_pwhash_OPSLIMIT_INTERACTIVE, .min = crypto_pwhash_OPSLIMIT_MIN, .max = 100,
+     .help = "Argon2id passes for new hashes (libsodium's `OPSLIMIT_INTERACTIVE`)"},
+    {CFG(hash_memlimit), .name = "hash-memlimit", .env = "TENANTQL_HASH_MEMLIMIT", .type = TQ_OPT_BYTES,
+     .metavar = "BYTES", .def = crypto_pwhash_MEMLIMIT_INTERACTIVE, .min = crypto_pwhash_MEMLIMIT_MIN, .max = 4LL << 30,
+     .help = "Argon2id memory for new hashes (`MEMLIMIT_INTERACTIVE`, 64 MiB)"},
+    /* the contract allows at least 5 attempts per email per minute */
+    {CFG(login_rate_limit), .name = "login-rate-limit", .env = "TENANTQL_LOGIN_RATE_LIMIT", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 10, .min = 5, .max = 1000000, .flags = TQ_OPTF_ZERO_OFF,
+     .help = "`login` attempts per tenant and email per window"},
+    {CFG(login_rate_window_s), .name = "login-rate-window-s", .env = "TENANTQL_LOGIN_RATE_WINDOW_S", .type = TQ_OPT_INT,
+     .metavar = "S", .def = 60, .min = 1, .max = 60, .help = "that window, in seconds"},
+    {0},
+};
+
 void tq_server_config_init(tq_server_config *cfg)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *cfg = (tq_server_config){
-        .listen = "127.0.0.1:8080",
-        .threads = cores > 0 ? (int)cores : 1,
-        .jwt_issuer = "tenantql",
-        .jwt_leeway = TQ_JWT_DEFAULT_LEEWAY,
-        .max_body_bytes = 1024 * 1024,
-        .drain_timeout_ms = 10000,
-        .request_timeout_ms = 30000,
-        .max_connections = 100,
-        .doc_cache_entries = 512,
-        .tenant_sslmode = "prefer",
-        .registry_refresh_ms = 30000,
-        .introspection = true,
-        .graphiql = true,
-        .token_ttl = 3600,
-        .hash_threads = TQ_PASSWORD_DEFAULT_THREADS,
-        .hash_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE,
-        .hash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE,
-        .login_rate_limit = 10,
-        .login_rate_window_s = 60,
-    };
+    *cfg = (tq_server_config){0};
+    tq_opts_defaults(tq_server_options, cfg);
 }
 
 void tq_server_jwt_settings(const tq_server_config *cfg, tq_jwt_settings *out)
@@ -51,37 +126,10 @@ void tq_server_jwt_settings(const tq_server_config *cfg, tq_jwt_settings *out)
 
 int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen)
 {
+    /* not TQ_OPTF_REQUIRED in the table: `dev` parses without it and fills it in */
     if (cfg->registry == NULL || *cfg->registry == '\0') {
         snprintf(err, errlen, "--registry (TENANTQL_REGISTRY) is required: the libpq conninfo of the registry");
         return -1;
     }
-    /* the token keys are checked when they are loaded (load_parts) */
-    if (cfg->token_ttl < 1 || cfg->token_ttl > 31 * 86400) {
-        snprintf(err, errlen, "--token-ttl must be between 1 second and 31 days (2678400 seconds)");
-        return -1;
-    }
-    if (cfg->threads < 1 || cfg->threads > 256) {
-        snprintf(err, errlen, "--threads must be between 1 and 256");
-        return -1;
-    }
-    if (cfg->max_body_bytes < 1024) {
-        snprintf(err, errlen, "--max-body must be at least 1024 bytes");
-        return -1;
-    }
-    if (cfg->doc_cache_entries < 0 || cfg->doc_cache_entries > 1000000) {
-        snprintf(err, errlen, "--doc-cache-entries must be between 0 and 1000000");
-        return -1;
-    }
-    if (cfg->max_connections < 0 || cfg->max_connections > 100000) {
-        snprintf(err, errlen, "--max-connections must be between 0 (no cap) and 100000");
-        return -1;
-    }
-    /* the contract allows at least 5 attempts per email per minute */
-    if ((cfg->login_rate_limit != 0 && cfg->login_rate_limit < 5) || cfg->login_rate_limit > 1000000 ||
-        cfg->login_rate_window_s < 1 || cfg->login_rate_window_s > 60) {
-        snprintf(err, errlen, "--login-rate-limit must be 0 (off) or at least 5, per --login-rate-window-s of 1 to 60");
-        return -1;
-    }
-    return 0;
+    return tq_opts_check(tq_server_options, cfg, err, errlen);
 }
-

@@ -26,14 +26,6 @@ bool tq_tenant_name_valid(const char *name)
     return true;
 }
 
-static PGconn *connect_to(const char *host, const char *port, const char *db, const char *user, const char *password,
-                          char *err, size_t errlen)
-{
-    const char *k[] = {"host", "port", "dbname", "user", "password", "application_name", "connect_timeout", NULL};
-    const char *v[] = {host, port, db, user, password, "tenantql", "10", NULL};
-    return tq_pg_connect_params(k, v, err, errlen);
-}
-
 /* CREATE DATABASE cannot take parameters; the name is quoted as an identifier. */
 int tq_tenant_create_database(PGconn *server, const char *db_name, const char *owner, char *err, size_t errlen)
 {
@@ -96,7 +88,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     if (!found) {
         /* the database lives on the tenant's server; reuse the registry session when that is the same server */
         int same_server = strcmp(host, PQhost(registry)) == 0 && strcmp(port, PQport(registry)) == 0;
-        PGconn *server = same_server ? registry : connect_to(host, port, "postgres", user, password, err, errlen);
+        PGconn *server = same_server ? registry : tq_pg_connect_db(host, port, "postgres", user, password, err, errlen);
         if (server == NULL)
             return -1;
         int rc = tq_tenant_create_database(server, db, user, err, errlen);
@@ -107,7 +99,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     }
 
     PGconn *tenant = found ? tq_tenant_connect(registry, spec->name, err, errlen)
-                           : connect_to(host, port, db, user, password, err, errlen);
+                           : tq_pg_connect_db(host, port, db, user, password, err, errlen);
     if (tenant == NULL)
         return -1;
     char detail[512];
@@ -143,8 +135,8 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
         PQclear(res);
         return NULL;
     }
-    PGconn *c = connect_to(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-                           PQgetvalue(res, 0, 4), err, errlen);
+    PGconn *c = tq_pg_connect_db(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                                 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), err, errlen);
     PQclear(res);
     return c;
 }
@@ -163,38 +155,4 @@ int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *
         return -1;
     }
     return 0;
-}
-
-int tq_migrate_all(PGconn *registry, FILE *out)
-{
-    char err[512];
-    int applied = tq_migrate(registry, TQ_MIGRATIONS_REGISTRY, err, sizeof(err));
-    if (applied < 0) {
-        fprintf(out, "registry: failed: %s\n", err);
-        return -1;
-    }
-    fprintf(out, "registry: %d migration(s) applied, at version %d\n", applied,
-            tq_migrate_latest_version(TQ_MIGRATIONS_REGISTRY));
-    PGresult *res = tq_pg_query(registry, "SELECT name FROM tenants ORDER BY name", 0, NULL, err, sizeof(err));
-    if (res == NULL) {
-        fprintf(out, "registry: failed: %s\n", err);
-        return -1;
-    }
-    int failed = 0;
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *name = PQgetvalue(res, i, 0);
-        PGconn *t = tq_tenant_connect(registry, name, err, sizeof(err));
-        int n = t ? tq_migrate(t, TQ_MIGRATIONS_TENANT, err, sizeof(err)) : -1;
-        if (t)
-            PQfinish(t);
-        if (n < 0) {
-            fprintf(out, "tenant %s: failed: %s\n", name, err);
-            failed++;
-        } else {
-            fprintf(out, "tenant %s: %d migration(s) applied, at version %d\n", name, n,
-                    tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
-        }
-    }
-    PQclear(res);
-    return failed;
 }

@@ -486,6 +486,27 @@ static void test_sign(const tq_jwt_verifier *v)
     CHECK(tq_jwt_sign(v, &in) == NULL);
 }
 
+/* tq_jwt_issue: the claims of the command line's tokens, and what it refuses. */
+static void test_issue(const tq_jwt_verifier *v)
+{
+    char err[256];
+    tq_jwt_claims out;
+    char *t = tq_jwt_issue(v, "3F2C1A4E-9B7D-4C2E-8F1A-2B3C4D5E6F70", USER, NOW, 600, err, sizeof(err));
+    CHECK(t != NULL && verify_str(v, t, &out) == TQ_JWT_OK);
+    CHECK_STR(out.tenant_id, TENANT);
+    CHECK_STR(out.sub, USER);
+    CHECK(out.has_sub && out.has_iat && out.iat == NOW && out.exp == NOW + 600);
+    free(t);
+    t = tq_jwt_issue(v, TENANT, NULL, NOW, 600, err, sizeof(err));
+    CHECK(t != NULL && verify_str(v, t, &out) == TQ_JWT_OK && !out.has_sub);
+    free(t);
+    CHECK(tq_jwt_issue(v, "acme", NULL, NOW, 600, err, sizeof(err)) == NULL);
+    CHECK(tq_jwt_issue(v, TENANT, "alice", NOW, 600, err, sizeof(err)) == NULL);
+    CHECK_STR(err, "--sub must be a user id (uuid)");
+    CHECK(tq_jwt_issue(v, TENANT, NULL, NOW, 0, err, sizeof(err)) == NULL);
+    CHECK(tq_jwt_issue(v, TENANT, NULL, NOW, INT64_MAX, err, sizeof(err)) == NULL);
+}
+
 /* The per-worker cache answers like the verifier: same claims, still expires, never
  * matches a token that differs in any byte. */
 static void test_token_cache(const tq_jwt_verifier *v)
@@ -796,6 +817,9 @@ static void test_rs256(void)
     in.exp = NOW + 60;
     CHECK(!tq_jwt_can_sign(v));
     CHECK(tq_jwt_sign(v, &in) == NULL);
+    char err[256];
+    CHECK(tq_jwt_issue(v, TENANT, NULL, NOW, 60, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "no signing key") == err);
     free(pem);
     tq_jwt_verifier_free(v);
 }
@@ -1074,6 +1098,7 @@ int main(void)
         test_shapes(v);
         test_lengths(v);
         test_sign(v);
+        test_issue(v);
         test_token_cache(v);
         test_libjwt_encoded(v);
         test_threads(v);

@@ -1,0 +1,78 @@
+/*
+ * test_server_config.c - http/config.c: serve's option table is well formed and follows
+ * the naming rule (--x-y is TENANTQL_X_Y), the defaults are the documented ones, and the
+ * configuration check refuses what the server cannot run with.
+ */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+
+#include "tenantql/server.h"
+#include "tq_test.h"
+
+static void test_table(void)
+{
+    char err[256];
+    CHECK(tq_opts_table_check(tq_server_options, err, sizeof(err)) == 0);
+    for (const tq_opt *o = tq_server_options; o->name != NULL; o++) {
+        char want[128] = "TENANTQL_";
+        for (size_t i = 0; o->name[i] != '\0' && i + 10 < sizeof(want); i++)
+            want[9 + i] = o->name[i] == '-' ? '_' : (char)toupper((unsigned char)o->name[i]);
+        CHECK_STR(o->env, want);
+    }
+}
+
+static void test_defaults(void)
+{
+    tq_server_config c;
+    tq_server_config_init(&c);
+    CHECK_STR(c.listen, "127.0.0.1:8080");
+    CHECK(c.threads >= 1 && c.threads <= 256);
+    CHECK(c.registry == NULL && c.jwt_secret == NULL && c.jwt_alg == NULL && c.jwt_keys == NULL);
+    CHECK_STR(c.jwt_issuer, "tenantql");
+    CHECK(c.jwt_audience == NULL);
+    CHECK(c.jwt_leeway == 30 && c.token_ttl == 3600);
+    CHECK(!c.trust_tenant_header && c.introspection && c.graphiql);
+    CHECK(c.max_body_bytes == 1048576 && c.request_timeout_ms == 30000 && c.drain_timeout_ms == 10000);
+    CHECK(c.max_connections == 100 && c.doc_cache_entries == 512 && c.registry_refresh_ms == 30000);
+    CHECK_STR(c.tenant_sslmode, "prefer");
+    CHECK(c.log_level == TQ_LOG_INFO);
+    CHECK(c.hash_threads == 2 && c.hash_opslimit == crypto_pwhash_OPSLIMIT_INTERACTIVE &&
+          c.hash_memlimit == crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    CHECK(c.login_rate_limit == 10 && c.login_rate_window_s == 60);
+    CHECK(c.ready_banner == NULL && c.graphiql_headers == NULL && c.graphiql_query == NULL);
+}
+
+static void test_check(void)
+{
+    tq_server_config c;
+    char err[256];
+    tq_server_config_init(&c);
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "--registry (TENANTQL_REGISTRY) is required") == err);
+    c.registry = "dbname=x";
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == 0);
+    c.login_rate_window_s = 61; /* the command line used to take up to 3600 */
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK_STR(err, "--login-rate-window-s must be between 1 and 60 (got 61)");
+    c.login_rate_window_s = 60;
+    c.login_rate_limit = 4;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    c.login_rate_limit = 0;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == 0);
+    c.hash_memlimit = (size_t)5 << 30;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK_STR(err, "--hash-memlimit must be between 8192 and 4294967296 (got 5368709120)");
+    c.hash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    c.threads = 0;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK_STR(err, "--threads must be between 1 and 256 (got 0)");
+}
+
+int main(void)
+{
+    test_table();
+    test_defaults();
+    test_check();
+    return TQ_TEST_REPORT();
+}
