@@ -4,10 +4,7 @@
 // and a forged cursor is the client's error, not the server's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, until, lockTable } from './lib/harness.mjs';
 
 let dev, srv, token;
 
@@ -24,34 +21,11 @@ after(async () => {
   await stopDev(dev);
 });
 
-async function until(ok, ask, ms) {
-  const t0 = Date.now();
-  let r;
-  do { r = await ask(); if (!ok(r)) await sleep(50); } while (!ok(r) && Date.now() - t0 < ms);
-  return r;
-}
-
-async function lockTable(table) {
-  const sock = join(dev.dir, 'pg', 'run');
-  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_guarded`],
-    { stdio: ['pipe', 'ignore', 'ignore'] });
-  const exited = new Promise((r) => locker.once('exit', r));
-  locker.stdin.write(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n`);
-  await until((n) => n > 0, async () => Number(dev.psql(
-    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'tenant_guarded' AND l.mode = 'AccessExclusiveLock' AND l.granted")[0]), 5000);
-  return {
-    end() {
-      dev.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tenant_guarded' AND application_name = 'psql'");
-      return exited;
-    },
-  };
-}
-
 const waitingQueries = () => Number(dev.psql(
   "SELECT count(*) FROM pg_stat_activity WHERE datname = 'tenant_guarded' AND application_name = 'tenantql' AND state = 'active'")[0]);
 
 test('a request past its timeout gets 503 and its query is cancelled in PostgreSQL', async () => {
-  const lock = await lockTable('users');
+  const lock = await lockTable(dev, 'tenant_guarded', 'users');
   try {
     const r = await gql(srv.url, '{ users(first: 2) { totalCount } }', { token });
     assert.equal(r.status, 503);
@@ -68,7 +42,7 @@ test('a request past its timeout gets 503 and its query is cancelled in PostgreS
 
 test('a statement stops at the default statement_timeout (5 s) with TENANT_BUSY', async () => {
   const slow = await startServe(dev, ['--threads', '1'], { TENANTQL_JWT_SECRET: dev.secret });
-  const lock = await lockTable('products');
+  const lock = await lockTable(dev, 'tenant_guarded', 'products');
   try {
     const t0 = Date.now();
     const r = await gql(slow.url, '{ products(first: 1) { totalCount } }', { token });

@@ -4,10 +4,7 @@
 // no connection left in pg_stat_activity.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, until, lockTable } from './lib/harness.mjs';
 
 let dev;
 
@@ -16,30 +13,6 @@ before(async () => {
   dev.tenantql('tenant', 'create', 'slow', '--pool-options', '{"max": 6}');
 });
 after(() => stopDev(dev));
-
-async function until(ok, ask, ms) {
-  const t0 = Date.now();
-  let r;
-  do { r = await ask(); if (!ok(r)) await sleep(50); } while (!ok(r) && Date.now() - t0 < ms);
-  return r;
-}
-
-/** A session holding users of tenant_slow locked until end() is called. */
-async function lockUsers() {
-  const sock = join(dev.dir, 'pg', 'run');
-  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_slow`],
-    { stdio: ['pipe', 'ignore', 'ignore'] });
-  const exited = new Promise((r) => locker.once('exit', r));
-  locker.stdin.write('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n');
-  await until((n) => n > 0, async () => Number(dev.psql(
-    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'tenant_slow' AND l.mode = 'AccessExclusiveLock' AND l.granted")[0]), 5000);
-  return {
-    end() {
-      dev.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tenant_slow' AND application_name = 'psql'");
-      return exited;
-    },
-  };
-}
 
 const tenantConnections = () => Number(dev.psql(
   "SELECT count(*) FROM pg_stat_activity WHERE datname = 'tenant_slow' AND application_name = 'tenantql'")[0]);
@@ -53,7 +26,7 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
     try {
       const first = await gql(srv.url, '{ users(first: 1) { totalCount } }', { token });
       assert.equal(first.status, 200, `${JSON.stringify(first.body)}\n${srv.stderr()}`);
-      lock = await lockUsers();
+      lock = await lockTable(dev, 'tenant_slow', 'users');
       const pending = Array.from({ length: 6 }, (_, i) => gql(srv.url, `{ users(first: ${i + 1}) { totalCount } }`, { token }));
       // all six wait on the lock inside PostgreSQL
       const waiting = await until((n) => n >= 6, async () => Number(dev.psql(

@@ -163,6 +163,39 @@ export async function stopDev(dev) {
   if (code !== 0) throw new Error(`server exit code ${code} (stderr:\n${dev.stderr().slice(-3000)})`);
 }
 
+/** Asks until ok(answer) or ms pass (50 ms apart); resolves to the last answer. */
+export async function until(ok, ask, ms = 2000) {
+  const t0 = Date.now();
+  let r = await ask();
+  while (!ok(r) && Date.now() - t0 < ms) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    r = await ask();
+  }
+  return r;
+}
+
+/**
+ * Holds `table` of database `db` in ACCESS EXCLUSIVE mode from a psql session of its own,
+ * so that every query on it waits; resolves once the lock is held, to { end() } which
+ * ends that session (its backend is terminated: pg_sleep would outlive a killed psql).
+ */
+export async function lockTable(dev, db, table) {
+  const sock = join(dev.dir, 'pg', 'run');
+  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=${db}`],
+    { stdio: ['pipe', 'ignore', 'ignore'] });
+  const exited = new Promise((resolve) => locker.once('exit', resolve));
+  locker.stdin.write(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n`);
+  await until((n) => n > 0, async () => Number(dev.psql(`SELECT count(*) FROM pg_locks l JOIN pg_database d
+    ON d.oid = l.database WHERE d.datname = '${db}' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]), 5000);
+  return {
+    end() {
+      dev.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db}'
+        AND application_name = 'psql'`);
+      return exited;
+    },
+  };
+}
+
 /** POSTs a GraphQL request; returns { status, headers, body (parsed JSON or text) }. */
 export async function gql(url, query, { token, tenant, variables, operationName, headers = {} } = {}) {
   const h = { 'content-type': 'application/json', ...headers };
