@@ -9,7 +9,9 @@
  *                                              ("steal"), A detaches and forwards to B
  *
  * Ownership: a pool belongs to whoever created it (the registry) until retired, and is
- * freed by a janitor once retired, unborrowed and without connections. A connection
+ * freed by a janitor once retired, unborrowed and without connections. A retired pool
+ * still serves the requests that borrowed it before (they were admitted under the old
+ * settings and finish with them), but keeps no connection idle. A connection
  * belongs to its pool and is touched only on the worker whose loop watches it.
  */
 #include <stdio.h>
@@ -304,7 +306,7 @@ void pool_start_connection(tq_pool *p, pool_worker *pw)
 
 bool pool_needs_connection_locked(const tq_pool *p)
 {
-    return !p->retired && p->nwaiting > p->opening && p->total < p->opts.max;
+    return p->nwaiting > p->opening && p->total < p->opts.max;
 }
 
 /* With the lock held: whether a new connection should be opened for waiting queries.
@@ -335,21 +337,16 @@ static void conn_available(pool_conn *c, pool_worker *pw)
 {
     tq_pool *p = c->pool;
     pthread_mutex_lock(&p->lock);
-    if (p->retired) {
-        p->total--;
-        pthread_mutex_unlock(&p->lock);
-        close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
-        return;
-    }
-    /* while the server drains, queued queries still belong to requests in flight: they
-     * are served first, and only a connection nobody waits for is closed */
+    /* queued queries belong to requests in flight, also while the server drains or after
+     * the pool was retired: they are served first, and only a connection nobody waits for
+     * is closed */
     tq_db_query *q = pop_waiter_locked(p);
     if (q != NULL) {
         pthread_mutex_unlock(&p->lock);
         hand_over(q, c, pw);
         return;
     }
-    if (tq_worker_stopping(pw->w)) {
+    if (p->retired || tq_worker_stopping(pw->w)) {
         p->total--;
         pthread_mutex_unlock(&p->lock);
         close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
@@ -587,7 +584,7 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
         run_query(q, c);
         return;
     }
-    if (p->retired || (p->total == 0 && p->down_until > tq_worker_now(w) && !has_stealable_locked(p, self))) {
+    if (p->total == 0 && p->down_until > tq_worker_now(w) && !has_stealable_locked(p, self)) {
         pthread_mutex_unlock(&p->lock);
         complete_later(q, TQ_DB_UNAVAILABLE);
         return;
