@@ -106,7 +106,8 @@ test('SIGTERM while connections to a database that never answers are being opene
   const token = dev.token({ tenantId: dev.tenantId('mute') });
   const srv = await startServe(dev, ['--threads', '2', '--drain-timeout-ms', '300'], { TENANTQL_JWT_SECRET: dev.secret });
   try {
-    const pending = Array.from({ length: 3 }, () => gql(srv.url, ONE_QUERY, { token }));
+    // three different queries (identical reads of one loop turn would share one connection)
+    const pending = Array.from({ length: 3 }, (_, i) => gql(srv.url, `{ users(first: ${i + 1}) { edges { node { email } } } }`, { token }));
     assert.ok(await until((n) => n >= 3, async () => sockets.length, 10000) >= 3, 'three connections being opened');
     const code = await srv.stop();
     assert.equal(code, 0, srv.stderr().slice(-2000));
