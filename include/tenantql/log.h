@@ -33,7 +33,7 @@ void tq_log(tq_log_level level, const char *module, const char *fmt, ...) __attr
 
 /* ---- rate-limited lines ---- */
 
-#define TQ_LOG_LIMIT_DEFAULT_LINES 10        /* per reason per window */
+#define TQ_LOG_LIMIT_DEFAULT_LINES 10 /* per reason per window */
 #define TQ_LOG_LIMIT_DEFAULT_WINDOW_MS 10000
 #define TQ_LOG_LIMIT_REASONS 64 /* distinct module+reason pairs counted apart; more share one count */
 

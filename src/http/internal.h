@@ -23,13 +23,13 @@
 /* Client connections against their cap (accept.c). The counters are shared by the
  * workers; said and said_at belong to the main thread's report. */
 typedef struct tq_client_limits {
-    long max;                       /* the cap in force: configured, or derived from the descriptor limit */
-    atomic_long open;               /* accepted and not yet closed, all workers */
-    atomic_ulong refused_cap;       /* closed at once at the cap, nothing to replace */
-    atomic_ulong evicted;           /* connections waiting for a request closed to make room */
-    atomic_ulong refused_fds;       /* accepts failed for want of descriptors */
-    unsigned long said[3];          /* the three counts above (cap, evicted, fds) at their last report */
-    uint64_t said_at[3];            /* when (tq_clock_ms), 0: never */
+    long max;                 /* the cap in force: configured, or derived from the descriptor limit */
+    atomic_long open;         /* accepted and not yet closed, all workers */
+    atomic_ulong refused_cap; /* closed at once at the cap, nothing to replace */
+    atomic_ulong evicted;     /* connections waiting for a request closed to make room */
+    atomic_ulong refused_fds; /* accepts failed for want of descriptors */
+    unsigned long said[3];    /* the three counts above (cap, evicted, fds) at their last report */
+    uint64_t said_at[3];      /* when (tq_clock_ms), 0: never */
 } tq_client_limits;
 
 typedef struct tq_server {

@@ -27,7 +27,7 @@ typedef struct pool_conn {
     tq_pool *pool;
     pool_worker *worker;           /* whose loop watches it */
     tq_db_query *query;            /* the query in flight, or NULL */
-    h2o_linklist_t link;           /* its worker's opening list, an idle list (pool lock), or its worker's closing list */
+    h2o_linklist_t link;           /* its worker's opening or closing list, or an idle list (pool lock) */
     h2o_linklist_t busy_link;      /* its worker's list of connections with a query out */
     uint64_t idle_since;           /* loop ms when last released */
 } pool_conn;

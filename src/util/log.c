@@ -84,9 +84,9 @@ void tq_log(tq_log_level level, const char *module, const char *fmt, ...)
 typedef struct limit_entry {
     char module[24];
     char reason[80];
-    tq_log_level level;     /* of the first line: the "suppressed" line's level */
-    uint64_t window_start;  /* tq_clock_ms */
-    unsigned lines;         /* written in this window */
+    tq_log_level level;       /* of the first line: the "suppressed" line's level */
+    uint64_t window_start;    /* tq_clock_ms */
+    unsigned lines;           /* written in this window */
     unsigned long suppressed; /* in this window */
 } limit_entry;
 
@@ -128,8 +128,9 @@ static void write_summary(const summary *s)
 {
     if (s->suppressed == 0 || s->level < min_level)
         return;
-    tq_log(s->level, s->module, "%lu similar line(s) suppressed in the last %llu s: %s (at most %d a reason per %llu s)",
-           s->suppressed, (unsigned long long)((s->elapsed_ms + 999) / 1000), s->reason, limits.lines,
+    tq_log(s->level, s->module,
+           "%lu similar line(s) suppressed in the last %llu s: %s (at most %d a reason per %llu s)", s->suppressed,
+           (unsigned long long)((s->elapsed_ms + 999) / 1000), s->reason, limits.lines,
            (unsigned long long)(limits.window_ms / 1000 ? limits.window_ms / 1000 : 1));
 }
 
