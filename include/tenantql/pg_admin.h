@@ -28,4 +28,13 @@ PGresult *tq_pg_query(PGconn *conn, const char *sql, int nparams, const char *co
 /* Copies libpq's last error without its trailing newline. */
 void tq_pg_copy_error(const char *msg, char *err, size_t errlen);
 
+/* ---- libpq's notices (any connection, blocking or not) ---- */
+
+/* Sends conn's notices to the log instead of libpq's default (raw text on stderr): the
+ * server's NOTICE and WARNING messages, and errors that arrive while no query runs (such
+ * as "FATAL: terminating connection due to administrator command"), each one line with
+ * the database's name, at a level from its severity. For the server's connections; the
+ * command line keeps its own quiet handler (tq_pg_connect). Any thread. */
+void tq_pg_log_notices(PGconn *conn);
+
 #endif

@@ -32,10 +32,12 @@ typedef struct tq_server_config {
     long request_timeout_ms;     /* --request-timeout-ms: a request still running after this is answered 503 */
     long drain_timeout_ms;       /* --drain-timeout-ms: shutdown waits this long for requests in flight */
     int max_connections;         /* --max-connections: tenant connections across all pools, 0 = no cap */
+    int max_client_connections;  /* --max-client-connections: open HTTP connections, 0 = derived from the fd limit */
     int doc_cache_entries;       /* --doc-cache-entries: parsed documents remembered per worker, 0 = none */
     const char *tenant_sslmode;  /* --tenant-sslmode: sslmode for tenant connections */
     int registry_refresh_ms;     /* --registry-refresh-ms: full re-read of the registry */
     tq_log_level log_level;      /* --log-level: process-wide; the command line sets it before serving */
+    int log_rate_limit;          /* --log-rate-limit: client-caused lines per reason per 10 s, 0 = no limit */
     bool introspection;          /* --introspection: answer __schema and __type */
     bool graphiql;               /* --graphiql: serve GraphiQL to browsers at / and /graphql */
     int hash_threads;            /* --hash-threads: password hashing threads */

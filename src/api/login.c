@@ -64,7 +64,9 @@ static void fail(login_call *lc, const char *code, const char *message)
 
 static void refuse(login_call *lc, const char *why)
 {
-    tq_log_info("auth", "login refused: %s", why);
+    char reason[64];
+    snprintf(reason, sizeof(reason), "login refused: %s", why);
+    tq_log_limited(TQ_LOG_INFO, "auth", reason, "%s", reason);
     fail(lc, "UNAUTHENTICATED", LOGIN_FAILED);
 }
 

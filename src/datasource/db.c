@@ -309,8 +309,11 @@ bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result
     default: {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         const char *msg = res ? PQresultErrorMessage(res) : "";
-        tq_log_error("datasource", "request %lu: query failed: %s %.*s", db->request_id, state ? state : "",
-                     (int)strcspn(msg, "\n"), msg);
+        /* a client can cause some (a statement timeout): one budget per SQLSTATE */
+        char reason[32];
+        snprintf(reason, sizeof(reason), "query failed: %.5s", state ? state : "?");
+        tq_log_limited(TQ_LOG_ERROR, "datasource", reason, "request %lu: query failed: %s %.*s", db->request_id,
+                       state ? state : "", (int)strcspn(msg, "\n"), msg);
         if (state != NULL && strcmp(state, "57014") == 0) {
             out->error_code = "TENANT_BUSY";
             out->error_message = "The query took too long and was cancelled.";

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tenantql/log.h"
+
 void tq_pg_copy_error(const char *msg, char *err, size_t errlen)
 {
     if (err == NULL || errlen == 0)
@@ -14,6 +16,39 @@ void tq_pg_copy_error(const char *msg, char *err, size_t errlen)
     size_t n = strlen(err);
     while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
         err[--n] = '\0';
+}
+
+/* The log level of a notice: server chatter is debug, what may need an operator warn. */
+static tq_log_level notice_level(const char *severity)
+{
+    if (severity == NULL)
+        return TQ_LOG_WARN;
+    if (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0)
+        return TQ_LOG_DEBUG;
+    if (strcmp(severity, "INFO") == 0 || strcmp(severity, "NOTICE") == 0)
+        return TQ_LOG_INFO;
+    return TQ_LOG_WARN; /* WARNING, and ERROR/FATAL/PANIC arriving outside a query */
+}
+
+static void log_notice(void *arg, const PGresult *res)
+{
+    PGconn *conn = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *shown = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *db = PQdb(conn);
+    if (msg == NULL) {
+        /* libpq's own notices may carry only the whole text ("SEVERITY:  message\n") */
+        msg = PQresultErrorMessage(res);
+        shown = NULL;
+    }
+    tq_log(notice_level(severity), "db", "%s: %s%s%.*s", db != NULL && *db ? db : "?", shown ? shown : "",
+           shown ? ": " : "", (int)strcspn(msg, "\n"), msg);
+}
+
+void tq_pg_log_notices(PGconn *conn)
+{
+    PQsetNoticeReceiver(conn, log_notice, conn);
 }
 
 static PGconn *check_connected(PGconn *conn, char *err, size_t errlen)

@@ -19,6 +19,7 @@
 
 #include "internal.h"
 #include "tenantql/log.h"
+#include "tenantql/pg_admin.h"
 
 struct tq_pgconn {
     PGconn *pg;
@@ -162,6 +163,7 @@ tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keyword
         free(c);
         return NULL;
     }
+    tq_pg_log_notices(c->pg);
     c->deferred.cb = on_deferred_failure;
     if (PQstatus(c->pg) == CONNECTION_BAD) {
         /* the owner expects the outcome on a later loop turn, never inside this call */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lexer.h"
+#include "tenantql/log.h"
 
 /* Selection sets, values and type wrappers each count their own depth, so a deep field
  * may still take a nested list argument. Each level of recursion costs a few hundred
@@ -112,7 +113,7 @@ static void scratch_grow(parser *p, size_t need)
         cap *= 2;
     char *buf = s->on_heap ? realloc(s->buf, cap) : malloc(cap);
     if (buf == NULL) {
-        fprintf(stderr, "tenantql: out of memory (parser scratch of %zu bytes)\n", cap);
+        tq_log_error("graphql", "out of memory (parser scratch of %zu bytes)", cap);
         abort();
     }
     if (!s->on_heap)

@@ -69,6 +69,11 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
              "`max_connections`"},
+    {CFG(max_client_connections), .name = "max-client-connections", .env = "TENANTQL_MAX_CLIENT_CONNECTIONS",
+     .type = TQ_OPT_INT, .metavar = "N", .def = 0, .min = 0, .max = 10000000,
+     .default_doc = "0: derived from the descriptor limit",
+     .help = "open client (HTTP) connections across all threads; at the cap a new connection replaces one that has "
+             "waited a second or more for a request, or is closed at once (see [Operations](#operations))"},
     {CFG(doc_cache_entries), .name = "doc-cache-entries", .env = "TENANTQL_DOC_CACHE_ENTRIES", .type = TQ_OPT_INT,
      .metavar = "N", .def = 512, .min = 0, .max = 1000000,
      .help = "parsed and validated documents remembered per worker thread (exact query text; at most 8 MiB per "
@@ -80,6 +85,11 @@ const tq_opt tq_server_options[] = {
      .help = "full re-read of the registry besides LISTEN/NOTIFY"},
     {CFG(log_level), .name = "log-level", .env = "TENANTQL_LOG_LEVEL", .type = TQ_OPT_CHOICE, .metavar = "LEVEL",
      .choices = log_levels, .def = TQ_LOG_INFO, .help = "the least severe messages logged"},
+    /* 10 a reason per 10 s: a flood leaves 60 lines a minute per reason, each with a request id */
+    {CFG(log_rate_limit), .name = "log-rate-limit", .env = "TENANTQL_LOG_RATE_LIMIT", .type = TQ_OPT_INT,
+     .metavar = "N", .def = TQ_LOG_LIMIT_DEFAULT_LINES, .min = 0, .max = 1000000,
+     .help = "lines a client can cause (refused tokens, tenants and logins, failed queries) written per reason per "
+             "10 s; the rest are counted in one \"N similar line(s) suppressed\" line (0: no limit)"},
     {CFG(introspection), .name = "introspection", .env = "TENANTQL_INTROSPECTION", .type = TQ_OPT_ONOFF, .def = 1,
      .help = "off: a query selecting `__schema` or `__type` gets a `BAD_USER_INPUT` error and no data (`__typename` "
              "still works)"},

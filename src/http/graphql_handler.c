@@ -268,8 +268,9 @@ static bool attach_tenant(tq_request *r, const char *header_tenant, size_t heade
     }
     if (r->tenant == NULL || !tq_tenant_active(r->tenant)) {
         /* the tenant's name comes from the registry, never from the token */
-        tq_log_info("auth", "request %lu: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
-                    r->tenant ? tq_tenant_name(r->tenant) : "");
+        tq_log_limited(TQ_LOG_INFO, "auth", r->tenant ? "tenant refused: inactive" : "tenant refused: unknown",
+                       "request %lu: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
+                       r->tenant ? tq_tenant_name(r->tenant) : "");
         send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
         return false;
     }
@@ -370,7 +371,7 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
         return true;
     if (access == ACCESS_TENANT) {
         if (!r->authenticated && header_tenant == NULL) {
-            tq_log_info("auth", "request %lu: refused: no token", r->id);
+            tq_log_limited(TQ_LOG_INFO, "auth", "refused: no token", "request %lu: refused: no token", r->id);
             send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
             return false;
         }
@@ -420,7 +421,8 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
 static bool authenticate(tq_request *r, h2o_iovec_t authz)
 {
     if (authz.len < 7 || strncasecmp(authz.base, "Bearer ", 7) != 0) {
-        tq_log_info("auth", "request %lu: token refused: Authorization is not \"Bearer <token>\"", r->id);
+        tq_log_limited(TQ_LOG_INFO, "auth", "token refused: not Bearer",
+                       "request %lu: token refused: Authorization is not \"Bearer <token>\"", r->id);
         send_error(r, 401, "UNAUTHENTICATED", "The Authorization header must be \"Bearer <token>\".");
         return false;
     }
@@ -431,7 +433,9 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
     tq_jwt_status st = tq_token_cache_verify(r->hw->tokens, token, len, (int64_t)time(NULL), &r->claims);
     if (st != TQ_JWT_OK) {
         /* the reason goes to the log, never the token */
-        tq_log_info("auth", "request %lu: token refused: %s", r->id, tq_jwt_status_text(st));
+        char reason[96];
+        snprintf(reason, sizeof(reason), "token refused: %s", tq_jwt_status_text(st));
+        tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %lu: %s", r->id, reason);
         send_error(r, 401, "UNAUTHENTICATED",
                    st == TQ_JWT_EXPIRED ? "The token has expired." : "The token is invalid.");
         return false;

@@ -20,6 +20,18 @@
 
 #define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (server.c) */
 
+/* Client connections against their cap (accept.c). The counters are shared by the
+ * workers; said and said_at belong to the main thread's report. */
+typedef struct tq_client_limits {
+    long max;                 /* the cap in force: configured, or derived from the descriptor limit */
+    atomic_long open;         /* accepted and not yet closed, all workers */
+    atomic_ulong refused_cap; /* closed at once at the cap, nothing to replace */
+    atomic_ulong evicted;     /* connections waiting for a request closed to make room */
+    atomic_ulong refused_fds; /* accepts failed for want of descriptors */
+    unsigned long said[3];    /* the three counts above (cap, evicted, fds) at their last report */
+    uint64_t said_at[3];      /* when (tq_clock_ms), 0: never */
+} tq_client_limits;
+
 typedef struct tq_server {
     tq_server_config cfg;
     h2o_globalconf_t globalconf;
@@ -34,6 +46,7 @@ typedef struct tq_server {
     socklen_t listen_addr_len;
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
+    tq_client_limits clients;       /* client connections and their cap (accept.c) */
 } tq_server;
 
 /* The http module's state on one worker (its slot): h2o's context, the listener, the
@@ -44,6 +57,7 @@ typedef struct http_worker {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
+    h2o_timeout_entry_t accept_resume; /* accepting paused for want of descriptors (accept.c) */
     size_t connections;             /* accepted HTTP connections still open */
     h2o_linklist_t requests;        /* GraphQL requests in flight (graphql_handler.c) */
     tq_token_cache *tokens;         /* bearer tokens this worker has verified */
@@ -55,6 +69,21 @@ static inline http_worker *tq_http_worker_of(h2o_req_t *req)
 {
     return H2O_STRUCT_FROM_MEMBER(http_worker, ctx, req->conn->ctx);
 }
+
+/* ---- client connections (accept.c) ---- */
+
+/* At start-up, before the workers: raises the soft descriptor limit to the hard one and
+ * sets the cap on client connections (configured, or derived from the limit); logs both.
+ * 0, or -1 with err when the limit leaves no room for clients. */
+int tq_server_client_limits(tq_server *s, char *err, size_t errlen);
+/* The listener's read callback (listener->data is the worker's http_worker). */
+void tq_http_on_accept(h2o_socket_t *listener, const char *err);
+/* The listener closes: no resuming after a pause. */
+void tq_http_accept_stop(http_worker *hw);
+/* The main thread, about once a second: one line per kind of refusal and interval. */
+void tq_server_report_clients(tq_server *s);
+/* The client connection gauges and counters in Prometheus text (/metrics). */
+void tq_server_write_client_metrics(tq_server *s, tq_strbuf *b);
 
 /* Counts an HTTP answer for /metrics. Any thread. */
 void tq_server_count_status(tq_server *s, int status);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tenantql/log.h"
 #include "tenantql/registry.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/pool.h"
@@ -159,6 +160,10 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     write_header(&b, "tenantql_connection_evictions_total", "counter",
                  "Idle connections closed to make room for another tenant.");
     tq_strbuf_printf(&b, "tenantql_connection_evictions_total %lu\n", tq_pools_evictions());
+    tq_server_write_client_metrics(s, &b);
+    write_header(&b, "tenantql_log_lines_suppressed_total", "counter",
+                 "Log lines a client caused that the rate limit left out (--log-rate-limit).");
+    tq_strbuf_printf(&b, "tenantql_log_lines_suppressed_total %llu\n", (unsigned long long)tq_log_suppressed_total());
     write_header(&b, "tenantql_tenants", "gauge", "Tenants in the registry cache.");
     tq_strbuf_printf(&b, "tenantql_tenants %zu\n", tq_registry_count(s->registry));
     write_header(&b, "tenantql_registry_up", "gauge", "1 when the tenant registry is reachable.");

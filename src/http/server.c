@@ -116,29 +116,6 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, bool 
 
 /* ---- the http module on each worker ---- */
 
-static void on_connection_closed(void *data)
-{
-    http_worker *hw = data;
-    hw->connections--;
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    http_worker *hw = listener->data;
-    if (err != NULL)
-        return;
-    /* a bounded batch per wake-up keeps one busy listener from starving the loop */
-    for (int i = 0; i < 32; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
-        hw->connections++;
-        sock->on_close.cb = on_connection_closed;
-        sock->on_close.data = hw;
-        h2o_accept(&hw->accept_ctx, sock);
-    }
-}
-
 static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
 {
     tq_server *s = arg;
@@ -157,12 +134,13 @@ static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
         return -1;
     hw->listener = h2o_evloop_socket_create(tq_worker_loop(w), fd, H2O_SOCKET_FLAG_DONT_READ);
     hw->listener->data = hw;
-    h2o_socket_read_start(hw->listener, on_accept);
+    h2o_socket_read_start(hw->listener, tq_http_on_accept);
     return 0;
 }
 
 static void close_listener(http_worker *hw)
 {
+    tq_http_accept_stop(hw);
     if (hw->listener == NULL)
         return;
     h2o_socket_read_stop(hw->listener);
@@ -293,16 +271,22 @@ static void unload_parts(tq_server *s)
     tq_schema_free(s->schema);
 }
 
-static int wait_for_signal(void)
+/* Waits for SIGINT or SIGTERM; meanwhile, once a second, what is the main thread's to say:
+ * suppressed log lines whose window is over, refused client connections. */
+static int wait_for_signal(tq_server *s)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0)
-        ;
-    return sig;
+    const struct timespec tick = {1, 0};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig > 0)
+            return sig;
+        tq_log_flush_suppressed(false);
+        tq_server_report_clients(s);
+    }
 }
 
 /* The http module's hooks, registered last: it starts after the modules it uses and
@@ -326,7 +310,7 @@ static void serve(tq_server *s)
         fputs(cfg->ready_banner, stdout);
         fflush(stdout);
     }
-    int sig = wait_for_signal();
+    int sig = wait_for_signal(s);
     tq_log_info("server", "%s received: finishing requests in flight, then stopping",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
@@ -358,6 +342,12 @@ int tq_server_run(const tq_server_config *cfg)
         return 1;
     }
     close(probe);
+    tq_log_set_limit(cfg->log_rate_limit, TQ_LOG_LIMIT_DEFAULT_WINDOW_MS);
+    if (tq_server_client_limits(s, err, sizeof(err)) != 0) {
+        tq_log_error("server", "%s", err);
+        free(s);
+        return 1;
+    }
     h2o_config_init(&s->globalconf);
     /* modules register with the workers bottom-up: pools, data sources, passwords, http */
     s->workers = tq_workers_new(cfg->threads, cfg->drain_timeout_ms);
@@ -394,7 +384,9 @@ int tq_server_run(const tq_server_config *cfg)
         serve(s);
     }
     tq_workers_stop(s->workers);
+    tq_server_report_clients(s);
     server_free(s);
+    tq_log_flush_suppressed(true);
     tq_log_info("server", "stopped");
     return rc;
 }

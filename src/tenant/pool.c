@@ -302,6 +302,8 @@ void pool_start_connection(tq_pool *p, pool_worker *pw)
         tq_log_error("pool", "%s: out of memory creating a connection", p->label);
         abort();
     }
+    /* only the worker knows it until it connects: shutdown waits for it or closes it */
+    h2o_linklist_insert(&pw->opening, &c->link);
 }
 
 bool pool_needs_connection_locked(const tq_pool *p)
@@ -387,6 +389,7 @@ static void on_conn_connected(void *owner, bool ok, const char *errmsg)
     pool_conn *c = owner;
     tq_pool *p = c->pool;
     pool_worker *pw = c->worker;
+    h2o_linklist_unlink(&c->link); /* out of pw->opening */
     pthread_mutex_lock(&p->lock);
     p->opening--;
     if (ok) {
@@ -741,6 +744,7 @@ static int pools_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
     }
     pw->w = w;
     pw->loop = (tq_pgconn_loop){tq_worker_loop(w), tq_worker_timeout(w, 0), tq_worker_timeout(w, TQ_PGCONN_LINGER_MS)};
+    h2o_linklist_init_anchor(&pw->opening);
     h2o_linklist_init_anchor(&pw->closing);
     h2o_linklist_init_anchor(&pw->busy);
     h2o_multithread_register_receiver(tq_worker_queue(w), &pw->handover_rx, on_handover_message);
@@ -752,11 +756,32 @@ static int pools_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-/* Draining waits for graceful closes: their slots are still counted by the server. */
+/* Draining waits for connections being opened (they serve the requests in flight, or
+ * close once connected) and for graceful closes (their slots are still counted by the
+ * server). */
 static bool pools_worker_busy(tq_worker *w, void *arg)
 {
     pool_worker *pw = worker_state(w);
-    return pw != NULL && !h2o_linklist_is_empty(&pw->closing);
+    return pw != NULL && (!h2o_linklist_is_empty(&pw->opening) || !h2o_linklist_is_empty(&pw->closing));
+}
+
+/* Closes pw's connections still connecting (shutdown: the drain deadline, or disposal);
+ * their slots are given back without being granted to anyone. */
+static void close_opening(pool_worker *pw)
+{
+    while (!h2o_linklist_is_empty(&pw->opening)) {
+        pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, pw->opening.next);
+        h2o_linklist_unlink(&c->link);
+        tq_pool *p = c->pool;
+        pthread_mutex_lock(&p->lock);
+        p->opening--;
+        p->total--;
+        pthread_mutex_unlock(&p->lock);
+        tq_log_info("pool", "%s: connection still being opened at shutdown: closed", p->label);
+        count_close(p, TQ_POOL_CLOSED_OTHER);
+        conn_free(c);
+        cap_forget();
+    }
 }
 
 /* Fails the queries of worker pw that still wait in any pool's FIFO. */
@@ -795,6 +820,7 @@ static size_t pools_worker_cut_off(tq_worker *w, void *arg)
 {
     pool_worker *pw = worker_state(w);
     fail_waiting_queries(pw);
+    close_opening(pw);
     while (!h2o_linklist_is_empty(&pw->busy)) {
         pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, busy_link, pw->busy.next);
         h2o_linklist_unlink(&c->busy_link);
@@ -825,6 +851,7 @@ static void pools_worker_dispose(tq_worker *w, void *arg)
     if (h2o_timeout_is_linked(&pw->janitor))
         h2o_timeout_unlink(&pw->janitor);
     janitor_run(pw, true);
+    close_opening(pw);
     h2o_multithread_unregister_receiver(tq_worker_queue(w), &pw->handover_rx);
     cap_worker_dispose(pw);
     /* graceful closes still waiting for their server: no more waiting */

@@ -27,7 +27,7 @@ typedef struct pool_conn {
     tq_pool *pool;
     pool_worker *worker;           /* whose loop watches it */
     tq_db_query *query;            /* the query in flight, or NULL */
-    h2o_linklist_t link;           /* an idle list (pool lock), or its worker's closing list */
+    h2o_linklist_t link;           /* its worker's opening or closing list, or an idle list (pool lock) */
     h2o_linklist_t busy_link;      /* its worker's list of connections with a query out */
     uint64_t idle_since;           /* loop ms when last released */
 } pool_conn;
@@ -38,6 +38,7 @@ struct pool_worker {
     tq_pgconn_loop loop;           /* what the worker's connections are watched by */
     h2o_multithread_receiver_t handover_rx; /* queries arriving with a connection or an outcome */
     h2o_multithread_receiver_t evict_rx;    /* idle connections to close for another pool */
+    h2o_linklist_t opening;        /* pool_conn.link: connections still connecting */
     h2o_linklist_t closing;        /* pool_conn.link: graceful closes waiting for the server */
     h2o_linklist_t busy;           /* pool_conn.busy_link */
     h2o_timeout_entry_t janitor;

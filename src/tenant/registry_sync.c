@@ -107,6 +107,7 @@ int registry_connect(tq_registry *r, char *err, size_t errlen)
     r->conn = tq_pg_connect(r->conninfo, err, errlen);
     if (r->conn == NULL)
         return -1;
+    tq_pg_log_notices(r->conn);
     if (tq_pg_exec(r->conn, "SET TimeZone = 'UTC'; LISTEN tenantql_tenants", err, errlen) != 0 ||
         load_all(r, err, errlen) != 0) {
         PQfinish(r->conn);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tenantql/log.h"
+
 #define ARENA_ALIGN 16
 
 struct tq_arena_chunk {
@@ -43,7 +45,7 @@ static void *alloc_slow(tq_arena *a, size_t size)
     size_t data_size = size > a->chunk_size / 4 ? size : a->chunk_size;
     tq_arena_chunk *c = malloc(sizeof(*c) + data_size);
     if (c == NULL) {
-        fprintf(stderr, "tenantql: out of memory (arena chunk of %zu bytes)\n", data_size);
+        tq_log_error("util", "out of memory (arena chunk of %zu bytes)", data_size);
         abort();
     }
     c->size = data_size;
@@ -77,7 +79,7 @@ void *tq_arena_alloc(tq_arena *a, size_t size)
 void *tq_arena_calloc(tq_arena *a, size_t n, size_t size)
 {
     if (size != 0 && n > SIZE_MAX / size) {
-        fprintf(stderr, "tenantql: arena calloc overflow\n");
+        tq_log_error("util", "arena calloc overflow");
         abort();
     }
     void *p = tq_arena_alloc(a, n * size);

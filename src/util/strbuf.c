@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tenantql/log.h"
+
 void tq_strbuf_grow(tq_strbuf *b, size_t extra)
 {
     size_t need = b->len + extra;
@@ -15,7 +17,7 @@ void tq_strbuf_grow(tq_strbuf *b, size_t extra)
         cap *= 2;
     char *p = realloc(b->data, cap);
     if (p == NULL) {
-        fprintf(stderr, "tenantql: out of memory (buffer of %zu bytes)\n", cap);
+        tq_log_error("util", "out of memory (buffer of %zu bytes)", cap);
         abort();
     }
     b->data = p;
