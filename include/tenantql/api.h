@@ -29,6 +29,8 @@ typedef struct tq_api_ctx {
     tq_db db;
     tq_user_ds *users;
     tq_product_ds *products;
+    const tq_tenant *tenant;        /* the request's (held by the request); NULL for login-only operations */
+    const tq_jwt_claims *claims;    /* the verified token's, NULL without one (and in header mode) */
     const char *sub;      /* the token's user id, NULL without one (and in header mode) */
     bool header_mode;     /* the tenant came from a trusted X-Tenant-ID header */
     const tq_api_auth *auth;
@@ -44,6 +46,8 @@ typedef struct tq_api_ctx_params {
                                        * NULL for an operation made only of `login` fields:
                                        * login binds its own */
     const tq_api_auth *auth;
+    const tq_tenant *tenant;          /* held by the caller for the request's life; NULL with pool */
+    const tq_jwt_claims *claims;      /* the verified token's (outlives the context), or NULL */
     const char *sub;                  /* the token's user id, or NULL */
     bool header_mode;                 /* the tenant came from a trusted X-Tenant-ID header */
     unsigned long request_id;         /* for the log */

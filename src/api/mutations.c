@@ -263,7 +263,10 @@ static void create_user(tq_field_ctx *fc)
         return;
     c->f.email = api_ascii_lower(fc->arena, email->u.s.s, email->u.s.len);
     c->f.active = 1;
-    tq_password_hash_async(api(fc)->db.worker, password->u.s.s, password->u.s.len, on_password_hashed, c);
+    /* the tenant's name is its share of the hashing threads, as for its logins */
+    const char *share = tq_tenant_name(api(fc)->tenant);
+    tq_password_hash_async(api(fc)->db.worker, (tq_password_key){share, strlen(share)}, password->u.s.s,
+                           password->u.s.len, on_password_hashed, c);
 }
 
 void api_create_user(tq_field_ctx *fc)

@@ -491,6 +491,8 @@ void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p)
     ctx->db = (tq_db){p->pool, p->worker, p->arena, 0, p->on_idle, p->request_id};
     ctx->users = tq_user_ds_create(p->arena, &ctx->db);
     ctx->products = tq_product_ds_create(p->arena, &ctx->db);
+    ctx->tenant = p->tenant;
+    ctx->claims = p->claims;
     ctx->sub = p->sub;
     ctx->header_mode = p->header_mode;
     ctx->auth = p->auth;

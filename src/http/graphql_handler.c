@@ -365,7 +365,7 @@ static bool check_document(tq_request *r, const tq_gql_document *doc, const tq_g
  * false after answering 401 or 403. */
 static bool bind_caller(tq_request *r, op_access access, const char *header_tenant, size_t header_len)
 {
-    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, false, r->id, on_db_idle};
+    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, NULL, NULL, false, r->id, on_db_idle};
     if (access == ACCESS_SCHEMA)
         return true;
     if (access == ACCESS_TENANT) {
@@ -377,6 +377,8 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
         if (!attach_tenant(r, header_tenant, header_len))
             return false;
         ap.pool = tq_tenant_borrow_pool(r->tenant);
+        ap.tenant = r->tenant;
+        ap.claims = r->authenticated ? &r->claims : NULL;
         ap.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
         ap.header_mode = !r->authenticated;
     }
