@@ -34,6 +34,7 @@ typedef struct login_call {
     const char *password;
     size_t password_len;
     tq_value user;            /* null until found */
+    tq_value revoked_through; /* the user's last logout(allSessions) second (int), or null */
     bool counted;             /* the attempt counts against the limit (ticket) */
     tq_ratelimit_ticket ticket;
 } login_call;
@@ -78,26 +79,30 @@ static tq_value text_value(tq_arena *a, const char *s)
     return tq_value_string(tq_arena_strndup(a, s, n), (uint32_t)n);
 }
 
-/* Signs the token and answers AuthPayload. */
+/* The token's iat: now, or the second after the user's last logout(allSessions) when that
+ * was this very second, so that a login right after it is not revoked (logout.c). */
+static int64_t issued_at(const login_call *lc)
+{
+    int64_t now = (int64_t)time(NULL);
+    return lc->revoked_through.kind == TQ_VAL_INT && lc->revoked_through.u.i >= now ? lc->revoked_through.u.i + 1 : now;
+}
+
+/* Signs the token (with a fresh jti) and answers AuthPayload. */
 static void issue(login_call *lc)
 {
     tq_field_ctx *fc = lc->fc;
     const tq_api_auth *auth = api(fc)->auth;
     const tq_value *id = tq_value_get(&lc->user, "id");
-    tq_jwt_claims claims;
-    memset(&claims, 0, sizeof(claims));
-    memcpy(claims.tenant_id, tq_tenant_id_text(lc->tenant), sizeof(claims.tenant_id));
-    snprintf(claims.sub, sizeof(claims.sub), "%.*s", (int)id->u.s.len, id->u.s.s);
-    claims.has_sub = claims.has_iat = true;
-    claims.iat = (int64_t)time(NULL);
-    claims.exp = claims.iat + auth->token_ttl;
-    char *token = tq_jwt_sign(auth->jwt, &claims);
+    char sub[TQ_UUID_TEXT_SIZE], err[256];
+    snprintf(sub, sizeof(sub), "%.*s", (int)id->u.s.len, id->u.s.s);
+    int64_t iat = issued_at(lc);
+    char *token = tq_jwt_issue(auth->jwt, tq_tenant_id_text(lc->tenant), sub, iat, auth->token_ttl, err, sizeof(err));
     if (token == NULL) {
-        tq_log_error("auth", "login: the token could not be signed");
+        tq_log_error("auth", "login: the token could not be issued: %s", err);
         fail(lc, "INTERNAL_SERVER_ERROR", "Internal server error.");
         return;
     }
-    time_t exp = (time_t)claims.exp;
+    time_t exp = (time_t)(iat + auth->token_ttl);
     struct tm tm;
     char expires[32];
     gmtime_r(&exp, &tm);
@@ -163,8 +168,11 @@ static void on_user(void *data, tq_ds_result *r)
         return;
     }
     lc->user = r->value;
-    bool found = r->value.kind == TQ_VAL_OBJECT && r->extra.kind == TQ_VAL_STRING;
-    check_password(lc, found ? r->extra.u.s.s : NULL);
+    bool found = r->value.kind == TQ_VAL_OBJECT && r->extra.kind == TQ_VAL_LIST &&
+                 r->extra.u.list.items[0].kind == TQ_VAL_STRING;
+    if (found)
+        lc->revoked_through = r->extra.u.list.items[1];
+    check_password(lc, found ? r->extra.u.list.items[0].u.s.s : NULL);
 }
 
 static bool has_nul(const tq_value *v)
@@ -202,6 +210,7 @@ void api_login(tq_field_ctx *fc)
     lc->fc = fc;
     lc->parent = &ctx->db;
     lc->user = tq_value_null();
+    lc->revoked_through = tq_value_null();
     lc->share = (tq_password_key){tenant->u.s.s, tenant->u.s.len};
     lc->password = password->u.s.s;
     lc->password_len = password->u.s.len;
