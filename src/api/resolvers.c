@@ -465,6 +465,7 @@ static const tq_resolver_binding resolvers[] = {
     {"Mutation.updateProduct", api_update_product},
     {"Mutation.adjustStock", api_adjust_stock},
     {"Mutation.deleteProduct", api_delete_product},
+    {"Mutation.logout", api_logout},
     {NULL, NULL},
 };
 
@@ -496,7 +497,6 @@ void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p)
     ctx->sub = p->sub;
     ctx->header_mode = p->header_mode;
     ctx->auth = p->auth;
-    ctx->may_write = 0;
 }
 
 void tq_api_ctx_cancel(tq_api_ctx *ctx)

@@ -251,6 +251,7 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
     s->api_auth.registry = s->registry;
     s->api_auth.jwt = s->jwt;
     s->api_auth.token_ttl = c->token_ttl;
+    s->api_auth.leeway = c->jwt_leeway;
     return 0;
 }
 
