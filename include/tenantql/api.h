@@ -46,7 +46,7 @@ typedef struct tq_api_ctx_params {
                                        * NULL for an operation made only of `login` fields:
                                        * login binds its own */
     const tq_api_auth *auth;
-    const tq_tenant *tenant;          /* held by the caller for the request's life; NULL with pool */
+    const tq_tenant *tenant;          /* held by the caller for the request's life; NULL when pool is */
     const tq_jwt_claims *claims;      /* the verified token's (outlives the context), or NULL */
     const char *sub;                  /* the token's user id, or NULL */
     bool header_mode;                 /* the tenant came from a trusted X-Tenant-ID header */

@@ -29,7 +29,7 @@
 #include "tenantql/map.h"
 
 #define STATUS_TTL_MS 1000
-#define STATUS_MAX_ENTRIES 4096 /* per worker: ~200 KiB */
+#define STATUS_MAX_ENTRIES 4096 /* per worker: ~200 bytes each with its map slot, under 1 MiB */
 #define STATUS_BATCH_MAX 100    /* user ids per query, and token ids likewise */
 #define KEY_LEN (TQ_UUID_TEXT_LEN * 2 + 1) /* tenant id, 'u' or 't', user id or jti */
 
