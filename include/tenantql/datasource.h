@@ -104,9 +104,19 @@ void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_
  * another request the way identical reads are. Values are already validated by the
  * resolvers; a uniqueness violation becomes CONFLICT, other failures as for reads. */
 
-/* r->value: the user with this (already lower-cased) email or null; r->extra: its
- * stored password hash (a string) */
+/* r->value: the user with this (already lower-cased) email or null; r->extra: a list of
+ * its stored password hash (a string) and the second up to which its sessions are revoked
+ * (an int, or null when logout(allSessions) never ran) */
 void tq_user_ds_find_for_login(tq_user_ds *ds, const char *email, tq_ds_cb cb, void *data);
+
+/* logout: revokes one token by its jti (a uuid) until expires_at (seconds since the
+ * epoch: its exp plus the leeway; pruned after that). r->value: true. */
+void tq_user_ds_revoke_token(tq_user_ds *ds, const char *user_id, const char *jti, int64_t expires_at, tq_ds_cb cb,
+                             void *data);
+/* logout(allSessions): every token of the user whose iat is at or before `through`
+ * (seconds since the epoch) is revoked; the instant only moves forward. r->value: true,
+ * or null when no user has the id. */
+void tq_user_ds_revoke_sessions(tq_user_ds *ds, const char *user_id, int64_t through, tq_ds_cb cb, void *data);
 
 typedef struct tq_user_fields {
     const char *email;                  /* insert: valid and lower-cased */
@@ -141,6 +151,31 @@ void tq_product_ds_update(tq_product_ds *ds, const char *id, const tq_product_fi
 void tq_product_ds_adjust_stock(tq_product_ds *ds, const char *id, int64_t delta, tq_ds_cb cb, void *data);
 /* r->value: true when the row was deleted, null when no product has the id */
 void tq_product_ds_delete(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data);
+
+/* ---- the status of a token's user, for the request gate (status.c) ---- */
+
+typedef struct tq_user_status {
+    bool active;               /* the user exists and is active */
+    bool sessions_revoked;     /* logout(allSessions) ran: */
+    int64_t revoked_through;   /* tokens with iat at or before this second are revoked */
+    bool token_revoked;        /* the jti asked about was revoked by logout */
+} tq_user_status;
+
+/* error_code NULL: st holds the answer; else an extensions.code and a client-safe
+ * message (st NULL). */
+typedef void (*tq_user_status_cb)(void *data, const char *error_code, const char *error_message,
+                                  const tq_user_status *st);
+
+/* The status of user_id (and of the token jti, unless NULL) in tenant_id's database,
+ * through db's pool: all uuids. When this worker knows it for the last second, fills
+ * *out and returns true (cb is not called); else returns false and cb gets it on a later
+ * loop turn, from one lookup per pool per turn shared with other requests. A change
+ * reaches every worker of every process within a second. */
+bool tq_user_status_get(tq_db *db, const char *tenant_id, const char *user_id, const char *jti, tq_user_status *out,
+                        tq_user_status_cb cb, void *data);
+/* Forgets what this worker knows of a user or token id (after this worker changed it:
+ * the change then applies here at once, elsewhere within the second). */
+void tq_user_status_forget(tq_worker *w, const char *tenant_id, const char *id);
 
 /* ---- nodes: users first, then products ---- */
 

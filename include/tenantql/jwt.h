@@ -67,7 +67,8 @@ void tq_jwt_config_init(tq_jwt_config *cfg);
 typedef struct tq_jwt_claims {
     char tenant_id[TQ_UUID_TEXT_SIZE]; /* canonical lowercase uuid */
     char sub[TQ_UUID_TEXT_SIZE];       /* user id, canonical lowercase uuid, when has_sub */
-    bool has_sub, has_iat, has_nbf;
+    char jti[TQ_UUID_TEXT_SIZE];       /* token id, canonical lowercase uuid, when has_jti (logout revokes it) */
+    bool has_sub, has_iat, has_nbf, has_jti;
     int64_t exp, iat, nbf;             /* seconds since the epoch; iat/nbf only when has_* */
 } tq_jwt_claims;
 
@@ -88,6 +89,7 @@ typedef enum tq_jwt_status {
     TQ_JWT_WRONG_AUDIENCE,
     TQ_JWT_BAD_TENANT,
     TQ_JWT_BAD_SUB,
+    TQ_JWT_BAD_JTI,
     TQ_JWT_INTERNAL, /* keep last */
 } tq_jwt_status;
 
@@ -124,7 +126,7 @@ bool tq_jwt_can_sign(const tq_jwt_verifier *v);
 /*
  * Signs claims with the signing key: header {"alg":ALG,"typ":"JWT"} plus "kid" when the
  * key has one; claims iss (if an issuer is configured), aud (if an audience is),
- * sub (if has_sub), tenantId, iat (if has_iat), nbf (if has_nbf), exp. Returns a
+ * sub (if has_sub), tenantId, jti (if has_jti), iat (if has_iat), nbf (if has_nbf), exp. Returns a
  * malloc'ed NUL-terminated token, or NULL when there is no signing key (logged, with
  * the reason), the claims are invalid (tenant_id or sub not a uuid) or memory runs out.
  */
@@ -132,7 +134,8 @@ char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims);
 
 /*
  * A token for tenant_id (a uuid) and, unless sub is NULL, for that user (a uuid): iat =
- * now, exp = now + ttl, signed by tq_jwt_sign (the command line's `token`, dev's banner).
+ * now, exp = now + ttl, a fresh random jti (a version 4 uuid, what logout revokes), signed
+ * by tq_jwt_sign (login, the command line's `token`, dev's banner).
  * Returns it malloc'ed, or NULL with err filled: no signing key, a malformed uuid, a ttl
  * that is not positive.
  */

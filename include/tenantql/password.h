@@ -11,8 +11,17 @@
  * always completes (ok or not) unless the module is stopped or its worker disposed
  * first, so a request waiting for one is never left hanging.
  *
- * The queue is bounded (a few seconds of work per hashing thread): past it a job
- * completes at once with TQ_PASSWORD_BUSY instead of waiting behind a flood.
+ * Every job has a share key (login and createUser use the tenant's name as the client
+ * sent it, so that names of tenants that do not exist are keys too). Jobs wait in one
+ * queue per key and the hashing threads serve the keys in turn (round robin), so a flood
+ * under one key costs any other key at most the wait for the next free thread, never the
+ * whole queue. Bounds (a few seconds of work per hashing thread):
+ *   - all keys together: TQ_PASSWORD_QUEUE_PER_THREAD jobs per hashing thread;
+ *   - one key: half of that total, so one name can never fill the queue alone;
+ *   - when the total is full, a job whose key has fewer jobs waiting than the longest
+ *     queue pushes out that queue's newest job (which completes as BUSY); otherwise it
+ *     completes at once with TQ_PASSWORD_BUSY.
+ * So only the heaviest keys are answered BUSY, and a key with nothing waiting gets in.
  */
 #ifndef TENANTQL_PASSWORD_H
 #define TENANTQL_PASSWORD_H
@@ -25,7 +34,7 @@
 
 #define TQ_PASSWORD_DEFAULT_THREADS 2
 #define TQ_PASSWORD_MAX_THREADS 64
-#define TQ_PASSWORD_QUEUE_PER_THREAD 64 /* jobs waiting per hashing thread before BUSY */
+#define TQ_PASSWORD_QUEUE_PER_THREAD 64 /* jobs waiting per hashing thread, all keys together */
 
 typedef struct tq_password_config {
     int threads;                 /* hashing threads (default 2) */
@@ -57,9 +66,27 @@ typedef void (*tq_password_hash_cb)(void *data, tq_password_status st, const cha
  * MISMATCH: an unknown email takes as long as a wrong password. */
 typedef void (*tq_password_verify_cb)(void *data, tq_password_status st);
 
+/* The job's share of the hashing threads: key[0..key_len) (any bytes; reduced to a digest,
+ * so its length costs nothing but the digest). */
+typedef struct tq_password_key {
+    const char *key;
+    size_t len;
+} tq_password_key;
+
 /* The password is copied (and the copy wiped after use); so is stored. */
-void tq_password_hash_async(tq_worker *w, const char *password, size_t len, tq_password_hash_cb cb, void *data);
-void tq_password_verify_async(tq_worker *w, const char *stored, const char *password, size_t len,
+void tq_password_hash_async(tq_worker *w, tq_password_key key, const char *password, size_t len, tq_password_hash_cb cb,
+                            void *data);
+void tq_password_verify_async(tq_worker *w, tq_password_key key, const char *stored, const char *password, size_t len,
                               tq_password_verify_cb cb, void *data);
+
+/* Counters since start (any thread): what was computed and what was refused. */
+typedef struct tq_password_stats {
+    unsigned long hashed;   /* new hashes computed (createUser) */
+    unsigned long verified; /* checks computed (login: one per attempt, dummy included) */
+    unsigned long busy;     /* jobs answered BUSY (refused, or pushed out of a full queue) */
+    unsigned long queued;   /* jobs waiting now */
+    unsigned long keys;     /* keys with jobs waiting now */
+} tq_password_stats;
+void tq_password_get_stats(tq_password_stats *out);
 
 #endif

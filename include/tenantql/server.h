@@ -45,6 +45,7 @@ typedef struct tq_server_config {
     size_t hash_memlimit;             /* --hash-memlimit: Argon2id memlimit of new hashes, bytes */
     int login_rate_limit;             /* --login-rate-limit: login attempts per tenant and email per window, 0 = off */
     int login_rate_window_s;          /* --login-rate-window-s: the window, seconds */
+    int login_rate_keys;              /* --login-rate-keys: tenant+email pairs the limit remembers */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

@@ -8,8 +8,9 @@
 #include "tenantql/api.h"
 #include "tenantql/exec.h"
 
-/* Mutation.login (login.c) */
+/* Mutation.login (login.c) and Mutation.logout (logout.c) */
 void api_login(tq_field_ctx *fc);
+void api_logout(tq_field_ctx *fc);
 
 /* the other Mutation fields (mutations.c) */
 void api_create_user(tq_field_ctx *fc);

@@ -6,7 +6,8 @@
  * inactive user) gives the same error after the same work: one full password hash runs
  * in each case, so neither the answer nor its timing tells which it was. Attempts are
  * counted per tenant and email before anything else, so the limit also bounds the
- * hashing an attacker can cause for one account.
+ * hashing an attacker can cause for one account; an attempt whose password was never
+ * hashed (the hashing queue was full) is given back, so TENANT_BUSY costs no attempt.
  *
  * A login-only operation has no tenant of its own (no token is needed), so the field
  * binds a data source to the named tenant's pool for its own life; its queries keep the
@@ -29,9 +30,13 @@ typedef struct login_call {
     tq_tenant *tenant;        /* NULL when unknown or inactive; released when answered */
     tq_db db;                 /* bound to the tenant's pool */
     tq_db *parent;            /* the request's counter of queries out */
+    tq_password_key share;    /* the tenant name as sent: its share of the hashing threads */
     const char *password;
     size_t password_len;
     tq_value user;            /* null until found */
+    tq_value revoked_through; /* the user's last logout(allSessions) second (int), or null */
+    bool counted;             /* the attempt counts against the limit (ticket) */
+    tq_ratelimit_ticket ticket;
 } login_call;
 
 static tq_api_ctx *api(tq_field_ctx *fc)
@@ -76,26 +81,30 @@ static tq_value text_value(tq_arena *a, const char *s)
     return tq_value_string(tq_arena_strndup(a, s, n), (uint32_t)n);
 }
 
-/* Signs the token and answers AuthPayload. */
+/* The token's iat: now, or the second after the user's last logout(allSessions) when that
+ * was this very second, so that a login right after it is not revoked (logout.c). */
+static int64_t issued_at(const login_call *lc)
+{
+    int64_t now = (int64_t)time(NULL);
+    return lc->revoked_through.kind == TQ_VAL_INT && lc->revoked_through.u.i >= now ? lc->revoked_through.u.i + 1 : now;
+}
+
+/* Signs the token (with a fresh jti) and answers AuthPayload. */
 static void issue(login_call *lc)
 {
     tq_field_ctx *fc = lc->fc;
     const tq_api_auth *auth = api(fc)->auth;
     const tq_value *id = tq_value_get(&lc->user, "id");
-    tq_jwt_claims claims;
-    memset(&claims, 0, sizeof(claims));
-    memcpy(claims.tenant_id, tq_tenant_id_text(lc->tenant), sizeof(claims.tenant_id));
-    snprintf(claims.sub, sizeof(claims.sub), "%.*s", (int)id->u.s.len, id->u.s.s);
-    claims.has_sub = claims.has_iat = true;
-    claims.iat = (int64_t)time(NULL);
-    claims.exp = claims.iat + auth->token_ttl;
-    char *token = tq_jwt_sign(auth->jwt, &claims);
+    char sub[TQ_UUID_TEXT_SIZE], err[256];
+    snprintf(sub, sizeof(sub), "%.*s", (int)id->u.s.len, id->u.s.s);
+    int64_t iat = issued_at(lc);
+    char *token = tq_jwt_issue(auth->jwt, tq_tenant_id_text(lc->tenant), sub, iat, auth->token_ttl, err, sizeof(err));
     if (token == NULL) {
-        tq_log_error("auth", "login: the token could not be signed");
+        tq_log_error("auth", "login: the token could not be issued: %s", err);
         fail(lc, "INTERNAL_SERVER_ERROR", "Internal server error.");
         return;
     }
-    time_t exp = (time_t)claims.exp;
+    time_t exp = (time_t)(iat + auth->token_ttl);
     struct tm tm;
     char expires[32];
     gmtime_r(&exp, &tm);
@@ -111,9 +120,19 @@ static void issue(login_call *lc)
     tq_field_resolve(fc, out);
 }
 
+/* The password was never hashed: the attempt does not count. */
+static void give_back(login_call *lc)
+{
+    if (lc->counted)
+        tq_ratelimit_give_back(api(lc->fc)->auth->login_limit, &lc->ticket);
+    lc->counted = false;
+}
+
 static void on_checked(void *data, tq_password_status st)
 {
     login_call *lc = data;
+    if (st == TQ_PASSWORD_BUSY || st == TQ_PASSWORD_FAILED)
+        give_back(lc);
     if (st == TQ_PASSWORD_BUSY) {
         fail(lc, "TENANT_BUSY", "Too many logins are being checked at the moment; try again shortly.");
         return;
@@ -139,19 +158,23 @@ static void on_checked(void *data, tq_password_status st)
  * same and fails). */
 static void check_password(login_call *lc, const char *stored)
 {
-    tq_password_verify_async(lc->db.worker, stored, lc->password, lc->password_len, on_checked, lc);
+    tq_password_verify_async(lc->db.worker, lc->share, stored, lc->password, lc->password_len, on_checked, lc);
 }
 
 static void on_user(void *data, tq_ds_result *r)
 {
     login_call *lc = data;
     if (r->error_code != NULL) {
+        give_back(lc); /* nothing was hashed */
         fail(lc, r->error_code, r->error_message);
         return;
     }
     lc->user = r->value;
-    bool found = r->value.kind == TQ_VAL_OBJECT && r->extra.kind == TQ_VAL_STRING;
-    check_password(lc, found ? r->extra.u.s.s : NULL);
+    bool found = r->value.kind == TQ_VAL_OBJECT && r->extra.kind == TQ_VAL_LIST &&
+                 r->extra.u.list.items[0].kind == TQ_VAL_STRING;
+    if (found)
+        lc->revoked_through = r->extra.u.list.items[1];
+    check_password(lc, found ? r->extra.u.list.items[0].u.s.s : NULL);
 }
 
 static bool has_nul(const tq_value *v)
@@ -160,8 +183,9 @@ static bool has_nul(const tq_value *v)
 }
 
 /* False (after answering) when the attempt is over the limit. */
-static bool count_attempt(tq_field_ctx *fc, const char *tenant_key, const char *email)
+static bool count_attempt(login_call *lc, const char *tenant_key, const char *email)
 {
+    tq_field_ctx *fc = lc->fc;
     tq_ratelimit *rl = api(fc)->auth->login_limit;
     if (rl == NULL)
         return true;
@@ -170,7 +194,8 @@ static bool count_attempt(tq_field_ctx *fc, const char *tenant_key, const char *
     memcpy(key, tenant_key, tl);
     key[tl] = '\0'; /* a name cannot hold NUL: the split is unambiguous */
     memcpy(key + tl + 1, email, el);
-    int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_clock_ms());
+    int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_clock_ms(), &lc->ticket);
+    lc->counted = retry == 0;
     if (retry == 0)
         return true;
     tq_field_error(fc, "FORBIDDEN", "Too many login attempts; try again in %d second%s.", retry,
@@ -187,6 +212,8 @@ void api_login(tq_field_ctx *fc)
     lc->fc = fc;
     lc->parent = &ctx->db;
     lc->user = tq_value_null();
+    lc->revoked_through = tq_value_null();
+    lc->share = (tq_password_key){tenant->u.s.s, tenant->u.s.len};
     lc->password = password->u.s.s;
     lc->password_len = password->u.s.len;
     lc->db = (tq_db){NULL, ctx->db.worker, fc->arena, 0, on_login_db_idle, ctx->db.request_id};
@@ -196,7 +223,7 @@ void api_login(tq_field_ctx *fc)
         tq_tenant_release(t);
         t = NULL;
     }
-    if (!count_attempt(fc, t != NULL ? tq_tenant_id_text(t) : tenant->u.s.s, lower)) {
+    if (!count_attempt(lc, t != NULL ? tq_tenant_id_text(t) : tenant->u.s.s, lower)) {
         tq_tenant_release(t);
         return;
     }

@@ -3,12 +3,12 @@
  * createProduct, updateProduct, adjustStock, deleteProduct, as the API contract fixes
  * them.
  *
- * Order of checks in every field: the caller may write at all (a token whose user is no
- * longer an active user of its tenant may not: UNAUTHENTICATED), then the input
- * (BAD_USER_INPUT), then the id (NOT_FOUND), and last what only the database can tell
- * (CONFLICT for a taken email, the stock range for adjustStock). Absent input fields
- * leave their column alone; explicit nulls clear nullable columns and are refused for
- * the others.
+ * Order of checks in every field: the input (BAD_USER_INPUT), then the id (NOT_FOUND),
+ * and last what only the database can tell (CONFLICT for a taken email, the stock range
+ * for adjustStock). Whether the caller may write at all was decided before the
+ * operation ran: the request gate (gate.c) refuses, with 401, a token whose user is no
+ * longer an active user of its tenant. Absent input fields leave their column alone;
+ * explicit nulls clear nullable columns and are refused for the others.
  */
 #include <string.h>
 
@@ -180,47 +180,6 @@ static void answer_product(void *data, tq_ds_result *r)
     answer(data, r, "product");
 }
 
-/* ---- who may write ---- */
-
-typedef void (*write_fn)(tq_field_ctx *fc);
-
-typedef struct guard_call {
-    tq_field_ctx *fc;
-    write_fn next;
-} guard_call;
-
-static void run_guarded(tq_field_ctx *fc, write_fn next);
-
-static void on_writer(void *data, tq_ds_result *r)
-{
-    guard_call *g = data;
-    if (r->error_code != NULL) {
-        tq_field_error(g->fc, r->error_code, "%s", r->error_message);
-        return;
-    }
-    api(g->fc)->may_write = r->value.kind == TQ_VAL_OBJECT ? 1 : -1;
-    run_guarded(g->fc, g->next);
-}
-
-/* Runs next once the request may write: tokens without sub and the trusted header
- * always may; a token's sub must still name an active user of its tenant (looked up
- * once per request, before its first write). */
-static void run_guarded(tq_field_ctx *fc, write_fn next)
-{
-    tq_api_ctx *ctx = api(fc);
-    if (ctx->may_write == 0 && (ctx->sub == NULL || ctx->header_mode))
-        ctx->may_write = 1;
-    if (ctx->may_write > 0) {
-        next(fc);
-    } else if (ctx->may_write < 0) {
-        tq_field_error(fc, "UNAUTHENTICATED", "The token's user is not an active user of its tenant.");
-    } else {
-        guard_call *g = tq_arena_alloc(fc->arena, sizeof(*g));
-        *g = (guard_call){fc, next};
-        tq_user_ds_find_by_id(ctx->users, ctx->sub, true, on_writer, g);
-    }
-}
-
 /* ---- users ---- */
 
 typedef struct create_user_call {
@@ -243,7 +202,7 @@ static void on_password_hashed(void *data, tq_password_status st, const char *ha
     tq_user_ds_insert(api(c->fc)->users, &c->f, answer_user, c->fc);
 }
 
-static void create_user(tq_field_ctx *fc)
+void api_create_user(tq_field_ctx *fc)
 {
     const tq_value *email = input_field(fc, "email"), *password = input_field(fc, "password");
     create_user_call *c = tq_arena_calloc(fc->arena, 1, sizeof(*c));
@@ -263,15 +222,13 @@ static void create_user(tq_field_ctx *fc)
         return;
     c->f.email = api_ascii_lower(fc->arena, email->u.s.s, email->u.s.len);
     c->f.active = 1;
-    tq_password_hash_async(api(fc)->db.worker, password->u.s.s, password->u.s.len, on_password_hashed, c);
+    /* the tenant's name is its share of the hashing threads, as for its logins */
+    const char *share = tq_tenant_name(api(fc)->tenant);
+    tq_password_hash_async(api(fc)->db.worker, (tq_password_key){share, strlen(share)}, password->u.s.s,
+                           password->u.s.len, on_password_hashed, c);
 }
 
-void api_create_user(tq_field_ctx *fc)
-{
-    run_guarded(fc, create_user);
-}
-
-static void update_user(tq_field_ctx *fc)
+void api_update_user(tq_field_ctx *fc)
 {
     tq_user_fields f = {.active = -1};
     const tq_value *active = input_field(fc, "active");
@@ -285,11 +242,6 @@ static void update_user(tq_field_ctx *fc)
     const char *id = id_arg(fc, "user");
     if (id != NULL)
         tq_user_ds_update(api(fc)->users, id, &f, answer_user, fc);
-}
-
-void api_update_user(tq_field_ctx *fc)
-{
-    run_guarded(fc, update_user);
 }
 
 /* ---- products ---- */
@@ -326,19 +278,14 @@ static bool product_values(tq_field_ctx *fc, tq_product_fields *f)
     return true;
 }
 
-static void create_product(tq_field_ctx *fc)
+void api_create_product(tq_field_ctx *fc)
 {
     tq_product_fields f;
     if (product_values(fc, &f))
         tq_product_ds_insert(api(fc)->products, &f, answer_product, fc);
 }
 
-void api_create_product(tq_field_ctx *fc)
-{
-    run_guarded(fc, create_product);
-}
-
-static void update_product(tq_field_ctx *fc)
+void api_update_product(tq_field_ctx *fc)
 {
     tq_product_fields f;
     if (!product_values(fc, &f))
@@ -348,31 +295,16 @@ static void update_product(tq_field_ctx *fc)
         tq_product_ds_update(api(fc)->products, id, &f, answer_product, fc);
 }
 
-void api_update_product(tq_field_ctx *fc)
-{
-    run_guarded(fc, update_product);
-}
-
-static void adjust_stock(tq_field_ctx *fc)
+void api_adjust_stock(tq_field_ctx *fc)
 {
     const char *id = id_arg(fc, "product");
     if (id != NULL)
         tq_product_ds_adjust_stock(api(fc)->products, id, tq_field_arg(fc, "delta")->u.i, answer_product, fc);
 }
 
-void api_adjust_stock(tq_field_ctx *fc)
-{
-    run_guarded(fc, adjust_stock);
-}
-
-static void delete_product(tq_field_ctx *fc)
+void api_delete_product(tq_field_ctx *fc)
 {
     const char *id = id_arg(fc, "product");
     if (id != NULL)
         tq_product_ds_delete(api(fc)->products, id, answer_product, fc);
-}
-
-void api_delete_product(tq_field_ctx *fc)
-{
-    run_guarded(fc, delete_product);
 }

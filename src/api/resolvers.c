@@ -465,6 +465,7 @@ static const tq_resolver_binding resolvers[] = {
     {"Mutation.updateProduct", api_update_product},
     {"Mutation.adjustStock", api_adjust_stock},
     {"Mutation.deleteProduct", api_delete_product},
+    {"Mutation.logout", api_logout},
     {NULL, NULL},
 };
 
@@ -491,10 +492,11 @@ void tq_api_ctx_init(tq_api_ctx *ctx, const tq_api_ctx_params *p)
     ctx->db = (tq_db){p->pool, p->worker, p->arena, 0, p->on_idle, p->request_id};
     ctx->users = tq_user_ds_create(p->arena, &ctx->db);
     ctx->products = tq_product_ds_create(p->arena, &ctx->db);
+    ctx->tenant = p->tenant;
+    ctx->claims = p->claims;
     ctx->sub = p->sub;
     ctx->header_mode = p->header_mode;
     ctx->auth = p->auth;
-    ctx->may_write = 0;
 }
 
 void tq_api_ctx_cancel(tq_api_ctx *ctx)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ static const char *const status_texts[] = {
     [TQ_JWT_WRONG_AUDIENCE] = "wrong or missing audience",
     [TQ_JWT_BAD_TENANT] = "missing or invalid tenantId",
     [TQ_JWT_BAD_SUB] = "invalid sub",
+    [TQ_JWT_BAD_JTI] = "invalid jti",
     [TQ_JWT_INTERNAL] = "internal error",
 };
 
@@ -412,6 +414,11 @@ static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims
     out->has_sub = sub != NULL;
     if (sub != NULL && !uuid_claim(sub, out->sub))
         return TQ_JWT_BAD_SUB;
+    /* revocation stores token ids as uuids: one of another shape could never be revoked */
+    const json_t *jti = json_object_get(claims, "jti");
+    out->has_jti = jti != NULL;
+    if (jti != NULL && !uuid_claim(jti, out->jti))
+        return TQ_JWT_BAD_JTI;
     return TQ_JWT_OK;
 }
 
@@ -451,10 +458,12 @@ bool tq_jwt_can_sign(const tq_jwt_verifier *v)
 
 static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
 {
-    char tenant[TQ_UUID_TEXT_SIZE], sub[TQ_UUID_TEXT_SIZE];
+    char tenant[TQ_UUID_TEXT_SIZE], sub[TQ_UUID_TEXT_SIZE], jti[TQ_UUID_TEXT_SIZE];
     if (!tq_uuid_canonicalize(c->tenant_id, strnlen(c->tenant_id, sizeof(c->tenant_id)), tenant))
         return NULL;
     if (c->has_sub && !tq_uuid_canonicalize(c->sub, strnlen(c->sub, sizeof(c->sub)), sub))
+        return NULL;
+    if (c->has_jti && !tq_uuid_canonicalize(c->jti, strnlen(c->jti, sizeof(c->jti)), jti))
         return NULL;
 
     json_t *o = json_object();
@@ -467,6 +476,8 @@ static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
         rc |= json_object_set_new(o, "sub", json_string(sub));
     if (!rc)
         rc |= json_object_set_new(o, "tenantId", json_string(tenant));
+    if (!rc && c->has_jti)
+        rc |= json_object_set_new(o, "jti", json_string(jti));
     if (!rc && c->has_iat)
         rc |= json_object_set_new(o, "iat", json_integer(c->iat));
     if (!rc && c->has_nbf)
@@ -551,6 +562,15 @@ char *tq_jwt_issue(const tq_jwt_verifier *v, const char *tenant_id, const char *
         snprintf(err, errlen, "the lifetime must be a positive number of seconds");
         return NULL;
     }
+    uint8_t id[16];
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+        snprintf(err, errlen, "no random bytes for the token id");
+        return NULL;
+    }
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* RFC 9562 version 4 */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* and its variant */
+    tq_uuid_format(id, claims.jti);
+    claims.has_jti = true;
     claims.has_sub = sub != NULL;
     claims.has_iat = true;
     claims.iat = now;

@@ -2,6 +2,11 @@
  * password.c - Argon2id hashing and verification on a small pool of hashing threads,
  * with results handed back to the asking worker's loop (see password.h).
  *
+ * The queue is one FIFO per share key (pw_key, found through a map of key digests) plus
+ * the ring of keys that have jobs waiting; a hashing thread takes the oldest job of the
+ * key at the head of the ring and moves that key to the back (round robin). A key leaves
+ * the ring, and is freed, when its last job is taken.
+ *
  * Lifetimes: a job is malloc'ed by the worker that asks, travels to a hashing thread
  * through the queue, comes back through the worker's receiver (its slot) and is freed
  * there after its callback. The password copy inside it is wiped as soon as the hash is
@@ -11,12 +16,16 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tenantql/log.h"
+#include "tenantql/map.h"
 #include "tenantql/password.h"
+
+#define KEY_DIGEST 16 /* BLAKE2b bytes a share key is reduced to */
 
 /* The module's state on one worker (its slot): the receiver of finished jobs. */
 typedef struct pw_worker {
@@ -25,9 +34,22 @@ typedef struct pw_worker {
 } pw_worker;
 
 typedef struct pw_job pw_job;
+typedef struct pw_key pw_key;
+
+/* A share key with jobs waiting: its FIFO, and its place in the ring of turns. */
+struct pw_key {
+    uint8_t digest[KEY_DIGEST];      /* the map's key */
+    h2o_linklist_t jobs;             /* pw_job.in_key, oldest first */
+    size_t queued;
+    h2o_linklist_t turn;             /* pw.ring */
+};
+
 struct pw_job {
     h2o_multithread_message_t msg;   /* hand-back to the worker */
-    pw_job *next;                    /* the module's queue */
+    h2o_linklist_t in_key;           /* its key's FIFO while queued */
+    pw_job *next;                    /* lists of jobs taken out of the queue */
+    pw_key *key;                     /* while queued */
+    uint8_t digest[KEY_DIGEST];
     pw_worker *worker;
     bool verify;
     bool has_stored;                 /* verify: stored holds a usable hash */
@@ -44,8 +66,11 @@ struct pw_job {
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    pw_job *head, **tail;            /* FIFO of jobs not yet taken by a thread */
-    size_t queued, max_queued;
+    tq_map keys;                     /* digest -> pw_key, for keys with jobs waiting */
+    h2o_linklist_t ring;             /* pw_key.turn: whose turn is next, at the head */
+    size_t queued, max_queued;       /* all keys together */
+    size_t max_per_key;
+    atomic_ulong hashed, verified, busy;
     bool running, stopping;
     pthread_t *threads;
     int nthreads;
@@ -55,7 +80,7 @@ static struct {
     pw_worker **workers;             /* registered receivers */
     size_t nworkers, cap;
     int slot;                        /* the module's worker slot */
-} pw = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .slot = -1};
+} pw = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .ring = {&pw.ring, &pw.ring}, .slot = -1};
 
 void tq_password_config_init(tq_password_config *cfg)
 {
@@ -72,6 +97,89 @@ static void job_free(pw_job *j)
     }
     sodium_memzero(j->hash, sizeof(j->hash));
     free(j);
+}
+
+/* ---- the queue (all with pw.lock held) ---- */
+
+static pw_key *key_of(const uint8_t *digest, bool create)
+{
+    pw_key *k = tq_map_get(&pw.keys, digest, KEY_DIGEST);
+    if (k != NULL || !create)
+        return k;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        abort(); /* like the arenas: no way to answer without memory */
+    memcpy(k->digest, digest, KEY_DIGEST);
+    h2o_linklist_init_anchor(&k->jobs);
+    h2o_linklist_insert(&pw.ring, &k->turn); /* a new key takes its turn after the others */
+    tq_map_put(&pw.keys, k->digest, KEY_DIGEST, k);
+    return k;
+}
+
+static void enqueue(pw_job *j, pw_key *k)
+{
+    j->key = k;
+    h2o_linklist_insert(&k->jobs, &j->in_key);
+    k->queued++;
+    pw.queued++;
+}
+
+/* Takes j out of its key's FIFO; a key left without jobs leaves the ring and is freed. */
+static void dequeue(pw_job *j)
+{
+    pw_key *k = j->key;
+    h2o_linklist_unlink(&j->in_key);
+    j->key = NULL;
+    k->queued--;
+    pw.queued--;
+    if (k->queued > 0)
+        return;
+    h2o_linklist_unlink(&k->turn);
+    tq_map_remove(&pw.keys, k->digest, KEY_DIGEST);
+    free(k);
+}
+
+/* The next job in turn: the oldest of the key at the head of the ring, whose turn then
+ * moves to the back. NULL when nothing waits. */
+static pw_job *take_next(void)
+{
+    if (h2o_linklist_is_empty(&pw.ring))
+        return NULL;
+    pw_key *k = H2O_STRUCT_FROM_MEMBER(pw_key, turn, pw.ring.next);
+    pw_job *j = H2O_STRUCT_FROM_MEMBER(pw_job, in_key, k->jobs.next);
+    h2o_linklist_unlink(&k->turn);
+    h2o_linklist_insert(&pw.ring, &k->turn);
+    dequeue(j);
+    return j;
+}
+
+/* The key with the most jobs waiting (the first of equals in turn order). */
+static pw_key *longest_key(void)
+{
+    pw_key *longest = NULL;
+    for (h2o_linklist_t *l = pw.ring.next; l != &pw.ring; l = l->next) {
+        pw_key *k = H2O_STRUCT_FROM_MEMBER(pw_key, turn, l);
+        if (longest == NULL || k->queued > longest->queued)
+            longest = k;
+    }
+    return longest;
+}
+
+/* Room for one more job of the key with `mine` jobs waiting: under the total, or by
+ * pushing out the newest job of a queue longer than it would be. The pushed-out job is
+ * returned (to be answered BUSY outside the lock); *room says whether there is room. */
+static pw_job *make_room(size_t mine, bool *room)
+{
+    *room = pw.queued < pw.max_queued;
+    if (*room)
+        return NULL;
+    pw_key *longest = longest_key();
+    if (longest == NULL || mine + 1 >= longest->queued)
+        return NULL;
+    pw_job *victim = H2O_STRUCT_FROM_MEMBER(pw_job, in_key, longest->jobs.prev);
+    dequeue(victim);
+    *room = true;
+    return victim;
 }
 
 /* ---- worker side ---- */
@@ -126,20 +234,22 @@ static int password_worker_init(tq_worker *tw, void *arg, char *err, size_t errl
 static pw_job *take_queued_jobs_locked(const pw_worker *w)
 {
     pw_job *taken = NULL;
-    for (pw_job **p = &pw.head; *p != NULL;) {
-        pw_job *j = *p;
-        if (j->worker != w) {
-            p = &j->next;
-            continue;
+    for (h2o_linklist_t *kl = pw.ring.next; kl != &pw.ring;) {
+        pw_key *k = H2O_STRUCT_FROM_MEMBER(pw_key, turn, kl);
+        kl = kl->next; /* dequeue may free k */
+        for (h2o_linklist_t *jl = k->jobs.next; jl != &k->jobs;) {
+            pw_job *j = H2O_STRUCT_FROM_MEMBER(pw_job, in_key, jl);
+            bool last = jl->next == &k->jobs;
+            jl = jl->next;
+            if (j->worker != w)
+                continue;
+            dequeue(j); /* may free k: then j was its last job */
+            j->next = taken;
+            taken = j;
+            if (last)
+                break;
         }
-        *p = j->next;
-        pw.queued--;
-        j->next = taken;
-        taken = j;
     }
-    pw.tail = &pw.head;
-    while (*pw.tail != NULL)
-        pw.tail = &(*pw.tail)->next;
     return taken;
 }
 
@@ -206,28 +316,46 @@ static bool usable_hash(const char *s)
     return n < crypto_pwhash_STRBYTES && (strncmp(s, "$argon2id$", 10) == 0 || strncmp(s, "$argon2i$", 9) == 0);
 }
 
-/* Queues j, or completes it at once (BUSY, FAILED) on a later turn of its loop. */
-static void submit(pw_job *j, const char *password, size_t len)
+/* Completes j at once (BUSY, FAILED): its callback runs on a later turn of its loop. */
+static void complete_now(pw_job *j, tq_password_status st)
 {
+    if (st == TQ_PASSWORD_BUSY)
+        atomic_fetch_add(&pw.busy, 1);
+    j->status = st;
+    h2o_multithread_send_message(&j->worker->rx, &j->msg);
+}
+
+/* Queues j under its key, or completes it at once (BUSY, FAILED). */
+static void submit(pw_job *j, tq_password_key key, const char *password, size_t len)
+{
+    crypto_generichash(j->digest, KEY_DIGEST, (const unsigned char *)key.key, key.len, NULL, 0);
     j->len = len;
     j->password = malloc(len ? len : 1);
     if (j->password != NULL)
         memcpy(j->password, password, len);
     pthread_mutex_lock(&pw.lock);
     if (!pw.running || j->password == NULL) {
-        j->status = TQ_PASSWORD_FAILED;
-    } else if (pw.queued >= pw.max_queued) {
-        j->status = TQ_PASSWORD_BUSY;
-    } else {
-        *pw.tail = j;
-        pw.tail = &j->next;
-        pw.queued++;
-        pthread_cond_signal(&pw.wake);
         pthread_mutex_unlock(&pw.lock);
+        complete_now(j, TQ_PASSWORD_FAILED);
         return;
     }
+    pw_key *k = key_of(j->digest, false);
+    size_t mine = k != NULL ? k->queued : 0;
+    bool room = false;
+    pw_job *pushed_out = mine < pw.max_per_key ? make_room(mine, &room) : NULL;
+    if (room) {
+        enqueue(j, key_of(j->digest, true));
+        pthread_cond_signal(&pw.wake);
+    }
     pthread_mutex_unlock(&pw.lock);
-    h2o_multithread_send_message(&j->worker->rx, &j->msg);
+    if (pushed_out != NULL) {
+        /* another worker's job, maybe: handed back only while that worker is registered */
+        atomic_fetch_add(&pw.busy, 1);
+        pushed_out->status = TQ_PASSWORD_BUSY;
+        deliver(pushed_out);
+    }
+    if (!room)
+        complete_now(j, TQ_PASSWORD_BUSY);
 }
 
 static pw_job *job_new(tq_worker *w, void *data)
@@ -240,14 +368,15 @@ static pw_job *job_new(tq_worker *w, void *data)
     return j;
 }
 
-void tq_password_hash_async(tq_worker *w, const char *password, size_t len, tq_password_hash_cb cb, void *data)
+void tq_password_hash_async(tq_worker *w, tq_password_key key, const char *password, size_t len, tq_password_hash_cb cb,
+                            void *data)
 {
     pw_job *j = job_new(w, data);
     j->hash_cb = cb;
-    submit(j, password, len);
+    submit(j, key, password, len);
 }
 
-void tq_password_verify_async(tq_worker *w, const char *stored, const char *password, size_t len,
+void tq_password_verify_async(tq_worker *w, tq_password_key key, const char *stored, const char *password, size_t len,
                               tq_password_verify_cb cb, void *data)
 {
     pw_job *j = job_new(w, data);
@@ -257,7 +386,18 @@ void tq_password_verify_async(tq_worker *w, const char *stored, const char *pass
         memcpy(j->stored, stored, strlen(stored) + 1);
         j->has_stored = true;
     }
-    submit(j, password, len);
+    submit(j, key, password, len);
+}
+
+void tq_password_get_stats(tq_password_stats *out)
+{
+    out->hashed = atomic_load(&pw.hashed);
+    out->verified = atomic_load(&pw.verified);
+    out->busy = atomic_load(&pw.busy);
+    pthread_mutex_lock(&pw.lock);
+    out->queued = pw.queued;
+    out->keys = tq_map_count(&pw.keys);
+    pthread_mutex_unlock(&pw.lock);
 }
 
 /* ---- hashing threads ---- */
@@ -269,9 +409,11 @@ static void run_job(pw_job *j)
         const char *against = j->has_stored ? j->stored : pw.dummy;
         int rc = crypto_pwhash_str_verify(against, j->password, j->len);
         j->status = j->has_stored && rc == 0 ? TQ_PASSWORD_OK : TQ_PASSWORD_MISMATCH;
+        atomic_fetch_add(&pw.verified, 1);
     } else {
         int rc = crypto_pwhash_str(j->hash, j->password, j->len, pw.opslimit, pw.memlimit);
         j->status = rc == 0 ? TQ_PASSWORD_OK : TQ_PASSWORD_FAILED;
+        atomic_fetch_add(&pw.hashed, 1);
         if (rc != 0)
             tq_log_error("password", "hashing failed (out of memory?)");
     }
@@ -285,19 +427,12 @@ static void *hash_thread(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&pw.lock);
-        while (!pw.stopping && pw.head == NULL)
+        pw_job *j = NULL;
+        while (!pw.stopping && (j = take_next()) == NULL)
             pthread_cond_wait(&pw.wake, &pw.lock);
-        if (pw.stopping) {
-            pthread_mutex_unlock(&pw.lock);
-            return NULL;
-        }
-        pw_job *j = pw.head;
-        pw.head = j->next;
-        if (pw.head == NULL)
-            pw.tail = &pw.head;
-        pw.queued--;
         pthread_mutex_unlock(&pw.lock);
-        j->next = NULL;
+        if (j == NULL)
+            return NULL; /* stopping: tq_password_stop drops what is still queued */
         run_job(j);
         deliver(j);
     }
@@ -337,10 +472,12 @@ int tq_password_start(const tq_password_config *cfg, tq_workers *ws, char *err, 
     pthread_mutex_lock(&pw.lock);
     pw.opslimit = cfg->opslimit;
     pw.memlimit = cfg->memlimit;
-    pw.head = NULL;
-    pw.tail = &pw.head;
+    tq_map_init(&pw.keys, NULL);
+    h2o_linklist_init_anchor(&pw.ring);
     pw.queued = 0;
     pw.max_queued = (size_t)cfg->threads * TQ_PASSWORD_QUEUE_PER_THREAD;
+    /* one key never holds more than half: another key always finds room by pushing out */
+    pw.max_per_key = pw.max_queued / 2 > 0 ? pw.max_queued / 2 : 1;
     pw.stopping = false;
     pw.running = true;
     pw.threads = calloc((size_t)cfg->threads, sizeof(pthread_t));
@@ -387,13 +524,10 @@ void tq_password_stop(void)
     pw.threads = NULL;
     pw.nthreads = 0;
     pthread_mutex_lock(&pw.lock);
-    while (pw.head != NULL) {
-        pw_job *j = pw.head;
-        pw.head = j->next;
+    pw_job *j;
+    while ((j = take_next()) != NULL)
         job_free(j);
-    }
-    pw.tail = &pw.head;
-    pw.queued = 0;
+    tq_map_dispose(&pw.keys);
     free(pw.workers);
     pw.workers = NULL;
     pw.nworkers = pw.cap = 0;

@@ -1,7 +1,7 @@
 /*
  * ratelimit.c - fixed-window attempt counters in a bounded, sharded table (see
- * ratelimit.h). A shard is a small array scanned linearly: it holds a few hundred
- * entries at most, and a scan costs far less than the password hash it protects.
+ * ratelimit.h). A shard is a small array scanned linearly: it holds at most 1,024
+ * entries, and a scan costs far less than the password hash it protects.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -11,7 +11,8 @@
 
 #include "tenantql/ratelimit.h"
 
-#define SHARDS 16
+#define MAX_SHARDS 16
+#define KEYS_PER_SHARD 256 /* below this many keys per shard, fewer shards (a small table stays one) */
 #define DIGEST 16
 
 typedef struct rl_entry {
@@ -30,7 +31,8 @@ struct tq_ratelimit {
     uint32_t limit;
     uint64_t window_ms;
     uint8_t key[crypto_generichash_KEYBYTES]; /* random: digests cannot be precomputed */
-    rl_shard shards[SHARDS];
+    int nshards;
+    rl_shard shards[MAX_SHARDS];
 };
 
 tq_ratelimit *tq_ratelimit_new(int limit, int window_s, size_t max_keys)
@@ -41,12 +43,17 @@ tq_ratelimit *tq_ratelimit_new(int limit, int window_s, size_t max_keys)
     rl->limit = (uint32_t)limit;
     rl->window_ms = (uint64_t)window_s * 1000;
     randombytes_buf(rl->key, sizeof(rl->key));
-    size_t per = max_keys / SHARDS > 0 ? max_keys / SHARDS : 1;
-    for (int i = 0; i < SHARDS; i++) {
+    if (max_keys < TQ_RATELIMIT_MIN_KEYS)
+        max_keys = TQ_RATELIMIT_MIN_KEYS;
+    size_t shards = max_keys / KEYS_PER_SHARD;
+    rl->nshards = shards < 1 ? 1 : shards > MAX_SHARDS ? MAX_SHARDS : (int)shards;
+    size_t per = max_keys / (size_t)rl->nshards;
+    for (int i = 0; i < rl->nshards; i++) {
         pthread_mutex_init(&rl->shards[i].lock, NULL);
         rl->shards[i].n = per;
         rl->shards[i].entries = calloc(per, sizeof(rl_entry));
         if (rl->shards[i].entries == NULL) {
+            rl->nshards = i + 1;
             tq_ratelimit_free(rl);
             return NULL;
         }
@@ -58,7 +65,7 @@ void tq_ratelimit_free(tq_ratelimit *rl)
 {
     if (rl == NULL)
         return;
-    for (int i = 0; i < SHARDS; i++) {
+    for (int i = 0; i < rl->nshards; i++) {
         free(rl->shards[i].entries);
         pthread_mutex_destroy(&rl->shards[i].lock);
     }
@@ -71,49 +78,88 @@ static uint64_t age(const rl_entry *e, uint64_t now)
     return now > e->window_start ? now - e->window_start : 0;
 }
 
-/* 0 free, 1 expired, 2 live: the lower, the better to reuse */
-static int rank(const tq_ratelimit *rl, const rl_entry *e, uint64_t now)
+static bool live(const tq_ratelimit *rl, const rl_entry *e, uint64_t now)
 {
-    return e->count == 0 ? 0 : age(e, now) >= rl->window_ms ? 1 : 2;
+    return e->count > 0 && age(e, now) < rl->window_ms;
 }
 
-/* The key's entry, or a slot for it: a free or expired one, else the oldest window. */
-static rl_entry *find_slot(const tq_ratelimit *rl, rl_shard *s, const uint8_t *digest, uint64_t now, bool *found)
+/* Whole seconds (>= 1) until e's live window ends. */
+static int seconds_left(const tq_ratelimit *rl, const rl_entry *e, uint64_t now)
+{
+    uint64_t left = e->window_start + rl->window_ms - now;
+    return (int)((left + 999) / 1000);
+}
+
+/* The key's live entry (*found), or a free or expired slot for it, or NULL when every
+ * slot holds a live window (*soonest then points at the one ending first). */
+static rl_entry *find_slot(const tq_ratelimit *rl, rl_shard *s, const uint8_t *digest, uint64_t now, bool *found,
+                           const rl_entry **soonest)
 {
     rl_entry *spare = NULL;
     *found = false;
+    *soonest = NULL;
     for (size_t i = 0; i < s->n; i++) {
         rl_entry *e = &s->entries[i];
         if (e->count > 0 && memcmp(e->digest, digest, DIGEST) == 0) {
             *found = true;
             return e;
         }
-        int r = spare ? rank(rl, spare, now) : 3;
-        if (rank(rl, e, now) < r || (rank(rl, e, now) == r && e->window_start < spare->window_start))
-            spare = e;
+        if (!live(rl, e, now)) {
+            if (spare == NULL)
+                spare = e;
+        } else if (*soonest == NULL || e->window_start < (*soonest)->window_start) {
+            *soonest = e;
+        }
     }
     return spare;
 }
 
-int tq_ratelimit_hit(tq_ratelimit *rl, const void *key, size_t len, uint64_t now_ms)
+static rl_shard *shard_of(tq_ratelimit *rl, const uint8_t *digest)
+{
+    return &rl->shards[digest[0] % rl->nshards];
+}
+
+int tq_ratelimit_hit(tq_ratelimit *rl, const void *key, size_t len, uint64_t now_ms, tq_ratelimit_ticket *ticket)
 {
     uint8_t digest[DIGEST];
     crypto_generichash(digest, sizeof(digest), key, len, rl->key, sizeof(rl->key));
-    rl_shard *s = &rl->shards[digest[0] % SHARDS];
+    rl_shard *s = shard_of(rl, digest);
     int retry = 0;
     pthread_mutex_lock(&s->lock);
     bool found;
-    rl_entry *e = find_slot(rl, s, digest, now_ms, &found);
-    if (found && age(e, now_ms) < rl->window_ms) {
+    const rl_entry *soonest;
+    rl_entry *e = find_slot(rl, s, digest, now_ms, &found, &soonest);
+    if (found && live(rl, e, now_ms)) {
         if (e->count >= rl->limit)
-            retry = (int)((e->window_start + rl->window_ms - now_ms + 999) / 1000);
+            retry = seconds_left(rl, e, now_ms);
         else
             e->count++;
-    } else {
+    } else if (e != NULL) {
         memcpy(e->digest, digest, DIGEST);
         e->window_start = now_ms;
         e->count = 1;
+    } else {
+        retry = seconds_left(rl, soonest, now_ms); /* full: no live entry is forgotten */
+    }
+    if (retry == 0 && ticket != NULL) {
+        memcpy(ticket->digest, digest, DIGEST);
+        ticket->window_start = e->window_start;
     }
     pthread_mutex_unlock(&s->lock);
     return retry;
+}
+
+void tq_ratelimit_give_back(tq_ratelimit *rl, const tq_ratelimit_ticket *ticket)
+{
+    rl_shard *s = shard_of(rl, ticket->digest);
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++) {
+        rl_entry *e = &s->entries[i];
+        if (e->count > 0 && memcmp(e->digest, ticket->digest, DIGEST) == 0) {
+            if (e->window_start == ticket->window_start)
+                e->count--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
 }

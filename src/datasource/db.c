@@ -59,7 +59,8 @@ ds_worker_state *ds_worker(tq_worker *w)
 static int ds_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
 {
     ds_worker_state *dw = calloc(1, sizeof(*dw));
-    if (dw == NULL) {
+    if (dw == NULL || (dw->status = ds_status_new()) == NULL) {
+        free(dw);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -132,6 +133,7 @@ static void ds_worker_dispose(tq_worker *w, void *arg)
         return;
     ds_worker_flush_batches(w);
     ds_worker_send_pending_reads(w);
+    ds_status_free(dw->status);
     free(dw);
     tq_worker_set_state(w, ds_slot, NULL);
 }
@@ -317,6 +319,11 @@ bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result
         if (state != NULL && strcmp(state, "57014") == 0) {
             out->error_code = "TENANT_BUSY";
             out->error_message = "The query took too long and was cancelled.";
+        } else if (state != NULL && (strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0)) {
+            /* undefined table or column: the tenant's database is behind this server's
+             * migrations (`tenantql migrate` brings it up to date) */
+            out->error_code = "TENANT_MIGRATING";
+            out->error_message = "The tenant's database is being migrated; try again shortly.";
         } else {
             out->error_code = "INTERNAL_SERVER_ERROR";
             out->error_message = "Internal server error.";

@@ -30,6 +30,9 @@ enum {
     STMT_PRODUCT_UPDATE,
     STMT_PRODUCT_ADJUST_STOCK,
     STMT_PRODUCT_DELETE,
+    STMT_USER_STATUS,
+    STMT_TOKEN_REVOKE,
+    STMT_SESSIONS_REVOKE,
     STMT_COUNT_,
 };
 
@@ -67,15 +70,21 @@ void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
 /* A worker's pending work (db.c, batch.c): the data sources' state in the worker's slot. */
 typedef struct ds_read ds_read;
 typedef struct ds_batch ds_batch;
+typedef struct ds_status ds_status;
 typedef struct ds_worker_state {
     ds_read *open_reads;            /* reads waiting for the end of the loop turn */
     ds_batch *open_batches;         /* lookups by id still collecting ids */
     h2o_linklist_t inflight;        /* ds_op.link: queries sent and not yet answered */
+    ds_status *status;              /* users' and tokens' statuses remembered (status.c) */
 } ds_worker_state;
 ds_worker_state *ds_worker(tq_worker *w);
 /* Sends what still waits for the end of the loop turn (batch.c, at worker dispose). */
 void ds_worker_send_pending_reads(tq_worker *w);
 void ds_worker_flush_batches(tq_worker *w);
+/* The worker's memory of statuses (status.c): made at worker init (NULL: out of memory),
+ * freed at dispose (lookups still collecting are dropped). */
+ds_status *ds_status_new(void);
+void ds_status_free(ds_status *s);
 
 /* Maps a failed query to the API's error code and a client-safe message (the details
  * go to the log). Returns false when the query succeeded. */

@@ -35,6 +35,7 @@ typedef struct user_call {
     tq_ds_cb cb;
     void *data;
     int limit;        /* pages: rows wanted; one more is fetched to learn has_more */
+    bool returns_row; /* writes: no row back means no user has the id */
 } user_call;
 
 static user_call *new_call(tq_user_ds *ds, tq_ds_cb cb, void *data)
@@ -141,7 +142,23 @@ void tq_user_ds_search(tq_user_ds *ds, const char *pattern, int limit, tq_ds_cb 
 /* ---- login and writes ---- */
 
 static const tq_stmt stmt_login = {STMT_USER_LOGIN, "u_login",
-                                   "SELECT " USER_COLUMNS ", password FROM users WHERE email = $1", 1};
+                                   "SELECT " USER_COLUMNS ", password,"
+                                   " floor(extract(epoch FROM sessions_revoked_at))::bigint"
+                                   " FROM users WHERE email = $1",
+                                   1};
+/* pruning rides along: at most 100 expired rows per logout, through the expiry index */
+static const tq_stmt stmt_revoke_token = {STMT_TOKEN_REVOKE, "t_revoke",
+                                          "WITH pruned AS (DELETE FROM revoked_tokens WHERE jti IN"
+                                          " (SELECT jti FROM revoked_tokens WHERE expires_at < now() LIMIT 100))"
+                                          " INSERT INTO revoked_tokens (jti, user_id, expires_at)"
+                                          " VALUES ($1::uuid, $2::uuid, to_timestamp($3::bigint))"
+                                          " ON CONFLICT (jti) DO NOTHING",
+                                          3};
+static const tq_stmt stmt_revoke_sessions = {STMT_SESSIONS_REVOKE, "u_revoke_sessions",
+                                             "UPDATE users SET sessions_revoked_at ="
+                                             " GREATEST(sessions_revoked_at, to_timestamp($2::bigint))"
+                                             " WHERE id = $1::uuid RETURNING id",
+                                             2};
 static const tq_stmt stmt_insert = {STMT_USER_INSERT, "u_insert",
                                     "INSERT INTO users (email, password, first_name, last_name)"
                                     " VALUES ($1, $2, $3, $4) RETURNING " USER_COLUMNS,
@@ -160,8 +177,11 @@ static void on_login_row(void *data, tq_db_status status, PGresult *res)
     user_call *c = data;
     tq_ds_result r = {0};
     if (!ds_failed(c->ds->db, status, res, &r) && PQntuples(res) > 0) {
-        r.value = ds_user_from_row(c->ds->db->arena, res, 0, 0);
-        r.extra = ds_text(c->ds->db->arena, res, 0, 7);
+        tq_arena *a = c->ds->db->arena;
+        r.value = ds_user_from_row(a, res, 0, 0);
+        r.extra = tq_value_list(a, 2);
+        r.extra.u.list.items[0] = ds_text(a, res, 0, 7);
+        r.extra.u.list.items[1] = PQgetisnull(res, 0, 8) ? tq_value_null() : tq_value_int(atoll(PQgetvalue(res, 0, 8)));
     }
     c->cb(c->data, &r);
 }
@@ -210,4 +230,30 @@ void tq_user_ds_update(tq_user_ds *ds, const char *id, const tq_user_fields *f, 
                             f->last_name,
                             f->active < 0 ? NULL : flag(f->active)};
     ds_write(ds->db, &stmt_update, params, 6, on_one, new_call(ds, cb, data));
+}
+
+/* ---- logout ---- */
+
+static void on_revoked(void *data, tq_db_status status, PGresult *res)
+{
+    user_call *c = data;
+    tq_ds_result r = {0};
+    if (!ds_failed(c->ds->db, status, res, &r))
+        r.value = PQntuples(res) > 0 || !c->returns_row ? tq_value_bool(true) : tq_value_null();
+    c->cb(c->data, &r);
+}
+
+void tq_user_ds_revoke_token(tq_user_ds *ds, const char *user_id, const char *jti, int64_t expires_at, tq_ds_cb cb,
+                             void *data)
+{
+    const char *params[] = {jti, user_id, tq_arena_sprintf(ds->db->arena, "%lld", (long long)expires_at)};
+    ds_write(ds->db, &stmt_revoke_token, params, 3, on_revoked, new_call(ds, cb, data));
+}
+
+void tq_user_ds_revoke_sessions(tq_user_ds *ds, const char *user_id, int64_t through, tq_ds_cb cb, void *data)
+{
+    const char *params[] = {user_id, tq_arena_sprintf(ds->db->arena, "%lld", (long long)through)};
+    user_call *c = new_call(ds, cb, data);
+    c->returns_row = true;
+    ds_write(ds->db, &stmt_revoke_sessions, params, 2, on_revoked, c);
 }

@@ -11,6 +11,7 @@
 
 #include "tenantql/jwt.h"
 #include "tenantql/password.h"
+#include "tenantql/ratelimit.h"
 #include "tenantql/server.h"
 
 #define CFG(member) TQ_OPT_FIELD(tq_server_config, member)
@@ -112,6 +113,12 @@ const tq_opt tq_server_options[] = {
      .help = "`login` attempts per tenant and email per window"},
     {CFG(login_rate_window_s), .name = "login-rate-window-s", .env = "TENANTQL_LOGIN_RATE_WINDOW_S", .type = TQ_OPT_INT,
      .metavar = "S", .def = 60, .min = 1, .max = 60, .help = "that window, in seconds"},
+    /* 16,384 x 32 bytes: 512 KiB. Only hashed attempts count, and the hashing threads do some
+     * tens per second, so an attacker cannot fill it within a window at the default cost */
+    {CFG(login_rate_keys), .name = "login-rate-keys", .env = "TENANTQL_LOGIN_RATE_KEYS", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 16384, .min = TQ_RATELIMIT_MIN_KEYS, .max = 16777216,
+     .help = "tenant+email pairs the login limit remembers; when full, new pairs are refused until a window "
+             "ends (live ones are never forgotten)"},
     {0},
 };
 

@@ -7,8 +7,9 @@
  *   3. parse the document and pick the operation
  *   4. look the tenant up in the registry cache: unknown or inactive is 403 and no
  *      database is touched
- *   5. build the request context (data sources bound to the tenant's pool) and execute;
- *      resolvers wait for the database without blocking the loop
+ *   5. build the request context (data sources bound to the tenant's pool), let the
+ *      request gate check the token's user and revocations, and execute; resolvers
+ *      wait for the database without blocking the loop
  *   6. write the JSON response straight into the body buffer
  *
  * A tq_request outlives its h2o_req_t when the client goes away mid-query: it is freed
@@ -63,6 +64,7 @@ typedef struct tq_request {
     bool authenticated;
     tq_api_ctx api;
     tq_exec *exec;
+    tq_exec *gated;              /* the execution waiting for the request gate */
     tq_doc_pin *doc_pin;         /* the worker's cached document this request runs, if any */
     h2o_timeout_entry_t timeout;
 } tq_request;
@@ -366,7 +368,7 @@ static bool check_document(tq_request *r, const tq_gql_document *doc, const tq_g
  * false after answering 401 or 403. */
 static bool bind_caller(tq_request *r, op_access access, const char *header_tenant, size_t header_len)
 {
-    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, false, r->id, on_db_idle};
+    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, NULL, NULL, false, r->id, on_db_idle};
     if (access == ACCESS_SCHEMA)
         return true;
     if (access == ACCESS_TENANT) {
@@ -378,6 +380,8 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
         if (!attach_tenant(r, header_tenant, header_len))
             return false;
         ap.pool = tq_tenant_borrow_pool(r->tenant);
+        ap.tenant = r->tenant;
+        ap.claims = r->authenticated ? &r->claims : NULL;
         ap.sub = r->authenticated && r->claims.has_sub ? r->claims.sub : NULL;
         ap.header_mode = !r->authenticated;
     }
@@ -385,13 +389,59 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
     return true;
 }
 
-static void run(tq_request *r, tq_exec *ex)
+/* The request timeout runs from the first stage that waits (the gate, or the execution). */
+static void start_timeout(tq_request *r)
 {
-    r->exec = ex;
+    if (h2o_timeout_is_linked(&r->timeout))
+        return;
     tq_worker *w = r->hw->w;
     h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, (uint64_t)r->server->cfg.request_timeout_ms), &r->timeout);
     r->timeout.cb = on_request_timeout;
+}
+
+static void run(tq_request *r, tq_exec *ex)
+{
+    r->exec = ex;
+    start_timeout(r);
     tq_exec_run(ex);
+}
+
+/* ---- the request gate: the token's user still active, the token not revoked ---- */
+
+static int gate_status(const char *code)
+{
+    if (strcmp(code, "UNAUTHENTICATED") == 0)
+        return 401;
+    return strcmp(code, "INTERNAL_SERVER_ERROR") == 0 ? 500 : 503; /* the tenant's database */
+}
+
+static void gate_decided(tq_request *r, tq_exec *ex, const char *code, const char *message)
+{
+    if (code == NULL)
+        run(r, ex);
+    else
+        send_error(r, gate_status(code), code, message);
+}
+
+/* The gate's answer after a lookup. r cannot be freed in here: the lookup still counts
+ * as a query of r's until this returns. */
+static void on_gate(void *data, const char *code, const char *message)
+{
+    tq_request *r = data;
+    if (!r->responded) /* else timed out, or cut off at shutdown, meanwhile */
+        gate_decided(r, r->gated, code, message);
+}
+
+/* Runs ex once the request gate lets the caller through: at once when this worker knows
+ * the token's user for the last second, else when one batched lookup answers. */
+static void admit(tq_request *r, tq_exec *ex)
+{
+    const char *code, *message;
+    r->gated = ex;
+    if (tq_api_gate(&r->api, on_gate, r, &code, &message))
+        gate_decided(r, ex, code, message);
+    else
+        start_timeout(r);
 }
 
 /* A request whose parameters and token were read, cheapest checks first: parse, pick the
@@ -414,7 +464,7 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     }
     if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp))
         return;
-    run(r, ex);
+    admit(r, ex);
 }
 
 /* Checks the bearer token; false after answering 401. */

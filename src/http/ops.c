@@ -5,7 +5,7 @@
  *   GET /readyz    200 when the tenant registry is reachable, else 503 (readiness)
  *   GET /metrics   Prometheus text format: per-tenant pool gauges and counters, the
  *                  acquire wait histogram, the global connection count and cap,
- *                  evictions, and HTTP answers by status
+ *                  evictions, HTTP answers by status, and the password hashing counters
  *
  * These paths answer without a token: they reveal tenant names (pool labels) and load,
  * never data, and belong behind the operator's network boundary like any /metrics.
@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "tenantql/log.h"
+#include "tenantql/password.h"
 #include "tenantql/registry.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/pool.h"
@@ -136,6 +137,24 @@ static void write_header(tq_strbuf *b, const char *name, const char *type, const
     tq_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The hashing threads: what they computed (one verification per login attempt that was
+ * not refused first) and what they answered BUSY. */
+static void write_password_metrics(tq_strbuf *b)
+{
+    tq_password_stats ps;
+    tq_password_get_stats(&ps);
+    write_header(b, "tenantql_password_hashes_total", "counter", "Argon2id computations, by kind.");
+    tq_strbuf_printf(b, "tenantql_password_hashes_total{kind=\"verify\"} %lu\n", ps.verified);
+    tq_strbuf_printf(b, "tenantql_password_hashes_total{kind=\"hash\"} %lu\n", ps.hashed);
+    write_header(b, "tenantql_password_busy_total", "counter",
+                 "Hashing jobs answered TENANT_BUSY (their key's share of the queue was full).");
+    tq_strbuf_printf(b, "tenantql_password_busy_total %lu\n", ps.busy);
+    write_header(b, "tenantql_password_queued", "gauge", "Hashing jobs waiting.");
+    tq_strbuf_printf(b, "tenantql_password_queued %lu\n", ps.queued);
+    write_header(b, "tenantql_password_queued_keys", "gauge", "Share keys (tenant names) with hashing jobs waiting.");
+    tq_strbuf_printf(b, "tenantql_password_queued_keys %lu\n", ps.keys);
+}
+
 static int answer_metrics(ops_handler *h, h2o_req_t *req)
 {
     tq_server *s = h->server;
@@ -172,6 +191,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     tq_server_write_status_metrics(s, &b);
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
+    write_password_metrics(&b);
 
     size_t len;
     char *body = tq_strbuf_detach(&b, &len);

@@ -34,7 +34,6 @@
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
-#define LOGIN_LIMIT_KEYS 16384     /* tenant+email pairs the login limit remembers */
 
 static int http_slot = -1; /* the http module's worker slot */
 
@@ -220,15 +219,17 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
     tq_password_config pc = {c->hash_threads, c->hash_opslimit, c->hash_memlimit};
     if (tq_password_start(&pc, s->workers, err, errlen) != 0)
         return -1;
-    if (c->login_rate_limit > 0 &&
-        (s->api_auth.login_limit = tq_ratelimit_new(c->login_rate_limit, c->login_rate_window_s, LOGIN_LIMIT_KEYS)) ==
-            NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    if (c->login_rate_limit > 0) {
+        s->api_auth.login_limit = tq_ratelimit_new(c->login_rate_limit, c->login_rate_window_s, (size_t)c->login_rate_keys);
+        if (s->api_auth.login_limit == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     s->api_auth.registry = s->registry;
     s->api_auth.jwt = s->jwt;
     s->api_auth.token_ttl = c->token_ttl;
+    s->api_auth.leeway = c->jwt_leeway;
     return 0;
 }
 

@@ -2,7 +2,7 @@
 // and deleteProduct as the API contract fixes them: validation and its order (input,
 // then NOT_FOUND, then CONFLICT), null handling, updatedAt on empty input, atomic stock
 // changes under concurrency, serial execution that stops at the first failure, and the
-// rule that a token whose user is gone may not write.
+// rule that a token whose user is gone may not write (nor read: the request gate).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDev, stopDev, gql } from './lib/harness.mjs';
@@ -212,7 +212,7 @@ test('identical writes sent at once are all executed (writes never coalesce)', a
   assert.equal(ids.size, 10);
 });
 
-test("a token whose user is deactivated: me is null and every mutation but login is UNAUTHENTICATED", async () => {
+test("a token whose user is deactivated: every operation but login is 401 UNAUTHENTICATED (the request gate)", async () => {
   const u = await ok(CREATE_USER, { input: { email: 'leaver@acme.example', password: 'leaver-password' } });
   const login = await ok('mutation { login(tenant: "acme", email: "leaver@acme.example", password: "leaver-password") { token } }');
   const mine = login.token;
@@ -220,18 +220,26 @@ test("a token whose user is deactivated: me is null and every mutation but login
   assert.equal((await ok(CREATE_PRODUCT, { input: { name: 'by leaver', price: 1 } }, mine)).name, 'by leaver');
 
   await ok(UPDATE_USER, { id: u.id, input: { active: false } });
-  assert.deepEqual((await run('{ me { id } }', undefined, mine)).body, { data: { me: null } });
-  const msg = await fails('UNAUTHENTICATED', CREATE_PRODUCT, { input: { name: 'x', price: 1 } }, mine);
-  assert.doesNotMatch(msg, /leaver/);
-  await fails('UNAUTHENTICATED', UPDATE_USER, { id: u.id, input: { active: true } }, mine);
-  await fails('UNAUTHENTICATED', DELETE, { id: 'whatever' }, mine);
+  await new Promise((res) => setTimeout(res, 1100)); // every worker knows within a second
+  /** The whole request is refused before it runs: 401, no data. */
+  async function refused(query, variables, tok) {
+    const r = await run(query, variables, tok);
+    assert.equal(r.status, 401, JSON.stringify(r.body));
+    assert.equal(r.body.data, undefined);
+    assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+    assert.doesNotMatch(r.body.errors[0].message, /leaver/);
+  }
+  await refused('{ me { id } }', undefined, mine);
+  await refused(CREATE_PRODUCT, { input: { name: 'x', price: 1 } }, mine);
+  await refused(UPDATE_USER, { id: u.id, input: { active: true } }, mine);
+  await refused(DELETE, { id: 'whatever' }, mine);
   // the check comes before input validation
-  await fails('UNAUTHENTICATED', CREATE_PRODUCT, { input: { name: ' ', price: 1 } }, mine);
+  await refused(CREATE_PRODUCT, { input: { name: ' ', price: 1 } }, mine);
   // login itself still runs with that token
   assert.ok((await ok('mutation { login(tenant: "acme", email: "admin@acme.example", password: "acme-demo-password") { token } }',
     undefined, mine)).token);
   // a token naming a user that never existed is refused too; one without sub may write
   const ghost = dev.token({ tenantId: dev.tenantId('acme'), sub: UNKNOWN_ID });
-  await fails('UNAUTHENTICATED', DELETE, { id: 'whatever' }, ghost);
+  await refused(DELETE, { id: 'whatever' }, ghost);
   await fails('NOT_FOUND', DELETE, { id: 'whatever' });
 });

@@ -176,6 +176,8 @@ static const forged_case forged_cases[] = {
     {"numeric iss", HS256, "{\"iss\":1," TEN "," EXP_OK "}", EVP_sha256, NULL, NULL, TQ_JWT_WRONG_ISSUER},
     {"non-uuid sub", HS256, "{" ISS "," TEN "," EXP_OK ",\"sub\":\"alice\"}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_SUB},
     {"numeric sub", HS256, "{" ISS "," TEN "," EXP_OK ",\"sub\":7}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_SUB},
+    {"non-uuid jti", HS256, "{" ISS "," TEN "," EXP_OK ",\"jti\":\"s-1\"}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_JTI},
+    {"numeric jti", HS256, "{" ISS "," TEN "," EXP_OK ",\"jti\":7}", EVP_sha256, NULL, NULL, TQ_JWT_BAD_JTI},
     {"duplicate alg in header", "{\"alg\":\"none\",\"alg\":\"HS256\"}", "{" ISS "," TEN "," EXP_OK "}", EVP_sha256,
      NULL, NULL, TQ_JWT_MALFORMED},
     {"duplicate alg in header, HS256 first", "{\"alg\":\"HS256\",\"alg\":\"none\"}", "{" ISS "," TEN "," EXP_OK "}",
@@ -451,8 +453,19 @@ static void test_sign(const tq_jwt_verifier *v)
     CHECK(verify_str(v, t, &out) == TQ_JWT_OK);
     CHECK_STR(out.tenant_id, TENANT);
     CHECK_STR(out.sub, USER);
-    CHECK(out.has_sub && out.has_iat && out.iat == NOW && out.exp == NOW + 3600 && !out.has_nbf);
+    CHECK(out.has_sub && out.has_iat && out.iat == NOW && out.exp == NOW + 3600 && !out.has_nbf && !out.has_jti);
     free(t);
+
+    /* a jti is written and read back canonical; one that is not a uuid is refused */
+    in.has_jti = true;
+    snprintf(in.jti, sizeof(in.jti), "%s", "8D3E2F10-4A5B-4C6D-8E7F-901A2B3C4D5E");
+    t = tq_jwt_sign(v, &in);
+    CHECK(verify_str(v, t, &out) == TQ_JWT_OK && out.has_jti);
+    CHECK_STR(out.jti, "8d3e2f10-4a5b-4c6d-8e7f-901a2b3c4d5e");
+    free(t);
+    snprintf(in.jti, sizeof(in.jti), "%s", "session-1");
+    CHECK(tq_jwt_sign(v, &in) == NULL);
+    in.has_jti = false;
 
     /* tokens expire: the same claims an hour and a minute later */
     t = tq_jwt_sign(v, &in);
@@ -496,9 +509,14 @@ static void test_issue(const tq_jwt_verifier *v)
     CHECK_STR(out.tenant_id, TENANT);
     CHECK_STR(out.sub, USER);
     CHECK(out.has_sub && out.has_iat && out.iat == NOW && out.exp == NOW + 600);
+    /* a fresh version 4 uuid as jti, another for every token */
+    CHECK(out.has_jti && strlen(out.jti) == 36 && out.jti[14] == '4' && strchr("89ab", out.jti[19]) != NULL);
+    char first_jti[TQ_UUID_TEXT_SIZE];
+    memcpy(first_jti, out.jti, sizeof(first_jti));
     free(t);
     t = tq_jwt_issue(v, TENANT, NULL, NOW, 600, err, sizeof(err));
     CHECK(t != NULL && verify_str(v, t, &out) == TQ_JWT_OK && !out.has_sub);
+    CHECK(out.has_jti && strcmp(out.jti, first_jti) != 0);
     free(t);
     CHECK(tq_jwt_issue(v, "acme", NULL, NOW, 600, err, sizeof(err)) == NULL);
     CHECK(tq_jwt_issue(v, TENANT, "alice", NOW, 600, err, sizeof(err)) == NULL);
