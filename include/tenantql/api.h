@@ -7,11 +7,12 @@
 
 #include <stdbool.h>
 
+#include "tenantql/budget.h"
 #include "tenantql/datasource.h"
-#include "tenantql/schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/ratelimit.h"
 #include "tenantql/registry.h"
+#include "tenantql/schema.h"
 
 /* What login and the mutations need beyond the request's tenant; made once by the
  * server, read-only while serving. */
@@ -60,5 +61,9 @@ void tq_api_ctx_dispose(tq_api_ctx *ctx);
 
 /* Builds the executable schema from SDL with the API's resolvers and scalars. */
 tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t errlen);
+
+/* How many items each list of the schema returns at most, as the resolvers enforce it,
+ * for the execution budget (tq_budget_schema_new); ends with a NULL coordinate. */
+extern const tq_budget_list_size tq_api_list_sizes[];
 
 #endif
