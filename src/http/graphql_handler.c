@@ -23,16 +23,17 @@
 #include "graphiql.h"
 #include "internal.h"
 #include "tenantql/api.h"
+#include "tenantql/budget.h"
 #include "tenantql/doc_cache.h"
 #include "tenantql/exec.h"
 #include "tenantql/introspection.h"
-#include "tenantql/parser.h"
-#include "tenantql/roots.h"
-#include "tenantql/validate.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
+#include "tenantql/parser.h"
+#include "tenantql/roots.h"
 #include "tenantql/token_cache.h"
 #include "tenantql/uuid.h"
+#include "tenantql/validate.h"
 
 #define MAX_DOCUMENT_DEPTH 64
 #define MAX_DOCUMENT_TOKENS 20000
@@ -216,6 +217,9 @@ static void on_exec_done(tq_exec *ex, void *data)
     r->exec_done = true;
     if (!r->responded) {
         tq_strbuf b = TQ_STRBUF_INIT;
+        size_t bytes;
+        if (tq_exec_answer_too_large(ex, &bytes))
+            tq_limits_count_answer_cap(r->server, r->id, bytes);
         tq_exec_write_response(ex, &b);
         int status = 200;
         if (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY"))
@@ -384,6 +388,23 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
     return true;
 }
 
+/* The execution budget, after validation and before anything runs, for cached documents
+ * too (the variables change the cost): the operation is measured with its fragments
+ * expanded (budget.h). Over a limit it gets one QUERY_TOO_COMPLEX error and no data, with
+ * the status of a validation error - unless the server only measures (limits.c). False
+ * after answering. */
+static bool check_budget(tq_request *r, const tq_gql_document *doc, const tq_gql_operation *op, const tq_gql_params *gp)
+{
+    if (op == NULL)
+        return true; /* nothing runs: the request error needs no budget */
+    tq_budget_measure m = tq_budget_measure_operation(r->server->budget, doc, op, gp->variables, &r->arena);
+    tq_strbuf refusal = TQ_STRBUF_INIT;
+    if (tq_limits_admit(r->server, r->id, &m, &refusal))
+        return true;
+    send_document_errors(r, &refusal);
+    return false;
+}
+
 static void run(tq_request *r, tq_exec *ex)
 {
     r->exec = ex;
@@ -401,8 +422,9 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     const tq_gql_document *doc = parse_document(r, gp);
     if (doc == NULL)
         return;
-    tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
-                         on_exec_done, r};
+    tq_exec_params ep = {r->server->schema, doc,     gp->operation_name,
+                         gp->variables,     &r->api, &r->arena,
+                         on_exec_done,      r,       (size_t)r->server->cfg.max_response_bytes};
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
     if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
@@ -411,7 +433,8 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp))
+    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp) ||
+        !check_budget(r, doc, op, gp))
         return;
     run(r, ex);
 }
