@@ -453,12 +453,14 @@ static void execute_field(tq_exec *ex, rnode *n, const tq_schema_type *ptype, co
     (f->resolve ? f->resolve : default_resolver)(&task->fc);
 }
 
-static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, const tq_value *value, group_list *gl)
+/* Makes obj an object of the fields of gl, all pending, and counts its braces, keys,
+ * colons and commas. */
+static void lay_out_object(tq_exec *ex, rnode *obj, const group_list *gl)
 {
     obj->kind = R_OBJECT;
     obj->u.obj.count = gl->count;
     obj->u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
-    size_t bytes = 2 + (gl->count ? gl->count - 1 : 0); /* braces and commas */
+    size_t bytes = 2 + (gl->count ? gl->count - 1 : 0);
     for (uint32_t i = 0; i < gl->count; i++) {
         rnode *f = &obj->u.obj.fields[i];
         f->kind = R_PENDING;
@@ -468,6 +470,11 @@ static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, 
         bytes += tq_json_string_length(f->key.s, f->key.len) + 1;
     }
     count_bytes(ex, bytes);
+}
+
+static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, const tq_value *value, group_list *gl)
+{
+    lay_out_object(ex, obj, gl);
     for (uint32_t i = 0; i < gl->count; i++) {
         /* a non-null field failed and nulled this object: the rest would be discarded */
         if (obj->kind == R_NULL || ex->too_large)
@@ -750,16 +757,7 @@ void tq_exec_run(tq_exec *ex)
     }
     /* mutation: lay out the root object, then run its fields one after another */
     group_list *gl = ex->root_groups;
-    ex->root.kind = R_OBJECT;
-    ex->root.u.obj.count = gl->count;
-    ex->root.u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
-    for (uint32_t i = 0; i < gl->count; i++) {
-        rnode *f = &ex->root.u.obj.fields[i];
-        f->kind = R_PENDING;
-        f->index = -1;
-        f->key = gl->items[i].key;
-        f->parent = &ex->root;
-    }
+    lay_out_object(ex, &ex->root, gl);
     if (gl->count == 0) {
         finish_one(ex);
         return;
