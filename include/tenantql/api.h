@@ -9,10 +9,10 @@
 
 #include "tenantql/budget.h"
 #include "tenantql/datasource.h"
+#include "tenantql/schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/ratelimit.h"
 #include "tenantql/registry.h"
-#include "tenantql/schema.h"
 
 /* What login and the mutations need beyond the request's tenant; made once by the
  * server, read-only while serving. */

@@ -27,13 +27,13 @@
 #include "tenantql/doc_cache.h"
 #include "tenantql/exec.h"
 #include "tenantql/introspection.h"
-#include "tenantql/json_writer.h"
-#include "tenantql/log.h"
 #include "tenantql/parser.h"
 #include "tenantql/roots.h"
+#include "tenantql/validate.h"
+#include "tenantql/json_writer.h"
+#include "tenantql/log.h"
 #include "tenantql/token_cache.h"
 #include "tenantql/uuid.h"
-#include "tenantql/validate.h"
 
 #define MAX_DOCUMENT_DEPTH 64
 #define MAX_DOCUMENT_TOKENS 20000
@@ -218,11 +218,14 @@ static void on_exec_done(tq_exec *ex, void *data)
     if (!r->responded) {
         tq_strbuf b = TQ_STRBUF_INIT;
         size_t bytes;
-        if (tq_exec_answer_too_large(ex, &bytes))
+        bool too_large = tq_exec_answer_too_large(ex, &bytes);
+        if (too_large)
             tq_limits_count_answer_cap(r->server, r->id, bytes);
         tq_exec_write_response(ex, &b);
         int status = 200;
-        if (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY"))
+        /* an answer cut off is that one error, whatever else went wrong meanwhile */
+        if (!too_large &&
+            (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY")))
             status = 503;
         else if (tq_exec_is_request_error(ex) && r->graphql_response)
             status = 400;
@@ -422,9 +425,9 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     const tq_gql_document *doc = parse_document(r, gp);
     if (doc == NULL)
         return;
-    tq_exec_params ep = {r->server->schema, doc,     gp->operation_name,
-                         gp->variables,     &r->api, &r->arena,
-                         on_exec_done,      r,       (size_t)r->server->cfg.max_response_bytes};
+    tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
+                         on_exec_done, r};
+    ep.max_response_bytes = (size_t)r->server->cfg.max_response_bytes;
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
     if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
