@@ -185,8 +185,13 @@ test('2,000 fragments spread at the root are validated in bounded time, with or 
   assert.ok(gaveUp.ms < 3000, `answered after ${gaveUp.ms} ms`);
   assert.equal(gaveUp.body.data, undefined);
   assert.match(gaveUp.body.errors.at(-1).message, /too complex to validate/);
-  // and without a token: refused before validation costs anything
-  const anonymous = await timed(() => gql(srv.url, manyFragments(1500, () => 'me { id }')));
+  // fragments of data fields: with a token validated, then refused by the budget; without
+  // one refused before validation costs anything
+  const data = manyFragments(1500, () => 'me { id }');
+  const withToken = await timed(() => gql(srv.url, data, { token }));
+  assert.ok(withToken.ms < 3000, `answered after ${withToken.ms} ms`);
+  assert.equal(assertTooComplex(withToken, 'fields', 1000).actual, 3000);
+  const anonymous = await timed(() => gql(srv.url, data));
   assert.equal(anonymous.status, 401);
   assert.ok(peakMiB(srv) - peak < MEMORY_BOUND_MIB, `peak memory grew from ${peak} to ${peakMiB(srv)} MiB`);
 });
