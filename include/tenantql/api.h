@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "tenantql/budget.h"
 #include "tenantql/datasource.h"
 #include "tenantql/schema.h"
 #include "tenantql/jwt.h"
@@ -75,5 +76,9 @@ bool tq_api_gate(tq_api_ctx *ctx, tq_api_gate_cb cb, void *data, const char **co
 
 /* Builds the executable schema from SDL with the API's resolvers and scalars. */
 tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t errlen);
+
+/* How many items each list of the schema returns at most, as the resolvers enforce it,
+ * for the execution budget (tq_budget_schema_new); ends with a NULL coordinate. */
+extern const tq_budget_list_size tq_api_list_sizes[];
 
 #endif

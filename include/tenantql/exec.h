@@ -27,6 +27,7 @@ typedef struct tq_exec_params {
     tq_arena *arena;                     /* everything the execution allocates */
     void (*on_done)(tq_exec *ex, void *data);
     void *data;
+    size_t max_response_bytes; /* the answer cap (0: none): see tq_exec_answer_too_large */
 } tq_exec_params;
 
 struct tq_field_ctx {
@@ -53,6 +54,13 @@ void tq_exec_write_response(tq_exec *ex, tq_strbuf *out);
 
 /* The response has no "data" entry (request error). */
 bool tq_exec_is_request_error(tq_exec *ex);
+/* The answer grew past max_response_bytes: execution stopped there (answers still
+ * outstanding are awaited and dropped) and the response is one QUERY_TOO_COMPLEX error
+ * with extensions.limit {"name":"response_bytes","max","actual"} and no data - never a
+ * part of the answer. The bytes are counted as values complete (keys, values,
+ * punctuation and error messages: the JSON written, within a few bytes per error), so
+ * the oversized answer is never built. *bytes: what had been counted when it stopped. */
+bool tq_exec_answer_too_large(tq_exec *ex, size_t *bytes);
 /* Whether any error carries this extensions.code. */
 bool tq_exec_has_error_code(tq_exec *ex, const char *code);
 

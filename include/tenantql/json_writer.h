@@ -16,6 +16,8 @@ static inline void tq_json_write_cstr(tq_strbuf *b, const char *s)
 {
     tq_json_write_string(b, s, strlen(s));
 }
+/* The bytes tq_json_write_string writes for s[0..len), quotes and escapes included. */
+size_t tq_json_string_length(const char *s, size_t len);
 void tq_json_write_int(tq_strbuf *b, int64_t v);
 /* Shortest representation that round-trips; non-finite values are written as null. */
 void tq_json_write_double(tq_strbuf *b, double v);

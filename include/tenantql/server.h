@@ -12,6 +12,12 @@
 #include "tenantql/log.h"
 #include "tenantql/options.h"
 
+/* What the server does with an operation over the budget (--limits). */
+typedef enum tq_limits_mode {
+    TQ_LIMITS_ENFORCE, /* refuse it: QUERY_TOO_COMPLEX, no data */
+    TQ_LIMITS_MEASURE, /* run it; log and count what it exceeds */
+} tq_limits_mode;
+
 /* The options of `serve` (and `dev`): each field below that is an option is filled from
  * tq_server_options, which holds its flag, variable, default and bounds (config.c). */
 typedef struct tq_server_config {
@@ -46,6 +52,12 @@ typedef struct tq_server_config {
     int login_rate_limit;             /* --login-rate-limit: login attempts per tenant and email per window, 0 = off */
     int login_rate_window_s;          /* --login-rate-window-s: the window, seconds */
     int login_rate_keys;              /* --login-rate-keys: tenant+email pairs the limit remembers */
+    tq_limits_mode limits;            /* --limits: enforce or measure the budget below */
+    long max_depth;                   /* --max-depth: field nesting of an operation, fragments expanded */
+    long max_fields;                  /* --max-fields: field selections, fragments expanded */
+    long max_aliases;                 /* --max-aliases: aliased field selections, fragments expanded */
+    long max_cost;                    /* --max-cost: 1 per field, list fields times their items */
+    long max_response_bytes;          /* --max-response-bytes: larger answers are replaced by an error */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

@@ -475,6 +475,19 @@ static const tq_scalar_binding scalars[] = {
     {NULL, NULL},
 };
 
+const tq_budget_list_size tq_api_list_sizes[] = {
+    /* a connection pays for its page of edges (pageInfo and totalCount too: an
+     * overestimate); its edges list then counts once */
+    {"Query.users", TQ_BUDGET_SIZE_ARG, "first", 1, MAX_PAGE},
+    {"Query.products", TQ_BUDGET_SIZE_ARG, "first", 1, MAX_PAGE},
+    {"UserConnection.edges", TQ_BUDGET_SIZE_FIXED, NULL, 1, 1},
+    {"ProductConnection.edges", TQ_BUDGET_SIZE_FIXED, NULL, 1, 1},
+    /* up to `first` users, then up to `first` products */
+    {"Query.search", TQ_BUDGET_SIZE_ARG, "first", 2, MAX_PAGE},
+    {"Query.nodes", TQ_BUDGET_SIZE_LENGTH, "ids", 1, MAX_NODE_IDS},
+    {NULL, 0, NULL, 0, 0},
+};
+
 tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t errlen)
 {
     tq_schema *s = tq_schema_build(sdl, len, resolvers, scalars, err, errlen);

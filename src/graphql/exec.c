@@ -12,6 +12,12 @@
  * and answers arriving for them are dropped, which is what graphql-js does.
  *
  * Variables and arguments are coerced by coerce.c; their errors are reported here.
+ *
+ * The answer cap: every part of the answer counts its JSON bytes when it is laid out or
+ * completes (an object its braces, keys and commas, a leaf its text, an error its message
+ * and a little more). The first byte past max_response_bytes stops the execution: no
+ * field starts, answers still outstanding are dropped as they arrive, and the response
+ * is one error. The oversized tree is never built, and never sent in part.
  */
 #include "tenantql/exec.h"
 
@@ -94,6 +100,8 @@ struct tq_exec {
     bool finished;
     bool request_error;
     exec_error *errors, **errors_tail;
+    size_t bytes;   /* of the answer so far (see the answer cap above) */
+    bool too_large; /* past max_response_bytes: execution stopped */
 };
 
 typedef struct field_task {
@@ -106,6 +114,40 @@ typedef struct field_task {
 static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_group *g, const tq_schema_type *ptype,
                            const tq_schema_field *f, const tq_value *v);
 
+/* ---- the answer cap ---- */
+
+/* Counts n bytes of the answer; past the cap, execution stops adding to it. */
+static void count_bytes(tq_exec *ex, size_t n)
+{
+    ex->bytes += n;
+    if (ex->p.max_response_bytes != 0 && ex->bytes > ex->p.max_response_bytes && !ex->too_large) {
+        ex->too_large = true;
+        ex->request_error = true; /* no data */
+    }
+}
+
+/* The JSON bytes of a completed leaf (tq_exec_write_response writes the same). */
+static size_t leaf_bytes(const tq_value *v)
+{
+    switch (v->kind) {
+    case TQ_VAL_BOOL:
+        return v->u.b ? 4 : 5;
+    case TQ_VAL_INT: {
+        size_t n = v->u.i < 0 ? 2 : 1;
+        for (uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i; u >= 10; u /= 10)
+            n++;
+        return n;
+    }
+    case TQ_VAL_FLOAT:
+        return 24; /* the longest shortest round-trip form */
+    case TQ_VAL_STRING:
+    case TQ_VAL_ENUM:
+        return tq_json_string_length(v->u.s.s, v->u.s.len);
+    default:
+        return 4;
+    }
+}
+
 /* ---- errors ---- */
 
 static exec_error *add_error(tq_exec *ex, const char *code, const rnode *at, const char *message)
@@ -116,6 +158,8 @@ static exec_error *add_error(tq_exec *ex, const char *code, const rnode *at, con
     e->at = at;
     *ex->errors_tail = e;
     ex->errors_tail = &e->next;
+    /* the message, and about what its code, locations and path add */
+    count_bytes(ex, tq_json_string_length(message, strlen(message)) + 96);
     return e;
 }
 
@@ -372,9 +416,12 @@ static void default_resolver(tq_field_ctx *fc)
 static void execute_field(tq_exec *ex, rnode *n, const tq_schema_type *ptype, const tq_value *parent, field_group *g)
 {
     const tq_gql_selection *node = g->nodes[0];
+    if (ex->too_large)
+        return;
     if (TQ_STR_EQ_LIT(node->name, "__typename")) {
         n->kind = R_LEAF;
         n->u.leaf = tq_value_string(ptype->name, (uint32_t)strlen(ptype->name));
+        count_bytes(ex, leaf_bytes(&n->u.leaf));
         return;
     }
     /* __schema and __type are fields of the query root that its type does not declare */
@@ -406,21 +453,31 @@ static void execute_field(tq_exec *ex, rnode *n, const tq_schema_type *ptype, co
     (f->resolve ? f->resolve : default_resolver)(&task->fc);
 }
 
-static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, const tq_value *value, group_list *gl)
+/* Makes obj an object of the fields of gl, all pending, and counts its braces, keys,
+ * colons and commas. */
+static void lay_out_object(tq_exec *ex, rnode *obj, const group_list *gl)
 {
     obj->kind = R_OBJECT;
     obj->u.obj.count = gl->count;
     obj->u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
+    size_t bytes = 2 + (gl->count ? gl->count - 1 : 0);
     for (uint32_t i = 0; i < gl->count; i++) {
         rnode *f = &obj->u.obj.fields[i];
         f->kind = R_PENDING;
         f->index = -1;
         f->key = gl->items[i].key;
         f->parent = obj;
+        bytes += tq_json_string_length(f->key.s, f->key.len) + 1;
     }
+    count_bytes(ex, bytes);
+}
+
+static void execute_fields(tq_exec *ex, rnode *obj, const tq_schema_type *type, const tq_value *value, group_list *gl)
+{
+    lay_out_object(ex, obj, gl);
     for (uint32_t i = 0; i < gl->count; i++) {
         /* a non-null field failed and nulled this object: the rest would be discarded */
-        if (obj->kind == R_NULL)
+        if (obj->kind == R_NULL || ex->too_large)
             break;
         execute_field(ex, &obj->u.obj.fields[i], type, value, &gl->items[i]);
     }
@@ -440,6 +497,7 @@ static void complete_leaf(tq_exec *ex, rnode *n, const tq_schema_type *t, field_
                 if (strlen(t->values[i].name) == v->u.s.len && memcmp(t->values[i].name, v->u.s.s, v->u.s.len) == 0) {
                     n->kind = R_LEAF;
                     n->u.leaf = tq_value_string(t->values[i].name, v->u.s.len);
+                    count_bytes(ex, leaf_bytes(&n->u.leaf));
                     return;
                 }
             }
@@ -452,6 +510,7 @@ static void complete_leaf(tq_exec *ex, rnode *n, const tq_schema_type *t, field_
         return;
     }
     n->kind = R_LEAF;
+    count_bytes(ex, leaf_bytes(&n->u.leaf));
 }
 
 static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_group *g, const tq_schema_type *ptype,
@@ -469,6 +528,7 @@ static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_gr
     }
     if (v->kind == TQ_VAL_NULL) {
         n->kind = R_NULL;
+        count_bytes(ex, 4);
         return;
     }
     if (t->kind == TQ_GQL_TYPE_LIST) {
@@ -480,6 +540,7 @@ static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_gr
         }
         n->kind = R_LIST;
         n->u.list.count = v->u.list.count;
+        count_bytes(ex, 2 + (v->u.list.count ? v->u.list.count - 1 : 0));
         n->u.list.items = tq_arena_calloc(ex->a, v->u.list.count ? v->u.list.count : 1, sizeof(rnode));
         for (uint32_t i = 0; i < v->u.list.count; i++) {
             rnode *item = &n->u.list.items[i];
@@ -487,7 +548,7 @@ static void complete_value(tq_exec *ex, rnode *n, const tq_type_ref *t, field_gr
             item->parent = n;
             item->nonnull = t->of->kind == TQ_GQL_TYPE_NON_NULL;
         }
-        for (uint32_t i = 0; i < v->u.list.count && n->kind != R_NULL; i++)
+        for (uint32_t i = 0; i < v->u.list.count && n->kind != R_NULL && !ex->too_large; i++)
             complete_value(ex, &n->u.list.items[i], t->of, g, ptype, f, &v->u.list.items[i]);
         return;
     }
@@ -531,7 +592,7 @@ void tq_field_resolve(tq_field_ctx *fc, tq_value v)
     if (task->answered)
         return;
     task->answered = true;
-    if (!is_dead(task->node))
+    if (!ex->too_large && !is_dead(task->node))
         complete_value(ex, task->node, fc->field->type, task->group, fc->parent_type, fc->field, &v);
     finish_one(ex);
 }
@@ -543,7 +604,7 @@ void tq_field_error(tq_field_ctx *fc, const char *code, const char *fmt, ...)
     if (task->answered)
         return;
     task->answered = true;
-    if (!is_dead(task->node)) {
+    if (!ex->too_large && !is_dead(task->node)) {
         va_list ap;
         va_start(ap, fmt);
         const char *msg = vformat(ex->a, fmt, ap);
@@ -581,7 +642,7 @@ static void finish_one(tq_exec *ex)
 {
     if (--ex->pending > 0)
         return;
-    if (ex->serial && ex->next_root < ex->root_groups->count && ex->root.kind != R_NULL) {
+    if (ex->serial && ex->next_root < ex->root_groups->count && ex->root.kind != R_NULL && !ex->too_large) {
         ex->pending++;
         run_next_serial(ex);
         return;
@@ -696,16 +757,7 @@ void tq_exec_run(tq_exec *ex)
     }
     /* mutation: lay out the root object, then run its fields one after another */
     group_list *gl = ex->root_groups;
-    ex->root.kind = R_OBJECT;
-    ex->root.u.obj.count = gl->count;
-    ex->root.u.obj.fields = tq_arena_calloc(ex->a, gl->count ? gl->count : 1, sizeof(rnode));
-    for (uint32_t i = 0; i < gl->count; i++) {
-        rnode *f = &ex->root.u.obj.fields[i];
-        f->kind = R_PENDING;
-        f->index = -1;
-        f->key = gl->items[i].key;
-        f->parent = &ex->root;
-    }
+    lay_out_object(ex, &ex->root, gl);
     if (gl->count == 0) {
         finish_one(ex);
         return;
@@ -716,6 +768,13 @@ void tq_exec_run(tq_exec *ex)
 bool tq_exec_is_request_error(tq_exec *ex)
 {
     return ex->request_error;
+}
+
+bool tq_exec_answer_too_large(tq_exec *ex, size_t *bytes)
+{
+    if (bytes != NULL)
+        *bytes = ex->bytes;
+    return ex->too_large;
 }
 
 bool tq_exec_has_error_code(tq_exec *ex, const char *code)
@@ -817,8 +876,22 @@ static void write_error(tq_strbuf *b, const exec_error *e)
     tq_strbuf_putc(b, '}');
 }
 
+/* The answer that replaces one past the cap: nothing of it, one error. */
+static void write_too_large(tq_exec *ex, tq_strbuf *b)
+{
+    tq_strbuf_printf(b,
+                     "{\"errors\":[{\"message\":\"The answer is larger than this server sends (%zu bytes); ask "
+                     "for fewer fields or items.\",\"extensions\":{\"code\":\"QUERY_TOO_COMPLEX\",\"limit\":"
+                     "{\"name\":\"response_bytes\",\"max\":%zu,\"actual\":%zu}}}]}",
+                     ex->p.max_response_bytes, ex->p.max_response_bytes, ex->bytes);
+}
+
 void tq_exec_write_response(tq_exec *ex, tq_strbuf *b)
 {
+    if (ex->too_large) {
+        write_too_large(ex, b);
+        return;
+    }
     tq_strbuf_putc(b, '{');
     if (ex->errors != NULL) {
         tq_strbuf_lit(b, "\"errors\":[");

@@ -12,6 +12,12 @@
  * Variable usages, fragment spreads and the fragments an operation reaches are
  * computed in graphql-js's order (a LIFO worklist, not document order) because errors
  * are reported in it.
+ *
+ * Bounds: names are found through maps wherever a client chooses how many there are
+ * (arguments, directives, variables, definitions in the document), so each rule is
+ * linear in the document. What is not - each operation's fragments and variable uses,
+ * over a document with many operations sharing many fragments - spends from the
+ * validation's budget (tq_vspend).
  */
 #include <string.h>
 
@@ -88,6 +94,8 @@ typedef struct walk {
     sel_list cycle_path;
     uint32_t noperations;
     bool doc_has_type_system;
+    tq_map doc_directives; /* name -> the last directive definition of the document */
+    tq_map doc_types;      /* names of the types the document defines (not extensions) */
 } walk;
 
 /* getRecursivelyReferencedFragments */
@@ -104,8 +112,10 @@ static const frag_list *reached_fragments(walk *w, const tq_gql_operation *op)
     tq_map collected = {0};
     set_stack todo = {0};
     TQ_VEC_PUSH(v->ar, todo.items, todo.n, todo.cap, &op->selection_set);
-    while (todo.n > 0) {
+    while (todo.n > 0 && tq_vspend(v, 1)) {
         const sel_list *spreads = fragment_spreads(v, &w->spreads, todo.items[--todo.n]);
+        if (!tq_vspend(v, spreads->n))
+            break;
         for (uint32_t i = 0; i < spreads->n; i++) {
             if (!tq_vset_add(v->ar, &collected, spreads->items[i]->name))
                 continue;
@@ -240,6 +250,8 @@ static usage_list recursive_usages(walk *w, const tq_gql_operation *op)
     const frag_list *frags = reached_fragments(w, op);
     for (uint32_t f = 0; f < frags->n; f++) {
         const usage_list *u = usages_of(w, frags->items[f], NULL, frags->items[f]);
+        if (!tq_vspend(w->v, u->n))
+            break;
         for (uint32_t i = 0; i < u->n; i++)
             TQ_VEC_PUSH(w->v->ar, all.items, all.n, all.cap, u->items[i]);
     }
@@ -269,17 +281,13 @@ static uint32_t location_bits(const tq_gql_directive_def *dd)
 static dir_info directive_info(walk *w, tq_str name)
 {
     dir_info info = {0};
-    if (w->doc_has_type_system) {
-        const tq_gql_document *doc = w->v->doc;
-        for (uint32_t i = doc->count; i-- > 0;) {
-            if (doc->defs[i].kind == TQ_GQL_DEF_DIRECTIVE && tq_str_equal(doc->defs[i].u.directive.name, name)) {
-                info.known = true;
-                info.dd = &doc->defs[i].u.directive;
-                info.locations = location_bits(info.dd);
-                info.repeatable = info.dd->repeatable;
-                return info;
-            }
-        }
+    const tq_gql_directive_def *dd = tq_vmap_get_name(&w->doc_directives, name);
+    if (dd != NULL) {
+        info.known = true;
+        info.dd = dd;
+        info.locations = location_bits(info.dd);
+        info.repeatable = info.dd->repeatable;
+        return info;
     }
     info.sd = tq_schema_find_directive(w->v->schema, name.s, name.len);
     if (info.sd != NULL) {
@@ -290,10 +298,13 @@ static dir_info directive_info(walk *w, tq_str name)
     return info;
 }
 
-static bool directive_has_arg(const dir_info *info, tq_str name)
+static bool directive_has_arg(tq_vctx *v, const dir_info *info, tq_str name)
 {
     if (info->sd != NULL)
         return find_arg(info->sd->args, info->sd->nargs, name) != NULL;
+    /* a directive defined in the document (not executable: already an error) */
+    if (!tq_vspend(v, info->dd->nargs))
+        return true;
     for (uint32_t i = 0; i < info->dd->nargs; i++)
         if (tq_str_equal(info->dd->args[i].name, name))
             return true;
@@ -311,44 +322,97 @@ static bool args_have(const tq_gql_argument *args, uint32_t n, const char *name)
     return false;
 }
 
-/* UniqueArgumentNames: one error per repeated name, at every occurrence, in the order
- * the names first appear. */
-static void unique_argument_names(tq_vctx *v, const tq_gql_argument *args, uint32_t n)
+/* Names and locations, for the rules on repeated names. */
+typedef struct named_loc {
+    tq_str name;
+    tq_gql_loc loc;
+} named_loc;
+
+typedef struct repeated {
+    tq_gql_loc *locs;
+    uint32_t n, cap;
+} repeated;
+
+/* One error per repeated name, at every occurrence, in the order the names first
+ * appear (UniqueArgumentNames, UniqueVariableNames): "There can be only one <what> named
+ * "<sigil><name>"." Few names are compared pairwise, many go through a map. */
+static void repeated_names(tq_vctx *v, const named_loc *items, uint32_t n, const char *what, const char *sigil)
 {
-    for (uint32_t i = 0; i < n && !v->stopped; i++) {
-        bool seen_before = false;
-        for (uint32_t j = 0; j < i && !seen_before; j++)
-            seen_before = tq_str_equal(args[j].name, args[i].name);
-        if (seen_before)
-            continue;
-        tq_gql_loc *locs = NULL;
-        uint32_t nlocs = 0, cap = 0;
-        for (uint32_t j = i; j < n; j++)
-            if (tq_str_equal(args[j].name, args[i].name))
-                TQ_VEC_PUSH(v->ar, locs, nlocs, cap, args[j].loc);
-        if (nlocs > 1)
-            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one argument named \"%s\".", args[i].name.s), locs,
-                       nlocs);
+    if (n < 2)
+        return;
+    repeated *groups = tq_arena_calloc(v->ar, n, sizeof(*groups));
+    uint32_t *group_of = tq_arena_alloc(v->ar, n * sizeof(*group_of));
+    uint32_t ngroups = 0;
+    tq_map first = {0}; /* name -> 1 + its group */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t g = ngroups;
+        if (n <= 8) {
+            for (uint32_t j = 0; j < i && g == ngroups; j++)
+                if (tq_str_equal(items[j].name, items[i].name))
+                    g = group_of[j];
+        } else {
+            bool existed;
+            void **slot = tq_vmap_slot(v->ar, &first, items[i].name.s, items[i].name.len, &existed);
+            if (existed)
+                g = (uint32_t)(uintptr_t)*slot - 1;
+            else
+                *slot = (void *)(uintptr_t)(ngroups + 1);
+        }
+        if (g == ngroups)
+            ngroups++;
+        group_of[i] = g;
+        TQ_VEC_PUSH(v->ar, groups[g].locs, groups[g].n, groups[g].cap, items[i].loc);
+    }
+    for (uint32_t g = 0, i = 0; g < ngroups && !v->stopped; g++) {
+        while (group_of[i] != g)
+            i++; /* the group's first item: groups are numbered in order of first appearance */
+        if (groups[g].n > 1)
+            tq_vreport(
+                v, tq_arena_sprintf(v->ar, "There can be only one %s named \"%s%s\".", what, sigil, items[i].name.s),
+                groups[g].locs, groups[g].n);
     }
 }
 
-/* UniqueDirectivesPerLocation, applied when the node carrying the directives is entered. */
+/* UniqueArgumentNames */
+static void unique_argument_names(tq_vctx *v, const tq_gql_argument *args, uint32_t n)
+{
+    if (n < 2)
+        return;
+    named_loc *items = tq_arena_alloc(v->ar, n * sizeof(*items));
+    for (uint32_t i = 0; i < n; i++)
+        items[i] = (named_loc){args[i].name, args[i].loc};
+    repeated_names(v, items, n, "argument", "");
+}
+
+/* UniqueDirectivesPerLocation, applied when the node carrying the directives is entered:
+ * each repetition of a known, non-repeatable directive with its first occurrence. */
 static void unique_directives(walk *w, const tq_gql_directive *dirs, uint32_t n)
 {
+    tq_map first = {0}; /* many directives: name -> 1 + its first occurrence */
     for (uint32_t i = 0; i < n && !w->v->stopped; i++) {
+        uint32_t j = i;
+        if (n <= 8) {
+            for (uint32_t k = 0; k < i && j == i; k++)
+                if (tq_str_equal(dirs[k].name, dirs[i].name))
+                    j = k;
+        } else {
+            bool existed;
+            void **slot = tq_vmap_slot(w->v->ar, &first, dirs[i].name.s, dirs[i].name.len, &existed);
+            if (existed)
+                j = (uint32_t)(uintptr_t)*slot - 1;
+            else
+                *slot = (void *)(uintptr_t)(i + 1);
+        }
+        if (j == i)
+            continue;
         dir_info info = directive_info(w, dirs[i].name);
         if (!info.known || info.repeatable)
             continue;
-        for (uint32_t j = 0; j < i; j++) {
-            if (tq_str_equal(dirs[j].name, dirs[i].name)) {
-                tq_gql_loc locs[2] = {dirs[j].loc, dirs[i].loc};
-                tq_vreport(w->v,
-                           tq_arena_sprintf(w->v->ar, "The directive \"@%s\" can only be used once at this location.",
-                                            dirs[i].name.s),
-                           locs, 2);
-                break;
-            }
-        }
+        tq_gql_loc locs[2] = {dirs[j].loc, dirs[i].loc};
+        tq_vreport(
+            w->v,
+            tq_arena_sprintf(w->v->ar, "The directive \"@%s\" can only be used once at this location.", dirs[i].name.s),
+            locs, 2);
     }
 }
 
@@ -366,6 +430,8 @@ static void provided_directive_args(walk *w, const tq_gql_directive *d, const di
         }
         return;
     }
+    if (!tq_vspend(v, (uint64_t)info->dd->nargs * d->nargs))
+        return;
     for (uint32_t i = 0; i < info->dd->nargs; i++) {
         const tq_gql_input_value_def *a = &info->dd->args[i];
         if (a->type->kind == TQ_GQL_TYPE_NON_NULL && a->default_value == NULL && !args_have(d->args, d->nargs, a->name.s))
@@ -386,7 +452,7 @@ static void visit_directive(walk *w, const tq_gql_directive *d, tq_directive_loc
         tq_vreport1(v, d->loc, "Directive \"@%s\" may not be used on %s.", d->name.s, tq_directive_location_name(where));
     /* KnownArgumentNames (on directives) */
     for (uint32_t i = 0; info.known && i < d->nargs; i++)
-        if (!directive_has_arg(&info, d->args[i].name))
+        if (!directive_has_arg(v, &info, d->args[i].name))
             tq_vreport1(v, d->args[i].loc, "Unknown argument \"%s\" on directive \"@%s\".", d->args[i].name.s, d->name.s);
     unique_argument_names(v, d->args, d->nargs);
     /* ValuesOfCorrectType inside, typed as TypeInfo types them */
@@ -413,15 +479,7 @@ static void visit_directives(walk *w, const tq_gql_directive *dirs, uint32_t n, 
 
 static bool document_defines_type(walk *w, tq_str name)
 {
-    if (!w->doc_has_type_system)
-        return false;
-    for (uint32_t i = 0; i < w->v->doc->count; i++) {
-        const tq_gql_definition *d = &w->v->doc->defs[i];
-        if (d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && !d->extension &&
-            tq_str_equal(d->u.type.name, name))
-            return true;
-    }
-    return false;
+    return tq_vmap_get_name(&w->doc_types, name) != NULL;
 }
 
 /* KnownTypeNames */
@@ -578,6 +636,7 @@ typedef struct field_group {
 typedef struct group_list {
     field_group *items;
     uint32_t n, cap;
+    tq_map keys; /* response key -> 1 + index in items */
 } group_list;
 
 /* @skip(if: true) and @include(if: false) written as literals exclude; variables are
@@ -634,15 +693,14 @@ static void collect_root_fields(tq_vctx *v, const tq_gql_selection_set *set, con
             continue;
         }
         tq_str key = sel->alias.len ? sel->alias : sel->name;
-        field_group *g = NULL;
-        for (uint32_t k = 0; k < out->n && g == NULL; k++)
-            if (tq_str_equal(out->items[k].key, key))
-                g = &out->items[k];
-        if (g == NULL) {
+        bool existed;
+        void **slot = tq_vmap_slot(v->ar, &out->keys, key.s, key.len, &existed);
+        if (!existed) {
             field_group fresh = {key, NULL, 0, 0, sel->name.len >= 2 && sel->name.s[0] == '_' && sel->name.s[1] == '_'};
             TQ_VEC_PUSH(v->ar, out->items, out->n, out->cap, fresh);
-            g = &out->items[out->n - 1];
+            *slot = (void *)(uintptr_t)out->n;
         }
+        field_group *g = &out->items[(uintptr_t)*slot - 1];
         TQ_VEC_PUSH(v->ar, g->locs, g->n, g->cap, sel->loc);
     }
 }
@@ -673,20 +731,12 @@ static void single_field_subscription(tq_vctx *v, const tq_gql_operation *op)
 
 static void unique_variable_names(tq_vctx *v, const tq_gql_operation *op)
 {
-    for (uint32_t i = 0; i < op->nvars && !v->stopped; i++) {
-        bool seen_before = false;
-        for (uint32_t j = 0; j < i && !seen_before; j++)
-            seen_before = tq_str_equal(op->vars[j].name, op->vars[i].name);
-        if (seen_before)
-            continue;
-        tq_gql_loc *locs = NULL;
-        uint32_t n = 0, cap = 0;
-        for (uint32_t j = i; j < op->nvars; j++)
-            if (tq_str_equal(op->vars[j].name, op->vars[i].name))
-                TQ_VEC_PUSH(v->ar, locs, n, cap, op->vars[j].name_loc);
-        if (n > 1)
-            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one variable named \"$%s\".", op->vars[i].name.s), locs, n);
-    }
+    if (op->nvars < 2)
+        return;
+    named_loc *items = tq_arena_alloc(v->ar, op->nvars * sizeof(*items));
+    for (uint32_t i = 0; i < op->nvars; i++)
+        items[i] = (named_loc){op->vars[i].name, op->vars[i].name_loc};
+    repeated_names(v, items, op->nvars, "variable", "$");
 }
 
 static void visit_variable_definition(walk *w, const tq_gql_variable_def *vd)
@@ -707,13 +757,15 @@ static void visit_variable_definition(walk *w, const tq_gql_variable_def *vd)
     visit_directives(w, vd->directives, vd->ndirectives, TQ_DLOC_VARIABLE_DEFINITION, NULL);
 }
 
-/* The last definition of the name, as graphql-js's maps keep it. */
-static const tq_gql_variable_def *variable_named(const tq_gql_operation *op, tq_str name)
+/* The operation's variable definitions by name: the last of a name, as graphql-js's maps
+ * keep it. */
+static tq_map variables_by_name(tq_vctx *v, const tq_gql_operation *op)
 {
-    for (uint32_t i = op->nvars; i-- > 0;)
-        if (tq_str_equal(op->vars[i].name, name))
-            return &op->vars[i];
-    return NULL;
+    tq_map m = {0};
+    bool existed;
+    for (uint32_t i = 0; i < op->nvars; i++)
+        *tq_vmap_slot(v->ar, &m, op->vars[i].name.s, op->vars[i].name.len, &existed) = (void *)&op->vars[i];
+    return m;
 }
 
 static bool sub_type_of(const tq_type_ref *sub, const tq_type_ref *super)
@@ -751,9 +803,12 @@ static void check_variable_usages(walk *w, const tq_gql_definition *def)
     tq_vctx *v = w->v;
     const tq_gql_operation *op = &def->u.operation;
     usage_list all = recursive_usages(w, op);
+    tq_map defined = variables_by_name(v, op), used = {0};
+    for (uint32_t i = 0; i < all.n; i++)
+        tq_vset_add(v->ar, &used, all.items[i].var->u.str);
 
     for (uint32_t i = 0; i < all.n && !v->stopped; i++) {
-        if (variable_named(op, all.items[i].var->u.str) != NULL)
+        if (tq_vmap_get_name(&defined, all.items[i].var->u.str) != NULL)
             continue;
         tq_gql_loc locs[2] = {all.items[i].var->loc, def->loc};
         const char *msg = op->name.len
@@ -763,10 +818,7 @@ static void check_variable_usages(walk *w, const tq_gql_definition *def)
         tq_vreport(v, msg, locs, 2);
     }
     for (uint32_t i = 0; i < op->nvars && !v->stopped; i++) {
-        bool used = false;
-        for (uint32_t j = 0; j < all.n && !used; j++)
-            used = tq_str_equal(all.items[j].var->u.str, op->vars[i].name);
-        if (used)
+        if (tq_vmap_get_name(&used, op->vars[i].name) != NULL)
             continue;
         if (op->name.len)
             tq_vreport1(v, op->vars[i].loc, "Variable \"$%s\" is never used in operation \"%s\".", op->vars[i].name.s,
@@ -776,7 +828,7 @@ static void check_variable_usages(walk *w, const tq_gql_definition *def)
     }
     for (uint32_t i = 0; i < all.n && !v->stopped; i++) {
         const var_usage *u = &all.items[i];
-        const tq_gql_variable_def *vd = variable_named(op, u->var->u.str);
+        const tq_gql_variable_def *vd = tq_vmap_get_name(&defined, u->var->u.str);
         if (vd == NULL || u->type == NULL)
             continue;
         const tq_type_ref *var_type = tq_vtype_from_ast(v, vd->type);
@@ -905,6 +957,12 @@ static void executable_definitions(walk *w)
         if (is_executable(d))
             continue;
         w->doc_has_type_system = true;
+        bool existed;
+        if (d->kind == TQ_GQL_DEF_DIRECTIVE) /* the last of a name wins */
+            *tq_vmap_slot(w->v->ar, &w->doc_directives, d->u.directive.name.s, d->u.directive.name.len,
+                          &existed) = (void *)&d->u.directive;
+        else if (d->kind >= TQ_GQL_DEF_SCALAR && d->kind <= TQ_GQL_DEF_INPUT_OBJECT && !d->extension)
+            tq_vset_add(w->v->ar, &w->doc_types, d->u.type.name);
         if (d->kind == TQ_GQL_DEF_SCHEMA)
             tq_vreport1(w->v, d->loc, "The schema definition is not executable.");
         else
@@ -923,6 +981,8 @@ static void unused_fragments(walk *w)
         if (doc->defs[i].kind != TQ_GQL_DEF_OPERATION)
             continue;
         const frag_list *reached = reached_fragments(w, &doc->defs[i].u.operation);
+        if (!tq_vspend(v, reached->n))
+            return;
         for (uint32_t k = 0; k < reached->n; k++)
             tq_vset_add(v->ar, &used, reached->items[k]->name);
     }
@@ -989,6 +1049,11 @@ static void index_fragments(tq_vctx *v)
 
 tq_validation_result tq_validate(const tq_schema *schema, const tq_gql_document *doc, tq_arena *a)
 {
+    return tq_validate_with(schema, doc, a, 0);
+}
+
+tq_validation_result tq_validate_with(const tq_schema *schema, const tq_gql_document *doc, tq_arena *a, unsigned flags)
+{
     tq_vctx v;
     memset(&v, 0, sizeof(v));
     v.schema = schema;
@@ -997,6 +1062,7 @@ tq_validation_result tq_validate(const tq_schema *schema, const tq_gql_document 
     memset(v.scalar_known, -1, sizeof(v.scalar_known));
     init_meta_fields(&v);
     index_fragments(&v);
+    v.overlap_clean = !(flags & TQ_VALIDATE_NO_OVERLAP_PROOF) && tq_voverlap_prove(&v);
 
     walk w;
     memset(&w, 0, sizeof(w));
@@ -1013,6 +1079,6 @@ tq_validation_result tq_validate(const tq_schema *schema, const tq_gql_document 
     }
     unused_fragments(&w);
 
-    tq_validation_result r = {v.errors, v.nerrors};
+    tq_validation_result r = {v.errors, v.nerrors, v.steps, v.overlap_clean};
     return r;
 }

@@ -53,7 +53,10 @@ typedef struct tq_vctx {
     tq_arena *ar;
     tq_validation_error *errors;
     uint32_t nerrors, caperrors;
-    bool stopped;                     /* error limit reached: report nothing more */
+    bool stopped;                     /* error limit or step budget reached: report nothing more */
+    uint64_t steps;                   /* work spent where rules could be worse than linear (tq_vspend) */
+    bool exhausted;                   /* steps passed TQ_VALIDATE_MAX_STEPS: validation was aborted */
+    bool overlap_clean;               /* proven: no two fields of the document can conflict (tq_voverlap_prove) */
     tq_map fragments;                 /* name -> the (last) fragment definition of that name */
     tq_schema_field typename_field;   /* the meta-fields, typed with this schema's types */
     tq_schema_field schema_field, type_field;
@@ -63,6 +66,11 @@ typedef struct tq_vctx {
 } tq_vctx;
 
 void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_t nlocs);
+
+/* Spends n steps of the validation's budget. Past TQ_VALIDATE_MAX_STEPS validation is
+ * aborted with one error saying so (as graphql-js aborts at its error limit): the
+ * rules see v->stopped and return. False once the budget is spent. */
+bool tq_vspend(tq_vctx *v, uint64_t n);
 void tq_vreport1(tq_vctx *v, tq_gql_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* graphql-js's getFragment: the last definition of that name wins; NULL when none. */
@@ -106,8 +114,16 @@ const char *tq_vvalue_text(tq_vctx *v, const tq_gql_value *val);
 
 /* ---- rules in other files ---- */
 
-/* OverlappingFieldsCanBeMerged for one selection set (validate_overlap.c). */
+/* OverlappingFieldsCanBeMerged for one selection set (validate_overlap.c): nothing to do
+ * once v->overlap_clean. */
 void tq_voverlap_check(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set);
+/* Whether no two fields of the document can conflict, proven in about linear time
+ * (validate_overlap_fast.c); false when it cannot be shown cheaply, and then
+ * tq_voverlap_check looks for the conflicts as graphql-js does. */
+bool tq_voverlap_prove(tq_vctx *v);
+/* graphql-js's comparison of two fields' arguments (validate_overlap.c), linear in their
+ * size (plus sorting input objects); adds the values compared to *work. */
+bool tq_vsame_arguments(tq_vctx *v, const tq_gql_selection *f1, const tq_gql_selection *f2, uint64_t *work);
 
 /* ValuesOfCorrectType and UniqueInputFieldNames for one value in a position of type
  * loc_type (NULL: unknown position), with TypeInfo's view of lists and objects

@@ -9,7 +9,14 @@
  * compared field-map to field-map, each pair of fragments compared once per
  * "mutually exclusive" flavour for the whole document, and sub-selections compared
  * only between two fields of the same response name.
+ *
+ * That search is quadratic at worst (a thousand same-named fields make half a million
+ * pairs; two thousand fragments spread side by side, two million), so it runs only when
+ * validate_overlap_fast.c could not prove in linear time that nothing conflicts, and every
+ * comparison spends a step of the validation's budget (tq_vspend): past it, validation
+ * stops with an error rather than spinning.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "validate_internal.h"
@@ -56,7 +63,17 @@ typedef struct conflict_list {
 struct tq_voverlap {
     tq_map maps;                    /* selection set -> fieldmap */
     tq_map compared_pairs;          /* fragment name -> tq_map of fragment name -> 1 + mutually exclusive */
+    const conflict_list *found;     /* the conflicts of the selection set being checked */
+    uint32_t room;                  /* how many of them can still be reported (the error limit) */
 };
+
+/* The search stops when the budget is spent, or when it has found as many conflicts as
+ * the error limit lets validation report (the later ones would never be seen: the
+ * result is the same). */
+static bool done(tq_vctx *v)
+{
+    return v->exhausted || v->overlap->found->n >= v->overlap->room;
+}
 
 /* ---- field maps ---- */
 
@@ -169,46 +186,54 @@ static bool fields_compared_with(tq_vctx *v, fieldmap *m, tq_str name, bool excl
 
 /* ---- comparing ---- */
 
-static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b);
+static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b, uint64_t *work);
 
-/* graphql-js compares print(sortValueNode(value)): object fields in name order. */
-static void sorted_fields(const tq_gql_value *obj, const tq_gql_object_field **out)
+typedef struct sorted_field {
+    const tq_gql_object_field *f;
+    uint32_t index; /* equal names keep their written order */
+} sorted_field;
+
+static int compare_fields(const void *pa, const void *pb)
 {
-    uint32_t n = obj->u.object.count;
-    for (uint32_t i = 0; i < n; i++) {
-        const tq_gql_object_field *f = &obj->u.object.fields[i];
-        uint32_t j = i;
-        while (j > 0) {
-            tq_str p = out[j - 1]->name, q = f->name;
-            uint32_t m = p.len < q.len ? p.len : q.len;
-            int c = memcmp(p.s, q.s, m);
-            if (c < 0 || (c == 0 && p.len <= q.len))
-                break;
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = f;
-    }
+    const sorted_field *a = pa, *b = pb;
+    tq_str p = a->f->name, q = b->f->name;
+    uint32_t m = p.len < q.len ? p.len : q.len;
+    int c = memcmp(p.s, q.s, m);
+    if (c != 0)
+        return c;
+    if (p.len != q.len)
+        return p.len < q.len ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
-static bool objects_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b)
+/* graphql-js compares print(sortValueNode(value)): object fields in name order. */
+static void sorted_fields(const tq_gql_value *obj, sorted_field *out)
+{
+    uint32_t n = obj->u.object.count;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = (sorted_field){&obj->u.object.fields[i], i};
+    qsort(out, n, sizeof(*out), compare_fields);
+}
+
+static bool objects_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b, uint64_t *work)
 {
     uint32_t n = a->u.object.count;
     if (n != b->u.object.count)
         return false;
     if (n == 0)
         return true;
-    const tq_gql_object_field **fa = tq_arena_alloc(v->ar, 2 * n * sizeof(*fa)), **fb = fa + n;
+    sorted_field *fa = tq_arena_alloc(v->ar, 2 * n * sizeof(*fa)), *fb = fa + n;
     sorted_fields(a, fa);
     sorted_fields(b, fb);
     for (uint32_t i = 0; i < n; i++)
-        if (!tq_str_equal(fa[i]->name, fb[i]->name) || !values_equal(v, fa[i]->value, fb[i]->value))
+        if (!tq_str_equal(fa[i].f->name, fb[i].f->name) || !values_equal(v, fa[i].f->value, fb[i].f->value, work))
             return false;
     return true;
 }
 
-static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b)
+static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *b, uint64_t *work)
 {
+    ++*work;
     if (a->kind != b->kind)
         return false;
     switch (a->kind) {
@@ -222,26 +247,40 @@ static bool values_equal(tq_vctx *v, const tq_gql_value *a, const tq_gql_value *
         if (a->u.list.count != b->u.list.count)
             return false;
         for (uint32_t i = 0; i < a->u.list.count; i++)
-            if (!values_equal(v, a->u.list.items[i], b->u.list.items[i]))
+            if (!values_equal(v, a->u.list.items[i], b->u.list.items[i], work))
                 return false;
         return true;
     case TQ_GQL_VALUE_OBJECT:
-        return objects_equal(v, a, b);
+        *work += a->u.object.count; /* the sort */
+        return objects_equal(v, a, b, work);
     default:
         return tq_str_equal(a->u.str, b->u.str);
     }
 }
 
-static bool same_arguments(tq_vctx *v, const tq_gql_selection *f1, const tq_gql_selection *f2)
+/* Fields with more arguments than this find them through a map (linear, not quadratic). */
+#define ARGS_MAP_FROM 8
+
+bool tq_vsame_arguments(tq_vctx *v, const tq_gql_selection *f1, const tq_gql_selection *f2, uint64_t *work)
 {
     if (f1->nargs != f2->nargs)
         return false;
+    tq_map last = {0}; /* f2's arguments by name: the last of a repeated name, like a Map */
+    *work += f2->nargs;
+    if (f2->nargs > ARGS_MAP_FROM) {
+        tq_map_init(&last, v->ar);
+        for (uint32_t j = 0; j < f2->nargs; j++)
+            tq_map_put(&last, f2->args[j].name.s, f2->args[j].name.len, f2->args[j].value);
+    }
     for (uint32_t i = 0; i < f1->nargs; i++) {
         const tq_gql_value *other = NULL;
-        for (uint32_t j = 0; j < f2->nargs; j++) /* the last of a repeated name, like a Map */
-            if (tq_str_equal(f2->args[j].name, f1->args[i].name))
-                other = f2->args[j].value;
-        if (other == NULL || !values_equal(v, f1->args[i].value, other))
+        if (f2->nargs > ARGS_MAP_FROM)
+            other = tq_map_get(&last, f1->args[i].name.s, f1->args[i].name.len);
+        else
+            for (uint32_t j = 0; j < f2->nargs; j++)
+                if (tq_str_equal(f2->args[j].name, f1->args[i].name))
+                    other = f2->args[j].value;
+        if (other == NULL || !values_equal(v, f1->args[i].value, other, work))
             return false;
     }
     return true;
@@ -290,12 +329,12 @@ static conflict_list sub_selection_conflicts(tq_vctx *v, bool exclusive, const t
     conflict_list out = {0};
     fieldmap *m1 = fields_of(v, p1, s1), *m2 = fields_of(v, p2, s2);
     collect_between(v, &out, exclusive, m1, m2);
-    for (uint32_t i = 0; i < m2->nfragments; i++)
+    for (uint32_t i = 0; i < m2->nfragments && !done(v); i++)
         collect_fields_and_fragment(v, &out, exclusive, m1, m2->fragments[i]);
-    for (uint32_t i = 0; i < m1->nfragments; i++)
+    for (uint32_t i = 0; i < m1->nfragments && !done(v); i++)
         collect_fields_and_fragment(v, &out, exclusive, m2, m1->fragments[i]);
-    for (uint32_t i = 0; i < m1->nfragments; i++)
-        for (uint32_t j = 0; j < m2->nfragments; j++)
+    for (uint32_t i = 0; i < m1->nfragments && !done(v); i++)
+        for (uint32_t j = 0; j < m2->nfragments && !done(v); j++)
             collect_between_fragments(v, &out, exclusive, m1->fragments[i], m2->fragments[j]);
     return out;
 }
@@ -329,6 +368,8 @@ static void add_subfield_conflict(tq_vctx *v, conflict_list *out, tq_str respons
 static void find_conflict(tq_vctx *v, conflict_list *out, bool parents_exclusive, tq_str response_name,
                           const ofield *f1, const ofield *f2)
 {
+    if (done(v) || !tq_vspend(v, 1))
+        return;
     bool exclusive = parents_exclusive || (f1->parent != f2->parent && is_object(f1->parent) && is_object(f2->parent));
     const tq_gql_selection *n1 = f1->node, *n2 = f2->node;
 
@@ -338,7 +379,11 @@ static void find_conflict(tq_vctx *v, conflict_list *out, bool parents_exclusive
                          tq_arena_sprintf(v->ar, "\"%s\" and \"%s\" are different fields", n1->name.s, n2->name.s), n1, n2);
             return;
         }
-        if (!same_arguments(v, n1, n2)) {
+        uint64_t work = 0;
+        bool same = tq_vsame_arguments(v, n1, n2, &work);
+        if (!tq_vspend(v, work))
+            return;
+        if (!same) {
             add_conflict(v, out, response_name, "they have differing arguments", n1, n2);
             return;
         }
@@ -362,10 +407,10 @@ static void find_conflict(tq_vctx *v, conflict_list *out, bool parents_exclusive
 /* collectConflictsWithin */
 static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m)
 {
-    for (uint32_t g = 0; g < m->ngroups; g++) {
+    for (uint32_t g = 0; g < m->ngroups && !done(v); g++) {
         const ogroup *grp = m->groups[g];
-        for (uint32_t i = 0; i < grp->n; i++)
-            for (uint32_t j = i + 1; j < grp->n; j++)
+        for (uint32_t i = 0; i < grp->n && !done(v); i++)
+            for (uint32_t j = i + 1; j < grp->n && !done(v); j++)
                 find_conflict(v, out, false, grp->response_name, &grp->items[i], &grp->items[j]);
     }
 }
@@ -373,12 +418,12 @@ static void collect_within(tq_vctx *v, conflict_list *out, const fieldmap *m)
 /* collectConflictsBetween */
 static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, const fieldmap *m1, const fieldmap *m2)
 {
-    for (uint32_t g = 0; g < m1->ngroups; g++) {
+    for (uint32_t g = 0; g < m1->ngroups && !done(v) && tq_vspend(v, 1); g++) {
         const ogroup *g1 = m1->groups[g], *g2 = group_named(m2, g1->response_name);
         if (g2 == NULL)
             continue;
-        for (uint32_t i = 0; i < g1->n; i++)
-            for (uint32_t j = 0; j < g2->n; j++)
+        for (uint32_t i = 0; i < g1->n && !done(v); i++)
+            for (uint32_t j = 0; j < g2->n && !done(v); j++)
                 find_conflict(v, out, exclusive, g1->response_name, &g1->items[i], &g2->items[j]);
     }
 }
@@ -387,7 +432,7 @@ static void collect_between(tq_vctx *v, conflict_list *out, bool exclusive, cons
 static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exclusive, fieldmap *m,
                                         tq_str fragment_name)
 {
-    if (m->ngroups == 0 || fields_compared_with(v, m, fragment_name, exclusive))
+    if (done(v) || !tq_vspend(v, 1) || m->ngroups == 0 || fields_compared_with(v, m, fragment_name, exclusive))
         return;
     const tq_gql_fragment *f = tq_vfragment_named(v, fragment_name);
     if (f == NULL)
@@ -396,7 +441,7 @@ static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exc
     if (m == m2)
         return;
     collect_between(v, out, exclusive, m, m2);
-    for (uint32_t i = 0; i < m2->nfragments; i++) {
+    for (uint32_t i = 0; i < m2->nfragments && !done(v); i++) {
         tq_str referenced = m2->fragments[i];
         if (pair_compared(v, referenced, fragment_name, exclusive))
             continue;
@@ -408,7 +453,7 @@ static void collect_fields_and_fragment(tq_vctx *v, conflict_list *out, bool exc
 /* collectConflictsBetweenFragments */
 static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclusive, tq_str name1, tq_str name2)
 {
-    if (tq_str_equal(name1, name2) || pair_compared(v, name1, name2, exclusive))
+    if (done(v) || !tq_vspend(v, 1) || tq_str_equal(name1, name2) || pair_compared(v, name1, name2, exclusive))
         return;
     pair_add(v, name1, name2, exclusive);
     const tq_gql_fragment *f1 = tq_vfragment_named(v, name1), *f2 = tq_vfragment_named(v, name2);
@@ -416,22 +461,26 @@ static void collect_between_fragments(tq_vctx *v, conflict_list *out, bool exclu
         return;
     const fieldmap *m1 = fields_of_fragment(v, f1), *m2 = fields_of_fragment(v, f2);
     collect_between(v, out, exclusive, m1, m2);
-    for (uint32_t i = 0; i < m2->nfragments; i++)
+    for (uint32_t i = 0; i < m2->nfragments && !done(v); i++)
         collect_between_fragments(v, out, exclusive, name1, m2->fragments[i]);
-    for (uint32_t i = 0; i < m1->nfragments; i++)
+    for (uint32_t i = 0; i < m1->nfragments && !done(v); i++)
         collect_between_fragments(v, out, exclusive, m1->fragments[i], name2);
 }
 
 void tq_voverlap_check(tq_vctx *v, const tq_schema_type *parent, const tq_gql_selection_set *set)
 {
+    if (v->overlap_clean || v->stopped)
+        return;
     if (v->overlap == NULL)
         v->overlap = tq_arena_calloc(v->ar, 1, sizeof(*v->overlap));
     conflict_list found = {0};
+    v->overlap->found = &found;
+    v->overlap->room = TQ_VALIDATE_MAX_ERRORS - v->nerrors + 1;
     fieldmap *m = fields_of(v, parent, set);
     collect_within(v, &found, m);
-    for (uint32_t i = 0; i < m->nfragments; i++) {
+    for (uint32_t i = 0; i < m->nfragments && !done(v); i++) {
         collect_fields_and_fragment(v, &found, false, m, m->fragments[i]);
-        for (uint32_t j = i + 1; j < m->nfragments; j++)
+        for (uint32_t j = i + 1; j < m->nfragments && !done(v); j++)
             collect_between_fragments(v, &found, false, m->fragments[i], m->fragments[j]);
     }
     for (uint32_t i = 0; i < found.n && !v->stopped; i++) {

@@ -82,6 +82,25 @@ void tq_vreport(tq_vctx *v, const char *message, const tq_gql_loc *locs, uint32_
     push_error(v, message, locs, nlocs);
 }
 
+bool tq_vspend(tq_vctx *v, uint64_t n)
+{
+    if (v->exhausted)
+        return false;
+    v->steps += n;
+    if (v->steps <= TQ_VALIDATE_MAX_STEPS)
+        return true;
+    v->exhausted = true;
+    if (!v->stopped)
+        push_error(v,
+                   tq_arena_sprintf(v->ar,
+                                    "The document is too complex to validate (more than %d steps). Validation "
+                                    "aborted.",
+                                    TQ_VALIDATE_MAX_STEPS),
+                   NULL, 0);
+    v->stopped = true;
+    return false;
+}
+
 void tq_vreport1(tq_vctx *v, tq_gql_loc loc, const char *fmt, ...)
 {
     if (v->stopped)

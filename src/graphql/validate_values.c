@@ -258,6 +258,25 @@ static bool object_has_field(const tq_gql_value *obj, const char *name)
 
 static void visit_value(tq_vctx *v, const tq_gql_value *val, const tq_type_ref *loc_type, bool check_types);
 
+/* The first field of fields[0..n) named like fields[i] (i itself when it is the first):
+ * compared pairwise in small objects, through the map first in large ones (fields are
+ * asked for in order). */
+static uint32_t first_occurrence(tq_vctx *v, const tq_gql_object_field *fields, uint32_t n, uint32_t i, tq_map *first)
+{
+    if (n <= 8) {
+        for (uint32_t j = 0; j < i; j++)
+            if (tq_str_equal(fields[j].name, fields[i].name))
+                return j;
+        return i;
+    }
+    bool existed;
+    void **slot = tq_vmap_slot(v->ar, first, fields[i].name.s, fields[i].name.len, &existed);
+    if (existed)
+        return (uint32_t)(uintptr_t)*slot - 1;
+    *slot = (void *)(uintptr_t)(i + 1);
+    return i;
+}
+
 static void report_missing_fields(tq_vctx *v, const tq_gql_value *obj, const tq_schema_type *it)
 {
     for (uint32_t i = 0; i < it->ninput_fields && !v->stopped; i++) {
@@ -281,18 +300,19 @@ static void visit_object(tq_vctx *v, const tq_gql_value *obj, const tq_type_ref 
     }
     if (it != NULL && it->kind != TQ_TYPE_INPUT_OBJECT)
         it = NULL;
-    for (uint32_t i = 0; i < obj->u.object.count && !v->stopped; i++) {
+    tq_map first = {0}; /* many fields: name -> 1 + its first occurrence */
+    uint32_t n = obj->u.object.count;
+    for (uint32_t i = 0; i < n && !v->stopped; i++) {
         const tq_gql_object_field *f = &obj->u.object.fields[i];
         const tq_input_value *def = it != NULL ? input_field(it, f->name) : NULL;
         if (check_types && def == NULL)
             tq_vreport1(v, f->loc, "Field \"%s\" is not defined by type \"%s\".", f->name.s, it->name);
-        for (uint32_t j = 0; j < i; j++) {
-            if (tq_str_equal(obj->u.object.fields[j].name, f->name)) {
-                tq_gql_loc locs[2] = {obj->u.object.fields[j].loc, f->loc};
-                tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one input field named \"%s\".", f->name.s),
-                           locs, 2);
-                break;
-            }
+        /* UniqueInputFieldNames: a repetition with the first occurrence */
+        uint32_t j = first_occurrence(v, obj->u.object.fields, n, i, &first);
+        if (j < i) {
+            tq_gql_loc locs[2] = {obj->u.object.fields[j].loc, f->loc};
+            tq_vreport(v, tq_arena_sprintf(v->ar, "There can be only one input field named \"%s\".", f->name.s), locs,
+                       2);
         }
         visit_value(v, f->value, def != NULL ? def->type : NULL, check_types);
     }

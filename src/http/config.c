@@ -24,6 +24,7 @@ static long long cores(void)
 }
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}; /* tq_log_level's order */
+static const char *const limit_modes[] = {"enforce", "measure", NULL};            /* tq_limits_mode's order */
 
 const tq_opt tq_server_options[] = {
     {CFG(listen), .name = "listen", .env = "TENANTQL_LISTEN", .type = TQ_OPT_STRING, .metavar = "HOST:PORT",
@@ -119,6 +120,25 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 16384, .min = TQ_RATELIMIT_MIN_KEYS, .max = 16777216,
      .help = "tenant+email pairs the login limit remembers; when full, new pairs are refused until a window "
              "ends (live ones are never forgotten)"},
+    /* the budget: README's "Limits" says why these defaults */
+    {CFG(limits), .name = "limits", .env = "TENANTQL_LIMITS", .type = TQ_OPT_CHOICE, .metavar = "MODE",
+     .choices = limit_modes, .def = TQ_LIMITS_ENFORCE,
+     .help = "`enforce`: an operation over a `--max-*` limit below gets `QUERY_TOO_COMPLEX` and does not run; "
+             "`measure`: it runs, and what it exceeds is logged and counted (see [Limits](#limits))"},
+    {CFG(max_depth), .name = "max-depth", .env = "TENANTQL_MAX_DEPTH", .type = TQ_OPT_INT, .metavar = "N", .def = 15,
+     .min = 1, .max = 1000000,
+     .help = "field nesting of an operation, fragments expanded (GraphiQL's introspection query: 15)"},
+    {CFG(max_fields), .name = "max-fields", .env = "TENANTQL_MAX_FIELDS", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 1000, .min = 1, .max = 1000000000, .help = "field selections of an operation, fragments expanded"},
+    {CFG(max_aliases), .name = "max-aliases", .env = "TENANTQL_MAX_ALIASES", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 30, .min = 0, .max = 1000000000, .help = "aliased field selections of an operation, fragments expanded"},
+    {CFG(max_cost), .name = "max-cost", .env = "TENANTQL_MAX_COST", .type = TQ_OPT_INT, .metavar = "N", .def = 100000,
+     .min = 1, .max = 1000000000000000LL,
+     .help = "1 per field, and a list field's selections times the items it can return (`first`, the `ids` of "
+             "`nodes`, introspection's real sizes)"},
+    {CFG(max_response_bytes), .name = "max-response-bytes", .env = "TENANTQL_MAX_RESPONSE_BYTES", .type = TQ_OPT_BYTES,
+     .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX,
+     .help = "an answer growing past this is replaced by one `QUERY_TOO_COMPLEX` error (in `measure` mode too)"},
     {0},
 };
 

@@ -24,6 +24,7 @@
 #include "graphiql.h"
 #include "internal.h"
 #include "tenantql/api.h"
+#include "tenantql/budget.h"
 #include "tenantql/doc_cache.h"
 #include "tenantql/exec.h"
 #include "tenantql/introspection.h"
@@ -218,9 +219,15 @@ static void on_exec_done(tq_exec *ex, void *data)
     r->exec_done = true;
     if (!r->responded) {
         tq_strbuf b = TQ_STRBUF_INIT;
+        size_t bytes;
+        bool too_large = tq_exec_answer_too_large(ex, &bytes);
+        if (too_large)
+            tq_limits_count_answer_cap(r->server, r->id, bytes);
         tq_exec_write_response(ex, &b);
         int status = 200;
-        if (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY"))
+        /* an answer cut off is that one error, whatever else went wrong meanwhile */
+        if (!too_large &&
+            (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY")))
             status = 503;
         else if (tq_exec_is_request_error(ex) && r->graphql_response)
             status = 400;
@@ -389,6 +396,23 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
     return true;
 }
 
+/* The execution budget, after validation and before anything runs, for cached documents
+ * too (the variables change the cost): the operation is measured with its fragments
+ * expanded (budget.h). Over a limit it gets one QUERY_TOO_COMPLEX error and no data, with
+ * the status of a validation error - unless the server only measures (limits.c). False
+ * after answering. */
+static bool check_budget(tq_request *r, const tq_gql_document *doc, const tq_gql_operation *op, const tq_gql_params *gp)
+{
+    if (op == NULL)
+        return true; /* nothing runs: the request error needs no budget */
+    tq_budget_measure m = tq_budget_measure_operation(r->server->budget, doc, op, gp->variables, &r->arena);
+    tq_strbuf refusal = TQ_STRBUF_INIT;
+    if (tq_limits_admit(r->server, r->id, &m, &refusal))
+        return true;
+    send_document_errors(r, &refusal);
+    return false;
+}
+
 /* The request timeout runs from the first stage that waits (the gate, or the execution). */
 static void start_timeout(tq_request *r)
 {
@@ -454,6 +478,7 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         return;
     tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
                          on_exec_done, r};
+    ep.max_response_bytes = (size_t)r->server->cfg.max_response_bytes;
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
     if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
@@ -462,7 +487,8 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp))
+    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp) ||
+        !check_budget(r, doc, op, gp))
         return;
     admit(r, ex);
 }

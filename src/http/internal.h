@@ -9,16 +9,18 @@
 #include <stdatomic.h>
 
 #include "tenantql/api.h"
-#include "tenantql/schema.h"
+#include "tenantql/budget.h"
+#include "tenantql/doc_cache.h"
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
+#include "tenantql/schema.h"
 #include "tenantql/server.h"
 #include "tenantql/strbuf.h"
-#include "tenantql/doc_cache.h"
 #include "tenantql/token_cache.h"
 #include "tenantql/worker.h"
 
 #define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (server.c) */
+#define TQ_HTTP_LIMITS (TQ_LIMIT_COUNT_ + 1) /* the budget's limits, then the answer cap (limits.c) */
 
 /* Client connections against their cap (accept.c). The counters are shared by the
  * workers; said and said_at belong to the main thread's report. */
@@ -47,6 +49,8 @@ typedef struct tq_server {
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
     tq_client_limits clients;       /* client connections and their cap (accept.c) */
+    tq_budget_schema *budget;       /* the list sizes the execution budget multiplies by */
+    atomic_ulong limits_exceeded[TQ_HTTP_LIMITS][2]; /* by limit and tq_limits_mode (limits.c) */
 } tq_server;
 
 /* The http module's state on one worker (its slot): h2o's context, the listener, the
@@ -91,6 +95,18 @@ void tq_server_count_status(tq_server *s, int status);
 void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b);
 /* Registers /healthz, /readyz and /metrics. */
 void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
+
+/* ---- the execution budget and the answer cap (limits.c) ---- */
+
+/* Whether an operation of this measure may run: true when it is within every limit, or
+ * in measure mode (then what it exceeds is logged and counted); otherwise counts, logs and
+ * writes the QUERY_TOO_COMPLEX answer to refusal ({"errors":[...]}, no data) and returns
+ * false. Any thread. */
+bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_measure *m, tq_strbuf *refusal);
+/* Counts and logs an answer cut off at --max-response-bytes. Any thread. */
+void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t bytes);
+/* Writes tenantql_limit_exceeded_total{limit,mode} in Prometheus text (ops.c's /metrics). */
+void tq_limits_write_metrics(tq_server *s, tq_strbuf *b);
 
 /* Registers the /graphql handler on a path configuration. */
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);

@@ -5,7 +5,8 @@
  *   GET /readyz    200 when the tenant registry is reachable, else 503 (readiness)
  *   GET /metrics   Prometheus text format: per-tenant pool gauges and counters, the
  *                  acquire wait histogram, the global connection count and cap,
- *                  evictions, HTTP answers by status, and the password hashing counters
+ *                  evictions, HTTP answers by status, the password hashing counters, and
+ *                  operations over a limit
  *
  * These paths answer without a token: they reveal tenant names (pool labels) and load,
  * never data, and belong behind the operator's network boundary like any /metrics.
@@ -192,6 +193,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
     write_password_metrics(&b);
+    tq_limits_write_metrics(s, &b);
 
     size_t len;
     char *body = tq_strbuf_detach(&b, &len);

@@ -237,7 +237,7 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
 {
     const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
     s->schema = tq_api_schema_build(sdl->data, sdl->len, err, errlen);
-    if (s->schema == NULL)
+    if (s->schema == NULL || (s->budget = tq_budget_schema_new(s->schema, tq_api_list_sizes, err, errlen)) == NULL)
         return -1;
     tq_jwt_settings js;
     tq_server_jwt_settings(&s->cfg, &js);
@@ -269,6 +269,7 @@ static void unload_parts(tq_server *s)
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);
     tq_graphiql_free(s->graphiql);
+    tq_budget_schema_free(s->budget);
     tq_schema_free(s->schema);
 }
 

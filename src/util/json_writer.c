@@ -46,6 +46,19 @@ void tq_json_write_string(tq_strbuf *b, const char *s, size_t len)
     tq_strbuf_putc(b, '"');
 }
 
+size_t tq_json_string_length(const char *s, size_t len)
+{
+    size_t n = len + 2;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!needs_escape[c])
+            continue;
+        /* two bytes for the short escapes, six for \u00XX */
+        n += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f' ? 1 : 5;
+    }
+    return n;
+}
+
 void tq_json_write_int(tq_strbuf *b, int64_t v)
 {
     char tmp[24];

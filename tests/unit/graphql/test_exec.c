@@ -111,6 +111,7 @@ typedef struct deferred {
 
 static deferred queue[64];
 static int queue_len;
+static size_t answer_cap; /* max_response_bytes of the executions started */
 static char calls[256]; /* the mutation fields in the order they ran */
 
 static void answer_later(tq_field_ctx *fc, tq_value v)
@@ -342,7 +343,7 @@ static run *start(const char *query, const char *variables, const char *operatio
         r->variables = json_loads(variables, 0, &jerr);
         CHECK(r->variables != NULL);
     }
-    tq_exec_params p = {schema, doc, operation, r->variables, NULL, &r->arena, on_done, r};
+    tq_exec_params p = {schema, doc, operation, r->variables, NULL, &r->arena, on_done, r, answer_cap};
     r->ex = tq_exec_create(&p);
     tq_exec_run(r->ex);
     return r;
@@ -609,6 +610,57 @@ static void test_deferred_answers(void)
     free(got);
 }
 
+/* The bytes of a response's data, as the answer cap counts them. */
+static size_t data_bytes(const char *response)
+{
+    return strlen(response) - strlen("{\"data\":}");
+}
+
+static void test_answer_cap(void)
+{
+    /* the cap counts exactly the answer's bytes: at its size it passes, a byte less stops it */
+    const char *q = "{ people { id name age } n: nodes { id ... on Dog { barks } } }";
+    answer_cap = 0;
+    char *full = finish(start(q, NULL, NULL));
+    size_t size = data_bytes(full);
+    answer_cap = size;
+    char *same = finish(start(q, NULL, NULL));
+    CHECK_STR(same, full);
+    answer_cap = size - 1;
+    run *r = start(q, NULL, NULL);
+    size_t counted;
+    CHECK(r->done == 1 && tq_exec_answer_too_large(r->ex, &counted) && counted == size);
+    CHECK(tq_exec_is_request_error(r->ex));
+    char *cut = finish(r);
+    CHECK(strstr(cut, "\"data\"") == NULL);
+    CHECK(strstr(cut, "\"code\":\"QUERY_TOO_COMPLEX\",\"limit\":{\"name\":\"response_bytes\"") != NULL);
+    free(full);
+    free(same);
+    free(cut);
+
+    /* answers arriving after the stop are dropped; on_done runs once, when all are in */
+    answer_cap = 40;
+    r = start("{ a: later(id: \"1\") { name slowName best { slowName } } b: later(id: \"3\") { name } }", NULL, NULL);
+    CHECK(r->done == 0 && queue_len == 2);
+    CHECK(run_one_later()); /* a's object passes the cap: nothing more starts */
+    CHECK(r->done == 0 && queue_len == 1);
+    CHECK(run_one_later());
+    CHECK(r->done == 1 && queue_len == 0 && tq_exec_answer_too_large(r->ex, NULL));
+    cut = finish(r);
+    CHECK(strstr(cut, "QUERY_TOO_COMPLEX") != NULL && strstr(cut, "Ann") == NULL);
+    free(cut);
+
+    /* a mutation stops with the field that passes it: the ones after it never run */
+    calls[0] = '\0';
+    answer_cap = strlen("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}") - 2;
+    r = start("mutation { a: step(name: \"a\") b: step(name: \"b\") c: step(name: \"c\") d: step(name: \"d\") }", NULL,
+              NULL);
+    CHECK(r->done == 1 && tq_exec_answer_too_large(r->ex, NULL));
+    CHECK_STR(calls, "a b c");
+    free(finish(r));
+    answer_cap = 0;
+}
+
 static void test_serial_mutations(void)
 {
     /* each field starts only when the one before has answered */
@@ -670,6 +722,7 @@ int main(void)
     test_skip_include();
     test_fragments_on_abstract_types();
     test_deferred_answers();
+    test_answer_cap();
     test_serial_mutations();
     tq_schema_free(s);
     return TQ_TEST_REPORT();

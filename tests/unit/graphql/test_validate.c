@@ -7,6 +7,7 @@
  * its "Did you mean" suggestions); tests/e2e/validation.test.mjs compares against
  * graphql-js directly on a larger corpus.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "tenantql/arena.h"
@@ -300,7 +301,7 @@ static tq_validation_result validate_text(tq_arena *a, const tq_schema *s, const
     tq_gql_document *doc = tq_gql_parse(a, text, strlen(text), &o, &e);
     if (doc == NULL) {
         fprintf(stderr, "cannot parse \"%s\": %s\n", text, e.message);
-        tq_validation_result none = {NULL, 0};
+        tq_validation_result none = {NULL, 0, 0, false};
         CHECK(doc != NULL);
         return none;
     }
@@ -333,6 +334,186 @@ static void check_case(const tq_schema *s, const validation_case *c)
             tq_test_passed++;
         }
     }
+    tq_arena_free(&a);
+}
+
+/* The proof that no two fields conflict never hides a conflict that graphql-js's search
+ * finds: the same errors with it and without it. */
+static void check_proof_agrees(const tq_schema *s, const char *text)
+{
+    tq_arena a;
+    tq_arena_init(&a, 4096);
+    tq_validation_result with = validate_text(&a, s, text);
+    tq_gql_parse_options o = {.allow_type_system = true};
+    tq_gql_parse_error e;
+    tq_gql_document *doc = tq_gql_parse(&a, text, strlen(text), &o, &e);
+    tq_validation_result without = doc ? tq_validate_with(s, doc, &a, TQ_VALIDATE_NO_OVERLAP_PROOF) : with;
+    bool same = with.count == without.count;
+    for (uint32_t i = 0; same && i < with.count; i++)
+        same = strcmp(with.errors[i].message, without.errors[i].message) == 0 &&
+               with.errors[i].nlocations == without.errors[i].nlocations &&
+               memcmp(with.errors[i].locations, without.errors[i].locations,
+                      with.errors[i].nlocations * sizeof(tq_gql_loc)) == 0;
+    CHECK(same);
+    if (!same)
+        fprintf(stderr, "  the proof changes the errors of: %s\n", text);
+    tq_arena_free(&a);
+}
+
+/* ---- bounds: documents the parser accepts that once cost seconds ---- */
+
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (t->s != NULL && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = (t->cap + (size_t)n + 1) * 2;
+        t->s = realloc(t->s, t->cap);
+    }
+}
+
+/* n fragments spread side by side at the root, fragment i selecting body(i). */
+static char *fragments_at_root(int n, const char *(*body)(int i, int n))
+{
+    text t = {0};
+    put(&t, "{");
+    for (int i = 0; i < n; i++)
+        put(&t, " ...F%d", i);
+    put(&t, " }\n");
+    for (int i = 0; i < n; i++)
+        put(&t, "fragment F%d on Query { %s }\n", i, body(i, n));
+    return t.s;
+}
+
+static const char *typename_body(int i, int n)
+{
+    (void)i, (void)n;
+    return "__typename";
+}
+
+static const char *first_conflicts(int i, int n)
+{
+    (void)n;
+    return i == 0 ? "x: dog { id }" : "x: __typename";
+}
+
+static const char *last_conflicts(int i, int n)
+{
+    return i == n - 1 ? "dog { x: name }" : "dog { x: id }";
+}
+
+static tq_validation_result validate_owned(tq_arena *a, const tq_schema *s, char *doc)
+{
+    tq_validation_result r = validate_text(a, s, doc);
+    free(doc);
+    return r;
+}
+
+static bool gave_up(const tq_validation_result *r)
+{
+    return r->count > 0 && r->count <= TQ_VALIDATE_MAX_ERRORS + 1 &&
+           strstr(r->errors[r->count - 1].message, "too complex to validate") != NULL;
+}
+
+/* Fragments side by side: the proof answers in steps linear in their number. */
+static void test_fragments_at_root(const tq_schema *s)
+{
+    tq_arena a;
+    tq_arena_init(&a, 4096);
+    uint64_t steps[3];
+    for (int k = 0; k < 3; k++) {
+        tq_validation_result r = validate_owned(&a, s, fragments_at_root(500 << k, typename_body));
+        CHECK(r.count == 0 && r.overlap_proven);
+        steps[k] = r.steps;
+    }
+    CHECK(steps[2] <= 4 * steps[0] + 16); /* linear: 4 times the fragments, about 4 times the steps */
+    CHECK(steps[2] < 10 * 2000);
+    /* a conflict with the first: the search stops at the error limit */
+    tq_validation_result r = validate_owned(&a, s, fragments_at_root(2000, first_conflicts));
+    CHECK(!r.overlap_proven && r.count == TQ_VALIDATE_MAX_ERRORS + 1 && r.steps < 10 * 2000);
+    /* a conflict with the last only: the search gives up when its budget is spent */
+    r = validate_owned(&a, s, fragments_at_root(2000, last_conflicts));
+    CHECK(gave_up(&r));
+    CHECK(r.steps > TQ_VALIDATE_MAX_STEPS && r.steps < TQ_VALIDATE_MAX_STEPS + 10000);
+    tq_arena_free(&a);
+}
+
+/* Same-named fields, arguments, directives, variables, input fields by the thousand. */
+static void test_many_names(const tq_schema *s)
+{
+    tq_arena a;
+    tq_arena_init(&a, 4096);
+    text t = {0};
+    put(&t, "{");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " dog { id name }");
+    put(&t, " }");
+    tq_validation_result r = validate_owned(&a, s, t.s);
+    CHECK(r.count == 0 && r.overlap_proven && r.steps < 100);
+
+    t = (text){0};
+    put(&t, "{");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " a: dog { id } a: dog { name }");
+    put(&t, " }");
+    r = validate_owned(&a, s, t.s);
+    CHECK(r.count == 0 && r.overlap_proven);
+
+    t = (text){0};
+    put(&t, "query Q(");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " $v%d: Int", i % 1500);
+    put(&t, ") @once @once { count(n: 1");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " a%d: %d", i % 1500, i);
+    put(&t, ") @skip(if: false)");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " @once");
+    put(&t, " find(filter: { name: \"x\"");
+    for (int i = 0; i < 3000; i++)
+        put(&t, " limit: %d", i);
+    put(&t, " }) { name } }");
+    r = validate_owned(&a, s, t.s);
+    /* repeated variables and arguments first, capped like graphql-js's */
+    CHECK(r.count == TQ_VALIDATE_MAX_ERRORS + 1 && r.steps < 100);
+    tq_arena_free(&a);
+}
+
+/* Fragments nested 16 deep, each spreading the next twice, and a document of many
+ * operations sharing a long chain of fragments (what remains quadratic spends the budget). */
+static void test_nesting(const tq_schema *s)
+{
+    tq_arena a;
+    tq_arena_init(&a, 4096);
+    text t = {0};
+    put(&t, "{ dog { ...D16 } }\nfragment D0 on Dog { name }\n");
+    for (int k = 1; k <= 16; k++)
+        put(&t,
+            "fragment D%d on Dog { owner { pets { ... on Dog { ...D%d } } } a: owner { pets { ... on Dog { ...D%d } } } }\n",
+            k, k - 1, k - 1);
+    tq_validation_result r = validate_owned(&a, s, t.s);
+    CHECK(r.count == 0 && r.overlap_proven && r.steps < 200);
+
+    t = (text){0};
+    for (int i = 0; i < 1000; i++)
+        put(&t, "query Q%d { ...C0 }\n", i);
+    for (int i = 0; i < 1000; i++)
+        put(&t, "fragment C%d on Query { __typename ...C%d }\n", i, i + 1);
+    put(&t, "fragment C1000 on Query { __typename }\n");
+    r = validate_owned(&a, s, t.s);
+    CHECK(gave_up(&r));
     tq_arena_free(&a);
 }
 
@@ -393,9 +574,14 @@ int main(void)
         fprintf(stderr, "schema: %s\n", err);
         return 1;
     }
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         check_case(s, &cases[i]);
+        check_proof_agrees(s, cases[i].document);
+    }
     test_error_limit(s);
+    test_fragments_at_root(s);
+    test_many_names(s);
+    test_nesting(s);
     tq_schema_free(s);
     test_server_schema();
     return TQ_TEST_REPORT();
