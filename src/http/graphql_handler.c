@@ -163,8 +163,9 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
         const char *allow = r->allow != NULL ? r->allow : "GET, POST";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     }
-    /* the answer's type depends on Accept (and GET answers may be cached) */
+    /* the answer's type depends on Accept */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept"));
+    tq_http_add_json_headers(req);
     if (req->conn->ctx->shutdown_requested)
         req->http1_is_persistent = 0; /* h2o only does this for requests parsed after shutdown began */
     /* the body buffer is handed to h2o as is and freed with the request's pool */

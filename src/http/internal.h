@@ -18,7 +18,17 @@
 #include "tenantql/token_cache.h"
 #include "tenantql/worker.h"
 
-#define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (server.c) */
+#define TQ_HTTP_STATUSES 12 /* statuses counted one by one for /metrics (server.c) */
+
+/* Why a request was refused before it ran, counted for /metrics (tenantql_refusals_total). */
+typedef enum tq_refusal_reason {
+    TQ_REFUSED_FRAMING,          /* Content-Length with Transfer-Encoding (hygiene.c) */
+    TQ_REFUSED_CLIENT_BUDGET,    /* an address over its budget for requests without a token */
+    TQ_REFUSED_TENANT_RATE,      /* a tenant over its requests per second */
+    TQ_REFUSED_TENANT_IN_FLIGHT, /* a tenant at its requests in flight */
+    TQ_REFUSED_TENANT_DB_TIME,   /* a tenant over its database time per second */
+    TQ_REFUSED_REASONS_,
+} tq_refusal_reason;
 
 typedef struct tq_server {
     tq_server_config cfg;
@@ -33,6 +43,7 @@ typedef struct tq_server {
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
     socklen_t listen_addr_len;
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
+    atomic_ulong refusals[TQ_REFUSED_REASONS_];         /* requests refused before they ran, by reason */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
 } tq_server;
 
@@ -60,6 +71,10 @@ static inline http_worker *tq_http_worker_of(h2o_req_t *req)
 void tq_server_count_status(tq_server *s, int status);
 /* Writes the answers-by-status counters in Prometheus text (ops.c's /metrics). */
 void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b);
+/* Counts a refusal for /metrics. Any thread. */
+void tq_server_count_refusal(tq_server *s, tq_refusal_reason why);
+/* Writes the refusals-by-reason counters in Prometheus text. */
+void tq_server_write_refusal_metrics(tq_server *s, tq_strbuf *b);
 /* Registers /healthz, /readyz and /metrics. */
 void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
 
@@ -71,6 +86,18 @@ size_t tq_graphql_cut_off(http_worker *hw);
 /* Rewrites h2o's own plain-text 400/413 answers (sent before any handler runs, e.g. for
  * an oversize body) into GraphQL JSON errors. */
 void tq_error_filter_register(h2o_pathconf_t *pathconf);
+
+/* ---- HTTP hygiene (hygiene.c) ---- */
+
+/* Registers on a path, before its other handlers, the check that answers 400 and closes
+ * the connection when a request is framed two ways (Content-Length and
+ * Transfer-Encoding, or two different Content-Lengths). */
+void tq_hygiene_register(h2o_pathconf_t *pathconf, tq_server *s);
+/* Whether req's HTTP/1 head has Content-Length and Transfer-Encoding, or two different
+ * Content-Lengths (h2o 2.2 keeps neither field in req->headers). */
+bool tq_http_framed_twice(h2o_req_t *req);
+/* X-Content-Type-Options: nosniff and Cache-Control: no-store, for every JSON answer. */
+void tq_http_add_json_headers(h2o_req_t *req);
 
 /* ---- reading a GraphQL-over-HTTP request (request.c) ---- */
 

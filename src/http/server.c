@@ -40,7 +40,7 @@ static int http_slot = -1; /* the http module's worker slot */
 
 /* ---- answers by status, for /metrics ---- */
 
-static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
+static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 429, 500, 503};
 
 void tq_server_count_status(tq_server *s, int status)
 {
@@ -59,6 +59,21 @@ void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b)
         else
             tq_strbuf_printf(b, "tenantql_http_responses_total{status=\"other\"} %lu\n", n);
     }
+}
+
+static const char *const refusal_names[TQ_REFUSED_REASONS_] = {"framing", "client_budget", "tenant_rate",
+                                                               "tenant_in_flight", "tenant_db_time"};
+
+void tq_server_count_refusal(tq_server *s, tq_refusal_reason why)
+{
+    atomic_fetch_add(&s->refusals[why], 1);
+}
+
+void tq_server_write_refusal_metrics(tq_server *s, tq_strbuf *b)
+{
+    for (int i = 0; i < TQ_REFUSED_REASONS_; i++)
+        tq_strbuf_printf(b, "tenantql_refusals_total{reason=\"%s\"} %lu\n", refusal_names[i],
+                         atomic_load(&s->refusals[i]));
 }
 
 /* ---- listening ---- */
@@ -225,12 +240,15 @@ static void configure_h2o(tq_server *s)
     s->globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     /* h2o_config_register_path may move earlier pathconfs: finish each one at once */
+    /* the framing check is each path's first handler (the fallback's too: before GraphiQL's) */
+    tq_hygiene_register(&host->fallback_path, s);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/graphql", 0);
+    tq_hygiene_register(path, s);
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
     tq_ops_handlers_register(host, s);
     if (s->graphiql != NULL)
-        tq_graphiql_register(host, s->graphiql);
+        tq_graphiql_register(host, s->graphiql, s);
     tq_error_filter_register(&host->fallback_path);
 }
 
