@@ -38,7 +38,8 @@ uint64_t tq_bucket_wait_ms(const tq_bucket *b, double rate, double need)
     if (b->level >= need || rate <= 0)
         return 0;
     double ms = (need - b->level) * 1000.0 / rate;
-    return (uint64_t)ms + 1;
+    uint64_t whole = (uint64_t)ms;
+    return (double)whole < ms ? whole + 1 : whole;
 }
 
 int tq_bucket_retry_after_s(uint64_t wait_ms)
