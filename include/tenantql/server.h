@@ -43,6 +43,13 @@ typedef struct tq_server_config {
     size_t hash_memlimit;             /* --hash-memlimit: Argon2id memlimit of new hashes, bytes */
     int login_rate_limit;             /* --login-rate-limit: login attempts per tenant and email per window, 0 = off */
     int login_rate_window_s;          /* --login-rate-window-s: the window, seconds */
+    int anon_rate;                    /* --anon-rate: requests without a token per second per address, 0 = off */
+    int anon_burst;                   /* --anon-burst: what each address's bucket holds */
+    int anon_login_cost;              /* --anon-login-cost: what a login takes from it (others take 1) */
+    int tenant_rate;                  /* --tenant-rate: default quota: requests per second, 0 = none */
+    int tenant_burst;                 /* --tenant-burst: its burst, 0 = one second of the rate */
+    int tenant_in_flight;             /* --tenant-in-flight: requests being served at once, 0 = none */
+    int tenant_db_ms;                 /* --tenant-db-ms: database milliseconds per second, 0 = none */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

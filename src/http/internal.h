@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 
 #include "tenantql/api.h"
+#include "tenantql/client_budget.h"
+#include "tenantql/quota.h"
 #include "tenantql/schema.h"
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
@@ -45,6 +47,8 @@ typedef struct tq_server {
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
     atomic_ulong refusals[TQ_REFUSED_REASONS_];         /* requests refused before they ran, by reason */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
+    tq_client_budget *client_budget; /* per address, for requests without a token; NULL: off */
+    tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
 } tq_server;
 
 /* The http module's state on one worker (its slot): h2o's context, the listener, the
@@ -98,6 +102,32 @@ void tq_hygiene_register(h2o_pathconf_t *pathconf, tq_server *s);
 bool tq_http_framed_twice(h2o_req_t *req);
 /* X-Content-Type-Options: nosniff and Cache-Control: no-store, for every JSON answer. */
 void tq_http_add_json_headers(h2o_req_t *req);
+
+/* ---- budgets and quotas (limits.c) ---- */
+
+/* Takes cost from the budget of req's client address (requests without a token): 0 when
+ * it was there (or the budget is off, or the peer has no IP address), else the
+ * Retry-After seconds (the refusal is counted). */
+int tq_limits_client_take(tq_server *s, h2o_req_t *req, int cost);
+
+/* A request's standing in its tenant's quota. */
+typedef struct tq_quota_ticket {
+    tq_usage *usage;                /* once admitted: its place in flight, given back by _leave */
+    const char *policy;             /* RateLimit-Policy and RateLimit values (the request's */
+    const char *limit;              /* arena), or NULL: the tenant has no quota */
+    tq_quota_verdict verdict;
+    int retry_after_s;              /* when refused */
+    const char *what;               /* when refused: the limit, for the message */
+} tq_quota_ticket;
+
+/* Admits a request of tenant t (whose reference the request holds) under its quota: the
+ * registry row's, with the server's defaults for what it leaves out. False when a limit
+ * refuses it (counted; the caller answers 429 with Retry-After). */
+bool tq_limits_tenant_admit(tq_server *s, tq_tenant *t, tq_arena *a, tq_quota_ticket *ticket);
+/* The admitted request is freed: its place in flight is given back. */
+void tq_limits_tenant_leave(tq_quota_ticket *ticket);
+/* The ticket's RateLimit-Policy and RateLimit fields, when the tenant has a quota. */
+void tq_limits_add_headers(h2o_req_t *req, const tq_quota_ticket *ticket);
 
 /* ---- reading a GraphQL-over-HTTP request (request.c) ---- */
 

@@ -35,6 +35,9 @@
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
 #define LOGIN_LIMIT_KEYS 16384     /* tenant+email pairs the login limit remembers */
+/* client addresses whose budget is remembered: ~40 bytes each, 640 KiB; more addresses
+ * than this within a burst's refill time only reset each other's budgets to full */
+#define CLIENT_BUDGET_ENTRIES 16384
 
 static int http_slot = -1; /* the http module's worker slot */
 
@@ -272,6 +275,20 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The budget per client address for requests without a token, and the quota of tenants
+ * whose own leaves something out. */
+static int load_limits(tq_server *s, char *err, size_t errlen)
+{
+    const tq_server_config *c = &s->cfg;
+    if (c->anon_rate > 0 &&
+        (s->client_budget = tq_client_budget_new(c->anon_rate, c->anon_burst, CLIENT_BUDGET_ENTRIES)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->default_quota = (tq_quota){c->tenant_rate, c->tenant_burst, c->tenant_in_flight, c->tenant_db_ms};
+    return 0;
+}
+
 static int load_parts(tq_server *s, char *err, size_t errlen)
 {
     const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
@@ -296,7 +313,7 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the tenant registry: %s", detail);
         return -1;
     }
-    return load_auth(s, err, errlen);
+    return load_auth(s, err, errlen) == 0 ? load_limits(s, err, errlen) : -1;
 }
 
 static void unload_parts(tq_server *s)
@@ -304,6 +321,7 @@ static void unload_parts(tq_server *s)
     tq_password_stop();
     tq_pgconn_cancel_shutdown();
     tq_ratelimit_free(s->api_auth.login_limit);
+    tq_client_budget_free(s->client_budget);
     tq_registry_close(s->registry);
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);
