@@ -120,7 +120,7 @@ const tq_opt tq_server_options[] = {
      .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
      .help = "its burst, when the `quota` has none (0: one second of the rate)"},
     {CFG(tenant_in_flight), .name = "tenant-in-flight", .env = "TENANTQL_TENANT_IN_FLIGHT", .type = TQ_OPT_INT,
-     .metavar = "N", .def = 128, .min = 0, .max = TQ_QUOTA_MAX,
+     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX,
      .help = "requests of a tenant being served at once, when its `quota` has no `in_flight` (0: no limit)"},
     {CFG(tenant_db_ms), .name = "tenant-db-ms", .env = "TENANTQL_TENANT_DB_MS", .type = TQ_OPT_INT, .metavar = "MS",
      .def = 0, .min = 0, .max = TQ_QUOTA_MAX,

@@ -2,7 +2,7 @@
  * graphql_handler.c - /graphql: one GraphQL request from HTTP to response.
  *
  *   1. a request naming no tenant (no token, no trusted X-Tenant-ID) pays from its client
- *      address's budget, before anything is read (429 when it is spent)
+ *      address's budget before its body is parsed (429 when it is spent)
  *   2. read the GraphQL-over-HTTP request (POST JSON body or GET query string)
  *   3. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant;
  *      introspection-only queries and login-only mutations need neither (but pay from
@@ -286,7 +286,7 @@ static bool charge_client(tq_request *r, int cost)
 }
 
 /* A request that names no tenant (no Authorization, no trusted X-Tenant-ID) pays 1 from
- * its address's budget before its body is even read; false after answering 429. */
+ * its address's budget before its body is parsed; false after answering 429. */
 static bool budget_anonymous(tq_request *r, h2o_req_t *req)
 {
     if (h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) >= 0)

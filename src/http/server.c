@@ -35,8 +35,8 @@
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
 #define LOGIN_LIMIT_KEYS 16384     /* tenant+email pairs the login limit remembers */
-/* client addresses whose budget is remembered: ~40 bytes each, 640 KiB; more addresses
- * than this within a burst's refill time only reset each other's budgets to full */
+/* client addresses whose budget is remembered: 48 bytes each, 768 KiB; more addresses
+ * than this at once only reset each other's budgets to full (client_budget.h) */
 #define CLIENT_BUDGET_ENTRIES 16384
 
 static int http_slot = -1; /* the http module's worker slot */

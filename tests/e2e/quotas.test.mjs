@@ -112,13 +112,13 @@ test('a tenant quota from the registry: requests per second with a burst, RateLi
   const Q = '{ users(first: 1) { totalCount } }';
   const first = (await until((x) => x.status !== 403, () => gql(srv.url, Q, { token }))).r;
   assert.equal(first.status, 200, JSON.stringify(first.body));
-  assert.equal(first.headers.get('ratelimit-policy'), '"rate";q=3;w=2, "in-flight";q=128;qu="concurrent-requests"');
-  assert.match(first.headers.get('ratelimit'), /^"rate";r=2, "in-flight";r=127$/);
+  assert.equal(first.headers.get('ratelimit-policy'), '"rate";q=3;w=2, "in-flight";q=256;qu="concurrent-requests"');
+  assert.match(first.headers.get('ratelimit'), /^"rate";r=2, "in-flight";r=255$/);
   let r;
   for (let i = 0; i < 5 && (r = await gql(srv.url, Q, { token })).status === 200;) i++;
   assertRateLimited(r, 'over the rate');
   assert.match(r.body.errors[0].message, /requests per second/);
-  assert.match(r.headers.get('ratelimit'), /^"rate";r=0;t=1, "in-flight";r=128$/);
+  assert.match(r.headers.get('ratelimit'), /^"rate";r=0;t=1, "in-flight";r=256$/);
   assert.equal(r.headers.get('ratelimit-policy'), first.headers.get('ratelimit-policy'), 'the refusal carries the policy');
   assert.ok(await metric(srv.url, 'tenant_rate') >= 1);
 
@@ -134,10 +134,10 @@ test('a tenant quota from the registry: requests per second with a burst, RateLi
   assert.equal(bad.status, 200);
   assert.equal(bad.body.errors[0].extensions.code, 'BAD_USER_INPUT');
   assert.match(bad.headers.get('ratelimit'), /^"rate";r=\d+$/);
-  // no quota of its own: the server's default (only requests in flight, 128)
+  // no quota of its own: the server's default (only requests in flight, 256)
   dev.tenantql('tenant', 'quota', 'qrate', '{}');
   const back = (await until((x) => x.headers.get('ratelimit-policy') !== '"rate";q=1000;w=1', () => gql(srv.url, Q, { token }))).r;
-  assert.equal(back.headers.get('ratelimit-policy'), '"in-flight";q=128;qu="concurrent-requests"');
+  assert.equal(back.headers.get('ratelimit-policy'), '"in-flight";q=256;qu="concurrent-requests"');
   // a tenant whose quota sets every limit to 0 has none: no headers
   dev.tenantql('tenant', 'quota', 'qrate', '{"in_flight": 0}');
   const none = (await until((x) => !x.headers.get('ratelimit-policy'), () => gql(srv.url, Q, { token }))).r;
