@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "tenantql/pgconn.h"
+#include "tenantql/quota.h"
 #include "tenantql/worker.h"
 
 #define TQ_DB_MAX_PARAMS 8
@@ -92,6 +93,10 @@ void tq_pools_destroy(void);
  * janitor once no borrower is left. */
 tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
                         const tq_pool_options *opts);
+/* Charges what each query of the pool takes, from being sent to being answered, to u
+ * (the tenant's database time; tq_usage_charge_db). The pool keeps a reference to u until
+ * it is freed. Call before the pool is used. */
+void tq_pool_meter(tq_pool *p, tq_usage *u);
 /* The owner lets go. */
 void tq_pool_retire(tq_pool *p);
 /* The owner lets go if nobody borrows the pool and it has been unused for its idle

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "tenantql/pool.h"
+#include "tenantql/quota.h"
 
 typedef struct tq_registry tq_registry;
 
@@ -48,6 +49,11 @@ void tq_tenant_release(tq_tenant *t);
 const char *tq_tenant_name(const tq_tenant *t);
 const char *tq_tenant_id_text(const tq_tenant *t);
 bool tq_tenant_active(const tq_tenant *t);
+/* The quota the tenant's registry row sets (TQ_QUOTA_UNSET where it sets none: the
+ * server's default applies), and the tenant's counters, the same object for every
+ * record of the tenant; both valid as long as the reference is held. */
+const tq_quota *tq_tenant_quota(const tq_tenant *t);
+tq_usage *tq_tenant_usage(const tq_tenant *t);
 /* Borrows the tenant's pool (tq_pool_borrow): valid until tq_pool_return. The registry
  * owns the pool, one per tenant and connection settings, made on first use exactly once
  * even when many workers ask at the same moment, and retired when the tenant's

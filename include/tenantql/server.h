@@ -58,6 +58,13 @@ typedef struct tq_server_config {
     long max_aliases;                 /* --max-aliases: aliased field selections, fragments expanded */
     long max_cost;                    /* --max-cost: 1 per field, list fields times their items */
     long max_response_bytes;          /* --max-response-bytes: larger answers are replaced by an error */
+    int anon_rate;                    /* --anon-rate: requests without a token per second per address, 0 = off */
+    int anon_burst;                   /* --anon-burst: what each address's bucket holds */
+    int anon_login_cost;              /* --anon-login-cost: what a login takes from it (others take 1) */
+    int tenant_rate;                  /* --tenant-rate: default quota: requests per second, 0 = none */
+    int tenant_burst;                 /* --tenant-burst: its burst, 0 = one second of the rate */
+    int tenant_in_flight;             /* --tenant-in-flight: requests being served at once, 0 = none */
+    int tenant_db_ms;                 /* --tenant-db-ms: database milliseconds per second, 0 = none */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

@@ -18,6 +18,7 @@ typedef struct tq_tenant_spec {
     const char *db_user;     /* NULL: the registry's user */
     const char *db_password; /* NULL: the registry's password */
     const char *pool_options;/* JSON object text, NULL: {} */
+    const char *quota;       /* JSON object text, NULL: {} (the server's default quota) */
 } tq_tenant_spec;
 
 bool tq_tenant_name_valid(const char *name);
@@ -35,5 +36,9 @@ int tq_tenant_create_database(PGconn *server, const char *db, const char *owner,
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen);
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen);
+
+/* Replaces the tenant's quota (a JSON object text, see README); running servers apply it
+ * within a second. */
+int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen);
 
 #endif

@@ -82,6 +82,9 @@ static const tq_opt tenant_spec_options[] = {
      .default_doc = "the registry's", .help = "tenant database password"},
     {SPEC(pool_options), .name = "pool-options", .type = TQ_OPT_STRING, .metavar = "JSON", .default_doc = "`{}`",
      .help = "pool options, e.g. '{\"max\":10}'"},
+    {SPEC(quota), .name = "quota", .type = TQ_OPT_STRING, .metavar = "JSON",
+     .default_doc = "`{}` (the server's defaults)",
+     .help = "quota, e.g. '{\"rate\":50,\"burst\":100,\"in_flight\":20,\"db_ms_per_s\":500}'"},
     {0},
 };
 
@@ -129,8 +132,8 @@ static int tenant_list(int argc, char **argv)
     char err[512];
     PGresult *res = tq_pg_query(c,
                                 "SELECT name, id::text, CASE WHEN active THEN 'active' ELSE 'inactive' END,"
-                                " db_host || ':' || db_port || '/' || db_name, pool_options::text"
-                                " FROM tenants ORDER BY name",
+                                " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
+                                " coalesce((to_jsonb(t) -> 'quota')::text, '{}') FROM tenants t ORDER BY name",
                                 0, NULL, err, sizeof(err));
     if (res == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);
@@ -139,8 +142,10 @@ static int tenant_list(int argc, char **argv)
     }
     printf("%-16s %-36s %-8s %s\n", "NAME", "ID", "STATE", "DATABASE");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-16s %-36s %-8s %s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-               PQgetvalue(res, i, 3), strcmp(PQgetvalue(res, i, 4), "{}") ? PQgetvalue(res, i, 4) : "");
+        printf("%-16s %-36s %-8s %s %s%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 3), strcmp(PQgetvalue(res, i, 4), "{}") ? PQgetvalue(res, i, 4) : "",
+               strcmp(PQgetvalue(res, i, 5), "{}") ? " quota " : "",
+               strcmp(PQgetvalue(res, i, 5), "{}") ? PQgetvalue(res, i, 5) : "");
     PQclear(res);
     PQfinish(c);
     return 0;
@@ -169,6 +174,28 @@ static int tenant_set_active(int argc, char **argv, bool active)
     return 0;
 }
 
+static int tenant_set_quota(int argc, char **argv)
+{
+    admin_options ao;
+    int rc = parse_registry_command("tenantql tenant quota NAME JSON [options]",
+                                    "Replaces the tenant's quota, e.g. '{\"rate\": 50, \"in_flight\": 20}' ({}: the "
+                                    "server's defaults); running servers apply it within a second.",
+                                    &ao, 2, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[512];
+    rc = tq_tenant_set_quota(c, argv[1], argv[2], err, sizeof(err));
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int tq_cmd_tenant(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
@@ -179,12 +206,16 @@ int tq_cmd_tenant(int argc, char **argv)
         return tenant_set_active(argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "activate") == 0)
         return tenant_set_active(argc - 1, argv + 1, true);
+    if (argc >= 2 && strcmp(argv[1], "quota") == 0)
+        return tenant_set_quota(argc - 1, argv + 1);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
+            "                                   [--pool-options JSON] [--quota JSON]\n"
             "       tenantql tenant list\n"
             "       tenantql tenant deactivate NAME\n"
             "       tenantql tenant activate NAME\n"
+            "       tenantql tenant quota NAME JSON\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }

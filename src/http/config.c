@@ -12,6 +12,7 @@
 #include "tenantql/jwt.h"
 #include "tenantql/password.h"
 #include "tenantql/ratelimit.h"
+#include "tenantql/quota.h"
 #include "tenantql/server.h"
 
 #define CFG(member) TQ_OPT_FIELD(tq_server_config, member)
@@ -139,6 +140,29 @@ const tq_opt tq_server_options[] = {
     {CFG(max_response_bytes), .name = "max-response-bytes", .env = "TENANTQL_MAX_RESPONSE_BYTES", .type = TQ_OPT_BYTES,
      .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX,
      .help = "an answer growing past this is replaced by one `QUERY_TOO_COMPLEX` error (in `measure` mode too)"},
+    /* the reasons for these defaults are in README's "Quotas and rate limits" */
+    {CFG(anon_rate), .name = "anon-rate", .env = "TENANTQL_ANON_RATE", .type = TQ_OPT_INT, .metavar = "N", .def = 10,
+     .min = 1, .max = 1000000, .flags = TQ_OPTF_ZERO_OFF,
+     .help = "requests per second one client address (IPv6: one /64) may send without a token (introspection, "
+             "`login`, refusals): a token bucket per address; over it, 429 `RATE_LIMITED`"},
+    {CFG(anon_burst), .name = "anon-burst", .env = "TENANTQL_ANON_BURST", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 100, .min = 1, .max = 1000000, .help = "what that bucket holds: requests at once after a pause"},
+    {CFG(anon_login_cost), .name = "anon-login-cost", .env = "TENANTQL_ANON_LOGIN_COST", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 10, .min = 1, .max = 1000000,
+     .help = "what one `login` takes from it (a password hash; other requests take 1); at most `--anon-burst`"},
+    {CFG(tenant_rate), .name = "tenant-rate", .env = "TENANTQL_TENANT_RATE", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .help = "requests per second of a tenant whose `quota` has no `rate` (0: no limit)"},
+    {CFG(tenant_burst), .name = "tenant-burst", .env = "TENANTQL_TENANT_BURST", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .help = "its burst, when the `quota` has none (0: one second of the rate)"},
+    {CFG(tenant_in_flight), .name = "tenant-in-flight", .env = "TENANTQL_TENANT_IN_FLIGHT", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX,
+     .help = "requests of a tenant being served at once, when its `quota` has no `in_flight` (0: no limit)"},
+    {CFG(tenant_db_ms), .name = "tenant-db-ms", .env = "TENANTQL_TENANT_DB_MS", .type = TQ_OPT_INT, .metavar = "MS",
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .help = "milliseconds of database time per second of a tenant, when its `quota` has no `db_ms_per_s` (0: no "
+             "limit)"},
     {0},
 };
 
@@ -168,5 +192,12 @@ int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "--registry (TENANTQL_REGISTRY) is required: the libpq conninfo of the registry");
         return -1;
     }
-    return tq_opts_check(tq_server_options, cfg, err, errlen);
+    if (tq_opts_check(tq_server_options, cfg, err, errlen) != 0)
+        return -1;
+    if (cfg->anon_rate > 0 && cfg->anon_login_cost > cfg->anon_burst) {
+        snprintf(err, errlen, "--anon-login-cost (%d) must be at most --anon-burst (%d), or no login could pass",
+                 cfg->anon_login_cost, cfg->anon_burst);
+        return -1;
+    }
+    return 0;
 }

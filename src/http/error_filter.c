@@ -2,7 +2,8 @@
  * error_filter.c - h2o answers some requests itself before any handler runs: a body
  * over the size limit (413), broken chunked encoding (400). Its answer is plain text;
  * GraphQL clients expect a JSON `errors` entry, so this output filter swaps the body
- * of such answers for one. Answers made by tenantql are JSON already and pass through.
+ * of such answers for one (with the headers of every JSON answer: nosniff, no-store).
+ * Answers made by tenantql are JSON already and pass through.
  */
 #include <string.h>
 
@@ -45,6 +46,7 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
     req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
     req->res.content_length = strlen(message);
+    tq_http_add_json_headers(req);
     error_ostream *os = (error_ostream *)h2o_add_ostream(req, sizeof(*os), slot);
     os->super.do_send = on_send;
     os->body = h2o_iovec_init(message, strlen(message));

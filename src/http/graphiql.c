@@ -284,9 +284,10 @@ static int on_root_request(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-void tq_graphiql_register(h2o_hostconf_t *host, const tq_graphiql *g)
+void tq_graphiql_register(h2o_hostconf_t *host, const tq_graphiql *g, tq_server *s)
 {
     h2o_pathconf_t *assets = h2o_config_register_path(host, TQ_GRAPHIQL_PREFIX, 0);
+    tq_hygiene_register(assets, s);
     h2o_handler_t *ah = h2o_create_handler(assets, sizeof(*ah));
     ah->on_req = on_asset_request;
     /* "/" itself is no registered path: it lands in the fallback, with every unknown path */

@@ -33,7 +33,9 @@ bool tq_graphiql_wanted(h2o_req_t *req);
 /* Answers the request with the page. */
 void tq_graphiql_send_page(const tq_graphiql *g, h2o_req_t *req);
 
-/* Serves the assets under TQ_GRAPHIQL_PREFIX and the page at "/" for browsers. */
-void tq_graphiql_register(h2o_hostconf_t *host, const tq_graphiql *g);
+/* Serves the assets under TQ_GRAPHIQL_PREFIX and the page at "/" for browsers; the
+ * framing check (tq_hygiene_register) runs first on the assets' path. */
+struct tq_server;
+void tq_graphiql_register(h2o_hostconf_t *host, const tq_graphiql *g, struct tq_server *s);
 
 #endif

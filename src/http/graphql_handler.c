@@ -1,16 +1,21 @@
 /*
  * graphql_handler.c - /graphql: one GraphQL request from HTTP to response.
  *
- *   1. read the GraphQL-over-HTTP request (POST JSON body or GET query string)
- *   2. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant;
- *      introspection-only queries and login-only mutations need neither
- *   3. parse the document and pick the operation
- *   4. look the tenant up in the registry cache: unknown or inactive is 403 and no
- *      database is touched
- *   5. build the request context (data sources bound to the tenant's pool), let the
+ *   1. a request naming no tenant (no token, no trusted X-Tenant-ID) pays from its client
+ *      address's budget before its body is parsed (429 when it is spent)
+ *   2. read the GraphQL-over-HTTP request (POST JSON body or GET query string)
+ *   3. authenticate: a bearer token (or, when trusted, X-Tenant-ID) names the tenant;
+ *      introspection-only queries and login-only mutations need neither (but pay from
+ *      the address's budget, a login more)
+ *   4. parse the document and pick the operation
+ *   5. look the tenant up in the registry cache: unknown or inactive is 403 and no
+ *      database is touched; then the tenant's quota admits the request (429) or not
+ *   6. validate a document not seen before, and measure the operation against the
+ *      execution budget (QUERY_TOO_COMPLEX)
+ *   7. build the request context (data sources bound to the tenant's pool), let the
  *      request gate check the token's user and revocations, and execute; resolvers
  *      wait for the database without blocking the loop
- *   6. write the JSON response straight into the body buffer
+ *   8. write the JSON response straight into the body buffer
  *
  * A tq_request outlives its h2o_req_t when the client goes away mid-query: it is freed
  * once the execution is complete and no query of it is out.
@@ -68,6 +73,9 @@ typedef struct tq_request {
     tq_exec *gated;              /* the execution waiting for the request gate */
     tq_doc_pin *doc_pin;         /* the worker's cached document this request runs, if any */
     h2o_timeout_entry_t timeout;
+    bool client_charged;         /* paid 1 from its address's budget already */
+    int retry_after_s;           /* a 429's Retry-After */
+    tq_quota_ticket quota;       /* its place in its tenant's quota, and the RateLimit fields */
 } tq_request;
 
 /* ---- request lifetime ---- */
@@ -109,6 +117,7 @@ static void request_free(tq_request *r)
         h2o_timeout_unlink(&r->timeout);
     h2o_linklist_unlink(&r->link);
     tq_api_ctx_dispose(&r->api);
+    tq_quotas_tenant_leave(&r->quota); /* in flight until freed: its queries may still run */
     tq_tenant_release(r->tenant);
     tq_gql_params_dispose(&r->params);
     tq_doc_cache_release(r->hw->docs, r->doc_pin);
@@ -150,7 +159,7 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
     static const char *const reasons[] = {[200] = "OK", [400] = "Bad Request", [401] = "Unauthorized",
                                           [403] = "Forbidden", [405] = "Method Not Allowed", [406] = "Not Acceptable",
                                           [413] = "Payload Too Large", [415] = "Unsupported Media Type",
-                                          [503] = "Service Unavailable"};
+                                          [429] = "Too Many Requests", [503] = "Service Unavailable"};
     req->res.status = status;
     req->res.reason = (size_t)status < sizeof(reasons) / sizeof(reasons[0]) && reasons[status] ? reasons[status] : "Error";
     req->res.content_length = body->len;
@@ -162,12 +171,18 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
                        H2O_STRLIT("application/json; charset=utf-8"));
     if (status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+    if (status == 429) {
+        char *s = tq_arena_sprintf(&r->arena, "%d", r->retry_after_s > 0 ? r->retry_after_s : 1);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, s, strlen(s));
+    }
+    tq_quotas_add_headers(req, &r->quota);
     if (status == 405) {
         const char *allow = r->allow != NULL ? r->allow : "GET, POST";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     }
-    /* the answer's type depends on Accept (and GET answers may be cached) */
+    /* the answer's type depends on Accept */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept"));
+    tq_http_add_json_headers(req);
     if (req->conn->ctx->shutdown_requested)
         req->http1_is_persistent = 0; /* h2o only does this for requests parsed after shutdown began */
     /* the body buffer is handed to h2o as is and freed with the request's pool */
@@ -256,6 +271,70 @@ static op_access operation_access(tq_request *r, const tq_gql_document *doc, con
     if (op->type == TQ_GQL_OP_MUTATION && tq_gql_roots_only(doc, op, login_fields, &r->arena))
         return ACCESS_LOGIN;
     return ACCESS_TENANT;
+}
+
+/* ---- budgets and quotas ---- */
+
+static void send_rate_limited(tq_request *r, int retry_after_s, const char *message)
+{
+    r->retry_after_s = retry_after_s;
+    send_error(r, 429, "RATE_LIMITED", message);
+}
+
+/* Takes cost from the budget of the request's client address; false after answering 429. */
+static bool charge_client(tq_request *r, int cost)
+{
+    int retry = tq_quotas_client_take(r->server, r->req, cost);
+    if (retry == 0)
+        return true;
+    tq_log_info("http", "request %lu: refused: the client address is over its budget for requests without a token",
+                r->id);
+    send_rate_limited(r, retry, tq_arena_sprintf(&r->arena,
+                                                 "Too many requests without a token from this address; try again in "
+                                                 "%d second%s.",
+                                                 retry, retry == 1 ? "" : "s"));
+    return false;
+}
+
+/* A request that names no tenant (no Authorization, no trusted X-Tenant-ID) pays 1 from
+ * its address's budget before its body is parsed; false after answering 429. */
+static bool budget_anonymous(tq_request *r, h2o_req_t *req)
+{
+    if (h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) >= 0)
+        return true;
+    if (r->server->cfg.trust_tenant_header && h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-tenant-id"), -1) >= 0)
+        return true; /* the trusted header names a tenant: its quota applies instead */
+    r->client_charged = true;
+    return charge_client(r, 1);
+}
+
+/* Operations that run before a tenant is known pay from the address's budget whoever
+ * sends them: a login what its password hash is worth, the rest 1 (unless paid already).
+ * False after answering 429. */
+static bool budget_access(tq_request *r, op_access access)
+{
+    if (access == ACCESS_TENANT)
+        return true;
+    int cost = access == ACCESS_LOGIN ? r->server->cfg.anon_login_cost : 1;
+    if (r->client_charged)
+        cost -= 1;
+    r->client_charged = true;
+    return cost <= 0 || charge_client(r, cost);
+}
+
+/* A request of a known tenant is admitted by its quota; false after answering 429. */
+static bool admit_tenant(tq_request *r)
+{
+    if (r->tenant == NULL)
+        return true;
+    if (tq_quotas_tenant_admit(r->server, r->tenant, &r->arena, &r->quota))
+        return true;
+    tq_log_info("http", "request %lu: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
+                r->quota.what);
+    send_rate_limited(r, r->quota.retry_after_s,
+                      tq_arena_sprintf(&r->arena, "Over the tenant's quota of %s; try again in %d second%s.",
+                                       r->quota.what, r->quota.retry_after_s, r->quota.retry_after_s == 1 ? "" : "s"));
+    return false;
 }
 
 /* Resolves the tenant of an authenticated request; false after answering. */
@@ -487,8 +566,9 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         send_error(r, 405, "BAD_USER_INPUT", "Only queries can be sent with GET; send mutations with POST.");
         return;
     }
-    if (!bind_caller(r, operation_access(r, doc, op), header_tenant, header_len) || !check_document(r, doc, gp) ||
-        !check_budget(r, doc, op, gp))
+    op_access access = operation_access(r, doc, op);
+    if (!budget_access(r, access) || !bind_caller(r, access, header_tenant, header_len) || !admit_tenant(r) ||
+        !check_document(r, doc, gp) || !check_budget(r, doc, op, gp))
         return;
     admit(r, ex);
 }
@@ -542,6 +622,8 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
                    "The Accept header allows neither application/graphql-response+json nor application/json.");
         return 0;
     }
+    if (!budget_anonymous(r, req))
+        return 0;
     tq_http_refusal why;
     if (!tq_http_read_graphql(req, &r->arena, is_get, &r->params, &why)) {
         send_error(r, why.status, "BAD_USER_INPUT", why.message);

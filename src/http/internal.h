@@ -10,7 +10,9 @@
 
 #include "tenantql/api.h"
 #include "tenantql/budget.h"
+#include "tenantql/client_budget.h"
 #include "tenantql/doc_cache.h"
+#include "tenantql/quota.h"
 #include "tenantql/jwt.h"
 #include "tenantql/registry.h"
 #include "tenantql/schema.h"
@@ -19,7 +21,7 @@
 #include "tenantql/token_cache.h"
 #include "tenantql/worker.h"
 
-#define TQ_HTTP_STATUSES 11 /* statuses counted one by one for /metrics (server.c) */
+#define TQ_HTTP_STATUSES 12 /* statuses counted one by one for /metrics (server.c) */
 #define TQ_HTTP_LIMITS (TQ_LIMIT_COUNT_ + 1) /* the budget's limits, then the answer cap (limits.c) */
 
 /* Client connections against their cap (accept.c). The counters are shared by the
@@ -34,6 +36,16 @@ typedef struct tq_client_limits {
     uint64_t said_at[3];      /* when (tq_clock_ms), 0: never */
 } tq_client_limits;
 
+/* Why a request was refused before it ran, counted for /metrics (tenantql_refusals_total). */
+typedef enum tq_refusal_reason {
+    TQ_REFUSED_FRAMING,          /* Content-Length with Transfer-Encoding (hygiene.c) */
+    TQ_REFUSED_CLIENT_BUDGET,    /* an address over its budget for requests without a token */
+    TQ_REFUSED_TENANT_RATE,      /* a tenant over its requests per second */
+    TQ_REFUSED_TENANT_IN_FLIGHT, /* a tenant at its requests in flight */
+    TQ_REFUSED_TENANT_DB_TIME,   /* a tenant over its database time per second */
+    TQ_REFUSED_REASONS_,
+} tq_refusal_reason;
+
 typedef struct tq_server {
     tq_server_config cfg;
     h2o_globalconf_t globalconf;
@@ -47,10 +59,13 @@ typedef struct tq_server {
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
     socklen_t listen_addr_len;
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
+    atomic_ulong refusals[TQ_REFUSED_REASONS_];         /* requests refused before they ran, by reason */
     tq_api_auth api_auth;           /* what login and mutations use (registry, signer, limits) */
     tq_client_limits clients;       /* client connections and their cap (accept.c) */
     tq_budget_schema *budget;       /* the list sizes the execution budget multiplies by */
     atomic_ulong limits_exceeded[TQ_HTTP_LIMITS][2]; /* by limit and tq_limits_mode (limits.c) */
+    tq_client_budget *client_budget; /* per address, for requests without a token; NULL: off */
+    tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
 } tq_server;
 
 /* The http module's state on one worker (its slot): h2o's context, the listener, the
@@ -93,6 +108,10 @@ void tq_server_write_client_metrics(tq_server *s, tq_strbuf *b);
 void tq_server_count_status(tq_server *s, int status);
 /* Writes the answers-by-status counters in Prometheus text (ops.c's /metrics). */
 void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b);
+/* Counts a refusal for /metrics. Any thread. */
+void tq_server_count_refusal(tq_server *s, tq_refusal_reason why);
+/* Writes the refusals-by-reason counters in Prometheus text. */
+void tq_server_write_refusal_metrics(tq_server *s, tq_strbuf *b);
 /* Registers /healthz, /readyz and /metrics. */
 void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
 
@@ -116,6 +135,44 @@ size_t tq_graphql_cut_off(http_worker *hw);
 /* Rewrites h2o's own plain-text 400/413 answers (sent before any handler runs, e.g. for
  * an oversize body) into GraphQL JSON errors. */
 void tq_error_filter_register(h2o_pathconf_t *pathconf);
+
+/* ---- HTTP hygiene (hygiene.c) ---- */
+
+/* Registers on a path, before its other handlers, the check that answers 400 and closes
+ * the connection when a request is framed two ways (Content-Length and
+ * Transfer-Encoding, or two different Content-Lengths). */
+void tq_hygiene_register(h2o_pathconf_t *pathconf, tq_server *s);
+/* Whether req's HTTP/1 head has Content-Length and Transfer-Encoding, or two different
+ * Content-Lengths (h2o 2.2 keeps neither field in req->headers). */
+bool tq_http_framed_twice(h2o_req_t *req);
+/* X-Content-Type-Options: nosniff and Cache-Control: no-store, for every JSON answer. */
+void tq_http_add_json_headers(h2o_req_t *req);
+
+/* ---- budgets and quotas (quotas.c) ---- */
+
+/* Takes cost from the budget of req's client address (requests without a token): 0 when
+ * it was there (or the budget is off, or the peer has no IP address), else the
+ * Retry-After seconds (the refusal is counted). */
+int tq_quotas_client_take(tq_server *s, h2o_req_t *req, int cost);
+
+/* A request's standing in its tenant's quota. */
+typedef struct tq_quota_ticket {
+    tq_usage *usage;                /* once admitted: its place in flight, given back by _leave */
+    const char *policy;             /* RateLimit-Policy and RateLimit values (the request's */
+    const char *limit;              /* arena), or NULL: the tenant has no quota */
+    tq_quota_verdict verdict;
+    int retry_after_s;              /* when refused */
+    const char *what;               /* when refused: the limit, for the message */
+} tq_quota_ticket;
+
+/* Admits a request of tenant t (whose reference the request holds) under its quota: the
+ * registry row's, with the server's defaults for what it leaves out. False when a limit
+ * refuses it (counted; the caller answers 429 with Retry-After). */
+bool tq_quotas_tenant_admit(tq_server *s, tq_tenant *t, tq_arena *a, tq_quota_ticket *ticket);
+/* The admitted request is freed: its place in flight is given back. */
+void tq_quotas_tenant_leave(tq_quota_ticket *ticket);
+/* The ticket's RateLimit-Policy and RateLimit fields, when the tenant has a quota. */
+void tq_quotas_add_headers(h2o_req_t *req, const tq_quota_ticket *ticket);
 
 /* ---- reading a GraphQL-over-HTTP request (request.c) ---- */
 

@@ -190,6 +190,10 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     tq_strbuf_printf(&b, "tenantql_registry_up %d\n", tq_registry_healthy(s->registry) ? 1 : 0);
     write_header(&b, "tenantql_http_responses_total", "counter", "HTTP answers, by status.");
     tq_server_write_status_metrics(s, &b);
+    write_header(&b, "tenantql_refusals_total", "counter",
+                 "Requests refused before they ran, by reason (framing, client_budget, tenant_rate, tenant_in_flight, "
+                 "tenant_db_time).");
+    tq_server_write_refusal_metrics(s, &b);
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
     write_password_metrics(&b);
@@ -220,6 +224,7 @@ static void register_one(h2o_hostconf_t *host, const char *path, tq_server *s,
                          int (*answer)(ops_handler *, h2o_req_t *))
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(host, path, 0);
+    tq_hygiene_register(pathconf, s);
     ops_handler *h = (ops_handler *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_ops_request;
     h->server = s;

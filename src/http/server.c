@@ -34,12 +34,15 @@
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
+/* client addresses whose budget is remembered: 48 bytes each, 768 KiB; more addresses
+ * than this at once only reset each other's budgets to full (client_budget.h) */
+#define CLIENT_BUDGET_ENTRIES 16384
 
 static int http_slot = -1; /* the http module's worker slot */
 
 /* ---- answers by status, for /metrics ---- */
 
-static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 500, 503};
+static const int counted_statuses[TQ_HTTP_STATUSES] = {200, 400, 401, 403, 404, 405, 406, 413, 415, 429, 500, 503};
 
 void tq_server_count_status(tq_server *s, int status)
 {
@@ -58,6 +61,21 @@ void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b)
         else
             tq_strbuf_printf(b, "tenantql_http_responses_total{status=\"other\"} %lu\n", n);
     }
+}
+
+static const char *const refusal_names[TQ_REFUSED_REASONS_] = {"framing", "client_budget", "tenant_rate",
+                                                               "tenant_in_flight", "tenant_db_time"};
+
+void tq_server_count_refusal(tq_server *s, tq_refusal_reason why)
+{
+    atomic_fetch_add(&s->refusals[why], 1);
+}
+
+void tq_server_write_refusal_metrics(tq_server *s, tq_strbuf *b)
+{
+    for (int i = 0; i < TQ_REFUSED_REASONS_; i++)
+        tq_strbuf_printf(b, "tenantql_refusals_total{reason=\"%s\"} %lu\n", refusal_names[i],
+                         atomic_load(&s->refusals[i]));
 }
 
 /* ---- listening ---- */
@@ -202,12 +220,15 @@ static void configure_h2o(tq_server *s)
     s->globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     /* h2o_config_register_path may move earlier pathconfs: finish each one at once */
+    /* the framing check is each path's first handler (the fallback's too: before GraphiQL's) */
+    tq_hygiene_register(&host->fallback_path, s);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/graphql", 0);
+    tq_hygiene_register(path, s);
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
     tq_ops_handlers_register(host, s);
     if (s->graphiql != NULL)
-        tq_graphiql_register(host, s->graphiql);
+        tq_graphiql_register(host, s->graphiql, s);
     tq_error_filter_register(&host->fallback_path);
 }
 
@@ -230,6 +251,20 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
     s->api_auth.jwt = s->jwt;
     s->api_auth.token_ttl = c->token_ttl;
     s->api_auth.leeway = c->jwt_leeway;
+    return 0;
+}
+
+/* The budget per client address for requests without a token, and the quota of tenants
+ * whose own leaves something out. */
+static int load_limits(tq_server *s, char *err, size_t errlen)
+{
+    const tq_server_config *c = &s->cfg;
+    if (c->anon_rate > 0 &&
+        (s->client_budget = tq_client_budget_new(c->anon_rate, c->anon_burst, CLIENT_BUDGET_ENTRIES)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->default_quota = (tq_quota){c->tenant_rate, c->tenant_burst, c->tenant_in_flight, c->tenant_db_ms};
     return 0;
 }
 
@@ -257,7 +292,7 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the tenant registry: %s", detail);
         return -1;
     }
-    return load_auth(s, err, errlen);
+    return load_auth(s, err, errlen) == 0 ? load_limits(s, err, errlen) : -1;
 }
 
 static void unload_parts(tq_server *s)
@@ -265,6 +300,7 @@ static void unload_parts(tq_server *s)
     tq_password_stop();
     tq_pgconn_cancel_shutdown();
     tq_ratelimit_free(s->api_auth.login_limit);
+    tq_client_budget_free(s->client_budget);
     tq_registry_close(s->registry);
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);

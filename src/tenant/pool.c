@@ -49,6 +49,7 @@ static pool_worker *worker_state(tq_worker *w)
 static void pool_free(tq_pool *p)
 {
     cap_forget_pool(p);
+    tq_usage_release(p->usage);
     pthread_mutex_destroy(&p->lock);
     free(p->idle);
     free(p->strings);
@@ -104,6 +105,11 @@ tq_pool *tq_pool_create(const char *label, const char *const *keywords, const ch
     h2o_linklist_insert(&pools_module.pools, &p->module_link);
     pthread_mutex_unlock(&pools_module.lock);
     return p;
+}
+
+void tq_pool_meter(tq_pool *p, tq_usage *u)
+{
+    p->usage = tq_usage_ref(u);
 }
 
 void tq_pool_retire(tq_pool *p)
@@ -431,6 +437,9 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
     tq_db_query *q = c->query;
     c->query = NULL;
     h2o_linklist_unlink(&c->busy_link);
+    /* the database's time, cancelled queries and errors included: what the connection was busy for */
+    if (c->pool->usage != NULL)
+        tq_usage_charge_db(c->pool->usage, tq_clock_us() - c->sent_us);
     tq_db_status status;
     if (res == NULL) {
         tq_log_warn("pool", "%s: connection lost during a query: %.*s", c->pool->label, (int)strcspn(errmsg, "\n"),
@@ -492,6 +501,7 @@ static void run_query(tq_db_query *q, pool_conn *c)
     h2o_linklist_insert(&pw->busy, &c->busy_link);
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
+    c->sent_us = tq_clock_us();
     if (tq_pgconn_send(c->pg, q->stmt, q->params) == 0)
         q->conn = c;
 }

@@ -30,6 +30,7 @@ typedef struct pool_conn {
     h2o_linklist_t link;           /* its worker's opening or closing list, or an idle list (pool lock) */
     h2o_linklist_t busy_link;      /* its worker's list of connections with a query out */
     uint64_t idle_since;           /* loop ms when last released */
+    uint64_t sent_us;              /* when the query in flight was sent (tq_clock_us) */
 } pool_conn;
 
 /* The pools' state on one worker (its slot). */
@@ -51,6 +52,7 @@ struct tq_pool {
     const char *values[POOL_MAX_PARAMS];
     char *strings;                 /* one allocation holding the parameter texts */
     tq_pool_options opts;
+    tq_usage *usage;               /* where database time is charged, or NULL */
     atomic_int borrowers;          /* requests using the pool */
     bool retired;                  /* the owner let go */
     int total;                     /* connections open or opening */

@@ -26,6 +26,7 @@ static void tenant_free(tq_tenant *t)
         free((char *)t->values[i]);
     free(t->conn_key);
     free(t->name);
+    tq_usage_release(t->usage);
     free(t);
 }
 
@@ -48,6 +49,16 @@ const char *tq_tenant_id_text(const tq_tenant *t)
 bool tq_tenant_active(const tq_tenant *t)
 {
     return t->active;
+}
+
+const tq_quota *tq_tenant_quota(const tq_tenant *t)
+{
+    return &t->quota;
+}
+
+tq_usage *tq_tenant_usage(const tq_tenant *t)
+{
+    return t->usage;
 }
 
 static int json_int_option(json_t *opts, const char *key, int min, int max, int *out, const char *tenant)
@@ -135,6 +146,7 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     t->name = strdup(name);
     t->active = PQgetvalue(res, row, 8)[0] == 't';
     parse_pool_options(PQgetvalue(res, row, 7), name, &t->pool_opts);
+    tq_quota_parse(PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9), name, &t->quota);
 
     const char *host = PQgetvalue(res, row, 2);
     char *hostaddr = resolve_hostaddr(host, name);
@@ -208,6 +220,7 @@ tq_pool *tq_tenant_borrow_pool(tq_tenant *t)
         memcpy(e->id, t->id, 16);
         e->conn_key = strdup(t->conn_key);
         e->pool = tq_pool_create(t->name, t->keywords, t->values, &t->pool_opts);
+        tq_pool_meter(e->pool, t->usage);
         tq_map_put(&r->pools, e->id, 16, e);
         tq_log_info("registry", "tenant %s: pool created (max %d)", t->name, t->pool_opts.max);
     }
@@ -239,9 +252,39 @@ void registry_tear_down_idle_pools(tq_registry *r)
 
 /* ---- the indexes ---- */
 
+/* The registry's hold on a tenant's counters; the map's key is the id inside. */
+typedef struct usage_entry {
+    uint8_t id[16];
+    tq_usage *usage;
+} usage_entry;
+
+/* With the indexes write-locked: the tenant's counters, made with its first record. */
+static tq_usage *usage_of_locked(tq_registry *r, const uint8_t id[16])
+{
+    usage_entry *e = tq_map_get(&r->usages, id, 16);
+    if (e == NULL) {
+        e = malloc(sizeof(*e));
+        if (e == NULL)
+            abort();
+        memcpy(e->id, id, 16);
+        e->usage = tq_usage_new();
+        tq_map_put(&r->usages, e->id, 16, e);
+    }
+    return e->usage;
+}
+
+static void usage_entry_free(usage_entry *e)
+{
+    if (e == NULL)
+        return;
+    tq_usage_release(e->usage);
+    free(e);
+}
+
 void registry_apply_tenant(tq_registry *r, tq_tenant *t)
 {
     pthread_rwlock_wrlock(&r->lock);
+    t->usage = tq_usage_ref(usage_of_locked(r, t->id));
     tq_tenant *old = tq_map_remove(&r->by_id, t->id, 16);
     if (old != NULL)
         tq_map_remove(&r->by_name, old->name, strlen(old->name));
@@ -264,6 +307,8 @@ void registry_drop_tenant(tq_registry *r, const uint8_t id[16])
     tq_tenant *old = tq_map_remove(&r->by_id, id, 16);
     if (old != NULL)
         tq_map_remove(&r->by_name, old->name, strlen(old->name));
+    /* records and pools still in use keep their own references */
+    usage_entry_free(tq_map_remove(&r->usages, id, 16));
     pthread_rwlock_unlock(&r->lock);
     if (old != NULL) {
         tq_log_info("registry", "tenant %s (%s) removed", old->name, old->id_text);
@@ -299,6 +344,7 @@ tq_registry *tq_registry_open(const tq_registry_options *opts, char *err, size_t
     pthread_mutex_init(&r->pools_lock, NULL);
     tq_map_init(&r->by_id, NULL);
     tq_map_init(&r->by_name, NULL);
+    tq_map_init(&r->usages, NULL);
     tq_map_init(&r->pools, NULL);
     if (registry_connect(r, err, errlen) != 0) {
         tq_registry_close(r);
@@ -316,8 +362,12 @@ static void free_cache(tq_registry *r)
     pos = 0;
     while (tq_map_next(&r->pools, &pos, NULL, NULL, &value))
         entry_free(value);
+    pos = 0;
+    while (tq_map_next(&r->usages, &pos, NULL, NULL, &value))
+        usage_entry_free(value);
     tq_map_dispose(&r->by_id);
     tq_map_dispose(&r->by_name);
+    tq_map_dispose(&r->usages);
     tq_map_dispose(&r->pools);
 }
 

@@ -19,6 +19,8 @@ struct tq_tenant {
     char *name;
     bool active;
     tq_pool_options pool_opts;
+    tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
+    tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */
     char *conn_key;                 /* everything that defines the connections, for change detection */
     const char *keywords[16];       /* libpq connection parameters for the pool */
     const char *values[16];
@@ -45,6 +47,7 @@ struct tq_registry {
     pthread_rwlock_t lock;          /* guards the two indexes */
     tq_map by_id;                   /* id (16 bytes) -> tq_tenant, the index's reference */
     tq_map by_name;                 /* name -> the same tq_tenant */
+    tq_map usages;                  /* id -> tq_usage (a reference): counters outlive a changed record */
 
     pthread_mutex_t pools_lock;
     tq_map pools;                   /* tenant id -> pool_entry */
@@ -65,9 +68,11 @@ void registry_tear_down_idle_pools(tq_registry *r);
 
 /* ---- registry_sync.c, for registry.c ---- */
 
+/* quota by way of to_jsonb: a registry not yet migrated to its quota column (a server
+ * upgraded before `tenantql migrate` ran) reads as "no quota" instead of failing */
 #define SELECT_TENANTS                                                                                            \
-    "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active"   \
-    " FROM tenants"
+    "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active,"  \
+    " (to_jsonb(t) -> 'quota')::text FROM tenants t"
 
 /* Connects the registry thread's connection, LISTENs and loads every tenant. */
 int registry_connect(tq_registry *r, char *err, size_t errlen);

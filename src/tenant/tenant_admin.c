@@ -9,6 +9,7 @@
 
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
+#include "tenantql/quota.h"
 
 #define SELECT_TENANT_CONN \
     "SELECT db_host, db_port::text, db_name, db_user, db_password FROM tenants WHERE name = $1"
@@ -67,6 +68,8 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
                  spec->name);
         return -1;
     }
+    if (spec->quota != NULL && tq_quota_check(spec->quota, err, errlen) != 0)
+        return -1;
     int found = find_tenant_id(registry, spec->name, id_out, err, errlen);
     if (found < 0)
         return -1;
@@ -112,11 +115,13 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     if (found)
         return 0;
 
-    const char *params[] = {spec->name, host, port, db, user, password, spec->pool_options ? spec->pool_options : "{}"};
+    const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
+    const char *params[] = {spec->name, host, port, db, user, password, pool_options, spec->quota ? spec->quota : "{}"};
     PGresult *res = tq_pg_query(registry,
-                                "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password, pool_options)"
-                                " VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb) RETURNING id::text",
-                                7, params, err, errlen);
+                                "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
+                                " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
+                                " RETURNING id::text",
+                                8, params, err, errlen);
     if (res == NULL)
         return -1;
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
@@ -139,6 +144,24 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
                                  PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), err, errlen);
     PQclear(res);
     return c;
+}
+
+int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen)
+{
+    if (tq_quota_check(quota, err, errlen) != 0)
+        return -1;
+    const char *params[] = {name, quota};
+    PGresult *res =
+        tq_pg_query(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", 2, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int n = atoi(PQcmdTuples(res));
+    PQclear(res);
+    if (n != 1) {
+        snprintf(err, errlen, "no tenant named \"%s\"", name);
+        return -1;
+    }
+    return 0;
 }
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen)

@@ -40,6 +40,8 @@ static void test_defaults(void)
     CHECK(c.hash_threads == 2 && c.hash_opslimit == crypto_pwhash_OPSLIMIT_INTERACTIVE &&
           c.hash_memlimit == crypto_pwhash_MEMLIMIT_INTERACTIVE);
     CHECK(c.login_rate_limit == 10 && c.login_rate_window_s == 60);
+    CHECK(c.anon_rate == 10 && c.anon_burst == 100 && c.anon_login_cost == 10);
+    CHECK(c.tenant_rate == 0 && c.tenant_burst == 0 && c.tenant_in_flight == 256 && c.tenant_db_ms == 0);
     CHECK(c.ready_banner == NULL && c.graphiql_headers == NULL && c.graphiql_query == NULL);
 }
 
@@ -67,6 +69,13 @@ static void test_check(void)
     c.threads = 0;
     CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
     CHECK_STR(err, "--threads must be between 1 and 256 (got 0)");
+    c.threads = 1;
+    /* a login must fit in an address's bucket, unless the budget is off */
+    c.anon_login_cost = 101;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK_STR(err, "--anon-login-cost (101) must be at most --anon-burst (100), or no login could pass");
+    c.anon_rate = 0;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == 0);
 }
 
 int main(void)
