@@ -74,7 +74,8 @@ void tq_api_ctx_dispose(tq_api_ctx *ctx);
 typedef void (*tq_api_gate_cb)(void *data, const char *code, const char *message);
 bool tq_api_gate(tq_api_ctx *ctx, tq_api_gate_cb cb, void *data, const char **code, const char **message);
 
-/* Builds the executable schema from SDL with the API's resolvers and scalars. */
+/* Builds the executable schema from SDL with the API's resolvers and scalars; the caller
+ * owns it (tq_schema_free), NULL with err filled. */
 tq_schema *tq_api_schema_build(const char *sdl, size_t len, char *err, size_t errlen);
 
 /* How many items each list of the schema returns at most, as the resolvers enforce it,

@@ -23,7 +23,8 @@ void tq_arena_init(tq_arena *a, size_t chunk_size);
 /* Releases every chunk; the arena may be reused afterwards. */
 void tq_arena_free(tq_arena *a);
 
-/* Returns 16-byte aligned memory; aborts on out-of-memory (like h2o's pool). */
+/* Every pointer these return is valid until tq_arena_free(a), and no longer.
+ * Returns 16-byte aligned memory; aborts on out-of-memory (like h2o's pool). */
 void *tq_arena_alloc(tq_arena *a, size_t size);
 void *tq_arena_calloc(tq_arena *a, size_t n, size_t size);
 /* Copies len bytes and adds a NUL terminator. */

@@ -37,7 +37,7 @@ typedef enum tq_budget_limit {
     TQ_LIMIT_COUNT_,
 } tq_budget_limit;
 
-/* "depth", "fields", "aliases", "cost": the name clients see in extensions.limit. */
+/* "depth", "fields", "aliases", "cost": the name clients see in extensions.limit (static). */
 const char *tq_budget_limit_name(tq_budget_limit limit);
 
 typedef struct tq_budget_measure {

@@ -34,7 +34,7 @@ typedef struct tq_client_key {
 bool tq_client_key_of(const struct sockaddr *sa, tq_client_key *out);
 
 /* rate units per second, burst units at most, in about `entries` addresses (at least one
- * set). Needs sodium_init() first. NULL when out of memory. */
+ * set). Needs sodium_init() first. NULL when out of memory; the caller owns it. */
 tq_client_budget *tq_client_budget_new(double rate, double burst, size_t entries);
 void tq_client_budget_free(tq_client_budget *cb);
 

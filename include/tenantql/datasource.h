@@ -48,6 +48,7 @@ typedef struct tq_ds_types {
     const tq_schema_type *user, *product;
 } tq_ds_types;
 int tq_ds_bind_types(const tq_schema *schema);
+/* Bound once at start-up; valid for the life of the process (the schema outlives serving). */
 const tq_ds_types *tq_ds_types_get(void);
 
 /* ---- users ---- */
@@ -62,6 +63,7 @@ typedef struct tq_page_request {
     const char *after_id;
 } tq_page_request;
 
+/* The request's user data source, in arena a: valid until the arena is freed. */
 tq_user_ds *tq_user_ds_create(tq_arena *a, tq_db *db);
 /* id must be a canonical uuid; only_active hides deactivated users (for `me`). */
 void tq_user_ds_find_by_id(tq_user_ds *ds, const char *id, bool only_active, tq_ds_cb cb, void *data);
@@ -91,6 +93,7 @@ typedef struct tq_product_ds {
     tq_db *db;
 } tq_product_ds;
 
+/* The request's product data source, in arena a: valid until the arena is freed. */
 tq_product_ds *tq_product_ds_create(tq_arena *a, tq_db *db);
 void tq_product_ds_find_by_id(tq_product_ds *ds, const char *id, tq_ds_cb cb, void *data);
 /* r->extra: a list of the rows' cursor keys for the order */
@@ -186,7 +189,8 @@ void tq_node_ds_find(tq_db *db, const char *const *ids, uint32_t n, tq_ds_cb cb,
  * the workers; once, before they start. */
 void tq_ds_init(tq_workers *ws);
 
-/* Escapes %, _ and \ so that text matches itself in ILIKE, and wraps it in %. */
+/* Escapes %, _ and \ so that text matches itself in ILIKE, and wraps it in %; the
+ * pattern is in arena a. */
 char *tq_ds_contains_pattern(tq_arena *a, const char *text, size_t len);
 
 #endif

@@ -16,7 +16,7 @@ typedef struct tq_embedded_file {
 /* terminated by an entry whose name is NULL; in the order given to the build */
 extern const tq_embedded_file tq_embedded_files[];
 
-/* Returns the file of that name, or NULL. */
+/* Returns the file of that name (compiled in: valid for the life of the process), or NULL. */
 const tq_embedded_file *tq_embedded_find(const char *name);
 
 #endif

@@ -41,9 +41,11 @@ struct tq_field_ctx {
     void *internal;                      /* the executor's own state for this field */
 };
 
-/* Creates an execution and selects its operation. */
+/* Creates an execution and selects its operation; it lives in p->arena, valid until the
+ * arena is freed (which must wait for on_done). */
 tq_exec *tq_exec_create(const tq_exec_params *p);
-/* The selected operation, or NULL when selection failed (tq_exec_run then only reports). */
+/* The selected operation (part of p->doc, valid as long as the document), or NULL when
+ * selection failed (tq_exec_run then only reports). */
 const tq_gql_operation *tq_exec_operation(tq_exec *ex);
 /* Coerces variables and runs the operation; on_done is called exactly once, possibly
  * before this returns. A request error (bad operation name, bad variables) ends the
@@ -66,10 +68,12 @@ bool tq_exec_has_error_code(tq_exec *ex, const char *code);
 
 /* ---- for resolvers ---- */
 
+/* A coerced argument (in the execution's arena), or NULL when not given. */
 const tq_value *tq_field_arg(tq_field_ctx *fc, const char *name);
 void tq_field_resolve(tq_field_ctx *fc, tq_value v);
 void tq_field_error(tq_field_ctx *fc, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The schema the execution runs against (the caller's, as given). */
 const tq_schema *tq_exec_schema(tq_exec *ex);
 
 #endif

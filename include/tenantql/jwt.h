@@ -34,7 +34,7 @@ typedef enum tq_jwt_alg {
     TQ_JWT_ES256,
 } tq_jwt_alg;
 
-/* "HS256", "RS256", "ES256". */
+/* "HS256", "RS256", "ES256" (static text). */
 const char *tq_jwt_alg_name(tq_jwt_alg alg);
 /* Exact (case-sensitive) JWA name; false for anything else. */
 bool tq_jwt_alg_parse(const char *name, tq_jwt_alg *out);
@@ -93,14 +93,16 @@ typedef enum tq_jwt_status {
     TQ_JWT_INTERNAL, /* keep last */
 } tq_jwt_status;
 
-/* A short reason for logs ("expired", "bad signature", ...); never contains token data. */
+/* A short reason for logs ("expired", "bad signature", ...; static text); never contains
+ * token data. */
 const char *tq_jwt_status_text(tq_jwt_status st);
 
 typedef struct tq_jwt_verifier tq_jwt_verifier;
 
 /* NULL with a message in err when the configuration is unusable (short secret, a PEM
  * that does not parse or does not fit its algorithm, a private key that does not match
- * its public key, duplicate kid, unknown signing kid, ...). */
+ * its public key, duplicate kid, unknown signing kid, ...). The caller owns the verifier
+ * (tq_jwt_verifier_free). */
 tq_jwt_verifier *tq_jwt_verifier_new(const tq_jwt_config *cfg, char *err, size_t errlen);
 void tq_jwt_verifier_free(tq_jwt_verifier *v);
 

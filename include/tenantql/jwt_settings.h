@@ -39,7 +39,8 @@ typedef struct tq_jwt_settings {
 void tq_jwt_settings_init(tq_jwt_settings *s);
 
 /* Reads the key files and builds the verifier (and signer); NULL with a message in err.
- * Blocking file I/O: call at start-up, never on an event loop. */
+ * Blocking file I/O: call at start-up, never on an event loop. The caller owns the
+ * verifier (tq_jwt_verifier_free). */
 tq_jwt_verifier *tq_jwt_settings_load(const tq_jwt_settings *s, char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* Connects with keyword/value arrays (NULL-terminated); returns NULL and fills err. */
+/* Connects with keyword/value arrays (NULL-terminated); returns NULL and fills err. The
+ * caller PQfinishes the connection (likewise for tq_pg_connect). */
 PGconn *tq_pg_connect_params(const char *const *keywords, const char *const *values, char *err, size_t errlen);
 /* Connects with a conninfo string or URI. */
 PGconn *tq_pg_connect(const char *conninfo, char *err, size_t errlen);

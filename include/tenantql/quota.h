@@ -51,6 +51,8 @@ int tq_quota_burst(const tq_quota *q);
 /* A tenant's counters (reference-counted; see tq_usage_ref). */
 typedef struct tq_usage tq_usage;
 
+/* A new set of counters holding one reference; each reference (new or ref) stays valid
+ * until its tq_usage_release. */
 tq_usage *tq_usage_new(void);
 tq_usage *tq_usage_ref(tq_usage *u);
 void tq_usage_release(tq_usage *u);

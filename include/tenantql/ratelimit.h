@@ -19,7 +19,8 @@
 typedef struct tq_ratelimit tq_ratelimit;
 
 /* limit attempts per window_s seconds per key; at most max_keys keys remembered (at
- * least TQ_RATELIMIT_MIN_KEYS). Needs sodium_init() first. NULL when out of memory. */
+ * least TQ_RATELIMIT_MIN_KEYS). Needs sodium_init() first. NULL when out of memory; the
+ * caller owns it (tq_ratelimit_free). */
 tq_ratelimit *tq_ratelimit_new(int limit, int window_s, size_t max_keys);
 void tq_ratelimit_free(tq_ratelimit *rl);
 

@@ -99,7 +99,7 @@ typedef enum tq_directive_location {
     TQ_DLOC_COUNT_,
 } tq_directive_location;
 
-/* The spec's name of a location ("FIELD_DEFINITION"). */
+/* The spec's name of a location ("FIELD_DEFINITION"; static text). */
 const char *tq_directive_location_name(tq_directive_location loc);
 
 typedef struct tq_schema_directive {
@@ -142,7 +142,8 @@ typedef struct tq_scalar_binding {
 } tq_scalar_binding;
 
 /* Builds the schema from SDL text. Every binding must name an existing field or scalar,
- * and every custom scalar must be bound; NULL + err otherwise. */
+ * and every custom scalar must be bound; NULL + err otherwise. The caller owns the schema
+ * (tq_schema_free); everything found in it below is valid as long as it is. */
 tq_schema *tq_schema_build(const char *sdl, size_t len, const tq_resolver_binding *resolvers,
                            const tq_scalar_binding *scalars, char *err, size_t errlen);
 void tq_schema_free(tq_schema *s);

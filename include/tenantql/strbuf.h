@@ -18,7 +18,7 @@ typedef struct tq_strbuf {
 void tq_strbuf_grow(tq_strbuf *b, size_t extra);
 void tq_strbuf_free(tq_strbuf *b);
 void tq_strbuf_printf(tq_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Takes ownership of the data; the buffer becomes empty. */
+/* Takes ownership of the data (free() it); the buffer becomes empty. */
 char *tq_strbuf_detach(tq_strbuf *b, size_t *len);
 
 static inline void tq_strbuf_reserve(tq_strbuf *b, size_t extra)
@@ -42,7 +42,8 @@ static inline void tq_strbuf_putc(tq_strbuf *b, char c)
 
 #define tq_strbuf_lit(b, lit) tq_strbuf_append((b), (lit), sizeof(lit) - 1)
 
-/* Returns a NUL-terminated view (the NUL is not counted in len). */
+/* Returns a NUL-terminated view (the NUL is not counted in len), valid until the next
+ * change to the buffer. */
 const char *tq_strbuf_cstr(tq_strbuf *b);
 
 #endif

@@ -32,7 +32,8 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
 /* CREATE DATABASE db OWNER owner on server, unless it exists. */
 int tq_tenant_create_database(PGconn *server, const char *db, const char *owner, char *err, size_t errlen);
 
-/* Connects to a registered tenant's database with its registry row's credentials. */
+/* Connects to a registered tenant's database with its registry row's credentials; the
+ * caller PQfinishes it. NULL with err filled. */
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen);
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen);

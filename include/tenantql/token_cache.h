@@ -19,7 +19,8 @@
 
 typedef struct tq_token_cache tq_token_cache;
 
-/* slots: how many tokens are remembered (rounded up to a power of two). */
+/* slots: how many tokens are remembered (rounded up to a power of two). The caller owns
+ * the cache (tq_token_cache_free); v must outlive it. */
 tq_token_cache *tq_token_cache_new(const tq_jwt_verifier *v, size_t slots);
 void tq_token_cache_free(tq_token_cache *c);
 

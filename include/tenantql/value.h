@@ -82,7 +82,8 @@ tq_value tq_value_object(tq_arena *a, const struct tq_schema_type *type, uint32_
 void tq_value_object_set(tq_value *obj, uint32_t i, const char *name, tq_value v);
 tq_value tq_value_list(tq_arena *a, uint32_t n);
 
-/* Field of an object value by name, or NULL when absent. */
+/* Field of an object value by name (inside the object: valid as long as it is), or NULL
+ * when absent. */
 const tq_value *tq_value_get(const tq_value *obj, const char *name);
 
 #endif

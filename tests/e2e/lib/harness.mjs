@@ -4,6 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +207,35 @@ export async function gql(url, query, { token, tenant, variables, operationName,
   let body;
   try { body = JSON.parse(text); } catch { body = text; }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** POSTs a GraphQL request from a given local address (e.g. 127.0.0.2: the whole of
+ * 127/8 reaches a server listening on 127.0.0.1), on a connection of its own; resolves to
+ * { status, headers (an object of lower-case names), body }. */
+export function gqlFrom(url, localAddress, query, { token, headers = {}, variables } = {}) {
+  const body = JSON.stringify({ query, variables });
+  const h = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: h, localAddress, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let parsed;
+        try { parsed = JSON.parse(text); } catch { parsed = text; }
+        resolve({ status: res.statusCode, headers: res.headers, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Resident memory of a process in MiB (VmRSS). */
+export function rssMiB(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : 0;
 }
 
 export async function post(url, rawBody, headers = {}) {
