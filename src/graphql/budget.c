@@ -226,17 +226,25 @@ static void argument_value(const measuring *ms, const tq_gql_argument *args, uin
         *lit = def->default_literal;
 }
 
-/* An integer argument; false when it is absent or not an integer. */
-static bool int_argument(const measuring *ms, const tq_gql_selection *sel, const tq_schema_field *f, const char *name,
-                         int64_t *out)
+/* The value of argument `name` of field f at sel: its literal, its variable's JSON, or its
+ * default (see argument_value). */
+static void field_argument(const measuring *ms, const tq_gql_selection *sel, const tq_schema_field *f,
+                           const char *name, const tq_gql_value **lit, const json_t **json)
 {
     const tq_input_value *def = NULL;
     for (uint32_t i = 0; i < f->nargs; i++)
         if (strcmp(f->args[i].name, name) == 0)
             def = &f->args[i];
+    argument_value(ms, sel->args, sel->nargs, name, def, lit, json);
+}
+
+/* An integer argument; false when it is absent or not an integer. */
+static bool int_argument(const measuring *ms, const tq_gql_selection *sel, const tq_schema_field *f, const char *name,
+                         int64_t *out)
+{
     const tq_gql_value *lit;
     const json_t *json;
-    argument_value(ms, sel->args, sel->nargs, name, def, &lit, &json);
+    field_argument(ms, sel, f, name, &lit, &json);
     if (json != NULL) {
         if (json_is_integer(json)) {
             *out = (int64_t)json_integer_value(json);
@@ -258,13 +266,9 @@ static bool int_argument(const measuring *ms, const tq_gql_selection *sel, const
 static uint64_t length_argument(const measuring *ms, const tq_gql_selection *sel, const tq_schema_field *f,
                                 const char *name)
 {
-    const tq_input_value *def = NULL;
-    for (uint32_t i = 0; i < f->nargs; i++)
-        if (strcmp(f->args[i].name, name) == 0)
-            def = &f->args[i];
     const tq_gql_value *lit;
     const json_t *json;
-    argument_value(ms, sel->args, sel->nargs, name, def, &lit, &json);
+    field_argument(ms, sel, f, name, &lit, &json);
     if (json != NULL)
         return json_is_array(json) ? json_array_size(json) : json_is_null(json) ? 0 : 1;
     if (lit == NULL || lit->kind == TQ_GQL_VALUE_NULL)

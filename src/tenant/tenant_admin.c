@@ -146,13 +146,14 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
     return c;
 }
 
-int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen)
+
+/* Runs an UPDATE of one tenant's row ($1 its name, $2 the new value); -1 with err filled
+ * when it fails or no tenant has that name. */
+static int update_tenant(PGconn *registry, const char *sql, const char *name, const char *value, char *err,
+                         size_t errlen)
 {
-    if (tq_quota_check(quota, err, errlen) != 0)
-        return -1;
-    const char *params[] = {name, quota};
-    PGresult *res =
-        tq_pg_query(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", 2, params, err, errlen);
+    const char *params[] = {name, value};
+    PGresult *res = tq_pg_query(registry, sql, 2, params, err, errlen);
     if (res == NULL)
         return -1;
     int n = atoi(PQcmdTuples(res));
@@ -164,18 +165,15 @@ int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, c
     return 0;
 }
 
+int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen)
+{
+    if (tq_quota_check(quota, err, errlen) != 0)
+        return -1;
+    return update_tenant(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", name, quota, err, errlen);
+}
+
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen)
 {
-    const char *params[] = {name, active ? "true" : "false"};
-    PGresult *res = tq_pg_query(registry, "UPDATE tenants SET active = $2::boolean WHERE name = $1", 2, params, err,
-                                errlen);
-    if (res == NULL)
-        return -1;
-    int n = atoi(PQcmdTuples(res));
-    PQclear(res);
-    if (n != 1) {
-        snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return -1;
-    }
-    return 0;
+    return update_tenant(registry, "UPDATE tenants SET active = $2::boolean WHERE name = $1", name,
+                         active ? "true" : "false", err, errlen);
 }

@@ -7,11 +7,8 @@
 // another tenant's keep being served.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, gqlFrom, lockTable } from './lib/harness.mjs';
 
 let dev, srv;
 before(async () => {
@@ -24,27 +21,6 @@ after(async () => {
   if (srv) assert.equal(await srv.stop(), 0);
   await stopDev(dev);
 });
-
-/** POSTs a GraphQL request from a given local address; resolves to { status, headers, body }. */
-function gqlFrom(url, localAddress, query, { token, headers = {}, variables } = {}) {
-  const body = JSON.stringify({ query, variables });
-  const h = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers };
-  if (token) h.authorization = `Bearer ${token}`;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: h, localAddress, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        let parsed;
-        try { parsed = JSON.parse(text); } catch { parsed = text; }
-        resolve({ status: res.statusCode, headers: res.headers, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function assertRateLimited(r, what) {
   assert.equal(r.status, 429, `${what}: ${JSON.stringify(r.body)}`);
@@ -146,22 +122,6 @@ test('a tenant quota from the registry: requests per second with a burst, RateLi
 });
 
 /** Locks a table of a tenant's database until end() (its queries wait meanwhile). */
-async function lockTable(db, table) {
-  const sock = join(dev.dir, 'pg', 'run');
-  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=${db}`],
-    { stdio: ['pipe', 'ignore', 'ignore'] });
-  const exited = new Promise((r) => locker.once('exit', r));
-  locker.stdin.write(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n`);
-  await until((n) => n > 0, async () => Number(dev.psql(
-    `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '${db}' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]), 5000);
-  return {
-    end() {
-      dev.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db}' AND application_name = 'psql'`);
-      return exited;
-    },
-  };
-}
-
 const waitingQueries = (db) => Number(dev.psql(
   `SELECT count(*) FROM pg_stat_activity WHERE datname = '${db}' AND application_name = 'tenantql' AND wait_event_type = 'Lock'`)[0]);
 
@@ -170,7 +130,7 @@ test('requests in flight: beyond the quota a tenant sheds its own requests at on
   const token = dev.token({ tenantId: dev.tenantId('qflight') });
   const Q = '{ users(first: 1) { totalCount } }';
   assert.equal((await until((x) => x.status !== 403, () => gql(srv.url, Q, { token }))).r.status, 200);
-  const lock = await lockTable('tenant_qflight', 'users');
+  const lock = await lockTable(dev, 'tenant_qflight', 'users');
   let held;
   try {
     held = [gql(srv.url, Q, { token }), gql(srv.url, Q, { token })];
@@ -201,7 +161,7 @@ test('database time per second: charged as queries come back, refused while in d
   assert.equal(ok.status, 200);
   assert.equal(ok.headers.get('ratelimit-policy'), '"db-time";q=200;w=1;qu="tenantql-db-ms"');
   // one query that waits 800 ms for a lock keeps its connection busy that long: 600 ms of debt
-  const lock = await lockTable('tenant_qdb', 'users');
+  const lock = await lockTable(dev, 'tenant_qdb', 'users');
   const slow = gql(srv.url, Q, { token });
   await until((n) => n === 1, () => waitingQueries('tenant_qdb'));
   await sleep(800);
@@ -223,7 +183,7 @@ test('a noisy tenant at its quota sheds its own requests; another tenant\'s keep
   const noisy = dev.token({ tenantId: dev.tenantId('noisy') });
   const Q = '{ users(first: 1) { totalCount } }';
   assert.equal((await until((x) => x.status !== 403, () => gql(srv.url, Q, { token: noisy }))).r.status, 200);
-  const lock = await lockTable('tenant_noisy', 'users');
+  const lock = await lockTable(dev, 'tenant_noisy', 'users');
   const noisyReplies = [];
   let stop = false;
   // 16 clients of the noisy tenant, each asking again as soon as it is answered
