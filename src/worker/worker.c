@@ -6,8 +6,10 @@
  *   serve until told to stop;
  *   drain: stop hooks, then run the loop while any module is busy, at most the drain
  *   timeout; at the deadline cut off what still runs and give it a short grace to end;
- *   wait for every other worker to get this far (a worker may still be handing work to
- *   another until then), then dispose the modules, the timers and the loop.
+ *   keep the loop running until every other worker has got this far (a worker may still
+ *   hand work to another until then: an idle connection a request on another worker
+ *   steals, a connection released for another worker's waiter), then dispose the
+ *   modules, the timers and the loop.
  * Everything of a loop is made, run and disposed on its own thread: h2o sockets take
  * their buffers from the creating thread's recycling allocator.
  */
@@ -48,7 +50,9 @@ struct tq_workers {
     long drain_timeout_ms;
     tq_worker_module modules[TQ_WORKER_MAX_MODULES];
     int nmodules;
-    pthread_barrier_t barrier;           /* start-up verdict, then "all drained" */
+    pthread_barrier_t barrier;           /* start-up: every worker tried, then the verdict */
+    bool barrier_made;
+    atomic_int drained;                  /* workers past draining (they keep their loops running) */
     bool start_failed;
     bool started;
 };
@@ -152,6 +156,8 @@ void tq_workers_free(tq_workers *ws)
 {
     if (ws == NULL)
         return;
+    if (ws->barrier_made) /* every thread has been joined: none is inside it */
+        pthread_barrier_destroy(&ws->barrier);
     free(ws->workers);
     free(ws);
 }
@@ -262,7 +268,10 @@ static void *worker_main(void *arg)
             h2o_evloop_run(w->loop, INT32_MAX);
         drain(w, initialised);
     }
-    pthread_barrier_wait(&ws->barrier); /* nobody hands work to a disposed worker */
+    /* nobody hands work to a disposed worker, and a drained one still serves the others */
+    atomic_fetch_add(&ws->drained, 1);
+    while (atomic_load(&ws->drained) < ws->n)
+        h2o_evloop_run(w->loop, 10);
     worker_dispose(w, initialised);
     return NULL;
 }
@@ -271,6 +280,7 @@ int tq_workers_start(tq_workers *ws, char *err, size_t errlen)
 {
     ws->started = true;
     pthread_barrier_init(&ws->barrier, NULL, (unsigned)ws->n + 1);
+    ws->barrier_made = true;
     /* signals are the main thread's business: workers inherit a mask that blocks them */
     sigset_t all, saved;
     sigfillset(&all);
@@ -287,12 +297,9 @@ int tq_workers_start(tq_workers *ws, char *err, size_t errlen)
         }
     ws->start_failed = rc != 0;
     pthread_barrier_wait(&ws->barrier);
-    if (rc != 0) {
-        pthread_barrier_wait(&ws->barrier);
+    if (rc != 0)
         for (int i = 0; i < ws->n; i++)
             pthread_join(ws->workers[i].thread, NULL);
-        pthread_barrier_destroy(&ws->barrier);
-    }
     return rc;
 }
 
@@ -302,13 +309,11 @@ void tq_workers_stop(tq_workers *ws)
         atomic_store(&ws->workers[i].stopping, true);
         h2o_multithread_send_message(&ws->workers[i].wake_rx, NULL);
     }
-    pthread_barrier_wait(&ws->barrier);
     size_t cut = 0;
     for (int i = 0; i < ws->n; i++) {
         pthread_join(ws->workers[i].thread, NULL);
         cut += ws->workers[i].cut_off;
     }
-    pthread_barrier_destroy(&ws->barrier);
     if (cut > 0)
         tq_log_warn("worker", "%zu request(s) still running at the drain deadline were cut off", cut);
 }
