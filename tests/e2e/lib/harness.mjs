@@ -101,10 +101,11 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
       const now = Math.floor(Date.now() / 1000);
       return signJwt({ iss: 'tenantql', iat: now, exp: now + 600, ...claims }, secret, opts);
     },
-    /** Stops the server with SIGTERM; resolves to its exit code. */
+    /** Stops the server with SIGTERM; resolves to its exit code. `dev` then stops its
+     * cluster, whose shutdown checkpoint can take long after a test made many databases. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return waitForExit(child, 30000);
+      return waitForExit(child, 120000);
     },
     /** Removes the directory after making sure the cluster is down (even after a crash). */
     cleanup() {
