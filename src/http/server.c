@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -361,6 +362,20 @@ static void server_free(tq_server *s)
     free(s);
 }
 
+/* glibc's malloc raises its mmap threshold each time a large block is freed (up to 32 MiB),
+ * so after one big answer, later big answers and arena chunks come from the per-thread
+ * heaps, which keep what they once held: under a flood of large answers (introspection)
+ * the resident memory grew to several hundred MiB and stayed there. A fixed threshold
+ * sends every block over 256 KiB to mmap and back to the system when freed, and heaps
+ * are trimmed as soon as 1 MiB at their top is free; few malloc arenas, because the
+ * workers' allocations are short-lived and rarely contended. */
+static void tune_allocator(int threads)
+{
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+    mallopt(M_ARENA_MAX, threads + 2);
+}
+
 int tq_server_run(const tq_server_config *cfg)
 {
     char err[512];
@@ -380,6 +395,7 @@ int tq_server_run(const tq_server_config *cfg)
         return 1;
     }
     close(probe);
+    tune_allocator(cfg->threads);
     tq_log_set_limit(cfg->log_rate_limit, TQ_LOG_LIMIT_DEFAULT_WINDOW_MS);
     if (tq_server_client_limits(s, err, sizeof(err)) != 0) {
         tq_log_error("server", "%s", err);

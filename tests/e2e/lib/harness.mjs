@@ -233,6 +233,12 @@ export function gqlFrom(url, localAddress, query, { token, headers = {}, variabl
   });
 }
 
+/** Whether a process runs under AddressSanitizer (its quarantine keeps freed memory on
+ * purpose, so memory bounds only mean something without it). */
+export function sanitized(pid) {
+  return /libasan/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
 /** Resident memory of a process in MiB (VmRSS). */
 export function rssMiB(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
