@@ -185,7 +185,7 @@ static pw_job *make_room(size_t mine, bool *room)
 /* ---- worker side ---- */
 
 /* Caller holds pw.lock. */
-static bool is_registered(const pw_worker *w)
+static bool is_registered_locked(const pw_worker *w)
 {
     for (size_t i = 0; i < pw.nworkers; i++)
         if (pw.workers[i] == w)
@@ -197,7 +197,7 @@ static void on_finished(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages
 {
     pw_worker *w = H2O_STRUCT_FROM_MEMBER(pw_worker, rx, rx);
     pthread_mutex_lock(&pw.lock);
-    bool live = is_registered(w);
+    bool live = is_registered_locked(w);
     pthread_mutex_unlock(&pw.lock);
     while (!h2o_linklist_is_empty(messages)) {
         pw_job *j = H2O_STRUCT_FROM_MEMBER(pw_job, msg.link, messages->next);
@@ -302,7 +302,7 @@ static void password_worker_dispose(tq_worker *tw, void *arg)
 static void deliver(pw_job *j)
 {
     pthread_mutex_lock(&pw.lock);
-    bool live = is_registered(j->worker);
+    bool live = is_registered_locked(j->worker);
     if (live)
         h2o_multithread_send_message(&j->worker->rx, &j->msg);
     pthread_mutex_unlock(&pw.lock);
