@@ -9,6 +9,8 @@
  * data sources' per-worker memory (a second old at most) or from one batched lookup per
  * tenant pool per loop turn (status.c), never from a query per request.
  */
+#include <stdio.h>
+
 #include "internal.h"
 #include "tenantql/log.h"
 
@@ -39,7 +41,9 @@ static void judge(tq_api_ctx *ctx, const tq_user_status *st, const char **code, 
     *code = *message = NULL;
     if (why == NULL)
         return;
-    tq_log_info("auth", "request %lu: token refused: %s", ctx->db.request_id, why);
+    char reason[96];
+    snprintf(reason, sizeof(reason), "token refused: %s", why);
+    tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %lu: %s", ctx->db.request_id, reason);
     *code = "UNAUTHENTICATED";
     *message = REFUSED;
 }

@@ -65,7 +65,9 @@ typedef struct tq_request {
     const char *allow;           /* the Allow header of a 405 */
     bool responded;
     bool exec_done;
-    tq_tenant *tenant;
+    tq_tenant *tenant;           /* the tenant it names, once looked up (a reference) */
+    bool tenant_looked_up;
+    bool quota_admitted;         /* r->quota holds its place */
     tq_jwt_claims claims;
     bool authenticated;
     tq_api_ctx api;
@@ -216,7 +218,8 @@ static void send_error(tq_request *r, int status, const char *code, const char *
 static void on_request_timeout(h2o_timeout_entry_t *entry)
 {
     tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, timeout, entry);
-    tq_log_warn("http", "request %lu: no answer after %ld ms", r->id, r->server->cfg.request_timeout_ms);
+    tq_log_limited(TQ_LOG_WARN, "http", "request timed out", "request %lu: no answer after %ld ms", r->id,
+                   r->server->cfg.request_timeout_ms);
     tq_api_ctx_cancel(&r->api); /* before answering, which may free r */
     send_error(r, 503, "TENANT_BUSY", "The request took too long.");
 }
@@ -287,8 +290,8 @@ static bool charge_client(tq_request *r, int cost)
     int retry = tq_quotas_client_take(r->server, r->req, cost);
     if (retry == 0)
         return true;
-    tq_log_info("http", "request %lu: refused: the client address is over its budget for requests without a token",
-                r->id);
+    tq_log_limited(TQ_LOG_INFO, "http", "refused: client address over its budget",
+                   "request %lu: refused: the client address is over its budget for requests without a token", r->id);
     send_rate_limited(r, retry, tq_arena_sprintf(&r->arena,
                                                  "Too many requests without a token from this address; try again in "
                                                  "%d second%s.",
@@ -322,24 +325,30 @@ static bool budget_access(tq_request *r, op_access access)
     return cost <= 0 || charge_client(r, cost);
 }
 
-/* A request of a known tenant is admitted by its quota; false after answering 429. */
+/* A request of a known tenant is admitted by its quota, once; false after answering 429. */
 static bool admit_tenant(tq_request *r)
 {
-    if (r->tenant == NULL)
+    if (r->tenant == NULL || r->quota_admitted)
         return true;
+    r->quota_admitted = true;
     if (tq_quotas_tenant_admit(r->server, r->tenant, &r->arena, &r->quota))
         return true;
-    tq_log_info("http", "request %lu: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
-                r->quota.what);
+    tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant over its quota",
+                   "request %lu: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
+                   r->quota.what);
     send_rate_limited(r, r->quota.retry_after_s,
                       tq_arena_sprintf(&r->arena, "Over the tenant's quota of %s; try again in %d second%s.",
                                        r->quota.what, r->quota.retry_after_s, r->quota.retry_after_s == 1 ? "" : "s"));
     return false;
 }
 
-/* Resolves the tenant of an authenticated request; false after answering. */
-static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
+/* Looks up the tenant that the token (or the trusted header) names, once; r->tenant stays
+ * NULL when the registry does not know it. */
+static void find_tenant(tq_request *r, const char *header_tenant, size_t header_len)
 {
+    if (r->tenant_looked_up)
+        return;
+    r->tenant_looked_up = true;
     tq_registry *reg = r->server->registry;
     uint8_t id[16];
     if (r->authenticated) {
@@ -350,6 +359,13 @@ static bool attach_tenant(tq_request *r, const char *header_tenant, size_t heade
     } else {
         r->tenant = tq_registry_get_by_name(reg, header_tenant, header_len);
     }
+}
+
+/* Resolves the tenant of an authenticated request; false after answering. */
+static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
+{
+    tq_registry *reg = r->server->registry;
+    find_tenant(r, header_tenant, header_len);
     if (r->tenant == NULL && !tq_registry_healthy(reg)) {
         send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant registry is unavailable; try again shortly.");
         return false;
@@ -600,6 +616,15 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
     return true;
 }
 
+/* A verified token's tenant pays from its quota before the body is even read, so a tenant
+ * over its quota costs the server a token check (cached) and a 429, whatever it sends.
+ * An unknown or inactive tenant is refused later, and only if the operation needs one. */
+static bool admit_early(tq_request *r)
+{
+    find_tenant(r, NULL, 0);
+    return r->tenant == NULL || !tq_tenant_active(r->tenant) || admit_tenant(r);
+}
+
 static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
 {
     graphql_handler *h = (graphql_handler *)self;
@@ -624,16 +649,16 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!budget_anonymous(r, req))
         return 0;
+    /* an Authorization header decides alone: a bad token is 401 even with X-Tenant-ID */
+    ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (ai >= 0 && (!authenticate(r, req->headers.entries[ai].value) || !admit_early(r)))
+        return 0;
     tq_http_refusal why;
     if (!tq_http_read_graphql(req, &r->arena, is_get, &r->params, &why)) {
         send_error(r, why.status, "BAD_USER_INPUT", why.message);
         return 0;
     }
 
-    /* an Authorization header decides alone: a bad token is 401 even with X-Tenant-ID */
-    ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (ai >= 0 && !authenticate(r, req->headers.entries[ai].value))
-        return 0;
     const char *header_tenant = NULL;
     size_t header_len = 0;
     if (ai < 0 && h->server->cfg.trust_tenant_header) {

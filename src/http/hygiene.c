@@ -121,7 +121,8 @@ static int on_hygiene_request(h2o_handler_t *self, h2o_req_t *req)
         return -1; /* the next handler of the path answers */
     static const char body[] = "{\"errors\":[{\"message\":\"The request has both Content-Length and Transfer-Encoding "
                                "(or two different Content-Lengths).\",\"extensions\":{\"code\":\"BAD_USER_INPUT\"}}]}";
-    tq_log_info("http", "refused a request framed two ways (Content-Length and Transfer-Encoding): connection closed");
+    tq_log_limited(TQ_LOG_INFO, "http", "refused: framed two ways",
+                   "refused a request framed two ways (Content-Length and Transfer-Encoding): connection closed");
     tq_server_count_status(h->server, 400);
     tq_server_count_refusal(h->server, TQ_REFUSED_FRAMING);
     /* whatever follows the body h2o read must never be read as a request */

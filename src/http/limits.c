@@ -90,8 +90,8 @@ bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_mea
     if (first < 0)
         return true;
     /* one line per request, whichever limits it passes */
-    tq_log_info("limits", "request %lu: %s: %s", request_id,
-                c->limits == TQ_LIMITS_MEASURE ? "over the budget, run anyway (measure)" : "refused", over);
+    const char *what = c->limits == TQ_LIMITS_MEASURE ? "over the budget, run anyway (measure)" : "refused";
+    tq_log_limited(TQ_LOG_INFO, "limits", what, "request %lu: %s: %s", request_id, what, over);
     if (c->limits == TQ_LIMITS_MEASURE)
         return true;
     write_refusal(refusal, (tq_budget_limit)first, maximum(c, (tq_budget_limit)first), m->value[first]);
@@ -101,8 +101,8 @@ bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_mea
 void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t bytes)
 {
     atomic_fetch_add(&s->limits_exceeded[TQ_LIMIT_COUNT_][TQ_LIMITS_ENFORCE], 1);
-    tq_log_info("limits", "request %lu: answer cut off: more than %ld bytes (%zu counted)", request_id,
-                s->cfg.max_response_bytes, bytes);
+    tq_log_limited(TQ_LOG_INFO, "limits", "answer cut off", "request %lu: answer cut off: more than %ld bytes (%zu counted)",
+                   request_id, s->cfg.max_response_bytes, bytes);
 }
 
 void tq_limits_write_metrics(tq_server *s, tq_strbuf *b)
