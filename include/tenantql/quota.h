@@ -63,6 +63,7 @@ typedef enum tq_quota_verdict {
     TQ_QUOTA_OVER_RATE,
     TQ_QUOTA_OVER_IN_FLIGHT,
     TQ_QUOTA_OVER_DB_TIME,
+    TQ_QUOTA_OVER_SHARE,
 } tq_quota_verdict;
 
 /* Where a request leaves the tenant's quota, for the RateLimit header and Retry-After. */
@@ -78,7 +79,8 @@ typedef struct tq_quota_state {
 
 /* Admits one request under q (an effective quota: tq_quota_merge'd) at now_ms
  * (tq_clock_ms): refused while the tenant is at its requests in flight or in database
- * time debt, or when its rate bucket is empty; otherwise takes one request from the
+ * time debt, over its fair share of a busy server, or when its rate bucket is empty;
+ * otherwise takes one request from the
  * bucket and one place in flight, which tq_usage_leave gives back. Fills st either way.
  * Any thread. */
 tq_quota_verdict tq_usage_admit(tq_usage *u, const tq_quota *q, uint64_t now_ms, tq_quota_state *st);
@@ -87,6 +89,23 @@ void tq_usage_leave(tq_usage *u);
 /* Charges database time (microseconds) measured as a query came back, against the limit
  * the tenant's requests were last admitted under. Any thread. */
 void tq_usage_charge_db(tq_usage *u, uint64_t us);
+/* Charges us microseconds of a worker's time that one of the tenant's requests took
+ * (parsing, validating, running resolvers, writing the answer: not its waits) at now_ms
+ * (tq_clock_ms), towards the fair share. Any thread. */
+void tq_usage_charge_served(tq_usage *u, uint64_t us, uint64_t now_ms);
+
+/* ---- fair share of a busy server ----
+ * When the tenants' requests take more than busy_percent of the workers' time (workers x
+ * one second per second, measured over the last second), a tenant that took more than
+ * its fair share of it (that time divided by the tenants served in the last second) is
+ * refused (TQ_QUOTA_OVER_SHARE) until it is back within its share or the server is no
+ * longer busy. A tenant alone, or on a server with room, is never refused by it. The
+ * meter is one per process, owned by this module. */
+
+/* Sets the meter up (busy_percent 0: off, the default); start-up and tests. */
+void tq_share_configure(int workers, int busy_percent);
+bool tq_share_enabled(void);
+
 /* Requests in flight now (tests, metrics). */
 int tq_usage_in_flight(tq_usage *u);
 

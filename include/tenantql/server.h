@@ -65,6 +65,7 @@ typedef struct tq_server_config {
     int tenant_burst;                 /* --tenant-burst: its burst, 0 = one second of the rate */
     int tenant_in_flight;             /* --tenant-in-flight: requests being served at once, 0 = none */
     int tenant_db_ms;                 /* --tenant-db-ms: database milliseconds per second, 0 = none */
+    int fair_share;                   /* --fair-share: busy above this % of the workers' time, 0 = off */
 
     /* set by `tenantql dev`, not options */
     const char *ready_banner;     /* printed to stdout once listening, or NULL */

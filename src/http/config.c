@@ -163,6 +163,10 @@ const tq_opt tq_server_options[] = {
      .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
      .help = "milliseconds of database time per second of a tenant, when its `quota` has no `db_ms_per_s` (0: no "
              "limit)"},
+    {CFG(fair_share), .name = "fair-share", .env = "TENANTQL_FAIR_SHARE", .type = TQ_OPT_INT, .metavar = "PERCENT",
+     .def = 50, .min = 0, .max = 100,
+     .help = "when tenants' requests take more than this share of the workers' time, a tenant over its fair share of "
+             "it gets 429 (0: off; see [Fair share](#fair-share-of-a-busy-server))"},
     {0},
 };
 

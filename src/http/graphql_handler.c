@@ -30,6 +30,7 @@
 #include "internal.h"
 #include "tenantql/api.h"
 #include "tenantql/budget.h"
+#include "tenantql/clock.h"
 #include "tenantql/doc_cache.h"
 #include "tenantql/exec.h"
 #include "tenantql/introspection.h"
@@ -78,6 +79,8 @@ typedef struct tq_request {
     bool client_charged;         /* paid 1 from its address's budget already */
     int retry_after_s;           /* a 429's Retry-After */
     tq_quota_ticket quota;       /* its place in its tenant's quota, and the RateLimit fields */
+    bool *freed;                 /* while the handler runs: set when r is freed under it */
+    uint64_t handler_start_us;   /* when the handler started (charged to the tenant's share) */
 } tq_request;
 
 /* ---- request lifetime ---- */
@@ -119,6 +122,10 @@ static void request_free(tq_request *r)
         h2o_timeout_unlink(&r->timeout);
     h2o_linklist_unlink(&r->link);
     tq_api_ctx_dispose(&r->api);
+    if (r->freed != NULL) { /* answered within the handler */
+        *r->freed = true;
+        tq_quotas_tenant_charge(&r->quota, tq_clock_us() - r->handler_start_us);
+    }
     tq_quotas_tenant_leave(&r->quota); /* in flight until freed: its queries may still run */
     tq_tenant_release(r->tenant);
     tq_gql_params_dispose(&r->params);
@@ -333,12 +340,20 @@ static bool admit_tenant(tq_request *r)
     r->quota_admitted = true;
     if (tq_quotas_tenant_admit(r->server, r->tenant, &r->arena, &r->quota))
         return true;
+    int retry = r->quota.retry_after_s;
+    if (r->quota.verdict == TQ_QUOTA_OVER_SHARE) {
+        tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant over its fair share",
+                       "request %lu: refused: tenant %s is over its fair share of a busy server", r->id,
+                       tq_tenant_name(r->tenant));
+        send_rate_limited(r, retry, "The server is busy and this tenant has had more than its share of it; try "
+                                    "again in 1 second.");
+        return false;
+    }
     tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant over its quota",
                    "request %lu: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
                    r->quota.what);
-    send_rate_limited(r, r->quota.retry_after_s,
-                      tq_arena_sprintf(&r->arena, "Over the tenant's quota of %s; try again in %d second%s.",
-                                       r->quota.what, r->quota.retry_after_s, r->quota.retry_after_s == 1 ? "" : "s"));
+    send_rate_limited(r, retry, tq_arena_sprintf(&r->arena, "Over the tenant's quota of %s; try again in %d second%s.",
+                                                 r->quota.what, retry, retry == 1 ? "" : "s"));
     return false;
 }
 
@@ -625,38 +640,32 @@ static bool admit_early(tq_request *r)
     return r->tenant == NULL || !tq_tenant_active(r->tenant) || admit_tenant(r);
 }
 
-static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
+/* Stages 1 to 7 for a new request; may answer (and free r) at any stage. */
+static void handle(graphql_handler *h, tq_request *r, h2o_req_t *req)
 {
-    graphql_handler *h = (graphql_handler *)self;
-    if (h->server->graphiql != NULL && tq_graphiql_wanted(req)) {
-        tq_server_count_status(h->server, 200);
-        tq_graphiql_send_page(h->server->graphiql, req);
-        return 0;
-    }
-    tq_request *r = request_new(tq_http_worker_of(req), req);
     r->head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     bool acceptable = tq_http_negotiate_graphql(req, &r->graphql_response);
 
     bool is_get = r->head || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     if (!is_get && !is_post(req)) {
         send_error(r, 405, "BAD_USER_INPUT", "Use GET or POST.");
-        return 0;
+        return;
     }
     if (!acceptable) {
         send_error(r, 406, "BAD_USER_INPUT",
                    "The Accept header allows neither application/graphql-response+json nor application/json.");
-        return 0;
+        return;
     }
     if (!budget_anonymous(r, req))
-        return 0;
+        return;
     /* an Authorization header decides alone: a bad token is 401 even with X-Tenant-ID */
     ssize_t ai = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (ai >= 0 && (!authenticate(r, req->headers.entries[ai].value) || !admit_early(r)))
-        return 0;
+        return;
     tq_http_refusal why;
     if (!tq_http_read_graphql(req, &r->arena, is_get, &r->params, &why)) {
         send_error(r, why.status, "BAD_USER_INPUT", why.message);
-        return 0;
+        return;
     }
 
     const char *header_tenant = NULL;
@@ -669,6 +678,27 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
         }
     }
     execute(r, &r->params, header_tenant, header_len);
+}
+
+static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    graphql_handler *h = (graphql_handler *)self;
+    if (h->server->graphiql != NULL && tq_graphiql_wanted(req)) {
+        tq_server_count_status(h->server, 200);
+        tq_graphiql_send_page(h->server->graphiql, req);
+        return 0;
+    }
+    tq_request *r = request_new(tq_http_worker_of(req), req);
+    /* the worker's time the handler takes is its tenant's (when one admitted it), like
+     * the time of its query callbacks (which the pool charges) */
+    bool freed = false;
+    r->freed = &freed;
+    r->handler_start_us = tq_clock_us();
+    handle(h, r, req);
+    if (!freed) {
+        r->freed = NULL;
+        tq_quotas_tenant_charge(&r->quota, tq_clock_us() - r->handler_start_us);
+    }
     return 0;
 }
 

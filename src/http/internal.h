@@ -43,6 +43,7 @@ typedef enum tq_refusal_reason {
     TQ_REFUSED_TENANT_RATE,      /* a tenant over its requests per second */
     TQ_REFUSED_TENANT_IN_FLIGHT, /* a tenant at its requests in flight */
     TQ_REFUSED_TENANT_DB_TIME,   /* a tenant over its database time per second */
+    TQ_REFUSED_TENANT_SHARE,     /* a tenant over its fair share of a busy server */
     TQ_REFUSED_REASONS_,
 } tq_refusal_reason;
 
@@ -171,6 +172,9 @@ typedef struct tq_quota_ticket {
 bool tq_quotas_tenant_admit(tq_server *s, tq_tenant *t, tq_arena *a, tq_quota_ticket *ticket);
 /* The admitted request is freed: its place in flight is given back. */
 void tq_quotas_tenant_leave(tq_quota_ticket *ticket);
+/* The admitted request took us microseconds of its worker outside its query callbacks
+ * (which the pool charges): towards its tenant's fair share. */
+void tq_quotas_tenant_charge(const tq_quota_ticket *ticket, uint64_t us);
 /* The ticket's RateLimit-Policy and RateLimit fields, when the tenant has a quota. */
 void tq_quotas_add_headers(h2o_req_t *req, const tq_quota_ticket *ticket);
 

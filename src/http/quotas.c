@@ -85,29 +85,33 @@ static const char *arena_copy(tq_arena *a, tq_strbuf *b)
 }
 
 static const char *const verdict_names[] = {"ok", "requests per second", "requests in flight",
-                                            "database time per second"};
+                                            "database time per second", "a fair share of a busy server"};
 
 bool tq_quotas_tenant_admit(tq_server *s, tq_tenant *t, tq_arena *a, tq_quota_ticket *ticket)
 {
     memset(ticket, 0, sizeof(*ticket));
     tq_quota q = *tq_tenant_quota(t);
     tq_quota_merge(&q, &s->default_quota);
-    if (!tq_quota_any(&q))
+    bool any = tq_quota_any(&q);
+    if (!any && !tq_share_enabled())
         return true;
     tq_usage *u = tq_tenant_usage(t);
     tq_quota_state st;
     ticket->verdict = tq_usage_admit(u, &q, tq_clock_ms(), &st);
-    tq_strbuf policy = TQ_STRBUF_INIT, limit = TQ_STRBUF_INIT;
-    write_policy(&policy, &q);
-    write_limit(&limit, &q, &st);
-    ticket->policy = arena_copy(a, &policy);
-    ticket->limit = arena_copy(a, &limit);
+    if (any) {
+        tq_strbuf policy = TQ_STRBUF_INIT, limit = TQ_STRBUF_INIT;
+        write_policy(&policy, &q);
+        write_limit(&limit, &q, &st);
+        ticket->policy = arena_copy(a, &policy);
+        ticket->limit = arena_copy(a, &limit);
+    }
     if (ticket->verdict == TQ_QUOTA_OK) {
         ticket->usage = u;
         return true;
     }
     static const tq_refusal_reason reasons[] = {TQ_REFUSED_TENANT_RATE, TQ_REFUSED_TENANT_RATE,
-                                                TQ_REFUSED_TENANT_IN_FLIGHT, TQ_REFUSED_TENANT_DB_TIME};
+                                                TQ_REFUSED_TENANT_IN_FLIGHT, TQ_REFUSED_TENANT_DB_TIME,
+                                                TQ_REFUSED_TENANT_SHARE};
     tq_server_count_refusal(s, reasons[ticket->verdict]);
     ticket->retry_after_s = st.retry_after_s;
     ticket->what = verdict_names[ticket->verdict];
@@ -119,6 +123,12 @@ void tq_quotas_tenant_leave(tq_quota_ticket *ticket)
     if (ticket->usage != NULL)
         tq_usage_leave(ticket->usage);
     ticket->usage = NULL;
+}
+
+void tq_quotas_tenant_charge(const tq_quota_ticket *ticket, uint64_t us)
+{
+    if (ticket->usage != NULL)
+        tq_usage_charge_served(ticket->usage, us, tq_clock_ms());
 }
 
 void tq_quotas_add_headers(h2o_req_t *req, const tq_quota_ticket *ticket)

@@ -64,8 +64,8 @@ void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b)
     }
 }
 
-static const char *const refusal_names[TQ_REFUSED_REASONS_] = {"framing", "client_budget", "tenant_rate",
-                                                               "tenant_in_flight", "tenant_db_time"};
+static const char *const refusal_names[TQ_REFUSED_REASONS_] = {
+    "framing", "client_budget", "tenant_rate", "tenant_in_flight", "tenant_db_time", "tenant_share"};
 
 void tq_server_count_refusal(tq_server *s, tq_refusal_reason why)
 {
@@ -266,6 +266,7 @@ static int load_limits(tq_server *s, char *err, size_t errlen)
         return -1;
     }
     s->default_quota = (tq_quota){c->tenant_rate, c->tenant_burst, c->tenant_in_flight, c->tenant_db_ms};
+    tq_share_configure(c->threads, c->fair_share);
     return 0;
 }
 

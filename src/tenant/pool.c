@@ -30,6 +30,23 @@
 pools_state pools_module = {.lock = PTHREAD_MUTEX_INITIALIZER, .slot = -1};
 
 static void on_conn_connected(void *owner, bool ok, const char *errmsg);
+/* Hands a result to its query's caller, and charges the worker's time the caller took
+ * with it (resolvers, the answer) to the tenant's fair share. The pool may go with the
+ * last request that borrowed it: the tenant's counters are held across the call. */
+static void served(tq_pool *p, tq_db_query *q, tq_db_status status, PGresult *res)
+{
+    if (p->usage == NULL) {
+        q->cb(q, status, res);
+        return;
+    }
+    tq_usage *u = tq_usage_ref(p->usage);
+    uint64_t t0 = tq_clock_us();
+    q->cb(q, status, res);
+    uint64_t t1 = tq_clock_us();
+    tq_usage_charge_served(u, t1 - t0, t1 / 1000);
+    tq_usage_release(u);
+}
+
 static void on_conn_result(void *owner, PGresult *res, const char *errmsg);
 static void on_conn_lost(void *owner, const char *errmsg);
 static void run_query(tq_db_query *q, pool_conn *c);
@@ -434,6 +451,7 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
 {
     pool_conn *c = owner;
     pool_worker *pw = c->worker;
+    tq_pool *p = c->pool; /* c may go below; the pool stays while q's request borrows it */
     tq_db_query *q = c->query;
     c->query = NULL;
     h2o_linklist_unlink(&c->busy_link);
@@ -457,7 +475,7 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
         return;
     }
     q->conn = NULL;
-    q->cb(q, status, res);
+    served(p, q, status, res);
 }
 
 static void on_conn_lost(void *owner, const char *errmsg)

@@ -4,7 +4,8 @@
  *
  * A tenant's counters sit under one mutex: admission checks three limits and takes from
  * two, and a request holds it for well under a microsecond, once when admitted and once
- * when freed; database time is charged under it once per query.
+ * when freed; database time is charged under it once per query, and so is the workers'
+ * time the query's callback took (the fair share).
  */
 #include "tenantql/quota.h"
 
@@ -19,14 +20,34 @@
 #include "tenantql/clock.h"
 #include "tenantql/log.h"
 
+/* Time added up in one-second windows: this second's sum and the last one's, so that the
+ * rate over the last second is prev x (the part of it still within a second) + cur, a
+ * sliding window in two numbers. */
+typedef struct share_window {
+    uint64_t second;
+    uint64_t cur, prev;
+} share_window;
+
 struct tq_usage {
     atomic_int refs;
     pthread_mutex_t lock;
-    tq_bucket rate;  /* requests */
-    tq_bucket db;    /* database milliseconds */
-    int in_flight;   /* admitted and not yet freed */
-    int db_ms_limit; /* the database limit of the last admission: what charges refill at (0: none) */
+    tq_bucket rate;       /* requests */
+    tq_bucket db;         /* database milliseconds */
+    int in_flight;        /* admitted and not yet freed */
+    int db_ms_limit;      /* the database limit of the last admission: what charges refill at (0: none) */
+    share_window served;  /* microseconds of the workers' time its requests took */
 };
+
+/* The process's fair-share meter (tq_share_configure), owned by this module: the workers'
+ * time all tenants' requests took, and how many tenants had some, per window. Its lock
+ * is taken after a tenant's, never before. */
+static struct {
+    pthread_mutex_t lock;
+    uint64_t capacity_us; /* per second: the workers' time (workers x 1 s); 0: fair share off */
+    int busy_percent;
+    share_window time;    /* microseconds, all tenants */
+    share_window tenants; /* tenants charged in the window */
+} share = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- limits ---- */
 
@@ -151,6 +172,61 @@ void tq_usage_release(tq_usage *u)
     free(u);
 }
 
+/* ---- fair share ---- */
+
+static void window_roll(share_window *w, uint64_t now_ms)
+{
+    uint64_t s = now_ms / 1000;
+    if (s == w->second)
+        return;
+    w->prev = s == w->second + 1 ? w->cur : 0;
+    w->cur = 0;
+    w->second = s;
+}
+
+/* The sum over the last second, the older window weighted by how much of it is left. */
+static uint64_t window_rate(share_window *w, uint64_t now_ms)
+{
+    window_roll(w, now_ms);
+    return w->prev * (1000 - now_ms % 1000) / 1000 + w->cur;
+}
+
+void tq_share_configure(int workers, int busy_percent)
+{
+    pthread_mutex_lock(&share.lock);
+    share.capacity_us = busy_percent > 0 && workers > 0 ? (uint64_t)workers * 1000000 : 0;
+    share.busy_percent = busy_percent;
+    share.time = share.tenants = (share_window){0};
+    pthread_mutex_unlock(&share.lock);
+}
+
+bool tq_share_enabled(void)
+{
+    pthread_mutex_lock(&share.lock);
+    bool on = share.capacity_us > 0;
+    pthread_mutex_unlock(&share.lock);
+    return on;
+}
+
+/* Whether a tenant that took mine_us of the workers' time over the last second is over
+ * its fair share of a busy server. */
+static bool share_over(uint64_t mine_us, uint64_t now_ms)
+{
+    pthread_mutex_lock(&share.lock);
+    bool over = false;
+    if (share.capacity_us > 0) {
+        uint64_t total = window_rate(&share.time, now_ms);
+        window_roll(&share.tenants, now_ms);
+        uint64_t tenants = share.tenants.prev > share.tenants.cur ? share.tenants.prev : share.tenants.cur;
+        bool busy = total * 100 >= share.capacity_us * (uint64_t)share.busy_percent;
+        /* an equal part of the workers' time each; what a tenant leaves of its part goes
+         * to the others, since nobody is refused while the server has room */
+        over = busy && tenants > 1 && mine_us * tenants > share.capacity_us;
+    }
+    pthread_mutex_unlock(&share.lock);
+    return over;
+}
+
 static int seconds(uint64_t ms)
 {
     return tq_bucket_retry_after_s(ms);
@@ -184,6 +260,10 @@ static tq_quota_verdict judge_locked(tq_usage *u, const tq_quota *q, uint64_t no
     if (q->db_ms > 0 && tq_bucket_level(&u->db, q->db_ms, q->db_ms, now_ms) < 0) {
         *retry_s = seconds(tq_bucket_wait_ms(&u->db, q->db_ms, 0));
         return TQ_QUOTA_OVER_DB_TIME;
+    }
+    if (share_over(window_rate(&u->served, now_ms), now_ms)) {
+        *retry_s = 1; /* the busy moment is measured over a second */
+        return TQ_QUOTA_OVER_SHARE;
     }
     if (q->rate > 0 && !tq_bucket_take(&u->rate, q->rate, tq_quota_burst(q), 1, now_ms)) {
         *retry_s = seconds(tq_bucket_wait_ms(&u->rate, q->rate, 1));
@@ -220,6 +300,22 @@ void tq_usage_charge_db(tq_usage *u, uint64_t us)
     if (limit > 0)
         tq_bucket_charge(&u->db, limit, limit, (double)us / 1000.0, tq_clock_ms());
     pthread_mutex_unlock(&u->lock);
+}
+
+void tq_usage_charge_served(tq_usage *u, uint64_t us, uint64_t now_ms)
+{
+    us = us > 0 ? us : 1; /* a charged tenant counts as served this second */
+    pthread_mutex_lock(&u->lock);
+    window_roll(&u->served, now_ms);
+    bool first = u->served.cur == 0;
+    u->served.cur += us;
+    pthread_mutex_unlock(&u->lock);
+    pthread_mutex_lock(&share.lock);
+    window_roll(&share.time, now_ms);
+    window_roll(&share.tenants, now_ms);
+    share.time.cur += us;
+    share.tenants.cur += first;
+    pthread_mutex_unlock(&share.lock);
 }
 
 int tq_usage_in_flight(tq_usage *u)

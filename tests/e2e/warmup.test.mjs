@@ -62,7 +62,12 @@ async function load(srv, name, query, clients, ms) {
 
 function assertWarmedUp(text, name, atMost) {
   const created = sample(text, `tenantql_pool_connections_created_total{tenant="${name}"}`);
-  assert.ok(created >= 1 && created <= atMost, `${name}: ${created} connections created, at most ${atMost} needed`);
+  // a connection that sat unused for idle_timeout_ms (1 s) under the load (a slow,
+  // crowded machine leaves one idle now and then) is reaped and opened again later: the
+  // connections open at once are what counts
+  const reaped = sample(text, `tenantql_pool_connections_closed_total{tenant="${name}",reason="idle"}`) ?? 0;
+  assert.ok(created >= 1 && created - reaped <= atMost,
+    `${name}: ${created} connections created (${reaped} reaped idle), at most ${atMost} needed`);
   assert.equal(sample(text, `tenantql_pool_connections_closed_total{tenant="${name}",reason="evicted"}`), 0);
   assert.equal(sample(text, 'tenantql_connection_evictions_total'), 0, 'evictions far below the cap');
 }

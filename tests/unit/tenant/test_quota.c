@@ -3,7 +3,7 @@
  * back to the server's default), the strict check of the command line, and admission:
  * requests per second with a burst, requests in flight given back when freed, database
  * time charged after the fact refusing until the debt is paid, with Retry-After and what
- * is left for the RateLimit header.
+ * is left for the RateLimit header; the fair share of a busy server.
  */
 
 #include "tenantql/clock.h"
@@ -103,6 +103,45 @@ static void test_db_time(void)
     tq_usage_release(u);
 }
 
+/* Fair share: two workers (2 s of their time per second), busy at 50 %. */
+static void test_fair_share(void)
+{
+    tq_share_configure(2, 50);
+    tq_usage *heavy = tq_usage_new(), *light = tq_usage_new();
+    tq_quota none = {0, 0, 0, 0};
+    tq_quota_state st;
+    uint64_t t = 1000000; /* ms, at the start of a second */
+    /* a tenant alone is never refused, however much it takes */
+    tq_usage_charge_served(heavy, 1900000, t);
+    CHECK(tq_usage_admit(heavy, &none, t + 10, &st) == TQ_QUOTA_OK);
+    tq_usage_leave(heavy);
+    /* a second tenant appears: the heavy one took more than half of the busy workers */
+    tq_usage_charge_served(light, 100000, t + 20);
+    CHECK(tq_usage_admit(heavy, &none, t + 30, &st) == TQ_QUOTA_OVER_SHARE && st.retry_after_s == 1);
+    CHECK(tq_usage_in_flight(heavy) == 0);
+    CHECK(tq_usage_admit(light, &none, t + 30, &st) == TQ_QUOTA_OK); /* within its share */
+    tq_usage_leave(light);
+    /* the last second weighs less as it passes: 1.9 s taken, half a second later 0.95 s
+     * of it counts, within its share (1 s) */
+    CHECK(tq_usage_admit(heavy, &none, t + 1500, &st) == TQ_QUOTA_OK);
+    tq_usage_leave(heavy);
+    /* with room to spare (below 50 % of the workers' time) nobody is refused */
+    tq_share_configure(2, 50);
+    tq_usage_charge_served(heavy, 900000, t + 5000);
+    tq_usage_charge_served(light, 10, t + 5000);
+    CHECK(tq_usage_admit(heavy, &none, t + 5010, &st) == TQ_QUOTA_OK);
+    tq_usage_leave(heavy);
+    tq_usage_charge_served(heavy, 300000, t + 5020); /* now 1.2 s of 2: busy, and over 1 s */
+    CHECK(tq_usage_admit(heavy, &none, t + 5030, &st) == TQ_QUOTA_OVER_SHARE);
+    /* off: never refused */
+    tq_share_configure(2, 0);
+    CHECK(!tq_share_enabled());
+    CHECK(tq_usage_admit(heavy, &none, t + 5040, &st) == TQ_QUOTA_OK);
+    tq_usage_leave(heavy);
+    tq_usage_release(heavy);
+    tq_usage_release(light);
+}
+
 int main(void)
 {
     tq_log_set_level(TQ_LOG_ERROR);
@@ -110,5 +149,6 @@ int main(void)
     test_rate();
     test_in_flight();
     test_db_time();
+    test_fair_share();
     return TQ_TEST_REPORT();
 }
