@@ -104,6 +104,7 @@ void tq_usage_charge_served(tq_usage *u, uint64_t us, uint64_t now_ms);
 
 /* Sets the meter up (busy_percent 0: off, the default); start-up and tests. */
 void tq_share_configure(int workers, int busy_percent);
+/* Whether the meter is on: when off, nothing is measured or charged. Any thread. */
 bool tq_share_enabled(void);
 
 /* Requests in flight now (tests, metrics). */

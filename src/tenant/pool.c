@@ -35,7 +35,7 @@ static void on_conn_connected(void *owner, bool ok, const char *errmsg);
  * last request that borrowed it: the tenant's counters are held across the call. */
 static void served(tq_pool *p, tq_db_query *q, tq_db_status status, PGresult *res)
 {
-    if (p->usage == NULL) {
+    if (p->usage == NULL || !tq_share_enabled()) {
         q->cb(q, status, res);
         return;
     }

@@ -42,6 +42,7 @@ struct tq_usage {
  * time all tenants' requests took, and how many tenants had some, per window. Its lock
  * is taken after a tenant's, never before. */
 static struct {
+    atomic_bool on;       /* read without the lock on every admission and query callback */
     pthread_mutex_t lock;
     uint64_t capacity_us; /* per second: the workers' time (workers x 1 s); 0: fair share off */
     int busy_percent;
@@ -197,15 +198,13 @@ void tq_share_configure(int workers, int busy_percent)
     share.capacity_us = busy_percent > 0 && workers > 0 ? (uint64_t)workers * 1000000 : 0;
     share.busy_percent = busy_percent;
     share.time = share.tenants = (share_window){0};
+    atomic_store(&share.on, share.capacity_us > 0);
     pthread_mutex_unlock(&share.lock);
 }
 
 bool tq_share_enabled(void)
 {
-    pthread_mutex_lock(&share.lock);
-    bool on = share.capacity_us > 0;
-    pthread_mutex_unlock(&share.lock);
-    return on;
+    return atomic_load_explicit(&share.on, memory_order_relaxed);
 }
 
 /* Whether a tenant that took mine_us of the workers' time over the last second is over
@@ -261,7 +260,7 @@ static tq_quota_verdict judge_locked(tq_usage *u, const tq_quota *q, uint64_t no
         *retry_s = seconds(tq_bucket_wait_ms(&u->db, q->db_ms, 0));
         return TQ_QUOTA_OVER_DB_TIME;
     }
-    if (share_over(window_rate(&u->served, now_ms), now_ms)) {
+    if (tq_share_enabled() && share_over(window_rate(&u->served, now_ms), now_ms)) {
         *retry_s = 1; /* the busy moment is measured over a second */
         return TQ_QUOTA_OVER_SHARE;
     }
@@ -304,6 +303,8 @@ void tq_usage_charge_db(tq_usage *u, uint64_t us)
 
 void tq_usage_charge_served(tq_usage *u, uint64_t us, uint64_t now_ms)
 {
+    if (!tq_share_enabled())
+        return;
     us = us > 0 ? us : 1; /* a charged tenant counts as served this second */
     pthread_mutex_lock(&u->lock);
     window_roll(&u->served, now_ms);
