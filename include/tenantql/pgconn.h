@@ -31,6 +31,13 @@ typedef struct tq_stmt {
     int nparams;
 } tq_stmt;
 
+/* Where a statement runs: the schema its tables (`@.` in tq_stmt.sql) live in. */
+typedef struct tq_stmt_scope {
+    uint32_t id;          /* unique per schema binding within the process (names prepared statements); never 0 */
+    const char *schema;   /* unquoted identifier, e.g. "public" or "tenant_acme"; valid while the query runs */
+    bool unnamed;         /* never prepare: every execution is an unnamed Parse/Bind/Execute (for PgBouncer in transaction mode) */
+} tq_stmt_scope;
+
 typedef enum tq_pgconn_state {
     TQ_PGCONN_CONNECTING,
     TQ_PGCONN_IDLE,
@@ -71,7 +78,9 @@ tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
 /* Sends one prepared-statement execution (text parameters, NULL = SQL NULL). The
  * connection must be IDLE. Returns 0, or -1 if the connection broke while sending (then
  * on_result follows with res NULL, inside this call). */
-int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const char *const *params);
+int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params);
+/* False once the connection's prepared statements are not known exactly: close it. */
+bool tq_pgconn_reusable(const tq_pgconn *c);
 
 /* Asks the server to cancel the query running on a BUSY connection. The cancel request
  * travels on a thread of its own (libpq's PQcancel blocks); the query then ends as usual,

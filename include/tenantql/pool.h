@@ -1,13 +1,22 @@
 /*
- * pool.h - the tenant connection manager: one pool of libpq connections per
- * tenant database, shared by all worker threads, never by two tenants.
+ * pool.h - the tenant connection manager: libpq connections per database, shared by all
+ * worker threads and by the tenants placed in that database.
  *
- * A pool holds at most `max` connections across all workers. A connection belongs to
- * the worker whose loop watches it; idle connections wait in per-worker lists so that a
- * worker reuses its own first. A query that finds nothing idle opens a new connection
- * (while under max), takes an idle one from another worker, or queues (FIFO, across
- * workers) until one is released or its acquire timeout passes. Connections are taken
- * per query and given back as soon as its result is in.
+ * Connections belong to a database (one set of connection settings), which holds at most
+ * its max across all workers and tenants. Each tenant queries through its share of the
+ * database (a tq_pool): a share holds at most its own max of those connections at once.
+ * A tenant with a database of its own is that database's only share; tenants placed in
+ * schemas of a shared database share its connections, and every statement names the
+ * tenant's schema (tq_stmt_scope), so a connection carries nothing of one tenant into the
+ * next one's query.
+ *
+ * A connection belongs to the worker whose loop watches it; idle connections wait in
+ * per-worker lists so that a worker reuses its own first. A query that finds nothing idle
+ * opens a new connection (while the database is under its max), takes an idle one from
+ * another worker, or queues in its share's FIFO until a connection is released or its
+ * acquire timeout passes. Released connections serve the waiting shares in turn (round
+ * robin), so a tenant that saturates its share never starves another one. Connections are
+ * taken per query and given back as soon as its result is in.
  *
  * Every callback runs on the worker that issued the query and never inside
  * tq_pool_query itself.
@@ -32,6 +41,7 @@ typedef struct tq_pool_options {
     int idle_timeout_ms;      /* close connections idle this long (default 30000) */
     int connect_timeout_ms;   /* libpq connect_timeout, rounded up to seconds (default 5000) */
     int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 5000) */
+    bool unnamed_statements;  /* never prepare statements (PgBouncer in transaction mode) */
 } tq_pool_options;
 
 #define TQ_POOL_OPTIONS_DEFAULT {5, 5000, 30000, 5000, 5000}
@@ -84,23 +94,34 @@ unsigned long tq_pools_evictions(void);
 /* After the workers stopped: frees every pool (each must have no connection left). */
 void tq_pools_destroy(void);
 
-/* Creates a pool for one database. keywords/values are libpq connection parameters
- * (copied). label names the pool in logs and metrics (the tenant name).
+/* The database a share connects to, and the tenant's place in it. */
+typedef struct tq_pool_target {
+    const char *const *keywords;    /* libpq connection parameters (copied) */
+    const char *const *values;
+    const char *database_label;     /* names the database's connections in logs */
+    int database_max;               /* connections to the database across its tenants */
+    const char *schema;             /* the tenant's schema ("public": a database of its own) */
+} tq_pool_target;
+
+/* Creates a tenant's share of a database: of the database's pool that has the same
+ * connection settings and max if one is alive, else of a new one. label names the share
+ * in logs and metrics (the tenant name); opts->max is what the share may hold at once,
+ * opts->idle_timeout_ms also sets a new database's idle timeout.
  *
- * Ownership: the caller owns the pool (the registry's entry for the tenant) until it
+ * Ownership: the caller owns the share (the registry's entry for the tenant) until it
  * calls tq_pool_retire. Requests borrow it (tq_pool_borrow, a count) for as long as they
- * use it. A retired pool closes its connections as they come back and is freed by the
- * janitor once no borrower is left. */
-tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
-                        const tq_pool_options *opts);
+ * use it. A retired share is freed by the janitor once no borrower is left; a database
+ * whose shares are all retired closes its connections as they come back. */
+tq_pool *tq_pool_create(const char *label, const tq_pool_target *target, const tq_pool_options *opts);
 /* Charges what each query of the pool takes, from being sent to being answered, to u
  * (the tenant's database time; tq_usage_charge_db). The pool keeps a reference to u until
  * it is freed. Call before the pool is used. */
 void tq_pool_meter(tq_pool *p, tq_usage *u);
 /* The owner lets go. */
 void tq_pool_retire(tq_pool *p);
-/* The owner lets go if nobody borrows the pool and it has been unused for its idle
- * timeout (no connection, no query waiting): returns whether it did. The owner must make
+/* The owner lets go if nobody borrows the share and it has been unused for its idle
+ * timeout (no query running or waiting; for the only share of a database, no connection
+ * left either): returns whether it did. The owner must make
  * sure no one borrows the pool meanwhile (the registry holds its lock around both). */
 bool tq_pool_retire_if_idle(tq_pool *p);
 /* A counted reference, valid until tq_pool_return; only from the owner's hands (the
@@ -130,18 +151,23 @@ typedef enum tq_pool_close_reason {
 #define TQ_POOL_WAIT_BUCKETS 9
 #define TQ_POOL_WAIT_BOUNDS_MS {1, 5, 10, 25, 50, 100, 250, 1000, 5000}
 
+/* A share's figures: max, in_use, waiting and the wait histogram are the tenant's own;
+ * total, idle, created and closed are its database's (the same for every tenant placed
+ * in a shared database). */
 typedef struct tq_pool_stats {
     const char *label;       /* the tenant's name; valid while the pool is */
-    int max, total, idle, waiting;
+    const char *database;    /* the database's label; valid while the pool is */
+    int max, in_use, waiting;
+    int total, idle;
     unsigned long created, closed;
     unsigned long closed_by[TQ_POOL_CLOSE_REASONS_];
     unsigned long wait_buckets[TQ_POOL_WAIT_BUCKETS + 1];
     unsigned long wait_count, wait_sum_ms;
 } tq_pool_stats;
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out);
-/* The pool's label (its tenant's name); valid while the pool is. */
+/* The share's label (its tenant's name); valid while the pool is. */
 const char *tq_pool_label(const tq_pool *p);
-/* Calls fn for every pool, with the pool list locked (fn may take stats, not create pools). */
+/* Calls fn for every share, with the lists locked (fn may take stats, not create pools). */
 void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data);
 int tq_pools_max_connections(void);
 

@@ -27,6 +27,8 @@ typedef struct tq_registry_options {
     const char *conninfo;           /* libpq conninfo or URI of the registry database */
     int refresh_ms;                 /* full re-read interval (default 30000) */
     const char *sslmode;            /* sslmode for tenant connections (default "prefer") */
+    int shared_db_max;              /* connections to one shared database across the tenants
+                                     * placed in its schemas (default 20) */
 } tq_registry_options;
 
 /* Connects and loads every tenant (blocking; call at start-up). NULL + err on failure. */

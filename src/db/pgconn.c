@@ -212,8 +212,9 @@ static void on_writable(h2o_socket_t *sock, const char *err)
         break_connection(c);
 }
 
-int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const char *const *params)
+int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params)
 {
+    (void)scope;
     uint64_t bit = (uint64_t)1 << stmt->id;
     c->state = TQ_PGCONN_BUSY;
     c->prepare_sent = false;
@@ -307,6 +308,12 @@ void tq_pgconn_cancel(tq_pgconn *c)
 }
 
 /* ---- ownership ---- */
+
+bool tq_pgconn_reusable(const tq_pgconn *c)
+{
+    (void)c;
+    return true;
+}
 
 tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c)
 {

@@ -72,6 +72,10 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
              "`max_connections`"},
+    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 20, .min = 1, .max = 100000,
+     .help = "connections to one shared database, across the tenants placed in its schemas (each tenant holds at "
+             "most its `pool_options.max` of them at once; see [Tenant placement](#tenant-placement))"},
     {CFG(max_client_connections), .name = "max-client-connections", .env = "TENANTQL_MAX_CLIENT_CONNECTIONS",
      .type = TQ_OPT_INT, .metavar = "N", .def = 0, .min = 0, .max = 10000000,
      .default_doc = "0: derived from the descriptor limit",

@@ -108,7 +108,7 @@ static void sample_pool(tq_pool *p, void *data)
     write_sample(ps->families[F_SIZE], pool_families[F_SIZE].name, "", t, "", (unsigned long)st.total);
     write_sample(ps->families[F_MAX], pool_families[F_MAX].name, "", t, "", (unsigned long)st.max);
     write_sample(ps->families[F_IN_USE], pool_families[F_IN_USE].name, "", t, "",
-                 (unsigned long)(st.total - st.idle > 0 ? st.total - st.idle : 0));
+                 (unsigned long)st.in_use);
     write_sample(ps->families[F_IDLE], pool_families[F_IDLE].name, "", t, "", (unsigned long)st.idle);
     write_sample(ps->families[F_WAITING], pool_families[F_WAITING].name, "", t, "", (unsigned long)st.waiting);
     write_sample(ps->families[F_CREATED], pool_families[F_CREATED].name, "", t, "", st.created);

@@ -287,7 +287,7 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
         return -1;
     }
-    tq_registry_options ro = {s->cfg.registry, s->cfg.registry_refresh_ms, s->cfg.tenant_sslmode};
+    tq_registry_options ro = {s->cfg.registry, s->cfg.registry_refresh_ms, s->cfg.tenant_sslmode, s->cfg.shared_db_max};
     char detail[512];
     s->registry = tq_registry_open(&ro, detail, sizeof(detail));
     if (s->registry == NULL) {

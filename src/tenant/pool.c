@@ -1,6 +1,7 @@
 /*
- * pool.c - per-tenant connection pools shared by the worker threads (see pool.h; the
- * global cap lives in pool_cap.c, the shared structures in pool_internal.h).
+ * pool.c - connection pools per database, shared by the worker threads and by the
+ * tenants placed in the database through their shares (see pool.h; the global cap lives
+ * in pool_cap.c, the shared structures in pool_internal.h).
  *
  * Hand-over paths:
  *   release on worker A, first waiter on A  -> run at once
@@ -8,11 +9,17 @@
  *   query on B, idle connection only on A   -> take it from A's list, message to A
  *                                              ("steal"), A detaches and forwards to B
  *
- * Ownership: a pool belongs to whoever created it (the registry) until retired, and is
- * freed by a janitor once retired, unborrowed and without connections. A retired pool
- * still serves the requests that borrowed it before (they were admitted under the old
- * settings and finish with them), but keeps no connection idle. A connection
- * belongs to its pool and is touched only on the worker whose loop watches it.
+ * Ownership: a share (tq_pool) belongs to whoever created it (the registry) until
+ * retired, and is freed by a janitor once retired, unborrowed and holding nothing. A
+ * database (pool_db) belongs to the module: it lives while shares are attached or
+ * connections are open, and keeps no connection idle once all its shares are retired. A
+ * retired share still serves the requests that borrowed it before (they were admitted
+ * under the old settings and finish with them). A connection belongs to its database and
+ * is touched only on the worker whose loop watches it.
+ *
+ * Fairness between the tenants of one database: a connection released goes to the first
+ * waiter of the next share in the ring of shares that have waiters and room under their
+ * max (round robin), not to the oldest waiter of the database.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,15 +68,23 @@ static pool_worker *worker_state(tq_worker *w)
     return tq_worker_state(w, pools_module.slot);
 }
 
-/* ---- pools ---- */
+/* ---- databases and shares ---- */
 
-static void pool_free(tq_pool *p)
+static void db_free(pool_db *db)
 {
-    cap_forget_pool(p);
+    cap_forget_db(db);
+    pthread_mutex_destroy(&db->lock);
+    free(db->idle);
+    free(db->strings);
+    free(db->label);
+    free(db->key);
+    free(db);
+}
+
+static void share_free(tq_pool *p)
+{
     tq_usage_release(p->usage);
-    pthread_mutex_destroy(&p->lock);
-    free(p->idle);
-    free(p->strings);
+    free(p->schema);
     free(p->label);
     free(p);
 }
@@ -77,49 +92,100 @@ static void pool_free(tq_pool *p)
 void tq_pools_destroy(void)
 {
     /* a start-up that failed before tq_pools_init (bad schema, no registry) has no pools */
-    if (pools_module.pools.next == NULL)
+    if (pools_module.dbs.next == NULL)
         return;
     pthread_mutex_lock(&pools_module.lock);
-    while (!h2o_linklist_is_empty(&pools_module.pools)) {
-        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, pools_module.pools.next);
+    while (!h2o_linklist_is_empty(&pools_module.shares)) {
+        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, pools_module.shares.next);
         h2o_linklist_unlink(&p->module_link);
-        if (p->total != 0)
-            tq_log_warn("pool", "%s: %d connection(s) still open at exit", p->label, p->total);
-        pool_free(p);
+        share_free(p);
     }
+    while (!h2o_linklist_is_empty(&pools_module.dbs)) {
+        pool_db *db = H2O_STRUCT_FROM_MEMBER(pool_db, module_link, pools_module.dbs.next);
+        h2o_linklist_unlink(&db->module_link);
+        if (db->total != 0)
+            tq_log_warn("pool", "%s: %d connection(s) still open at exit", db->label, db->total);
+        db_free(db);
+    }
+    tq_map_dispose(&pools_module.index);
     pthread_mutex_unlock(&pools_module.lock);
     free(pools_module.workers);
     pools_module.workers = NULL;
 }
 
-tq_pool *tq_pool_create(const char *label, const char *const *keywords, const char *const *values,
-                        const tq_pool_options *opts)
+/* The index key of a database: its connection parameters and its max. malloc'ed. */
+static char *db_key(const tq_pool_target *t)
 {
-    tq_pool *p = calloc(1, sizeof(*p));
+    size_t need = 32;
+    for (size_t i = 0; t->keywords[i] != NULL && i < POOL_MAX_PARAMS - 1; i++)
+        need += strlen(t->keywords[i]) + strlen(t->values[i]) + 2;
+    char *key = malloc(need);
+    size_t off = (size_t)snprintf(key, need, "%d", t->database_max);
+    for (size_t i = 0; t->keywords[i] != NULL && i < POOL_MAX_PARAMS - 1; i++)
+        off += (size_t)snprintf(key + off, need - off, "\x1f%s=%s", t->keywords[i], t->values[i]);
+    return key;
+}
+
+static pool_db *db_new(const tq_pool_target *t, char *key, int idle_timeout_ms)
+{
+    pool_db *db = calloc(1, sizeof(*db));
     size_t need = 0, n = 0;
-    for (; keywords[n] != NULL && n < POOL_MAX_PARAMS - 1; n++)
-        need += strlen(keywords[n]) + strlen(values[n]) + 2;
-    p->strings = malloc(need + 1);
-    char *s = p->strings;
+    for (; t->keywords[n] != NULL && n < POOL_MAX_PARAMS - 1; n++)
+        need += strlen(t->keywords[n]) + strlen(t->values[n]) + 2;
+    db->strings = malloc(need + 1);
+    char *s = db->strings;
     for (size_t i = 0; i < n; i++) {
-        size_t kl = strlen(keywords[i]) + 1, vl = strlen(values[i]) + 1;
-        p->keywords[i] = memcpy(s, keywords[i], kl);
+        size_t kl = strlen(t->keywords[i]) + 1, vl = strlen(t->values[i]) + 1;
+        db->keywords[i] = memcpy(s, t->keywords[i], kl);
         s += kl;
-        p->values[i] = memcpy(s, values[i], vl);
+        db->values[i] = memcpy(s, t->values[i], vl);
         s += vl;
     }
-    p->keywords[n] = p->values[n] = NULL;
-    pthread_mutex_init(&p->lock, NULL);
+    db->keywords[n] = db->values[n] = NULL;
+    pthread_mutex_init(&db->lock, NULL);
+    db->key = key;
+    db->label = strdup(t->database_label);
+    db->max = t->database_max > 0 ? t->database_max : 1;
+    db->idle_timeout_ms = idle_timeout_ms;
+    db->idle = calloc((size_t)pools_module.nworkers, sizeof(*db->idle));
+    for (int i = 0; i < pools_module.nworkers; i++)
+        h2o_linklist_init_anchor(&db->idle[i]);
+    h2o_linklist_init_anchor(&db->ready);
+    h2o_linklist_init_anchor(&db->share_list);
+    h2o_linklist_insert(&pools_module.dbs, &db->module_link);
+    tq_map_put(&pools_module.index, db->key, strlen(db->key), db);
+    return db;
+}
+
+tq_pool *tq_pool_create(const char *label, const tq_pool_target *target, const tq_pool_options *opts)
+{
+    tq_pool *p = calloc(1, sizeof(*p));
     p->label = strdup(label);
+    p->schema = strdup(target->schema);
     p->opts = *opts;
+    p->scope.id = atomic_fetch_add(&pools_module.next_scope, 1) + 1;
+    p->scope.schema = p->schema;
+    p->scope.unnamed = opts->unnamed_statements;
     atomic_init(&p->borrowers, 0);
     atomic_init(&p->last_asked_ms, tq_clock_ms());
-    p->idle = calloc((size_t)pools_module.nworkers, sizeof(*p->idle));
-    for (int i = 0; i < pools_module.nworkers; i++)
-        h2o_linklist_init_anchor(&p->idle[i]);
     h2o_linklist_init_anchor(&p->waiters);
+
+    char *key = db_key(target);
     pthread_mutex_lock(&pools_module.lock);
-    h2o_linklist_insert(&pools_module.pools, &p->module_link);
+    pool_db *db = tq_map_get(&pools_module.index, key, strlen(key));
+    if (db == NULL) {
+        db = db_new(target, key, opts->idle_timeout_ms);
+        tq_log_debug("pool", "%s: connections for %s (max %d)", db->label, label, db->max);
+    } else {
+        free(key);
+    }
+    p->db = db;
+    db->shares++;
+    db->live_shares++;
+    pthread_mutex_lock(&db->lock);
+    h2o_linklist_insert(&db->share_list, &p->db_link);
+    pthread_mutex_unlock(&db->lock);
+    h2o_linklist_insert(&pools_module.shares, &p->module_link);
     pthread_mutex_unlock(&pools_module.lock);
     return p;
 }
@@ -129,21 +195,40 @@ void tq_pool_meter(tq_pool *p, tq_usage *u)
     p->usage = tq_usage_ref(u);
 }
 
+/* With the module lock and db's lock held: p lets go of its database. The last live share
+ * takes the database out of the index: its connections close as they come back. */
+static void share_retire_locked(tq_pool *p)
+{
+    pool_db *db = p->db;
+    p->retired = true;
+    if (--db->live_shares == 0)
+        tq_map_remove(&pools_module.index, db->key, strlen(db->key));
+}
+
 void tq_pool_retire(tq_pool *p)
 {
-    pthread_mutex_lock(&p->lock);
-    p->retired = true; /* the janitors close its idle connections and free it */
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&pools_module.lock);
+    pthread_mutex_lock(&p->db->lock);
+    if (!p->retired)
+        share_retire_locked(p); /* the janitors close its database's idle connections if it was the last */
+    pthread_mutex_unlock(&p->db->lock);
+    pthread_mutex_unlock(&pools_module.lock);
 }
 
 bool tq_pool_retire_if_idle(tq_pool *p)
 {
-    pthread_mutex_lock(&p->lock);
-    bool idle = atomic_load(&p->borrowers) == 0 && p->total == 0 && p->nwaiting == 0 && !p->retired &&
+    pool_db *db = p->db;
+    pthread_mutex_lock(&pools_module.lock);
+    pthread_mutex_lock(&db->lock);
+    /* the only share of a database also waits for its connections to idle out, as the
+     * database would otherwise close them early; a shared database keeps them for the others */
+    bool idle = atomic_load(&p->borrowers) == 0 && p->held == 0 && p->nwaiting == 0 && !p->retired &&
+                (db->live_shares > 1 || db->total == 0) &&
                 tq_clock_ms() - atomic_load(&p->last_asked_ms) >= (uint64_t)p->opts.idle_timeout_ms;
     if (idle)
-        p->retired = true;
-    pthread_mutex_unlock(&p->lock);
+        share_retire_locked(p);
+    pthread_mutex_unlock(&db->lock);
+    pthread_mutex_unlock(&pools_module.lock);
     return idle;
 }
 
@@ -161,16 +246,19 @@ void tq_pool_return(tq_pool *p)
 void tq_pool_get_stats(tq_pool *p, tq_pool_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&p->lock);
+    pool_db *db = p->db;
+    pthread_mutex_lock(&db->lock);
     out->label = p->label;
+    out->database = db->label;
     out->max = p->opts.max;
-    out->total = p->total;
-    out->idle = p->nidle;
+    out->in_use = p->held;
     out->waiting = p->nwaiting;
-    out->created = p->created;
-    out->closed = p->closed;
-    memcpy(out->closed_by, p->closed_by, sizeof(out->closed_by));
-    pthread_mutex_unlock(&p->lock);
+    out->total = db->total;
+    out->idle = db->nidle;
+    out->created = db->created;
+    out->closed = db->closed;
+    memcpy(out->closed_by, db->closed_by, sizeof(out->closed_by));
+    pthread_mutex_unlock(&db->lock);
     for (int i = 0; i <= TQ_POOL_WAIT_BUCKETS; i++)
         out->wait_buckets[i] = atomic_load(&p->wait_buckets[i]);
     out->wait_count = atomic_load(&p->wait_count);
@@ -185,7 +273,7 @@ const char *tq_pool_label(const tq_pool *p)
 void tq_pools_foreach(void (*fn)(tq_pool *p, void *data), void *data)
 {
     pthread_mutex_lock(&pools_module.lock);
-    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next)
+    for (h2o_linklist_t *l = pools_module.shares.next; l != &pools_module.shares; l = l->next)
         fn(H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l), data);
     pthread_mutex_unlock(&pools_module.lock);
 }
@@ -205,15 +293,76 @@ int tq_pools_open_connections(void)
     return cap_open_connections();
 }
 
+/* ---- shares: holds, waiters and the ring of shares to serve ---- */
+
+/* With db's lock held: recounts what p's waiters may take now and keeps p in the ring
+ * exactly while that is more than nothing. */
+static void share_update_locked(tq_pool *p)
+{
+    pool_db *db = p->db;
+    int room = p->opts.max - p->held;
+    int contrib = p->nwaiting < room ? p->nwaiting : room;
+    if (contrib < 0)
+        contrib = 0;
+    db->servable += contrib - p->contrib;
+    p->contrib = contrib;
+    bool linked = h2o_linklist_is_linked(&p->ready_link);
+    if (contrib > 0 && !linked)
+        h2o_linklist_insert(&db->ready, &p->ready_link);
+    else if (contrib == 0 && linked)
+        h2o_linklist_unlink(&p->ready_link);
+}
+
+/* With db's lock held: q's share no longer holds a connection for it. */
+static void share_let_go_locked(tq_pool *p)
+{
+    p->held--;
+    share_update_locked(p);
+}
+
+/* With db's lock held: q leaves its share's FIFO. */
+static void unqueue_locked(tq_db_query *q)
+{
+    h2o_linklist_unlink(&q->wait_link);
+    q->waiting = false;
+    q->pool->nwaiting--;
+    share_update_locked(q->pool);
+}
+
+/* With db's lock held: the first waiter of the next share in turn, out of its FIFO and
+ * holding a connection of its share; NULL when no share may be served. The share goes to
+ * the back of the ring. */
+static tq_db_query *pop_waiter_locked(pool_db *db)
+{
+    if (h2o_linklist_is_empty(&db->ready))
+        return NULL;
+    tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, ready_link, db->ready.next);
+    h2o_linklist_unlink(&p->ready_link);
+    tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
+    h2o_linklist_unlink(&q->wait_link);
+    q->waiting = false;
+    p->nwaiting--;
+    p->held++;
+    share_update_locked(p); /* back in at the tail if it may take more */
+    return q;
+}
+
 /* ---- completing queries ---- */
+
+/* A query that held a connection of its share goes back to asking for one (the
+ * connection it was given broke on the way). Runs on q's worker. */
+static void retry_query(tq_db_query *q)
+{
+    pool_db *db = q->pool->db;
+    pthread_mutex_lock(&db->lock);
+    share_let_go_locked(q->pool);
+    pthread_mutex_unlock(&db->lock);
+    tq_pool_query(q->pool, q->worker->w, q);
+}
 
 static void on_deferred_completion(h2o_timeout_entry_t *entry)
 {
     tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, timer, entry);
-    if (q->status == TQ_DB_RETRY) {
-        tq_pool_query(q->pool, q->worker->w, q);
-        return;
-    }
     q->cb(q, q->status, NULL);
 }
 
@@ -235,7 +384,7 @@ static void send_to_owner(tq_db_query *q)
     h2o_multithread_send_message(&q->worker->handover_rx, &q->msg);
 }
 
-/* Gives connection c (attached to worker `from`) to query q. */
+/* Gives connection c (attached to worker `from`) to query q, whose share holds it. */
 static void hand_over(tq_db_query *q, pool_conn *c, pool_worker *from)
 {
     if (q->worker == from) {
@@ -269,12 +418,12 @@ static void conn_free(pool_conn *c)
     free(c);
 }
 
-static void count_close(tq_pool *p, tq_pool_close_reason why)
+static void count_close(pool_db *db, tq_pool_close_reason why)
 {
-    pthread_mutex_lock(&p->lock);
-    p->closed++;
-    p->closed_by[why]++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&db->lock);
+    db->closed++;
+    db->closed_by[why]++;
+    pthread_mutex_unlock(&db->lock);
 }
 
 static void on_released_slot(void *data)
@@ -286,12 +435,12 @@ static void on_released_slot(void *data)
     cap_release(pw);
 }
 
-/* Closes a connection (already out of its pool's counts) and frees its global slot once
- * the server has let go of it: under the cap, PostgreSQL never sees more connections
- * than the cap, not even for the moment a backend takes to exit. */
+/* Closes a connection (already out of its database's counts) and frees its global slot
+ * once the server has let go of it: under the cap, PostgreSQL never sees more
+ * connections than the cap, not even for the moment a backend takes to exit. */
 static void close_releasing_slot(pool_conn *c, tq_pool_close_reason why)
 {
-    count_close(c->pool, why);
+    count_close(c->db, why);
     pool_worker *pw = c->worker;
     if (tq_worker_stopping(pw->w) && tq_pgconn_get_state(c->pg) != TQ_PGCONN_BUSY) {
         conn_free(c);
@@ -305,104 +454,99 @@ static void close_releasing_slot(pool_conn *c, tq_pool_close_reason why)
 void pool_close_evicted(pool_conn *c, pool_worker *pw)
 {
     (void)pw;
-    tq_log_debug("pool", "%s: idle connection closed to make room for another tenant", c->pool->label);
+    tq_log_debug("pool", "%s: idle connection closed to make room for another database", c->db->label);
     cap_count_eviction();
     close_releasing_slot(c, TQ_POOL_CLOSED_EVICTED);
 }
 
-void pool_start_connection(tq_pool *p, pool_worker *pw)
+void pool_start_connection(pool_db *db, pool_worker *pw)
 {
-    tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", p->label, cap_open_connections());
+    tq_log_debug("pool", "%s: opening a connection (%d open in all pools)", db->label, cap_open_connections());
     pool_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        tq_log_error("pool", "%s: out of memory creating a connection", p->label);
+        tq_log_error("pool", "%s: out of memory creating a connection", db->label);
         abort();
     }
-    c->pool = p;
+    c->db = db;
     c->worker = pw;
-    c->pg = tq_pgconn_connect(&pw->loop, p->keywords, p->values, &pool_conn_ops, c);
+    c->pg = tq_pgconn_connect(&pw->loop, db->keywords, db->values, &pool_conn_ops, c);
     if (c->pg == NULL) {
-        tq_log_error("pool", "%s: out of memory creating a connection", p->label);
+        tq_log_error("pool", "%s: out of memory creating a connection", db->label);
         abort();
     }
     /* only the worker knows it until it connects: shutdown waits for it or closes it */
     h2o_linklist_insert(&pw->opening, &c->link);
 }
 
-bool pool_needs_connection_locked(const tq_pool *p)
+bool pool_needs_connection_locked(const pool_db *db)
 {
-    return p->nwaiting > p->opening && p->total < p->opts.max;
+    return db->servable > db->opening && db->total < db->max;
 }
 
 /* With the lock held: whether a new connection should be opened for waiting queries.
- * Takes the pool's count when it answers yes (the caller has the slot). */
-static bool reserve_connection_for_waiters_locked(tq_pool *p)
+ * Takes the database's count when it answers yes (the caller has the slot). */
+static bool reserve_connection_for_waiters_locked(pool_db *db)
 {
-    if (!pool_needs_connection_locked(p))
+    if (!pool_needs_connection_locked(db))
         return false;
-    p->total++;
-    p->opening++;
+    db->total++;
+    db->opening++;
     return true;
 }
 
-/* With p's lock held: the first waiter, out of the FIFO, or NULL. */
-static tq_db_query *pop_waiter_locked(tq_pool *p)
+/* Connection c on worker pw is free (and the share `done`, if any, no longer holds it):
+ * the next share in turn gets it for its first waiter, else it goes idle. */
+static void conn_available(pool_conn *c, pool_worker *pw, tq_pool *done)
 {
-    if (h2o_linklist_is_empty(&p->waiters))
-        return NULL;
-    tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
-    h2o_linklist_unlink(&q->wait_link);
-    q->waiting = false;
-    p->nwaiting--;
-    return q;
-}
-
-/* Connection c on worker pw is free: first waiter gets it, else it goes idle. */
-static void conn_available(pool_conn *c, pool_worker *pw)
-{
-    tq_pool *p = c->pool;
-    pthread_mutex_lock(&p->lock);
+    pool_db *db = c->db;
+    pthread_mutex_lock(&db->lock);
+    if (done != NULL)
+        share_let_go_locked(done);
     /* queued queries belong to requests in flight, also while the server drains or after
-     * the pool was retired: they are served first, and only a connection nobody waits for
-     * is closed */
-    tq_db_query *q = pop_waiter_locked(p);
+     * the shares were retired: they are served first, and only a connection nobody waits
+     * for is closed */
+    tq_db_query *q = pop_waiter_locked(db);
     if (q != NULL) {
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&db->lock);
         hand_over(q, c, pw);
         return;
     }
-    if (p->retired || tq_worker_stopping(pw->w)) {
-        p->total--;
-        pthread_mutex_unlock(&p->lock);
-        close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
+    if (db->live_shares == 0 || tq_worker_stopping(pw->w) || !tq_pgconn_reusable(c->pg)) {
+        db->total--;
+        pthread_mutex_unlock(&db->lock);
+        close_releasing_slot(c, db->live_shares == 0 || tq_worker_stopping(pw->w) ? TQ_POOL_CLOSED_OTHER
+                                                                                   : TQ_POOL_CLOSED_BROKEN);
         return;
     }
     if (cap_has_waiters()) {
-        /* another tenant waits for a slot under the cap: this one would only sit idle */
-        p->total--;
-        pthread_mutex_unlock(&p->lock);
+        /* another database waits for a slot under the cap: this one would only sit idle */
+        db->total--;
+        pthread_mutex_unlock(&db->lock);
         cap_count_eviction();
         close_releasing_slot(c, TQ_POOL_CLOSED_EVICTED);
         return;
     }
     c->idle_since = tq_worker_now(pw->w);
-    h2o_linklist_insert(&p->idle[tq_worker_id(pw->w)], &c->link);
-    p->nidle++;
-    pthread_mutex_unlock(&p->lock);
+    h2o_linklist_insert(&db->idle[tq_worker_id(pw->w)], &c->link);
+    db->nidle++;
+    pthread_mutex_unlock(&db->lock);
 }
 
-/* Connection c is unusable: forget it, and open a replacement if queries wait. */
-static void conn_gone(pool_conn *c, pool_worker *pw)
+/* Connection c is unusable: forget it (the share `done`, if any, no longer holds it), and
+ * open a replacement if queries wait. */
+static void conn_gone(pool_conn *c, pool_worker *pw, tq_pool *done)
 {
-    tq_pool *p = c->pool;
-    pthread_mutex_lock(&p->lock);
-    p->total--;
-    bool grow = reserve_connection_for_waiters_locked(p);
-    pthread_mutex_unlock(&p->lock);
-    count_close(p, TQ_POOL_CLOSED_BROKEN);
+    pool_db *db = c->db;
+    pthread_mutex_lock(&db->lock);
+    if (done != NULL)
+        share_let_go_locked(done);
+    db->total--;
+    bool grow = reserve_connection_for_waiters_locked(db);
+    pthread_mutex_unlock(&db->lock);
+    count_close(db, TQ_POOL_CLOSED_BROKEN);
     conn_free(c);
     if (grow)
-        pool_start_connection(p, pw); /* the slot passes to the replacement */
+        pool_start_connection(db, pw); /* the slot passes to the replacement */
     else
         cap_release(pw);
 }
@@ -410,34 +554,39 @@ static void conn_gone(pool_conn *c, pool_worker *pw)
 static void on_conn_connected(void *owner, bool ok, const char *errmsg)
 {
     pool_conn *c = owner;
-    tq_pool *p = c->pool;
+    pool_db *db = c->db;
     pool_worker *pw = c->worker;
     h2o_linklist_unlink(&c->link); /* out of pw->opening */
-    pthread_mutex_lock(&p->lock);
-    p->opening--;
+    pthread_mutex_lock(&db->lock);
+    db->opening--;
     if (ok) {
-        p->created++;
-        p->down_until = 0;
+        db->created++;
+        db->down_until = 0;
     }
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&db->lock);
     if (ok) {
-        tq_log_debug("pool", "%s: connection opened", p->label);
-        conn_available(c, pw);
+        tq_log_debug("pool", "%s: connection opened", db->label);
+        conn_available(c, pw, NULL);
         return;
     }
-    tq_log_warn("pool", "%s: cannot connect: %.*s", p->label, (int)strcspn(errmsg, "\n"), errmsg);
+    tq_log_warn("pool", "%s: cannot connect: %.*s", db->label, (int)strcspn(errmsg, "\n"), errmsg);
     /* with no connection left, nobody would serve the waiters: fail them all now */
     h2o_linklist_t failed;
     h2o_linklist_init_anchor(&failed);
-    pthread_mutex_lock(&p->lock);
-    p->total--;
-    if (p->total == 0) {
-        p->down_until = tq_worker_now(pw->w) + POOL_DOWN_BACKOFF_MS;
-        tq_db_query *q;
-        while ((q = pop_waiter_locked(p)) != NULL)
-            h2o_linklist_insert(&failed, &q->wait_link);
+    pthread_mutex_lock(&db->lock);
+    db->total--;
+    if (db->total == 0) {
+        db->down_until = tq_worker_now(pw->w) + POOL_DOWN_BACKOFF_MS;
+        for (h2o_linklist_t *l = db->share_list.next; l != &db->share_list; l = l->next) {
+            tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, db_link, l);
+            while (!h2o_linklist_is_empty(&p->waiters)) {
+                tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, p->waiters.next);
+                unqueue_locked(q);
+                h2o_linklist_insert(&failed, &q->wait_link);
+            }
+        }
     }
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&db->lock);
     conn_free(c);
     cap_release(pw);
     while (!h2o_linklist_is_empty(&failed)) {
@@ -451,22 +600,22 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
 {
     pool_conn *c = owner;
     pool_worker *pw = c->worker;
-    tq_pool *p = c->pool; /* c may go below; the pool stays while q's request borrows it */
     tq_db_query *q = c->query;
+    tq_pool *p = q->pool; /* the share stays while q's request borrows it */
     c->query = NULL;
     h2o_linklist_unlink(&c->busy_link);
     /* the database's time, cancelled queries and errors included: what the connection was busy for */
-    if (c->pool->usage != NULL)
-        tq_usage_charge_db(c->pool->usage, tq_clock_us() - c->sent_us);
+    if (p->usage != NULL)
+        tq_usage_charge_db(p->usage, tq_clock_us() - c->sent_us);
     tq_db_status status;
     if (res == NULL) {
-        tq_log_warn("pool", "%s: connection lost during a query: %.*s", c->pool->label, (int)strcspn(errmsg, "\n"),
-                    errmsg);
+        tq_log_warn("pool", "%s: connection lost during a query of %s: %.*s", c->db->label, p->label,
+                    (int)strcspn(errmsg, "\n"), errmsg);
         status = TQ_DB_UNAVAILABLE;
-        conn_gone(c, pw);
+        conn_gone(c, pw, p);
     } else {
         status = PQresultStatus(res) == PGRES_FATAL_ERROR ? TQ_DB_SQL_ERROR : TQ_DB_OK;
-        conn_available(c, pw);
+        conn_available(c, pw, p);
     }
     if (q->conn == NULL) {
         /* the failure happened inside tq_pgconn_send: keep the no-reentry promise */
@@ -481,20 +630,20 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
 static void on_conn_lost(void *owner, const char *errmsg)
 {
     pool_conn *c = owner;
-    tq_pool *p = c->pool;
-    pthread_mutex_lock(&p->lock);
+    pool_db *db = c->db;
+    pthread_mutex_lock(&db->lock);
     bool was_idle = c->link.next != NULL;
     if (was_idle) {
         h2o_linklist_unlink(&c->link);
-        p->nidle--;
+        db->nidle--;
     }
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&db->lock);
     /* a connection in transit to another worker is dealt with when it arrives */
     if (!was_idle)
         return;
-    tq_log_info("pool", "%s: idle connection closed by the server: %.*s", p->label, (int)strcspn(errmsg, "\n"),
+    tq_log_info("pool", "%s: idle connection closed by the server: %.*s", db->label, (int)strcspn(errmsg, "\n"),
                 errmsg);
-    conn_gone(c, c->worker);
+    conn_gone(c, c->worker, NULL);
 }
 
 static const unsigned wait_bounds_ms[TQ_POOL_WAIT_BUCKETS] = TQ_POOL_WAIT_BOUNDS_MS;
@@ -520,7 +669,7 @@ static void run_query(tq_db_query *q, pool_conn *c)
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
     c->sent_us = tq_clock_us();
-    if (tq_pgconn_send(c->pg, q->stmt, q->params) == 0)
+    if (tq_pgconn_send(c->pg, q->stmt, &q->pool->scope, q->params) == 0)
         q->conn = c;
 }
 
@@ -529,75 +678,75 @@ static void run_query(tq_db_query *q, pool_conn *c)
 static void on_acquire_timeout(h2o_timeout_entry_t *entry)
 {
     tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, timer, entry);
-    tq_pool *p = q->pool;
-    pthread_mutex_lock(&p->lock);
+    pool_db *db = q->pool->db;
+    pthread_mutex_lock(&db->lock);
     bool still_waiting = q->waiting;
-    if (still_waiting) {
-        h2o_linklist_unlink(&q->wait_link);
-        q->waiting = false;
-        p->nwaiting--;
-    }
-    pthread_mutex_unlock(&p->lock);
+    if (still_waiting)
+        unqueue_locked(q);
+    pthread_mutex_unlock(&db->lock);
     /* not waiting any more: a connection is already on its way by message */
     if (still_waiting)
         q->cb(q, TQ_DB_BUSY, NULL);
 }
 
-static pool_conn *pop_idle_locked(tq_pool *p, int worker_id)
+static pool_conn *pop_idle_locked(pool_db *db, int worker_id)
 {
-    if (h2o_linklist_is_empty(&p->idle[worker_id]))
+    if (h2o_linklist_is_empty(&db->idle[worker_id]))
         return NULL;
     /* most recently used first: its server process is warmest, the others may expire */
-    pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, p->idle[worker_id].prev);
+    pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, db->idle[worker_id].prev);
     h2o_linklist_unlink(&c->link);
-    p->nidle--;
+    db->nidle--;
     return c;
 }
 
-/* With p's lock held: another worker holds an idle connection of p. */
-static bool has_stealable_locked(tq_pool *p, int self)
+/* With db's lock held: another worker holds an idle connection of db. */
+static bool has_stealable_locked(pool_db *db, int self)
 {
-    if (p->nidle == 0)
+    if (db->nidle == 0)
         return false;
     for (int i = 0; i < pools_module.nworkers; i++)
-        if (i != self && !h2o_linklist_is_empty(&p->idle[i]))
+        if (i != self && !h2o_linklist_is_empty(&db->idle[i]))
             return true;
     return false;
 }
 
-/* With p's lock held: q joins p's FIFO, bounded by the acquire timeout. */
+/* With db's lock held: q joins its share's FIFO, bounded by the acquire timeout. */
 static void wait_in_line_locked(tq_pool *p, pool_worker *pw, tq_db_query *q)
 {
     q->waiting = true;
     p->nwaiting++;
     h2o_linklist_insert(&p->waiters, &q->wait_link);
+    share_update_locked(p);
     q->timer.cb = on_acquire_timeout;
     h2o_timeout_link(pw->loop.loop, tq_worker_timeout(pw->w, (uint64_t)p->opts.acquire_timeout_ms), &q->timer);
 }
 
-/* With p's lock held (released on return): nothing idle anywhere and room to grow. A
- * connection already being opened will serve q when it is enough; only a pool that
- * really needs one more takes a slot, and only a pool that finds none makes room by
- * closing another tenant's idle connection. */
+/* With db's lock held (released on return): q waits, and the database grows when its
+ * waiters need more than the connections being opened. Only a database that really needs
+ * one more takes a slot, and only one that finds none makes room by closing another
+ * database's idle connection. */
 static void grow_or_wait_unlock(tq_pool *p, pool_worker *pw, tq_db_query *q)
 {
+    pool_db *db = p->db;
     wait_in_line_locked(p, pw, q);
-    bool needs = pool_needs_connection_locked(p);
+    bool needs = pool_needs_connection_locked(db);
     bool grow = needs && cap_reserve();
     if (grow) {
-        p->total++;
-        p->opening++;
+        db->total++;
+        db->opening++;
     }
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&db->lock);
     if (grow)
-        pool_start_connection(p, pw);
+        pool_start_connection(db, pw);
     else if (needs)
-        cap_wait_for_slot(p, pw);
+        cap_wait_for_slot(db, pw);
 }
 
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
 {
     pool_worker *pw = worker_state(w);
+    pool_db *db = p->db;
     int self = tq_worker_id(w);
     q->pool = p;
     q->worker = pw;
@@ -608,46 +757,50 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     q->waiting = false;
     q->timer.cb = NULL;
 
-    pthread_mutex_lock(&p->lock);
-    pool_conn *c = pop_idle_locked(p, self);
+    pthread_mutex_lock(&db->lock);
+    if (p->held >= p->opts.max) {
+        /* the tenant holds its whole share: it waits for one of its own queries to end */
+        wait_in_line_locked(p, pw, q);
+        pthread_mutex_unlock(&db->lock);
+        return;
+    }
+    pool_conn *c = pop_idle_locked(db, self);
     if (c != NULL) {
-        pthread_mutex_unlock(&p->lock);
+        p->held++;
+        pthread_mutex_unlock(&db->lock);
         run_query(q, c);
         return;
     }
-    if (p->total == 0 && p->down_until > tq_worker_now(w) && !has_stealable_locked(p, self)) {
-        pthread_mutex_unlock(&p->lock);
+    if (db->total == 0 && db->down_until > tq_worker_now(w) && !has_stealable_locked(db, self)) {
+        pthread_mutex_unlock(&db->lock);
         complete_later(q, TQ_DB_UNAVAILABLE);
         return;
     }
-    if (p->total < p->opts.max && !has_stealable_locked(p, self)) {
+    if (db->total < db->max && !has_stealable_locked(db, self)) {
         grow_or_wait_unlock(p, pw, q);
         return;
     }
     for (int i = 0; i < pools_module.nworkers; i++) {
-        if (i == self || (c = pop_idle_locked(p, i)) == NULL)
+        if (i == self || (c = pop_idle_locked(db, i)) == NULL)
             continue;
-        pthread_mutex_unlock(&p->lock);
+        p->held++;
+        pthread_mutex_unlock(&db->lock);
         q->conn = c;
         q->steal = true;
         h2o_multithread_send_message(&pools_module.workers[i]->handover_rx, &q->msg);
         return;
     }
-    wait_in_line_locked(p, pw, q);
-    pthread_mutex_unlock(&p->lock);
+    grow_or_wait_unlock(p, pw, q);
 }
 
 void tq_pool_cancel(tq_db_query *q)
 {
-    tq_pool *p = q->pool;
-    pthread_mutex_lock(&p->lock);
+    pool_db *db = q->pool->db;
+    pthread_mutex_lock(&db->lock);
     bool was_waiting = q->waiting;
-    if (was_waiting) {
-        h2o_linklist_unlink(&q->wait_link);
-        q->waiting = false;
-        p->nwaiting--;
-    }
-    pthread_mutex_unlock(&p->lock);
+    if (was_waiting)
+        unqueue_locked(q);
+    pthread_mutex_unlock(&db->lock);
     if (was_waiting) {
         complete_later(q, TQ_DB_CANCELLED);
         return;
@@ -665,7 +818,7 @@ static void forward_stolen(tq_db_query *q, pool_worker *pw)
 {
     pool_conn *c = q->conn;
     if (tq_pgconn_get_state(c->pg) == TQ_PGCONN_BROKEN) {
-        conn_gone(c, pw);
+        conn_gone(c, pw, NULL);
         q->conn = NULL;
         q->status = TQ_DB_RETRY;
     } else {
@@ -690,14 +843,14 @@ static void on_handover_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *
             h2o_timeout_unlink(&q->timer);
         if (c == NULL) {
             if (q->status == TQ_DB_RETRY)
-                tq_pool_query(q->pool, pw->w, q);
+                retry_query(q);
             else
                 q->cb(q, q->status, NULL);
             continue;
         }
         c->worker = pw;
         if (tq_pgconn_attach(c->pg, &pw->loop) != 0) {
-            conn_gone(c, pw);
+            conn_gone(c, pw, q->pool);
             q->conn = NULL;
             q->cb(q, TQ_DB_UNAVAILABLE, NULL);
             continue;
@@ -707,7 +860,8 @@ static void on_handover_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *
 }
 
 /* Closes pw's idle connections that have idled too long (all of them when closing or
- * when their pool is retired) and frees retired pools nobody needs any more. */
+ * when their database has no live share), frees retired shares nobody needs any more,
+ * and databases without shares or connections. */
 static void janitor_run(pool_worker *pw, bool closing)
 {
     int self = tq_worker_id(pw->w);
@@ -716,29 +870,46 @@ static void janitor_run(pool_worker *pw, bool closing)
     h2o_linklist_init_anchor(&doomed);
 
     pthread_mutex_lock(&pools_module.lock);
-    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools;) {
+    for (h2o_linklist_t *l = pools_module.shares.next; l != &pools_module.shares;) {
         tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
         l = l->next;
-        pthread_mutex_lock(&p->lock);
-        h2o_linklist_t *idle = &p->idle[self];
+        pool_db *db = p->db;
+        pthread_mutex_lock(&db->lock);
+        bool unused = p->retired && atomic_load(&p->borrowers) == 0 && p->held == 0 && p->nwaiting == 0;
+        if (unused)
+            h2o_linklist_unlink(&p->db_link);
+        pthread_mutex_unlock(&db->lock);
+        if (unused) {
+            h2o_linklist_unlink(&p->module_link);
+            db->shares--;
+            tq_log_debug("pool", "%s: share of %s closed", p->label, db->label);
+            share_free(p);
+        }
+    }
+    for (h2o_linklist_t *l = pools_module.dbs.next; l != &pools_module.dbs;) {
+        pool_db *db = H2O_STRUCT_FROM_MEMBER(pool_db, module_link, l);
+        l = l->next;
+        pthread_mutex_lock(&db->lock);
+        bool retired = db->live_shares == 0;
+        h2o_linklist_t *idle = &db->idle[self];
         for (h2o_linklist_t *e = idle->next; e != idle;) {
             pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, e);
             e = e->next;
-            if (closing || p->retired || c->idle_since + (uint64_t)p->opts.idle_timeout_ms <= now) {
+            if (closing || retired || c->idle_since + (uint64_t)db->idle_timeout_ms <= now) {
                 h2o_linklist_unlink(&c->link);
                 h2o_linklist_insert(&doomed, &c->link);
-                p->nidle--;
-                p->total--;
-                p->closed++;
-                p->closed_by[closing || p->retired ? TQ_POOL_CLOSED_OTHER : TQ_POOL_CLOSED_IDLE]++;
+                db->nidle--;
+                db->total--;
+                db->closed++;
+                db->closed_by[closing || retired ? TQ_POOL_CLOSED_OTHER : TQ_POOL_CLOSED_IDLE]++;
             }
         }
-        bool unused = p->retired && atomic_load(&p->borrowers) == 0 && p->total == 0 && p->nwaiting == 0;
-        pthread_mutex_unlock(&p->lock);
+        bool unused = db->shares == 0 && db->total == 0;
+        pthread_mutex_unlock(&db->lock);
         if (unused) {
-            h2o_linklist_unlink(&p->module_link);
-            tq_log_debug("pool", "%s: pool closed", p->label);
-            pool_free(p);
+            h2o_linklist_unlink(&db->module_link);
+            tq_log_debug("pool", "%s: pool closed", db->label);
+            db_free(db);
         }
     }
     pthread_mutex_unlock(&pools_module.lock);
@@ -800,13 +971,13 @@ static void close_opening(pool_worker *pw)
     while (!h2o_linklist_is_empty(&pw->opening)) {
         pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, pw->opening.next);
         h2o_linklist_unlink(&c->link);
-        tq_pool *p = c->pool;
-        pthread_mutex_lock(&p->lock);
-        p->opening--;
-        p->total--;
-        pthread_mutex_unlock(&p->lock);
-        tq_log_info("pool", "%s: connection still being opened at shutdown: closed", p->label);
-        count_close(p, TQ_POOL_CLOSED_OTHER);
+        pool_db *db = c->db;
+        pthread_mutex_lock(&db->lock);
+        db->opening--;
+        db->total--;
+        pthread_mutex_unlock(&db->lock);
+        tq_log_info("pool", "%s: connection still being opened at shutdown: closed", db->label);
+        count_close(db, TQ_POOL_CLOSED_OTHER);
         conn_free(c);
         cap_forget();
     }
@@ -818,20 +989,18 @@ static void fail_waiting_queries(pool_worker *pw)
     h2o_linklist_t failed;
     h2o_linklist_init_anchor(&failed);
     pthread_mutex_lock(&pools_module.lock);
-    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next) {
+    for (h2o_linklist_t *l = pools_module.shares.next; l != &pools_module.shares; l = l->next) {
         tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->db->lock);
         for (h2o_linklist_t *e = p->waiters.next; e != &p->waiters;) {
             tq_db_query *q = H2O_STRUCT_FROM_MEMBER(tq_db_query, wait_link, e);
             e = e->next;
             if (q->worker != pw)
                 continue;
-            h2o_linklist_unlink(&q->wait_link);
-            q->waiting = false;
-            p->nwaiting--;
+            unqueue_locked(q);
             h2o_linklist_insert(&failed, &q->wait_link);
         }
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->db->lock);
     }
     pthread_mutex_unlock(&pools_module.lock);
     while (!h2o_linklist_is_empty(&failed)) {
@@ -854,11 +1023,14 @@ static size_t pools_worker_cut_off(tq_worker *w, void *arg)
         h2o_linklist_unlink(&c->busy_link);
         tq_db_query *q = c->query;
         c->query = NULL;
-        tq_log_info("pool", "%s: query still running at the drain deadline: cancelled", c->pool->label);
+        pool_db *db = c->db;
+        tq_log_info("pool", "%s: query still running at the drain deadline: cancelled", db->label);
         tq_pgconn_cancel(c->pg);
-        pthread_mutex_lock(&c->pool->lock);
-        c->pool->total--;
-        pthread_mutex_unlock(&c->pool->lock);
+        pthread_mutex_lock(&db->lock);
+        db->total--;
+        if (q != NULL)
+            share_let_go_locked(q->pool);
+        pthread_mutex_unlock(&db->lock);
         close_releasing_slot(c, TQ_POOL_CLOSED_OTHER);
         if (q != NULL && q->conn != NULL) {
             q->conn = NULL;
@@ -898,7 +1070,9 @@ void tq_pools_init(tq_workers *workers, int max_connections)
 {
     pools_module.nworkers = tq_workers_count(workers);
     pools_module.workers = calloc((size_t)pools_module.nworkers, sizeof(*pools_module.workers));
-    h2o_linklist_init_anchor(&pools_module.pools);
+    h2o_linklist_init_anchor(&pools_module.dbs);
+    h2o_linklist_init_anchor(&pools_module.shares);
+    tq_map_init(&pools_module.index, NULL);
     cap_init(max_connections);
     static const tq_worker_module hooks = {"pool", pools_worker_init, NULL, pools_worker_busy, pools_worker_cut_off,
                                            pools_worker_dispose, NULL};

@@ -1,10 +1,10 @@
 /*
- * pool_cap.c - the global cap on connections across all pools (--max-connections).
+ * pool_cap.c - the global cap on connections across all databases (--max-connections).
  *
- * Every connection, open or opening, holds one slot. A pool that needs one more
- * connection and finds no free slot queues for one (FIFO across pools: the first to ask
- * is served first, and a pool that still needs more goes to the back) and has the
- * longest-idle connection of another pool closed to make room. A slot is given back only
+ * Every connection, open or opening, holds one slot. A database pool that needs one more
+ * connection and finds no free slot queues for one (FIFO across databases: the first to
+ * ask is served first, and one that still needs more goes to the back) and has the
+ * longest-idle connection of another database closed to make room. A slot is given back only
  * once the server has let go of the connection (graceful close), so PostgreSQL never
  * counts more connections than the cap.
  */
@@ -23,7 +23,7 @@ static struct {
     int max_total;                 /* 0: no cap */
     _Atomic int total;             /* connections open or opening, all pools */
     pthread_mutex_t lock;          /* the slot queue; never held while taking another lock */
-    h2o_linklist_t slot_waiters;   /* tq_pool.slot_link, FIFO */
+    h2o_linklist_t slot_waiters;   /* pool_db.slot_link, FIFO */
     _Atomic unsigned long evictions;
 } cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -69,7 +69,7 @@ void cap_forget(void)
     atomic_fetch_sub(&cap.total, 1);
 }
 
-static void queue_for_slot(tq_pool *p)
+static void queue_for_slot(pool_db *p)
 {
     pthread_mutex_lock(&cap.lock);
     if (!p->wants_slot) {
@@ -89,7 +89,7 @@ bool cap_has_waiters(void)
     return any;
 }
 
-void cap_forget_pool(tq_pool *p)
+void cap_forget_db(pool_db *p)
 {
     pthread_mutex_lock(&cap.lock);
     if (p->wants_slot) {
@@ -109,7 +109,7 @@ static void grant_slots(pool_worker *pw)
             pthread_mutex_unlock(&cap.lock);
             return;
         }
-        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, slot_link, cap.slot_waiters.next);
+        pool_db *p = H2O_STRUCT_FROM_MEMBER(pool_db, slot_link, cap.slot_waiters.next);
         h2o_linklist_unlink(&p->slot_link);
         p->wants_slot = false;
         pthread_mutex_unlock(&cap.lock);
@@ -144,13 +144,13 @@ void cap_release(pool_worker *pw)
 
 /* With the module lock held: the longest-idle connection of a pool other than for_pool,
  * taken out of its pool's lists and counts; NULL when none is idle. */
-static pool_conn *take_longest_idle_locked(const tq_pool *for_pool)
+static pool_conn *take_longest_idle_locked(const pool_db *for_pool)
 {
-    tq_pool *victim_pool = NULL;
+    pool_db *victim_pool = NULL;
     pool_conn *victim = NULL;
     int victim_worker = -1;
-    for (h2o_linklist_t *l = pools_module.pools.next; l != &pools_module.pools; l = l->next) {
-        tq_pool *p = H2O_STRUCT_FROM_MEMBER(tq_pool, module_link, l);
+    for (h2o_linklist_t *l = pools_module.dbs.next; l != &pools_module.dbs; l = l->next) {
+        pool_db *p = H2O_STRUCT_FROM_MEMBER(pool_db, module_link, l);
         if (p == for_pool)
             continue;
         pthread_mutex_lock(&p->lock);
@@ -188,7 +188,7 @@ static pool_conn *take_longest_idle_locked(const tq_pool *for_pool)
 /* Closes the longest-idle connection of another pool, on the worker it lives on; its
  * slot then goes to the first pool waiting for one. Nothing idle: nothing to do (a slot
  * frees when some connection is released or closes). */
-static void evict_idle_connection(tq_pool *for_pool, pool_worker *pw)
+static void evict_idle_connection(pool_db *for_pool, pool_worker *pw)
 {
     pthread_mutex_lock(&pools_module.lock);
     pool_conn *victim = take_longest_idle_locked(for_pool);
@@ -206,7 +206,7 @@ static void evict_idle_connection(tq_pool *for_pool, pool_worker *pw)
     h2o_multithread_send_message(&victim->worker->evict_rx, &m->super);
 }
 
-void cap_wait_for_slot(tq_pool *p, pool_worker *pw)
+void cap_wait_for_slot(pool_db *p, pool_worker *pw)
 {
     queue_for_slot(p);
     evict_idle_connection(p, pw);

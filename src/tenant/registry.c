@@ -25,6 +25,7 @@ static void tenant_free(tq_tenant *t)
     for (int i = 0; t->keywords[i] != NULL; i++)
         free((char *)t->values[i]);
     free(t->conn_key);
+    free(t->schema);
     free(t->name);
     tq_usage_release(t->usage);
     free(t);
@@ -144,6 +145,7 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     }
     tq_uuid_format(t->id, t->id_text);
     t->name = strdup(name);
+    t->schema = strdup("public");
     t->active = PQgetvalue(res, row, 8)[0] == 't';
     parse_pool_options(PQgetvalue(res, row, 7), name, &t->pool_opts);
     tq_quota_parse(PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9), name, &t->quota);
@@ -174,7 +176,9 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     for (int i = 0; i < n; i++)
         klen += strlen(t->values[i]) + 1;
     t->conn_key = malloc(klen);
-    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|", t->pool_opts.max);
+    klen += strlen(t->schema);
+    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|", t->pool_opts.max, t->pool_opts.unnamed_statements,
+                                  t->schema);
     for (int i = 0; i < n; i++)
         off += (size_t)snprintf(t->conn_key + off, klen - off, "%s\x1f", t->values[i]);
     free(hostaddr);
@@ -204,6 +208,15 @@ static void retire_pool(tq_registry *r, const uint8_t id[16], const char *keep_k
     pthread_mutex_unlock(&r->pools_lock);
 }
 
+/* A connection parameter of the tenant's record, or "". */
+static const char *tenant_param(const tq_tenant *t, const char *keyword)
+{
+    for (int i = 0; t->keywords[i] != NULL; i++)
+        if (strcmp(t->keywords[i], keyword) == 0)
+            return t->values[i];
+    return "";
+}
+
 tq_pool *tq_tenant_borrow_pool(tq_tenant *t)
 {
     tq_registry *r = t->registry;
@@ -219,10 +232,16 @@ tq_pool *tq_tenant_borrow_pool(tq_tenant *t)
         e = calloc(1, sizeof(*e));
         memcpy(e->id, t->id, 16);
         e->conn_key = strdup(t->conn_key);
-        e->pool = tq_pool_create(t->name, t->keywords, t->values, &t->pool_opts);
+        /* a tenant with a database of its own names its connections in logs, as before */
+        const char *database = t->schema_placed ? tenant_param(t, "dbname") : t->name;
+        e->pool = tq_pool_create(t->name, &(tq_pool_target){t->keywords, t->values, database,
+                                                            t->schema_placed ? r->shared_db_max : t->pool_opts.max,
+                                                            t->schema},
+                                 &t->pool_opts);
         tq_pool_meter(e->pool, t->usage);
         tq_map_put(&r->pools, e->id, 16, e);
-        tq_log_info("registry", "tenant %s: pool created (max %d)", t->name, t->pool_opts.max);
+        tq_log_info("registry", "tenant %s: pool created (max %d%s%s)", t->name, t->pool_opts.max,
+                    t->schema_placed ? ", shared database " : "", t->schema_placed ? database : "");
     }
     tq_pool *p = e->pool;
     tq_pool_borrow(p);
@@ -339,6 +358,7 @@ tq_registry *tq_registry_open(const tq_registry_options *opts, char *err, size_t
     r->conninfo = strdup(opts->conninfo);
     r->sslmode = strdup(opts->sslmode ? opts->sslmode : "prefer");
     r->refresh_ms = opts->refresh_ms > 0 ? opts->refresh_ms : 30000;
+    r->shared_db_max = opts->shared_db_max > 0 ? opts->shared_db_max : 20;
     r->stop_pipe[0] = r->stop_pipe[1] = -1;
     pthread_rwlock_init(&r->lock, NULL);
     pthread_mutex_init(&r->pools_lock, NULL);

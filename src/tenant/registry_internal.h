@@ -21,7 +21,9 @@ struct tq_tenant {
     tq_pool_options pool_opts;
     tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
     tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */
-    char *conn_key;                 /* everything that defines the connections, for change detection */
+    char *schema;                   /* where its tables are: "public" (a database of its own) or its schema */
+    bool schema_placed;             /* in a schema of a shared database */
+    char *conn_key;                 /* everything that defines its pool share, for change detection */
     const char *keywords[16];       /* libpq connection parameters for the pool */
     const char *values[16];
     tq_registry *registry;
@@ -38,6 +40,7 @@ struct tq_registry {
     char *conninfo;
     char *sslmode;
     int refresh_ms;
+    int shared_db_max;              /* connections to one shared database across its tenants */
     PGconn *conn;                   /* the registry thread's */
     pthread_t thread;
     bool thread_started;

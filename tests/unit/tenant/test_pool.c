@@ -74,7 +74,9 @@ static void run_for(uint64_t ms)
         h2o_evloop_run(tq_worker_loop(w), 10);
 }
 
-static tq_pool *make_pool(const char *label, const char *port, int max, int acquire_ms)
+/* A tenant's share of a database reached through port: max connections for the share,
+ * db_max for the database (a database of its own when db_max is 0). */
+static tq_pool *make_share(const char *label, const char *port, int max, int db_max, int acquire_ms)
 {
     const char *keywords[] = {"host", "port", "user", "dbname", "options", NULL};
     const char *values[] = {sockdir, port, "tenantql", "postgres", "-c statement_timeout=10000", NULL};
@@ -82,7 +84,13 @@ static tq_pool *make_pool(const char *label, const char *port, int max, int acqu
     opts.max = max;
     opts.acquire_timeout_ms = acquire_ms;
     opts.idle_timeout_ms = 300;
-    return tq_pool_create(label, keywords, values, &opts);
+    tq_pool_target target = {keywords, values, db_max ? "shared" : label, db_max ? db_max : max, "public"};
+    return tq_pool_create(label, &target, &opts);
+}
+
+static tq_pool *make_pool(const char *label, const char *port, int max, int acquire_ms)
+{
+    return make_share(label, port, max, 0, acquire_ms);
 }
 
 static tq_pool_stats stats(tq_pool *p)
@@ -194,6 +202,110 @@ static void test_retire_if_idle(void)
     CHECK(tq_pool_retire_if_idle(p));
 }
 
+/* Completion order across outcomes, for the fairness test. */
+static int finished_seq;
+typedef struct ordered {
+    outcome o; /* first: the pool hands back &o.q */
+    int seq;
+} ordered;
+
+static void on_ordered(tq_db_query *q, tq_db_status status, PGresult *res)
+{
+    on_done(q, status, res);
+    ((ordered *)q)->seq = ++finished_seq;
+}
+
+static void ask_ordered(tq_pool *p, ordered *o, const tq_stmt *stmt, const char *param)
+{
+    memset(o, 0, sizeof(*o));
+    o->o.q.stmt = stmt;
+    o->o.q.params[0] = param;
+    o->o.q.cb = on_ordered;
+    tq_pool_query(p, w, &o->o.q);
+}
+
+/* Two tenants share a database of one connection: a tenant with a queue of queries does
+ * not keep the other waiting behind all of them (released connections serve the waiting
+ * tenants in turn). */
+static void test_shares_take_turns(void)
+{
+    tq_pool *a = make_share("turn-a", port_text, 1, 1, 5000), *b = make_share("turn-b", port_text, 1, 1, 5000);
+    ordered oa[6], ob;
+    finished_seq = 0;
+    for (int i = 0; i < 6; i++)
+        ask_ordered(a, &oa[i], &stmt_sleep, "0.02");
+    run_for(10);
+    ask_ordered(b, &ob, &stmt_one, NULL);
+    outcome *all[7];
+    for (int i = 0; i < 6; i++)
+        all[i] = &oa[i].o;
+    all[6] = &ob.o;
+    for (int i = 0; i < 7; i++)
+        wait_all(all[i], 1);
+    CHECK(ob.o.status == TQ_DB_OK);
+    CHECK(ob.seq <= 3); /* after a's running query and at most one more, not after all six */
+    CHECK(stats(a).total == 1 && stats(a).in_use == 0 && stats(b).in_use == 0);
+    CHECK(strcmp(stats(a).database, "shared") == 0);
+    tq_pool_retire(a);
+    tq_pool_retire(b);
+}
+
+/* A share holds at most its max of the database's connections; the rest serve others. */
+static void test_share_max_within_database(void)
+{
+    tq_pool *a = make_share("smax-a", port_text, 2, 4, 5000), *b = make_share("smax-b", port_text, 2, 4, 5000);
+    outcome oa[4], ob[2];
+    for (int i = 0; i < 4; i++)
+        ask(a, &oa[i], &stmt_sleep, "0.2");
+    run_for(50);
+    CHECK(stats(a).in_use == 2 && stats(a).waiting == 2);
+    ask(b, &ob[0], &stmt_sleep, "0.05");
+    ask(b, &ob[1], &stmt_sleep, "0.05");
+    wait_all(ob, 2);
+    CHECK(ob[0].status == TQ_DB_OK && ob[1].status == TQ_DB_OK);
+    CHECK(oa[2].done == 0); /* b was served by the database's other connections meanwhile */
+    wait_all(oa, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK(oa[i].status == TQ_DB_OK);
+    CHECK(stats(a).total <= 4);
+    tq_pool_retire(a);
+    tq_pool_retire(b);
+}
+
+/* Fifty tenants on one connection, interleaved, including a failing statement and a
+ * cancelled one: every query gets its own answer and the holds all come back. */
+static void test_fifty_shares_one_connection(void)
+{
+    enum { N = 50 };
+    static const tq_stmt stmt_echo = {2, "echo", "SELECT $1::text", 1};
+    static const tq_stmt stmt_fail = {3, "fail", "SELECT 1 / $1::int", 1};
+    tq_pool *p[N];
+    char labels[N][16];
+    outcome o[N], f, c;
+    for (int i = 0; i < N; i++) {
+        snprintf(labels[i], sizeof(labels[i]), "fifty-%d", i);
+        p[i] = make_share(labels[i], port_text, 1, 1, 5000);
+    }
+    ask(p[0], &c, &stmt_sleep, "5");
+    ask(p[1], &f, &stmt_fail, "0");
+    for (int i = 0; i < N; i++)
+        ask(p[(i * 7) % N], &o[i], &stmt_echo, labels[(i * 7) % N]);
+    run_for(100);
+    tq_pool_cancel(&c.q);
+    wait_all(&c, 1);
+    wait_all(&f, 1);
+    wait_all(o, N);
+    CHECK(c.status == TQ_DB_SQL_ERROR && strcmp(c.sqlstate, "57014") == 0);
+    CHECK(f.status == TQ_DB_SQL_ERROR && strcmp(f.sqlstate, "22012") == 0);
+    for (int i = 0; i < N; i++)
+        CHECK(o[i].status == TQ_DB_OK);
+    for (int i = 0; i < N; i++)
+        CHECK(stats(p[i]).in_use == 0 && stats(p[i]).waiting == 0);
+    CHECK(stats(p[0]).total == 1 && stats(p[0]).created == 1);
+    for (int i = 0; i < N; i++)
+        tq_pool_retire(p[i]);
+}
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -232,6 +344,9 @@ int main(void)
     test_cap_evicts_idle();
     test_cancel();
     test_retire_if_idle();
+    test_shares_take_turns();
+    test_share_max_within_database();
+    test_fifty_shares_one_connection();
     run_for(1500); /* retired pools close their connections and go */
     tq_workers_close_inline(group);
     tq_pools_destroy();
