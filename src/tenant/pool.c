@@ -520,7 +520,8 @@ static void run_query(tq_db_query *q, pool_conn *c)
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
     c->sent_us = tq_clock_us();
-    if (tq_pgconn_send(c->pg, q->stmt, q->params) == 0)
+    static const tq_stmt_scope public_scope = {1, "public", false};
+    if (tq_pgconn_send(c->pg, q->stmt, &public_scope, q->params) == 0)
         q->conn = c;
 }
 
