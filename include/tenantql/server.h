@@ -38,6 +38,7 @@ typedef struct tq_server_config {
     long request_timeout_ms;     /* --request-timeout-ms: a request still running after this is answered 503 */
     long drain_timeout_ms;       /* --drain-timeout-ms: shutdown waits this long for requests in flight */
     int max_connections;         /* --max-connections: tenant connections across all pools, 0 = no cap */
+    int statement_cache;         /* --statement-cache: prepared statements kept per database connection, 0 = none */
     int max_client_connections;  /* --max-client-connections: open HTTP connections, 0 = derived from the fd limit */
     int doc_cache_entries;       /* --doc-cache-entries: parsed documents remembered per worker, 0 = none */
     const char *tenant_sslmode;  /* --tenant-sslmode: sslmode for tenant connections */
