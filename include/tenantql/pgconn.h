@@ -23,7 +23,12 @@
 
 typedef struct tq_pgconn tq_pgconn;
 
-/* A statement prepared once per connection, on first use. ids are 0..63. */
+/* A statement of the application. Its tables are written `@.users`: the two characters `@.`
+ * stand for the schema of the scope it runs in (nothing else in the text may contain `@.`).
+ * id is unique among statements (>= 0); name is the prefix of its prepared statements'
+ * names (one longer than 52 bytes is never prepared, as the server would cut the name).
+ * name and sql must stay valid and unchanged as long as any connection that
+ * ran the statement lives (static statements). */
 typedef struct tq_stmt {
     int id;
     const char *name;
@@ -33,10 +38,17 @@ typedef struct tq_stmt {
 
 /* Where a statement runs: the schema its tables (`@.` in tq_stmt.sql) live in. */
 typedef struct tq_stmt_scope {
-    uint32_t id;          /* unique per schema binding within the process (names prepared statements); never 0 */
-    const char *schema;   /* unquoted identifier, e.g. "public" or "tenant_acme"; valid while the query runs */
-    bool unnamed;         /* never prepare: every execution is an unnamed Parse/Bind/Execute (for PgBouncer in transaction mode) */
+    uint32_t id;        /* unique per schema binding within the process (names prepared statements); never 0 */
+    const char *schema; /* unquoted identifier, e.g. "public" or "tenant_acme"; valid while the query runs */
+    /* never prepare: every execution is an unnamed Parse/Bind/Execute (for PgBouncer in transaction mode) */
+    bool unnamed;
 } tq_stmt_scope;
+
+/* Process-wide, before any connection: how many prepared statements one connection keeps
+ * (LRU; 0 = never prepare). Default 128. A connection keeps the value it was made with. */
+void tq_pgconn_set_statement_cache(int per_connection);
+
+#define TQ_PGCONN_STATEMENT_CACHE_DEFAULT 128
 
 typedef enum tq_pgconn_state {
     TQ_PGCONN_CONNECTING,
@@ -75,12 +87,26 @@ tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keyword
 
 tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
 
-/* Sends one prepared-statement execution (text parameters, NULL = SQL NULL). The
- * connection must be IDLE. Returns 0, or -1 if the connection broke while sending (then
- * on_result follows with res NULL, inside this call). */
+/* Sends one execution of stmt in scope (text parameters, NULL = SQL NULL); the text sent
+ * has each `@.` replaced by the quoted schema and a dot. The connection must be IDLE.
+ * Returns 0, or -1 if the connection broke while sending (then on_result follows with res
+ * NULL, inside this call).
+ *
+ * Prepared statements (unless scope->unnamed or the cache is 0): a (scope, statement) pair
+ * runs unnamed the first time on a connection and is remembered; run again while it is
+ * remembered, it is prepared (named `<stmt name>_<scope id>`), and later runs only
+ * execute it. A connection remembers at most the process's statement cache of pairs; the
+ * least recently used goes, with a DEALLOCATE sent in the same pipeline when it was
+ * prepared, so the server never holds more than that many of them. The answer is the
+ * statement's result, or the error of a failed Prepare or DEALLOCATE sent before it. */
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params);
-/* False once the connection's prepared statements are not known exactly: close it. */
+
+/* False once the connection's prepared statements on the server may differ from what it
+ * remembers (a DEALLOCATE failed, the server lost a statement, the connection broke): the
+ * owner should then close the connection instead of keeping it for another query. */
 bool tq_pgconn_reusable(const tq_pgconn *c);
+/* Prepared statements the connection holds on the server now, for tests and metrics. */
+int tq_pgconn_cached_statements(const tq_pgconn *c);
 
 /* Asks the server to cancel the query running on a BUSY connection. The cancel request
  * travels on a thread of its own (libpq's PQcancel blocks); the query then ends as usual,

@@ -39,6 +39,7 @@ typedef struct tq_server_config {
     long drain_timeout_ms;       /* --drain-timeout-ms: shutdown waits this long for requests in flight */
     int max_connections;         /* --max-connections: tenant connections across all pools, 0 = no cap */
     int shared_db_max;           /* --shared-db-max: connections to one shared database */
+    int statement_cache;         /* --statement-cache: prepared statements kept per database connection, 0 = none */
     int max_client_connections;  /* --max-client-connections: open HTTP connections, 0 = derived from the fd limit */
     int doc_cache_entries;       /* --doc-cache-entries: parsed documents remembered per worker, 0 = none */
     const char *tenant_sslmode;  /* --tenant-sslmode: sslmode for tenant connections */

@@ -8,13 +8,12 @@
 #include "internal.h"
 
 /* one row per found id: the kind, then the user columns or the product columns */
-static const tq_stmt stmt_nodes = {
-    STMT_NODES, "nodes",
-    "SELECT 'U', " USER_COLUMNS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-    " FROM users WHERE id = ANY($1::uuid[])"
-    " UNION ALL SELECT 'P', NULL, NULL, NULL, NULL, NULL, NULL, NULL, " PRODUCT_COLUMNS
-    " FROM products WHERE id = ANY($1::uuid[])",
-    1};
+static const tq_stmt stmt_nodes = {STMT_NODES, "nodes",
+                                   "SELECT 'U', " USER_COLUMNS ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+                                   " FROM @.users WHERE id = ANY($1::uuid[])"
+                                   " UNION ALL SELECT 'P', NULL, NULL, NULL, NULL, NULL, NULL, NULL, " PRODUCT_COLUMNS
+                                   " FROM @.products WHERE id = ANY($1::uuid[])",
+                                   1};
 
 typedef struct node_call {
     tq_db *db;

@@ -11,7 +11,7 @@
     " WHERE ($1::text IS NULL OR name ILIKE $1) AND ($2::numeric IS NULL OR price >= $2)"                        \
     " AND ($3::numeric IS NULL OR price <= $3) AND ($4::boolean IS NULL OR (stock_quantity > 0) = $4)"          \
     " AND ($5::boolean IS NULL OR active = $5)"
-#define SELECT_FILTERED "SELECT " PRODUCT_COLUMNS " FROM products" FILTER
+#define SELECT_FILTERED "SELECT " PRODUCT_COLUMNS " FROM @.products" FILTER
 
 /* per order: ORDER BY, the keyset condition after a cursor ($6 key, $7 id), and the
  * column of PRODUCT_COLUMNS that is the cursor key */
@@ -45,13 +45,13 @@ static const tq_stmt stmt_after[5] = {
 static const int key_column[5] = {1, 1, 3, 3, 6};
 
 static const tq_stmt stmt_by_id = {STMT_PRODUCT_BY_ID, "p_by_id",
-                                   "SELECT " PRODUCT_COLUMNS " FROM products WHERE id = $1::uuid", 1};
+                                   "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE id = $1::uuid", 1};
 static const tq_stmt stmt_by_ids = {STMT_PRODUCTS_BY_IDS, "p_by_ids",
-                                    "SELECT " PRODUCT_COLUMNS " FROM products WHERE id = ANY($1::uuid[])", 1};
+                                    "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE id = ANY($1::uuid[])", 1};
 static const ds_batch_kind lookup_by_id = {&stmt_by_id, &stmt_by_ids};
-static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM products" FILTER, 5};
+static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM @.products" FILTER, 5};
 static const tq_stmt stmt_search = {STMT_PRODUCTS_SEARCH, "p_search",
-                                    "SELECT " PRODUCT_COLUMNS " FROM products WHERE name ILIKE $1"
+                                    "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE name ILIKE $1"
                                     " ORDER BY name COLLATE \"C\", id LIMIT $2::int",
                                     2};
 
@@ -171,12 +171,12 @@ void tq_product_ds_search(tq_product_ds *ds, const char *pattern, int limit, tq_
 /* ---- writes ---- */
 
 static const tq_stmt stmt_insert = {STMT_PRODUCT_INSERT, "p_insert",
-                                    "INSERT INTO products (name, description, price, stock_quantity)"
+                                    "INSERT INTO @.products (name, description, price, stock_quantity)"
                                     " VALUES ($1, $2, $3::numeric, $4::int) RETURNING " PRODUCT_COLUMNS,
                                     4};
 /* NULL keeps a non-null column; description, which may be cleared, has a flag */
 static const tq_stmt stmt_update = {STMT_PRODUCT_UPDATE, "p_update",
-                                    "UPDATE products SET name = COALESCE($2::text, name),"
+                                    "UPDATE @.products SET name = COALESCE($2::text, name),"
                                     " description = CASE WHEN $3::boolean THEN $4::text ELSE description END,"
                                     " price = COALESCE($5::numeric, price),"
                                     " stock_quantity = COALESCE($6::int, stock_quantity),"
@@ -185,14 +185,15 @@ static const tq_stmt stmt_update = {STMT_PRODUCT_UPDATE, "p_update",
                                     7};
 /* the range test and the change are one statement: concurrent adjustments queue on the
  * row lock and each re-checks the stock it finally sees, so nothing is ever oversold */
-static const tq_stmt stmt_adjust = {STMT_PRODUCT_ADJUST_STOCK, "p_adjust",
-                                    "UPDATE products SET stock_quantity = stock_quantity + $2::int, updated_at = now()"
-                                    " WHERE id = $1::uuid"
-                                    " AND stock_quantity::bigint + $2::bigint BETWEEN 0 AND 2147483647"
-                                    " RETURNING " PRODUCT_COLUMNS,
-                                    2};
+static const tq_stmt stmt_adjust = {
+    STMT_PRODUCT_ADJUST_STOCK, "p_adjust",
+    "UPDATE @.products SET stock_quantity = stock_quantity + $2::int, updated_at = now()"
+    " WHERE id = $1::uuid"
+    " AND stock_quantity::bigint + $2::bigint BETWEEN 0 AND 2147483647"
+    " RETURNING " PRODUCT_COLUMNS,
+    2};
 static const tq_stmt stmt_delete = {STMT_PRODUCT_DELETE, "p_delete",
-                                    "DELETE FROM products WHERE id = $1::uuid RETURNING id", 1};
+                                    "DELETE FROM @.products WHERE id = $1::uuid RETURNING id", 1};
 
 static void on_written(void *data, tq_db_status status, PGresult *res)
 {

@@ -92,8 +92,8 @@ struct ds_status {
 static const tq_stmt stmt_status = {
     STMT_USER_STATUS, "u_status",
     "SELECT id::text, active, floor(extract(epoch FROM sessions_revoked_at))::bigint, false"
-    " FROM users WHERE id = ANY($1::uuid[])"
-    " UNION ALL SELECT jti::text, NULL, NULL, true FROM revoked_tokens WHERE jti = ANY($2::uuid[])",
+    " FROM @.users WHERE id = ANY($1::uuid[])"
+    " UNION ALL SELECT jti::text, NULL, NULL, true FROM @.revoked_tokens WHERE jti = ANY($2::uuid[])",
     2};
 
 /* ---- the worker's memory ---- */

@@ -9,23 +9,23 @@
 #include "internal.h"
 
 static const tq_stmt stmt_by_id = {STMT_USER_BY_ID, "u_by_id",
-                                   "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", 1};
+                                   "SELECT " USER_COLUMNS " FROM @.users WHERE id = $1::uuid", 1};
 static const tq_stmt stmt_by_ids = {STMT_USERS_BY_IDS, "u_by_ids",
-                                    "SELECT " USER_COLUMNS " FROM users WHERE id = ANY($1::uuid[])", 1};
+                                    "SELECT " USER_COLUMNS " FROM @.users WHERE id = ANY($1::uuid[])", 1};
 static const ds_batch_kind lookup_by_id = {&stmt_by_id, &stmt_by_ids};
 static const tq_stmt stmt_active_by_id = {STMT_ACTIVE_USER_BY_ID, "u_active_by_id",
-                                          "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid AND active", 1};
-static const tq_stmt stmt_first = {STMT_USERS_FIRST, "u_first",
-                                   "SELECT " USER_COLUMNS " FROM users ORDER BY email COLLATE \"C\", id LIMIT $1::int",
-                                   1};
+                                          "SELECT " USER_COLUMNS " FROM @.users WHERE id = $1::uuid AND active", 1};
+static const tq_stmt stmt_first = {
+    STMT_USERS_FIRST, "u_first", "SELECT " USER_COLUMNS " FROM @.users ORDER BY email COLLATE \"C\", id LIMIT $1::int",
+    1};
 static const tq_stmt stmt_after = {STMT_USERS_AFTER, "u_after",
-                                   "SELECT " USER_COLUMNS " FROM users"
+                                   "SELECT " USER_COLUMNS " FROM @.users"
                                    " WHERE (email COLLATE \"C\", id) > ($1::text COLLATE \"C\", $2::uuid)"
                                    " ORDER BY email COLLATE \"C\", id LIMIT $3::int",
                                    3};
-static const tq_stmt stmt_count = {STMT_USERS_COUNT, "u_count", "SELECT count(*) FROM users", 0};
+static const tq_stmt stmt_count = {STMT_USERS_COUNT, "u_count", "SELECT count(*) FROM @.users", 0};
 static const tq_stmt stmt_search = {STMT_USERS_SEARCH, "u_search",
-                                    "SELECT " USER_COLUMNS " FROM users"
+                                    "SELECT " USER_COLUMNS " FROM @.users"
                                     " WHERE email ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1"
                                     " ORDER BY email COLLATE \"C\", id LIMIT $2::int",
                                     2};
@@ -144,28 +144,28 @@ void tq_user_ds_search(tq_user_ds *ds, const char *pattern, int limit, tq_ds_cb 
 static const tq_stmt stmt_login = {STMT_USER_LOGIN, "u_login",
                                    "SELECT " USER_COLUMNS ", password,"
                                    " floor(extract(epoch FROM sessions_revoked_at))::bigint"
-                                   " FROM users WHERE email = $1",
+                                   " FROM @.users WHERE email = $1",
                                    1};
 /* pruning rides along: at most 100 expired rows per logout, through the expiry index */
 static const tq_stmt stmt_revoke_token = {STMT_TOKEN_REVOKE, "t_revoke",
-                                          "WITH pruned AS (DELETE FROM revoked_tokens WHERE jti IN"
-                                          " (SELECT jti FROM revoked_tokens WHERE expires_at < now() LIMIT 100))"
-                                          " INSERT INTO revoked_tokens (jti, user_id, expires_at)"
+                                          "WITH pruned AS (DELETE FROM @.revoked_tokens WHERE jti IN"
+                                          " (SELECT jti FROM @.revoked_tokens WHERE expires_at < now() LIMIT 100))"
+                                          " INSERT INTO @.revoked_tokens (jti, user_id, expires_at)"
                                           " VALUES ($1::uuid, $2::uuid, to_timestamp($3::bigint))"
                                           " ON CONFLICT (jti) DO NOTHING",
                                           3};
 static const tq_stmt stmt_revoke_sessions = {STMT_SESSIONS_REVOKE, "u_revoke_sessions",
-                                             "UPDATE users SET sessions_revoked_at ="
+                                             "UPDATE @.users SET sessions_revoked_at ="
                                              " GREATEST(sessions_revoked_at, to_timestamp($2::bigint))"
                                              " WHERE id = $1::uuid RETURNING id",
                                              2};
 static const tq_stmt stmt_insert = {STMT_USER_INSERT, "u_insert",
-                                    "INSERT INTO users (email, password, first_name, last_name)"
+                                    "INSERT INTO @.users (email, password, first_name, last_name)"
                                     " VALUES ($1, $2, $3, $4) RETURNING " USER_COLUMNS,
                                     4};
 /* nullable columns need a "change it" flag beside their value; active cannot be null */
 static const tq_stmt stmt_update = {STMT_USER_UPDATE, "u_update",
-                                    "UPDATE users SET"
+                                    "UPDATE @.users SET"
                                     " first_name = CASE WHEN $2::boolean THEN $3::text ELSE first_name END,"
                                     " last_name = CASE WHEN $4::boolean THEN $5::text ELSE last_name END,"
                                     " active = COALESCE($6::boolean, active), updated_at = now()"

@@ -5,13 +5,24 @@
  * - PQconnectPoll may switch to a new socket between steps (multi-host, SSL/GSS
  *   fallback), so during CONNECTING the h2o wrapper is rebuilt at every step.
  * - h2o closes the fd it wraps; it wraps a dup() so libpq's descriptor stays libpq's.
- * - Connections stay in pipeline mode; one query is one Prepare (first use only),
- *   one Execute and one Sync, so a query costs one round trip and one flush.
+ * - Connections stay in pipeline mode; one query is [DEALLOCATE][Prepare] Execute Sync,
+ *   so a query costs one round trip and one flush.
+ * - Statements name their tables `@.t`; the schema is spliced in only when the text is
+ *   parsed (unnamed executions and Prepares), never for executing a prepared statement.
+ * - Prepared statements are remembered per connection in a bounded LRU keyed by (scope id,
+ *   statement id). A pair is prepared on its second use only (like pgjdbc's
+ *   prepareThreshold): with many tenants on a connection, many pairs run once, and
+ *   preparing those would take server memory, and cache places, for nothing.
+ *   The cache is exact: the server holds a prepared statement of ours iff the cache says
+ *   so, which is why the pair whose Prepare failed is dropped alone, and why a failed
+ *   DEALLOCATE makes the connection not reusable rather than guessed at.
  */
 #include "tenantql/pgconn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +32,45 @@
 #include "tenantql/log.h"
 #include "tenantql/pg_admin.h"
 
+/* ---- the prepared-statement cache ----
+ * One block per connection: `allocated` entries, dense (0..count-1), then a table of
+ * 2x that many slots (open addressing, linear probing, backward-shift deletion, so no
+ * tombstones) holding entry indices. Entries form a doubly linked LRU list by index.
+ * The block grows by doubling up to the capacity, so a large --statement-cache costs
+ * memory only on connections that use it. Keys are chosen by the process (scope ids and
+ * statement ids), never by clients, so a multiplicative hash is enough. */
+
+#define NO_ENTRY (-1)
+#define STMT_NAME_MAX 63 /* PostgreSQL keeps NAMEDATALEN - 1 bytes of a statement's name */
+#define CACHE_FIRST_BLOCK 16
+
+typedef struct stmt_entry {
+    uint64_t key;     /* scope id << 32 | statement id */
+    const char *name; /* the statement's name (tq_stmt.name), to name its DEALLOCATE */
+    int32_t newer, older;
+    bool prepared;
+} stmt_entry;
+
+typedef struct stmt_cache {
+    stmt_entry *entries; /* the block: entries, then slots */
+    int32_t *slots;      /* entry index or NO_ENTRY */
+    uint32_t capacity;   /* entries at most: the process's setting when the connection was made */
+    uint32_t allocated;
+    uint32_t count;
+    uint32_t nprepared;
+    uint32_t shift; /* 64 - log2(slots) */
+    int32_t newest, oldest;
+} stmt_cache;
+
+static int statement_cache = TQ_PGCONN_STATEMENT_CACHE_DEFAULT;
+
+void tq_pgconn_set_statement_cache(int per_connection)
+{
+    statement_cache = per_connection < 0 ? 0 : per_connection;
+}
+
+enum { PRELUDE_DEALLOCATE = 1, PRELUDE_PREPARE };
+
 struct tq_pgconn {
     PGconn *pg;
     h2o_socket_t *sock;       /* wrapper of a dup() of PQsocket; NULL while detached */
@@ -28,10 +78,18 @@ struct tq_pgconn {
     tq_pgconn_state state;
     const tq_pgconn_ops *ops;
     void *owner;
-    uint64_t prepared;        /* bit i: statement id i is prepared on this connection */
+    stmt_cache cache;
+    bool statements_unknown; /* the server's prepared statements may differ from the cache */
+    char *sql;               /* the last expanded statement text (grows, kept) */
+    size_t sql_size;
     PGresult *result;         /* the current query's result, until its sync arrives */
     bool awaiting_write;      /* h2o_socket_notify_write is pending (it asserts if doubled) */
-    bool prepare_sent;        /* the current query began with a Prepare */
+    /* the current query: its prelude entries in pipeline order, then the Execute */
+    int nprelude;
+    uint8_t prelude[2];       /* PRELUDE_* */
+    bool prelude_ok[2];       /* its result was COMMAND_OK */
+    uint64_t preparing;       /* the key of the pair a PRELUDE_PREPARE prepares */
+    bool exec_prepared;       /* the Execute ran a prepared statement */
     int entry;                /* pipeline entry being read: 0 = first of the current query */
     h2o_timeout_entry_t deferred; /* reports a failure that happened inside a call */
     void (*on_closed)(void *data); /* tq_pgconn_close_gracefully's callback */
@@ -158,6 +216,8 @@ tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keyword
     c->ops = ops;
     c->owner = owner;
     c->state = TQ_PGCONN_CONNECTING;
+    c->cache.capacity = (uint32_t)statement_cache;
+    c->cache.newest = c->cache.oldest = NO_ENTRY;
     c->pg = PQconnectStartParams(keywords, values, 0);
     if (c->pg == NULL) {
         free(c);
@@ -175,12 +235,227 @@ tq_pgconn *tq_pgconn_connect(const tq_pgconn_loop *l, const char *const *keyword
     return c;
 }
 
+/* ---- the cache's table ---- */
+
+static uint64_t cache_key(const tq_stmt_scope *scope, const tq_stmt *stmt)
+{
+    return (uint64_t)scope->id << 32 | (uint32_t)stmt->id;
+}
+
+static uint32_t cache_home(const stmt_cache *k, uint64_t key)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> k->shift);
+}
+
+static uint32_t cache_mask(const stmt_cache *k)
+{
+    return (uint32_t)(UINT64_MAX >> k->shift);
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static uint32_t cache_probe(const stmt_cache *k, uint64_t key)
+{
+    uint32_t mask = cache_mask(k), i = cache_home(k, key);
+    while (k->slots[i] != NO_ENTRY && k->entries[k->slots[i]].key != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static stmt_entry *cache_find(const stmt_cache *k, uint64_t key)
+{
+    if (k->count == 0)
+        return NULL;
+    int32_t e = k->slots[cache_probe(k, key)];
+    return e == NO_ENTRY ? NULL : &k->entries[e];
+}
+
+/* Empties slot i, moving later entries of its probe run back so that lookups never
+ * stop early at the hole. */
+static void cache_unslot(stmt_cache *k, uint32_t i)
+{
+    uint32_t mask = cache_mask(k), j = i;
+    for (;;) {
+        k->slots[i] = NO_ENTRY;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (k->slots[j] == NO_ENTRY)
+                return;
+            uint32_t home = cache_home(k, k->entries[k->slots[j]].key);
+            /* the entry at j may fill the hole if the hole is no farther from j than its home */
+            if (((j - home) & mask) >= ((j - i) & mask))
+                break;
+        }
+        k->slots[i] = k->slots[j];
+        i = j;
+    }
+}
+
+static void lru_unlink(stmt_cache *k, int32_t e)
+{
+    stmt_entry *x = &k->entries[e];
+    if (x->newer != NO_ENTRY)
+        k->entries[x->newer].older = x->older;
+    else
+        k->newest = x->older;
+    if (x->older != NO_ENTRY)
+        k->entries[x->older].newer = x->newer;
+    else
+        k->oldest = x->newer;
+}
+
+static void lru_push_newest(stmt_cache *k, int32_t e)
+{
+    stmt_entry *x = &k->entries[e];
+    x->newer = NO_ENTRY;
+    x->older = k->newest;
+    if (k->newest != NO_ENTRY)
+        k->entries[k->newest].newer = e;
+    else
+        k->oldest = e;
+    k->newest = e;
+}
+
+static void cache_touch(stmt_cache *k, stmt_entry *x)
+{
+    int32_t e = (int32_t)(x - k->entries);
+    if (k->newest == e)
+        return;
+    lru_unlink(k, e);
+    lru_push_newest(k, e);
+}
+
+/* Makes room for one more entry below the capacity: the first block, or one twice as
+ * large (entries keep their indices; the slots are rebuilt). -1 when out of memory. */
+static int cache_grow(stmt_cache *k)
+{
+    uint32_t n = k->allocated == 0 ? CACHE_FIRST_BLOCK : k->allocated * 2;
+    if (n > k->capacity)
+        n = k->capacity;
+    uint32_t nslots = 2, bits = 1;
+    while (nslots < 2 * n) {
+        nslots *= 2;
+        bits++;
+    }
+    stmt_entry *block = malloc(n * sizeof(stmt_entry) + nslots * sizeof(int32_t));
+    if (block == NULL)
+        return -1;
+    if (k->count > 0)
+        memcpy(block, k->entries, k->count * sizeof(stmt_entry));
+    free(k->entries);
+    k->entries = block;
+    k->slots = (int32_t *)(block + n);
+    k->allocated = n;
+    k->shift = 64 - bits;
+    for (uint32_t i = 0; i < nslots; i++)
+        k->slots[i] = NO_ENTRY;
+    for (uint32_t e = 0; e < k->count; e++)
+        k->slots[cache_probe(k, k->entries[e].key)] = (int32_t)e;
+    return 0;
+}
+
+/* Removes entry x; the last entry moves into its place so that entries stay dense. */
+static void cache_remove(stmt_cache *k, stmt_entry *x)
+{
+    int32_t e = (int32_t)(x - k->entries), last = (int32_t)k->count - 1;
+    if (x->prepared)
+        k->nprepared--;
+    lru_unlink(k, e);
+    cache_unslot(k, cache_probe(k, x->key));
+    if (e != last) {
+        stmt_entry *m = &k->entries[last];
+        k->slots[cache_probe(k, m->key)] = e;
+        if (m->newer != NO_ENTRY)
+            k->entries[m->newer].older = e;
+        else
+            k->newest = e;
+        if (m->older != NO_ENTRY)
+            k->entries[m->older].newer = e;
+        else
+            k->oldest = e;
+        *x = *m;
+    }
+    k->count--;
+}
+
+/* Adds key as the newest entry, not prepared. When the cache is full the oldest entry
+ * goes first: *evicted gets its name and key if it was prepared (the caller deallocates
+ * it), else evicted->name is NULL. NULL when out of memory. */
+static stmt_entry *cache_add(stmt_cache *k, uint64_t key, const char *name, stmt_entry *evicted)
+{
+    evicted->name = NULL;
+    if (k->count == k->capacity) {
+        stmt_entry *old = &k->entries[k->oldest];
+        if (old->prepared)
+            *evicted = *old;
+        cache_remove(k, old);
+    } else if (k->count == k->allocated && cache_grow(k) != 0) {
+        return NULL;
+    }
+    int32_t e = (int32_t)k->count++;
+    stmt_entry *x = &k->entries[e];
+    x->key = key;
+    x->name = name;
+    x->prepared = false;
+    k->slots[cache_probe(k, key)] = e;
+    lru_push_newest(k, e);
+    return x;
+}
+
+/* "<name>_<scope id>" into out (STMT_NAME_MAX + 1 bytes); false when it would not fit,
+ * as the server would cut it and two statements could then share a name. */
+static bool statement_name(char *out, const char *name, uint32_t scope_id)
+{
+    int n = snprintf(out, STMT_NAME_MAX + 1, "%s_%" PRIu32, name, scope_id);
+    return n > 0 && n <= STMT_NAME_MAX;
+}
+
+/* The text of sql with each "@." replaced by the double-quoted schema and a dot, in the
+ * connection's buffer (valid until the next expansion), or sql itself when it has no
+ * "@."; NULL when out of memory. */
+static const char *expand_sql(tq_pgconn *c, const char *sql, const char *schema)
+{
+    const char *at = strstr(sql, "@.");
+    if (at == NULL)
+        return sql;
+    size_t quoted = 2 + strlen(schema), marks = 0;
+    for (const char *q = schema; *q; q++)
+        quoted += *q == '"';
+    for (const char *p = at; p != NULL; p = strstr(p + 2, "@."))
+        marks++;
+    size_t need = strlen(sql) + marks * (quoted - 1) + 1;
+    if (need > c->sql_size) {
+        char *grown = realloc(c->sql, need);
+        if (grown == NULL)
+            return NULL;
+        c->sql = grown;
+        c->sql_size = need;
+    }
+    char *out = c->sql;
+    const char *from = sql;
+    for (; at != NULL; at = strstr(from, "@.")) {
+        memcpy(out, from, (size_t)(at - from));
+        out += at - from;
+        *out++ = '"';
+        for (const char *q = schema; *q; q++) {
+            if (*q == '"')
+                *out++ = '"';
+            *out++ = *q;
+        }
+        *out++ = '"';
+        *out++ = '.';
+        from = at + 2;
+    }
+    strcpy(out, from);
+    return c->sql;
+}
+
 /* ---- queries ---- */
 
 static void break_connection(tq_pgconn *c)
 {
     tq_pgconn_state was = c->state;
     c->state = TQ_PGCONN_BROKEN;
+    c->statements_unknown = true;
     unwrap_socket(c);
     if (c->result != NULL) {
         PQclear(c->result);
@@ -212,50 +487,131 @@ static void on_writable(h2o_socket_t *sock, const char *err)
         break_connection(c);
 }
 
+/* Queues "DEALLOCATE <name>" for an evicted prepared pair. */
+static bool send_deallocate(tq_pgconn *c, const stmt_entry *evicted)
+{
+    char name[STMT_NAME_MAX + 1], sql[sizeof("DEALLOCATE \"\"") + 2 * STMT_NAME_MAX];
+    if (!statement_name(name, evicted->name, (uint32_t)(evicted->key >> 32)))
+        return false; /* cannot happen: only names that fit are prepared */
+    char *out = sql + sprintf(sql, "DEALLOCATE \"");
+    for (const char *q = name; *q; q++) {
+        if (*q == '"')
+            *out++ = '"';
+        *out++ = *q;
+    }
+    strcpy(out, "\"");
+    if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return false;
+    c->prelude[c->nprelude] = PRELUDE_DEALLOCATE;
+    c->prelude_ok[c->nprelude++] = false;
+    return true;
+}
+
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params)
 {
-    (void)scope;
-    uint64_t bit = (uint64_t)1 << stmt->id;
     c->state = TQ_PGCONN_BUSY;
-    c->prepare_sent = false;
+    c->nprelude = 0;
+    c->exec_prepared = false;
     c->entry = 0;
-    if ((c->prepared & bit) == 0) {
-        if (!PQsendPrepare(c->pg, stmt->name, stmt->sql, stmt->nparams, NULL))
-            goto broken;
-        c->prepared |= bit;
-        c->prepare_sent = true;
+    char name[STMT_NAME_MAX + 1];
+    stmt_cache *k = &c->cache;
+    if (!scope->unnamed && k->capacity > 0 && statement_name(name, stmt->name, scope->id)) {
+        uint64_t key = cache_key(scope, stmt);
+        stmt_entry *x = cache_find(k, key);
+        if (x == NULL) {
+            /* first use (or forgotten since): run unnamed, remember that it was seen */
+            stmt_entry evicted;
+            /* out of memory: nothing is remembered, and it runs unnamed all the same */
+            cache_add(k, key, stmt->name, &evicted);
+            if (evicted.name != NULL && !send_deallocate(c, &evicted))
+                goto broken;
+        } else {
+            cache_touch(k, x);
+            if (!x->prepared) {
+                const char *sql = expand_sql(c, stmt->sql, scope->schema);
+                if (sql == NULL || !PQsendPrepare(c->pg, name, sql, stmt->nparams, NULL))
+                    goto broken;
+                /* counted now; taken back in finish_query if the Prepare fails */
+                x->prepared = true;
+                k->nprepared++;
+                c->preparing = key;
+                c->prelude[c->nprelude] = PRELUDE_PREPARE;
+                c->prelude_ok[c->nprelude++] = false;
+            }
+            c->exec_prepared = true;
+        }
     }
-    if (!PQsendQueryPrepared(c->pg, stmt->name, stmt->nparams, params, NULL, NULL, 0) || !PQpipelineSync(c->pg))
-        goto broken;
-    if (flush_output(c) != 0)
+    if (c->exec_prepared) {
+        if (!PQsendQueryPrepared(c->pg, name, stmt->nparams, params, NULL, NULL, 0))
+            goto broken;
+    } else {
+        const char *sql = expand_sql(c, stmt->sql, scope->schema);
+        if (sql == NULL || !PQsendQueryParams(c->pg, sql, stmt->nparams, NULL, params, NULL, NULL, 0))
+            goto broken;
+    }
+    if (!PQpipelineSync(c->pg) || flush_output(c) != 0)
         goto broken;
     return 0;
 broken:
-    if (c->prepare_sent)
-        c->prepared &= ~bit;
     break_connection(c);
     return -1;
 }
 
-/* Keeps the one result that answers the query: the Execute's, or the Prepare's error
- * when the Prepare failed (the Execute then reports PIPELINE_ABORTED). */
+bool tq_pgconn_reusable(const tq_pgconn *c)
+{
+    return c->state != TQ_PGCONN_BROKEN && !c->statements_unknown;
+}
+
+int tq_pgconn_cached_statements(const tq_pgconn *c)
+{
+    return (int)c->cache.nprepared;
+}
+
+/* Keeps the one result that answers the query: the first error among the prelude's
+ * entries (the rest of the pipeline then reports PIPELINE_ABORTED), else the Execute's. */
 static void keep_result(tq_pgconn *c, PGresult *res)
 {
-    bool from_prepare = c->prepare_sent && c->entry == 0;
-    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED || (from_prepare && PQresultStatus(res) != PGRES_FATAL_ERROR) ||
-        c->result != NULL) {
-        PQclear(res);
+    ExecStatusType st = PQresultStatus(res);
+    if (c->entry < c->nprelude) {
+        c->prelude_ok[c->entry] = st == PGRES_COMMAND_OK;
+        if (st == PGRES_FATAL_ERROR && c->result == NULL) {
+            c->result = res;
+            return;
+        }
+    } else if (c->entry == c->nprelude && st != PGRES_PIPELINE_ABORTED && c->result == NULL) {
+        if (st == PGRES_FATAL_ERROR && c->exec_prepared) {
+            /* the server lost the statement (DISCARD, DEALLOCATE by someone else), or its
+             * plan can no longer serve (a table's columns changed type): only a new
+             * connection gets back to a known state */
+            const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (code != NULL && (strcmp(code, "26000") == 0 || strcmp(code, "0A000") == 0))
+                c->statements_unknown = true;
+        }
+        c->result = res;
         return;
     }
-    c->result = res;
+    PQclear(res);
 }
 
 static void finish_query(tq_pgconn *c)
 {
     PGresult *out = c->result;
     c->result = NULL;
-    if (out != NULL && PQresultStatus(out) == PGRES_FATAL_ERROR && c->prepare_sent && c->entry <= 1)
-        c->prepared = 0; /* the Prepare failed: nothing can be assumed prepared */
+    /* a prelude entry whose success was not seen: a Prepare that failed (or was aborted)
+     * created nothing, so that pair alone is not prepared; a DEALLOCATE that failed leaves
+     * the server's statements unknown */
+    for (int i = 0; i < c->nprelude; i++) {
+        if (c->prelude_ok[i])
+            continue;
+        if (c->prelude[i] == PRELUDE_PREPARE) {
+            stmt_entry *x = cache_find(&c->cache, c->preparing);
+            if (x != NULL)
+                cache_remove(&c->cache, x);
+        } else {
+            c->statements_unknown = true;
+        }
+    }
+    c->nprelude = 0;
     c->state = TQ_PGCONN_IDLE;
     c->ops->on_result(c->owner, out, out == NULL ? "no result" : NULL);
 }
@@ -308,12 +664,6 @@ void tq_pgconn_cancel(tq_pgconn *c)
 }
 
 /* ---- ownership ---- */
-
-bool tq_pgconn_reusable(const tq_pgconn *c)
-{
-    (void)c;
-    return true;
-}
 
 tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c)
 {
@@ -394,5 +744,7 @@ void tq_pgconn_close(tq_pgconn *c)
     if (c->result != NULL)
         PQclear(c->result);
     PQfinish(c->pg);
+    free(c->cache.entries);
+    free(c->sql);
     free(c);
 }

@@ -11,6 +11,7 @@
 
 #include "tenantql/jwt.h"
 #include "tenantql/password.h"
+#include "tenantql/pgconn.h"
 #include "tenantql/ratelimit.h"
 #include "tenantql/quota.h"
 #include "tenantql/server.h"
@@ -76,6 +77,11 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 20, .min = 1, .max = 100000,
      .help = "connections to one shared database, across the tenants placed in its schemas (each tenant holds at "
              "most its `pool_options.max` of them at once; see [Tenant placement](#tenant-placement))"},
+    {CFG(statement_cache), .name = "statement-cache", .env = "TENANTQL_STATEMENT_CACHE", .type = TQ_OPT_INT,
+     .metavar = "N", .def = TQ_PGCONN_STATEMENT_CACHE_DEFAULT, .min = 0, .max = 100000,
+     .help = "prepared statements kept per database connection (least recently used go, with DEALLOCATE); a "
+             "statement is prepared on its second use on a connection; 0: never prepare (unnamed statements, e.g. "
+             "behind PgBouncer in transaction mode)"},
     {CFG(max_client_connections), .name = "max-client-connections", .env = "TENANTQL_MAX_CLIENT_CONNECTIONS",
      .type = TQ_OPT_INT, .metavar = "N", .def = 0, .min = 0, .max = 10000000,
      .default_doc = "0: derived from the descriptor limit",

@@ -406,6 +406,7 @@ int tq_server_run(const tq_server_config *cfg)
     h2o_config_init(&s->globalconf);
     /* modules register with the workers bottom-up: pools, data sources, passwords, http */
     s->workers = tq_workers_new(cfg->threads, cfg->drain_timeout_ms);
+    tq_pgconn_set_statement_cache(cfg->statement_cache);
     tq_pools_init(s->workers, cfg->max_connections);
     tq_ds_init(s->workers);
     if (load_parts(s, err, sizeof(err)) != 0) {
