@@ -59,6 +59,9 @@ tq_usage *tq_tenant_usage(const tq_tenant *t);
  * never NULL, always a plain lower-case identifier ([a-z_][a-z0-9_]{0,62}: rows with
  * anything else are refused), valid as long as the reference is held. */
 const char *tq_tenant_schema(const tq_tenant *t);
+/* Whether a schema name is one tenantql accepts: [a-z_][a-z0-9_]{0,62}, a PostgreSQL
+ * identifier that never needs quoting (the registry's CHECK on db_schema). */
+bool tq_schema_name_valid(const char *schema);
 /* Whether the tenant is placed in a schema of a shared database (placement 'schema'),
  * whose connections other tenants with the same connection settings may share. */
 bool tq_tenant_schema_placed(const tq_tenant *t);

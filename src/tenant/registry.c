@@ -154,11 +154,7 @@ static void add_param(tq_tenant *t, int *n, const char *k, const char *v)
     (*n)++;
 }
 
-/* A schema name that can go into SQL and connection options unquoted: the registry's
- * CHECK, checked again because the server splices it into every connection's
- * search_path and a registry edited by hand (or older, or another program's) might hold
- * anything. */
-static bool schema_name_safe(const char *s)
+bool tq_schema_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
@@ -180,8 +176,10 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
         tq_log_warn("registry", "tenant %s: placement is neither 'database' nor 'schema'; tenant ignored", name);
         return NULL;
     }
-    if (!schema_name_safe(schema)) {
-        /* never echo it whole: it is not a name, and it may be long */
+    if (!tq_schema_name_valid(schema)) {
+        /* checked although the registry's CHECK holds it: the name goes into connections'
+         * search_path, and a registry edited by hand (or older, or another program's)
+         * might hold anything; not echoed, as it is no name and may be long */
         tq_log_warn("registry", "tenant %s: db_schema is not a plain lower-case identifier; tenant ignored", name);
         return NULL;
     }
