@@ -1,4 +1,4 @@
--- 003_placement.sql - where a tenant's tables live (see README, "Tenants"): placement
+-- 003_placement.sql - where a tenant's tables live (see README, "Placement"): placement
 -- 'database' is the tenant's own database (its tables in schema public, db_schema
 -- 'public'); placement 'schema' is a schema of its own (db_schema, tenant_<name> by
 -- default) inside a database that many tenants share, all of them reaching it with the
