@@ -41,9 +41,13 @@ typedef struct tq_pool_options {
     int idle_timeout_ms;      /* close connections idle this long (default 30000) */
     int connect_timeout_ms;   /* libpq connect_timeout, rounded up to seconds (default 5000) */
     int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 5000) */
-    bool unnamed_statements;  /* never prepare statements (PgBouncer in transaction mode) */
+    /* never prepare named statements on the connections (pool_options "statements":
+     * "unnamed"): for a PgBouncer in transaction mode, where the next transaction may run
+     * on another server connection that never saw them (default false: "prepared") */
+    bool unnamed_statements;
 } tq_pool_options;
 
+/* fields left out (unnamed_statements) are false */
 #define TQ_POOL_OPTIONS_DEFAULT {5, 5000, 30000, 5000, 5000}
 
 typedef enum tq_db_status {

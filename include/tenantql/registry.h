@@ -56,6 +56,17 @@ bool tq_tenant_active(const tq_tenant *t);
  * record of the tenant; both valid as long as the reference is held. */
 const tq_quota *tq_tenant_quota(const tq_tenant *t);
 tq_usage *tq_tenant_usage(const tq_tenant *t);
+/* The schema that holds the tenant's tables: "public" for a tenant in a database of its
+ * own (placement 'database'), its schema of a shared database for placement 'schema';
+ * never NULL, always a plain lower-case identifier ([a-z_][a-z0-9_]{0,62}: rows with
+ * anything else are refused), valid as long as the reference is held. */
+const char *tq_tenant_schema(const tq_tenant *t);
+/* Whether a schema name is one tenantql accepts: [a-z_][a-z0-9_]{0,62}, a PostgreSQL
+ * identifier that never needs quoting (the registry's CHECK on db_schema). */
+bool tq_schema_name_valid(const char *schema);
+/* Whether the tenant is placed in a schema of a shared database (placement 'schema'),
+ * whose connections other tenants with the same connection settings may share. */
+bool tq_tenant_schema_placed(const tq_tenant *t);
 /* Borrows the tenant's pool (tq_pool_borrow): valid until tq_pool_return. The registry
  * owns the pool, one per tenant and connection settings, made on first use exactly once
  * even when many workers ask at the same moment, and retired when the tenant's

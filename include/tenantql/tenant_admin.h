@@ -1,7 +1,7 @@
 /*
  * tenant_admin.h - registry changes made from the command line: create a tenant (its
- * database, its schema, its registry row), list and deactivate tenants.
- * Blocking libpq; never used on a worker loop.
+ * database, or its schema of a shared database; its tables; its registry row), list and
+ * deactivate tenants. Blocking libpq; never used on a worker loop.
  */
 #ifndef TENANTQL_TENANT_ADMIN_H
 #define TENANTQL_TENANT_ADMIN_H
@@ -10,22 +10,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The shared database of placement 'schema' when the spec names none. */
+#define TQ_SHARED_DATABASE_DEFAULT "tenantql_shared"
+
 typedef struct tq_tenant_spec {
     const char *name;        /* slug: [a-z][a-z0-9_]{0,47} */
     const char *db_host;     /* NULL: the registry's host */
     const char *db_port;     /* NULL: the registry's port */
-    const char *db_name;     /* NULL: "tenant_<name>" */
+    const char *db_name;     /* NULL: "tenant_<name>"; placement schema: TQ_SHARED_DATABASE_DEFAULT */
     const char *db_user;     /* NULL: the registry's user */
     const char *db_password; /* NULL: the registry's password */
     const char *pool_options;/* JSON object text, NULL: {} */
     const char *quota;       /* JSON object text, NULL: {} (the server's default quota) */
+    const char *placement;   /* "database" (NULL too): a database of its own; "schema": a schema of
+                                the shared database db_name, reached with db_user like its other tenants */
+    const char *db_schema;   /* placement schema: its schema, NULL: "tenant_<name>"; else NULL or "public" */
 } tq_tenant_spec;
 
 bool tq_tenant_name_valid(const char *name);
 
-/* Creates the database if it does not exist, migrates it and inserts the registry row.
- * With if_missing, an existing tenant of that name is left as it is (still migrated) and
- * 0 is returned. On success the tenant's id is written to id_out (37 bytes). */
+/* Creates the database if it does not exist (for placement schema: the shared one, and
+ * the tenant's schema in it), migrates the tenant's tables and inserts the registry row.
+ * Placement schema refuses a schema another tenant of that database has. With
+ * if_missing, an existing tenant of that name is left as it is (still migrated, where
+ * its row says) and 0 is returned, unless its placement is not the spec's. On success
+ * the tenant's id is written to id_out (37 bytes). */
 int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
                      size_t errlen);
 
@@ -33,7 +42,9 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
 int tq_tenant_create_database(PGconn *server, const char *db, const char *owner, char *err, size_t errlen);
 
 /* Connects to a registered tenant's database with its registry row's credentials; the
- * caller PQfinishes it. NULL with err filled. */
+ * caller PQfinishes it. For a tenant placed in a schema, the session's search_path is
+ * that schema alone (the options connection parameter), so unqualified names are the
+ * tenant's tables. NULL with err filled. */
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen);
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen);

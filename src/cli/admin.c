@@ -70,12 +70,16 @@ int tq_cmd_migrate(int argc, char **argv)
 #define SPEC(member) TQ_OPT_FIELD(tq_tenant_spec, member)
 
 static const tq_opt tenant_spec_options[] = {
+    {SPEC(placement), .name = "placement", .type = TQ_OPT_STRING, .metavar = "database|schema",
+     .default_doc = "`database`",
+     .help = "`database`: a database of its own; `schema`: schema tenant_NAME of a shared database (`--database`), "
+             "reached with the same role as its other tenants"},
     {SPEC(db_host), .name = "db-host", .type = TQ_OPT_STRING, .metavar = "HOST", .default_doc = "the registry's",
      .help = "tenant database host"},
     {SPEC(db_port), .name = "db-port", .type = TQ_OPT_STRING, .metavar = "PORT", .default_doc = "the registry's",
      .help = "tenant database port"},
     {SPEC(db_name), .name = "db-name", .type = TQ_OPT_STRING, .metavar = "NAME", .default_doc = "tenant_NAME",
-     .help = "tenant database name"},
+     .help = "tenant database name (placement database)"},
     {SPEC(db_user), .name = "db-user", .type = TQ_OPT_STRING, .metavar = "USER", .default_doc = "the registry's",
      .help = "tenant database user"},
     {SPEC(db_password), .name = "db-password", .type = TQ_OPT_STRING, .metavar = "PASSWORD",
@@ -88,15 +92,31 @@ static const tq_opt tenant_spec_options[] = {
     {0},
 };
 
+/* create's option of placement schema (the spec's db_name, under a name that says what it is) */
+typedef struct shared_options {
+    const char *database;
+} shared_options;
+
+static const tq_opt shared_option_table[] = {
+    {TQ_OPT_FIELD(shared_options, database), .name = "database", .type = TQ_OPT_STRING, .metavar = "SHARED_DB",
+     .default_doc = "`" TQ_SHARED_DATABASE_DEFAULT "`",
+     .help = "the shared database of placement schema, made when missing (owner: `--db-user`)"},
+    {0},
+};
+
 static int tenant_create(int argc, char **argv)
 {
     admin_options ao;
     tq_tenant_spec spec = {0};
-    const tq_opt_group groups[] = {{tenant_spec_options, &spec, NULL}, {registry_option, &ao, NULL}};
+    shared_options so = {0};
+    const tq_opt_group groups[] = {
+        {tenant_spec_options, &spec, NULL}, {shared_option_table, &so, NULL}, {registry_option, &ao, NULL}};
     const tq_opt_command cmd = {
         "tenantql tenant create NAME [options]",
-        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.", groups,
-        2};
+        "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.\n"
+        "With --placement schema: creates the shared database (unless it exists) and the schema tenant_NAME in it,\n"
+        "and migrates that schema instead.",
+        groups, 3};
     int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -104,6 +124,18 @@ static int tenant_create(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
+    bool schema_placed = spec.placement != NULL && strcmp(spec.placement, "schema") == 0;
+    if (so.database != NULL && !schema_placed) {
+        fprintf(stderr, "tenantql: --database names the shared database of --placement schema; a database of the "
+                        "tenant's own is --db-name\n");
+        return 2;
+    }
+    if (spec.db_name != NULL && schema_placed) {
+        fprintf(stderr, "tenantql: with --placement schema, the shared database is --database, not --db-name\n");
+        return 2;
+    }
+    if (schema_placed)
+        spec.db_name = so.database;
     spec.name = argv[1];
     PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
@@ -130,20 +162,24 @@ static int tenant_list(int argc, char **argv)
     if (c == NULL)
         return 1;
     char err[512];
+    /* quota, placement and db_schema by way of to_jsonb: a registry not yet migrated lists too */
     PGresult *res = tq_pg_query(c,
                                 "SELECT name, id::text, CASE WHEN active THEN 'active' ELSE 'inactive' END,"
                                 " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
-                                " coalesce((to_jsonb(t) -> 'quota')::text, '{}') FROM tenants t ORDER BY name",
+                                " coalesce((to_jsonb(t) -> 'quota')::text, '{}'),"
+                                " coalesce(to_jsonb(t) ->> 'placement', 'database'),"
+                                " coalesce(to_jsonb(t) ->> 'db_schema', 'public') FROM tenants t ORDER BY name",
                                 0, NULL, err, sizeof(err));
     if (res == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);
         PQfinish(c);
         return 1;
     }
-    printf("%-16s %-36s %-8s %s\n", "NAME", "ID", "STATE", "DATABASE");
+    printf("%-16s %-36s %-8s %-9s %-24s %s\n", "NAME", "ID", "STATE", "PLACEMENT", "SCHEMA", "DATABASE");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-16s %-36s %-8s %s %s%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-               PQgetvalue(res, i, 3), strcmp(PQgetvalue(res, i, 4), "{}") ? PQgetvalue(res, i, 4) : "",
+        printf("%-16s %-36s %-8s %-9s %-24s %s %s%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7), PQgetvalue(res, i, 3),
+               strcmp(PQgetvalue(res, i, 4), "{}") ? PQgetvalue(res, i, 4) : "",
                strcmp(PQgetvalue(res, i, 5), "{}") ? " quota " : "",
                strcmp(PQgetvalue(res, i, 5), "{}") ? PQgetvalue(res, i, 5) : "");
     PQclear(res);
@@ -212,6 +248,8 @@ int tq_cmd_tenant(int argc, char **argv)
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
             "                                   [--pool-options JSON] [--quota JSON]\n"
+            "       tenantql tenant create NAME --placement schema [--database SHARED_DB]\n"
+            "                                   [--db-host H --db-port P --db-user U --db-password W] [...]\n"
             "       tenantql tenant list\n"
             "       tenantql tenant deactivate NAME\n"
             "       tenantql tenant activate NAME\n"

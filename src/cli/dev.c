@@ -1,9 +1,11 @@
 /*
  * dev.c - `tenantql dev`: the newcomer's one command. It starts a private PostgreSQL
  * cluster under .tenantql/, creates the registry and the demo tenants acme and globex
- * (each in its own database, reached through its own login role), fills them with
- * deterministic demo data, prints tokens and curl examples, serves until Ctrl-C and
- * stops the cluster. A second run finds everything in place and reuses it.
+ * (each in its own database, reached through its own login role; or, with
+ * --demo-placement schema, each in its own schema of one shared database, reached through
+ * one role), fills them with deterministic demo data, prints tokens and curl examples,
+ * serves until Ctrl-C and stops the cluster. A second run finds everything in place and
+ * reuses it.
  */
 #include <fcntl.h>
 #include <sodium.h>
@@ -28,6 +30,14 @@
 #define DEV_TOKEN_TTL (24 * 3600)
 
 static const char *const demo_tenants[] = {"acme", "globex"};
+
+/* --demo-placement schema: the database the demo tenants share, and the one role that
+ * all of them connect with (so that the server may share connections among them) */
+#define SHARED_DB "tenant_shared"
+#define SHARED_ROLE "tq_shared"
+
+enum { PLACEMENT_DATABASE, PLACEMENT_SCHEMA };
+static const char *const placements[] = {"database", "schema", NULL};
 
 /* ---- small files in the dev directory ---- */
 
@@ -89,7 +99,8 @@ static PGconn *open_registry(const tq_pg_cluster *c, char *conninfo, size_t len,
     return reg;
 }
 
-/* A login role per tenant: a tenant's credentials open its own database and no other. */
+/* A login role per tenant: a tenant's credentials open its own database and no other
+ * (with --demo-placement schema, one role for the shared database). */
 static int ensure_role(PGconn *reg, const char *role, const char *password, char *err, size_t errlen)
 {
     const char *params[] = {role};
@@ -182,30 +193,74 @@ static int fill_demo_data(PGconn *reg, const char *tenant, char *err, size_t err
     return rc;
 }
 
-static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *name, char *err, size_t errlen)
+/* The password the registry already has for the tenant's role, so that a second run
+ * changes nothing; a fresh one (out, 49 bytes) when it has none. With the shared role,
+ * any demo tenant's row has it. Returns whether the tenant itself is registered, or -1. */
+static int demo_password(PGconn *reg, const char *name, const char *shared_role, char *out, size_t outlen, char *err,
+                         size_t errlen)
 {
-    char role[64], password[80], port[16], db[64];
-    snprintf(role, sizeof(role), "tq_%s", name);
-    snprintf(port, sizeof(port), "%d", c->port);
-    snprintf(db, sizeof(db), "tenant_%s", name);
-    /* keep the password the registry already has, so a second run changes nothing */
-    const char *params[] = {name};
-    PGresult *res = tq_pg_query(reg, "SELECT db_password FROM tenants WHERE name = $1", 1, params, err, errlen);
+    const char *params[] = {name, shared_role ? shared_role : ""};
+    PGresult *res = tq_pg_query(reg,
+                                "SELECT db_password, name = $1 FROM tenants"
+                                " WHERE name = $1 OR (db_user = $2 AND db_name = '" SHARED_DB "')"
+                                " ORDER BY name = $1 DESC LIMIT 1",
+                                2, params, err, errlen);
     if (res == NULL)
         return -1;
-    bool known = PQntuples(res) == 1;
-    if (known)
-        snprintf(password, sizeof(password), "%s", PQgetvalue(res, 0, 0));
+    int known = PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't';
+    if (PQntuples(res) == 1)
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
     else
-        random_hex(password, 24);
+        random_hex(out, 24);
     PQclear(res);
+    return known;
+}
+
+/* Refuses a --dir whose demo tenants were made with the other placement: moving them
+ * (data and all) is not something dev does behind its user's back. */
+static int check_demo_placement(PGconn *reg, const char *dir, int placement, char *err, size_t errlen)
+{
+    const char *params[] = {placements[placement]};
+    PGresult *res = tq_pg_query(reg,
+                                "SELECT name, placement FROM tenants"
+                                " WHERE name IN ('acme', 'globex') AND placement <> $1 ORDER BY name LIMIT 1",
+                                1, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int other = PQntuples(res) > 0;
+    if (other)
+        snprintf(err, errlen,
+                 "the demo tenants of %s have placement %s (tenant %s), not %s; switching placement of an existing "
+                 "--dir is not supported: start with --demo-placement %s, or use another --dir",
+                 dir, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), placements[placement], PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return other ? -1 : 0;
+}
+
+static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *name, int placement, char *err,
+                              size_t errlen)
+{
+    bool shared = placement == PLACEMENT_SCHEMA;
+    char role[64], password[80], port[16], db[64], schema[64];
+    if (shared) {
+        snprintf(role, sizeof(role), "%s", SHARED_ROLE);
+        snprintf(db, sizeof(db), "%s", SHARED_DB);
+    } else {
+        snprintf(role, sizeof(role), "tq_%s", name);
+        snprintf(db, sizeof(db), "tenant_%s", name);
+    }
+    snprintf(port, sizeof(port), "%d", c->port);
+    snprintf(schema, sizeof(schema), "tenant_%s", name);
+    int known = demo_password(reg, name, shared ? SHARED_ROLE : NULL, password, sizeof(password), err, errlen);
+    if (known < 0)
+        return -1;
     if (known) {
         /* --pg-port may differ from the last run: point the tenant at this cluster */
         const char *moved[] = {name, port};
-        res = tq_pg_query(reg,
-                          "UPDATE tenants SET db_host = '127.0.0.1', db_port = $2::int"
-                          " WHERE name = $1 AND (db_host, db_port) IS DISTINCT FROM ('127.0.0.1', $2::int)",
-                          2, moved, err, errlen);
+        PGresult *res = tq_pg_query(reg,
+                                    "UPDATE tenants SET db_host = '127.0.0.1', db_port = $2::int"
+                                    " WHERE name = $1 AND (db_host, db_port) IS DISTINCT FROM ('127.0.0.1', $2::int)",
+                                    2, moved, err, errlen);
         if (res == NULL)
             return -1;
         PQclear(res);
@@ -216,6 +271,8 @@ static int ensure_demo_tenant(PGconn *reg, const tq_pg_cluster *c, const char *n
     if (tq_tenant_create_database(reg, db, role, err, errlen) != 0)
         return -1;
     tq_tenant_spec spec = {name, "127.0.0.1", port, db, role, password, NULL};
+    spec.placement = placements[placement];
+    spec.db_schema = shared ? schema : NULL;
     char id[37];
     if (tq_tenant_create(reg, &spec, true, id, err, errlen) != 0)
         return -1;
@@ -306,6 +363,7 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
 typedef struct dev_options {
     const char *dir;
     int pg_port;
+    int demo_placement; /* PLACEMENT_* */
 } dev_options;
 
 static const tq_opt dev_option_table[] = {
@@ -313,6 +371,11 @@ static const tq_opt dev_option_table[] = {
      .def_str = ".tenantql", .help = "where the cluster and secrets live"},
     {TQ_OPT_FIELD(dev_options, pg_port), .name = "pg-port", .env = "TENANTQL_DEV_PG_PORT", .type = TQ_OPT_INT,
      .metavar = "PORT", .def = 54329, .min = 1, .max = 65535, .help = "PostgreSQL's port"},
+    {TQ_OPT_FIELD(dev_options, demo_placement), .name = "demo-placement", .env = "TENANTQL_DEV_PLACEMENT",
+     .type = TQ_OPT_CHOICE, .metavar = "PLACEMENT", .choices = placements, .def = PLACEMENT_DATABASE,
+     .help = "where acme and globex live, fixed when `--dir` is first made: `database`, each a database of its own; "
+             "`schema`, schemas `tenant_acme` and `tenant_globex` of the shared database `" SHARED_DB
+             "`, reached with one role, `" SHARED_ROLE "` (see [Placement](#placement))"},
     {0},
 };
 
@@ -324,7 +387,8 @@ int tq_cmd_dev(int argc, char **argv)
     const tq_opt_group groups[] = {{dev_option_table, &dev, NULL}, {tq_server_options, &cfg, NULL}};
     const tq_opt_command cmd = {
         "tenantql dev [options]",
-        "Starts a private PostgreSQL cluster under --dir, creates the registry and the demo tenants acme and globex,\n"
+        "Starts a private PostgreSQL cluster under --dir, creates the registry and the demo tenants acme and globex\n"
+        "(each in a database of its own, or with --demo-placement schema in schemas of one shared database),\n"
         "prints a token for each and serves until Ctrl-C, then stops the cluster. Takes every option of serve;\n"
         "--registry and --jwt-secret default to the private cluster and a secret kept in --dir.",
         groups, 2};
@@ -355,8 +419,10 @@ int tq_cmd_dev(int argc, char **argv)
         }
         cfg.jwt_secret = secret;
     }
+    if (rc == 0 && check_demo_placement(reg, dev.dir, dev.demo_placement, err, sizeof(err)) != 0)
+        rc = 1;
     for (size_t i = 0; rc == 0 && i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++)
-        if (ensure_demo_tenant(reg, &cluster, demo_tenants[i], err, sizeof(err)) != 0)
+        if (ensure_demo_tenant(reg, &cluster, demo_tenants[i], dev.demo_placement, err, sizeof(err)) != 0)
             rc = 1;
     if (rc == 0) {
         if (cfg.registry == NULL)

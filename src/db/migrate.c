@@ -7,6 +7,7 @@
  */
 #include "tenantql/migrate.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,15 @@
 #include "tenantql/embedded.h"
 #include "tenantql/pg_admin.h"
 
-/* arbitrary constant: "tenantql" on a phone keypad */
+/* arbitrary constant: "tenantql" on a phone keypad. It alone is the lock of migrations
+ * of the public schema (tq_migrate), as it always was, so that migrators of older builds
+ * and this one still exclude each other. Another schema's lock is this constant in the
+ * high half and a hash of the schema's name in the low half: migrators of two schemas of
+ * one shared database do not wait for each other, two of the same schema do. */
 #define MIGRATE_LOCK_KEY "836826875"
+#define SCHEMA_LOCK_KEY                                                                                                \
+    "CASE WHEN $1 = 'public' THEN " MIGRATE_LOCK_KEY " ELSE (" MIGRATE_LOCK_KEY "::bigint << 32)"                      \
+    " | (hashtext($1)::bigint & 4294967295) END"
 
 static const char *set_prefix(tq_migration_set set)
 {
@@ -50,9 +58,20 @@ int tq_migrate_latest_version(tq_migration_set set)
     return latest;
 }
 
-static int current_version(PGconn *conn, char *err, size_t errlen)
+/* Where the migrations go: schema NULL is the session's search_path (tq_migrate, as
+ * before schemas existed); otherwise qschema is the quoted schema and table the
+ * bookkeeping table inside it. */
+typedef struct target {
+    const char *schema;
+    char *qschema;
+    char table[160];
+} target;
+
+static int current_version(PGconn *conn, const target *to, char *err, size_t errlen)
 {
-    PGresult *res = tq_pg_query(conn, "SELECT coalesce(max(version), 0) FROM tenantql_migrations", 0, NULL, err, errlen);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT coalesce(max(version), 0) FROM %s", to->table);
+    PGresult *res = tq_pg_query(conn, sql, 0, NULL, err, errlen);
     if (res == NULL)
         return -1;
     int v = atoi(PQgetvalue(res, 0, 0));
@@ -60,21 +79,30 @@ static int current_version(PGconn *conn, char *err, size_t errlen)
     return v;
 }
 
-static int apply_one(PGconn *conn, const tq_embedded_file *f, int version, char *err, size_t errlen)
+static int apply_one(PGconn *conn, const target *to, const tq_embedded_file *f, int version, char *err, size_t errlen)
 {
     char detail[512];
     if (tq_pg_exec(conn, "BEGIN", err, errlen) != 0)
         return -1;
+    if (to->schema != NULL) {
+        /* the files name their tables unqualified: this is what puts them in the schema */
+        char sql[200];
+        snprintf(sql, sizeof(sql), "SET LOCAL search_path = %s", to->qschema);
+        if (tq_pg_exec(conn, sql, err, errlen) != 0) {
+            tq_pg_exec(conn, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+    }
     if (tq_pg_exec(conn, f->data, detail, sizeof(detail)) != 0) {
         snprintf(err, errlen, "%s: %s", f->name, detail);
         tq_pg_exec(conn, "ROLLBACK", NULL, 0);
         return -1;
     }
-    char vtext[16];
+    char vtext[16], sql[256];
     snprintf(vtext, sizeof(vtext), "%d", version);
+    snprintf(sql, sizeof(sql), "INSERT INTO %s (version, name) VALUES ($1, $2)", to->table);
     const char *params[] = {vtext, f->name};
-    PGresult *res = tq_pg_query(conn, "INSERT INTO tenantql_migrations (version, name) VALUES ($1, $2)", 2, params,
-                                err, errlen);
+    PGresult *res = tq_pg_query(conn, sql, 2, params, err, errlen);
     if (res == NULL) {
         tq_pg_exec(conn, "ROLLBACK", NULL, 0);
         return -1;
@@ -83,20 +111,58 @@ static int apply_one(PGconn *conn, const tq_embedded_file *f, int version, char 
     return tq_pg_exec(conn, "COMMIT", err, errlen);
 }
 
-int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen)
+/* Creates the schema when it is missing. Looked up first: CREATE SCHEMA IF NOT EXISTS
+ * wants the right to create schemas in the database even when the schema exists, which
+ * a tenant's role migrating its existing schema need not have. */
+static int ensure_schema(PGconn *conn, const target *to, char *err, size_t errlen)
 {
-    if (tq_pg_exec(conn,
-                   "CREATE TABLE IF NOT EXISTS tenantql_migrations ("
-                   " version integer PRIMARY KEY,"
-                   " name text NOT NULL,"
-                   " applied_at timestamptz NOT NULL DEFAULT now())",
-                   err, errlen) != 0)
+    const char *params[] = {to->schema};
+    PGresult *res = tq_pg_query(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, err, errlen);
+    if (res == NULL)
         return -1;
-    if (tq_pg_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) != 0)
-        return -1;
+    int exists = PQntuples(res) > 0;
+    PQclear(res);
+    if (exists)
+        return 0;
+    char sql[200];
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", to->qschema);
+    return tq_pg_exec(conn, sql, err, errlen);
+}
 
-    int applied = 0, have = current_version(conn, err, errlen);
-    int latest = tq_migrate_latest_version(set);
+/* The advisory lock of the target (see MIGRATE_LOCK_KEY), taken or given back. */
+static int migrate_lock(PGconn *conn, const target *to, bool take, char *err, size_t errlen)
+{
+    if (to->schema == NULL)
+        return tq_pg_exec(conn,
+                          take ? "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")"
+                               : "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")",
+                          err, errlen);
+    const char *params[] = {to->schema};
+    PGresult *res = tq_pg_query(
+        conn, take ? "SELECT pg_advisory_lock(" SCHEMA_LOCK_KEY ")" : "SELECT pg_advisory_unlock(" SCHEMA_LOCK_KEY ")",
+        1, params, err, errlen);
+    int rc = res != NULL ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+static int migrate_target(PGconn *conn, tq_migration_set set, target *to, char *err, size_t errlen)
+{
+    /* the lock first: two migrators of a new schema would otherwise race to create it */
+    if (migrate_lock(conn, to, true, err, errlen) != 0)
+        return -1;
+    char sql[320];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS %s ("
+             " version integer PRIMARY KEY,"
+             " name text NOT NULL,"
+             " applied_at timestamptz NOT NULL DEFAULT now())",
+             to->table);
+    int have = -1;
+    if ((to->schema == NULL || ensure_schema(conn, to, err, errlen) == 0) && tq_pg_exec(conn, sql, err, errlen) == 0)
+        have = current_version(conn, to, err, errlen);
+
+    int applied = 0, latest = tq_migrate_latest_version(set);
     for (int v = have + 1; have >= 0 && v <= latest; v++) {
         const tq_embedded_file *found = NULL;
         for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
@@ -107,7 +173,7 @@ int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen)
             applied = -1;
             break;
         }
-        if (apply_one(conn, found, v, err, errlen) != 0) {
+        if (apply_one(conn, to, found, v, err, errlen) != 0) {
             applied = -1;
             break;
         }
@@ -115,26 +181,113 @@ int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen)
     }
     if (have < 0)
         applied = -1;
-    tq_pg_exec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", NULL, 0);
+    migrate_lock(conn, to, false, NULL, 0);
     return applied;
 }
 
-/* One tenant of the registry's row r: connect with its credentials, migrate, report. */
-static int migrate_tenant(PGresult *rows, int r, FILE *out)
+int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen)
+{
+    target to = {.schema = NULL, .qschema = NULL, .table = "tenantql_migrations"};
+    return migrate_target(conn, set, &to, err, errlen);
+}
+
+int tq_migrate_schema(PGconn *conn, tq_migration_set set, const char *schema, char *err, size_t errlen)
+{
+    if (schema == NULL || schema[0] == '\0' || strlen(schema) > 63) {
+        snprintf(err, errlen, "invalid schema name");
+        return -1;
+    }
+    target to = {.schema = schema};
+    to.qschema = PQescapeIdentifier(conn, schema, strlen(schema));
+    if (to.qschema == NULL) {
+        tq_pg_copy_error(PQerrorMessage(conn), err, errlen);
+        return -1;
+    }
+    snprintf(to.table, sizeof(to.table), "%s.tenantql_migrations", to.qschema);
+    int applied = migrate_target(conn, set, &to, err, errlen);
+    PQfreemem(to.qschema);
+    return applied;
+}
+
+/* The registry's tenants, those sharing a database next to each other. */
+#define SELECT_TENANT_TARGETS                                                                                          \
+    "SELECT name, db_host, db_port::text, db_name, db_user, db_password, placement, db_schema"                         \
+    " FROM tenants ORDER BY db_host, db_port, db_name, db_user, db_password, name"
+enum { COL_NAME, COL_HOST, COL_PORT, COL_DB, COL_USER, COL_PASSWORD, COL_PLACEMENT, COL_SCHEMA };
+
+/* The connection tq_migrate_all has open, and the row whose settings made it: the
+ * tenants of one shared database are migrated through one connection, not one each. */
+typedef struct tenant_conn {
+    PGconn *conn; /* NULL when connecting failed (err says why) or none is open */
+    int row;      /* the row it was made for, -1: none */
+    char err[512];
+} tenant_conn;
+
+static bool same_database(PGresult *rows, int a, int b)
+{
+    for (int c = COL_HOST; c <= COL_PASSWORD; c++)
+        if (strcmp(PQgetvalue(rows, a, c), PQgetvalue(rows, b, c)) != 0)
+            return false;
+    return true;
+}
+
+/* A connection with row r's settings: the open one when it has them, else a new one. A
+ * database that could not be reached is not tried again for the next tenant in it (a
+ * thousand tenants of an unreachable server would wait out a thousand timeouts). */
+static PGconn *connect_for(tenant_conn *tc, PGresult *rows, int r)
+{
+    if (tc->row >= 0 && same_database(rows, tc->row, r))
+        return tc->conn;
+    if (tc->conn != NULL)
+        PQfinish(tc->conn);
+    tc->row = r;
+    tc->conn = tq_pg_connect_db(PQgetvalue(rows, r, COL_HOST), PQgetvalue(rows, r, COL_PORT),
+                                PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER),
+                                PQgetvalue(rows, r, COL_PASSWORD), tc->err, sizeof(tc->err));
+    return tc->conn;
+}
+
+/* After a tenant failed: a connection that broke, or is left inside a transaction, is
+ * not handed to the next tenant. */
+static void check_conn(tenant_conn *tc)
+{
+    if (tc->conn == NULL)
+        return;
+    if (PQstatus(tc->conn) == CONNECTION_OK && PQtransactionStatus(tc->conn) != PQTRANS_IDLE)
+        tq_pg_exec(tc->conn, "ROLLBACK", NULL, 0);
+    if (PQstatus(tc->conn) != CONNECTION_OK || PQtransactionStatus(tc->conn) != PQTRANS_IDLE) {
+        PQfinish(tc->conn);
+        tc->conn = NULL;
+        tc->row = -1;
+    }
+}
+
+/* One tenant of the registry's row r: its database (through tc), or its schema of a
+ * shared one, migrated and reported. */
+static int migrate_tenant(tenant_conn *tc, PGresult *rows, int r, FILE *out)
 {
     char err[512];
-    const char *name = PQgetvalue(rows, r, 0);
-    PGconn *t = tq_pg_connect_db(PQgetvalue(rows, r, 1), PQgetvalue(rows, r, 2), PQgetvalue(rows, r, 3),
-                                 PQgetvalue(rows, r, 4), PQgetvalue(rows, r, 5), err, sizeof(err));
-    int n = t ? tq_migrate(t, TQ_MIGRATIONS_TENANT, err, sizeof(err)) : -1;
-    if (t)
-        PQfinish(t);
+    const char *name = PQgetvalue(rows, r, COL_NAME);
+    bool schema_placed = strcmp(PQgetvalue(rows, r, COL_PLACEMENT), "schema") == 0;
+    PGconn *t = connect_for(tc, rows, r);
+    int n = -1;
+    if (t == NULL)
+        snprintf(err, sizeof(err), "%s", tc->err);
+    else if (schema_placed)
+        n = tq_migrate_schema(t, TQ_MIGRATIONS_TENANT, PQgetvalue(rows, r, COL_SCHEMA), err, sizeof(err));
+    else
+        n = tq_migrate(t, TQ_MIGRATIONS_TENANT, err, sizeof(err));
     if (n < 0) {
+        check_conn(tc);
         fprintf(out, "tenant %s: failed: %s\n", name, err);
         return -1;
     }
-    fprintf(out, "tenant %s: %d migration(s) applied, at version %d\n", name, n,
-            tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+    if (schema_placed)
+        fprintf(out, "tenant %s (schema %s): %d migration(s) applied, at version %d\n", name,
+                PQgetvalue(rows, r, COL_SCHEMA), n, tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+    else
+        fprintf(out, "tenant %s: %d migration(s) applied, at version %d\n", name, n,
+                tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
     return 0;
 }
 
@@ -148,17 +301,17 @@ int tq_migrate_all(PGconn *registry, FILE *out)
     }
     fprintf(out, "registry: %d migration(s) applied, at version %d\n", applied,
             tq_migrate_latest_version(TQ_MIGRATIONS_REGISTRY));
-    PGresult *rows = tq_pg_query(registry,
-                                 "SELECT name, db_host, db_port::text, db_name, db_user, db_password"
-                                 " FROM tenants ORDER BY name",
-                                 0, NULL, err, sizeof(err));
+    PGresult *rows = tq_pg_query(registry, SELECT_TENANT_TARGETS, 0, NULL, err, sizeof(err));
     if (rows == NULL) {
         fprintf(out, "registry: failed: %s\n", err);
         return -1;
     }
+    tenant_conn tc = {.conn = NULL, .row = -1};
     int failed = 0;
     for (int r = 0; r < PQntuples(rows); r++)
-        failed += migrate_tenant(rows, r, out) != 0;
+        failed += migrate_tenant(&tc, rows, r, out) != 0;
+    if (tc.conn != NULL)
+        PQfinish(tc.conn);
     PQclear(rows);
     return failed;
 }

@@ -57,6 +57,16 @@ const tq_quota *tq_tenant_quota(const tq_tenant *t)
     return &t->quota;
 }
 
+const char *tq_tenant_schema(const tq_tenant *t)
+{
+    return t->schema;
+}
+
+bool tq_tenant_schema_placed(const tq_tenant *t)
+{
+    return t->schema_placed;
+}
+
 tq_usage *tq_tenant_usage(const tq_tenant *t)
 {
     return t->usage;
@@ -78,8 +88,8 @@ static int json_int_option(json_t *opts, const char *key, int min, int max, int 
 
 static void parse_pool_options(const char *text, const char *tenant, tq_pool_options *out)
 {
-    static const char *const known[] = {"max", "acquire_timeout_ms", "idle_timeout_ms", "connect_timeout_ms",
-                                         "statement_timeout_ms"};
+    static const char *const known[] = {
+        "max", "acquire_timeout_ms", "idle_timeout_ms", "connect_timeout_ms", "statement_timeout_ms", "statements"};
     *out = (tq_pool_options)TQ_POOL_OPTIONS_DEFAULT;
     json_error_t jerr;
     json_t *opts = json_loads(text, 0, &jerr);
@@ -93,6 +103,17 @@ static void parse_pool_options(const char *text, const char *tenant, tq_pool_opt
     json_int_option(opts, "idle_timeout_ms", 1, 86400000, &out->idle_timeout_ms, tenant);
     json_int_option(opts, "connect_timeout_ms", 1, 600000, &out->connect_timeout_ms, tenant);
     json_int_option(opts, "statement_timeout_ms", 0, 86400000, &out->statement_timeout_ms, tenant);
+    json_t *statements = json_object_get(opts, "statements");
+    if (statements != NULL) {
+        const char *v = json_string_value(statements);
+        if (v != NULL && strcmp(v, "unnamed") == 0)
+            out->unnamed_statements = true;
+        else if (v == NULL || strcmp(v, "prepared") != 0)
+            tq_log_warn("registry",
+                        "tenant %s: pool_options.statements must be \"prepared\" or \"unnamed\"; using "
+                        "\"prepared\"",
+                        tenant);
+    }
     const char *key;
     json_t *value;
     json_object_foreach(opts, key, value) {
@@ -133,9 +154,35 @@ static void add_param(tq_tenant *t, int *n, const char *k, const char *v)
     (*n)++;
 }
 
+bool tq_schema_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
 tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
 {
     const char *id = PQgetvalue(res, row, 0), *name = PQgetvalue(res, row, 1);
+    /* NULL: a registry from before placement (migration 3), where every tenant has a database of its own */
+    const char *placement = PQgetisnull(res, row, 10) ? "database" : PQgetvalue(res, row, 10);
+    const char *schema = PQgetisnull(res, row, 11) ? "public" : PQgetvalue(res, row, 11);
+    bool schema_placed = strcmp(placement, "schema") == 0;
+    if (!schema_placed && strcmp(placement, "database") != 0) {
+        tq_log_warn("registry", "tenant %s: placement is neither 'database' nor 'schema'; tenant ignored", name);
+        return NULL;
+    }
+    if (!tq_schema_name_valid(schema)) {
+        /* checked although the registry's CHECK holds it: the name goes into connections'
+         * search_path, and a registry edited by hand (or older, or another program's)
+         * might hold anything; not echoed, as it is no name and may be long */
+        tq_log_warn("registry", "tenant %s: db_schema is not a plain lower-case identifier; tenant ignored", name);
+        return NULL;
+    }
     tq_tenant *t = calloc(1, sizeof(*t));
     atomic_init(&t->refs, 1);
     t->registry = r;
@@ -145,7 +192,8 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     }
     tq_uuid_format(t->id, t->id_text);
     t->name = strdup(name);
-    t->schema = strdup("public");
+    t->schema = strdup(schema);
+    t->schema_placed = schema_placed;
     t->active = PQgetvalue(res, row, 8)[0] == 't';
     parse_pool_options(PQgetvalue(res, row, 7), name, &t->pool_opts);
     tq_quota_parse(PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9), name, &t->quota);

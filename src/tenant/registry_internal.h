@@ -17,12 +17,12 @@ struct tq_tenant {
     uint8_t id[16];
     char id_text[37];
     char *name;
+    char *schema;                   /* where its tables are: "public" unless schema_placed */
+    bool schema_placed;             /* placement 'schema': a schema of a shared database */
     bool active;
     tq_pool_options pool_opts;
     tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
     tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */
-    char *schema;                   /* where its tables are: "public" (a database of its own) or its schema */
-    bool schema_placed;             /* in a schema of a shared database */
     char *conn_key;                 /* everything that defines its pool share, for change detection */
     const char *keywords[16];       /* libpq connection parameters for the pool */
     const char *values[16];
@@ -58,7 +58,8 @@ struct tq_registry {
 
 /* ---- registry.c, for registry_sync.c ---- */
 
-/* A record from a row of SELECT_TENANTS, or NULL for a row without a valid id. */
+/* A record from a row of SELECT_TENANTS, or NULL for a row without a valid id or with a
+ * placement or schema the server cannot use safely (logged). */
 tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row);
 /* Puts t in the cache (taking its reference), replacing the record of the same id. */
 void registry_apply_tenant(tq_registry *r, tq_tenant *t);
@@ -71,11 +72,13 @@ void registry_tear_down_idle_pools(tq_registry *r);
 
 /* ---- registry_sync.c, for registry.c ---- */
 
-/* quota by way of to_jsonb: a registry not yet migrated to its quota column (a server
- * upgraded before `tenantql migrate` ran) reads as "no quota" instead of failing */
+/* quota, placement and db_schema by way of to_jsonb: a registry not yet migrated to those
+ * columns (a server upgraded before `tenantql migrate` ran) reads as "no quota" and
+ * database/public instead of failing (columns 9, 10 and 11, NULL then) */
 #define SELECT_TENANTS                                                                                            \
     "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active,"  \
-    " (to_jsonb(t) -> 'quota')::text FROM tenants t"
+    " (to_jsonb(t) -> 'quota')::text, (to_jsonb(t) ->> 'placement'), (to_jsonb(t) ->> 'db_schema')"            \
+    " FROM tenants t"
 
 /* Connects the registry thread's connection, LISTENs and loads every tenant. */
 int registry_connect(tq_registry *r, char *err, size_t errlen);

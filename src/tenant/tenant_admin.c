@@ -10,9 +10,15 @@
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/quota.h"
+#include "tenantql/registry.h"
 
-#define SELECT_TENANT_CONN \
-    "SELECT db_host, db_port::text, db_name, db_user, db_password FROM tenants WHERE name = $1"
+/* placement and db_schema by way of to_jsonb: a registry from before migration 3 has
+ * only tenants with databases of their own */
+#define SELECT_TENANT_CONN                                                                                             \
+    "SELECT db_host, db_port::text, db_name, db_user, db_password,"                                                    \
+    " coalesce(to_jsonb(t) ->> 'placement', 'database'), coalesce(to_jsonb(t) ->> 'db_schema', 'public')"              \
+    " FROM tenants t WHERE name = $1"
+enum { CONN_HOST, CONN_PORT, CONN_DB, CONN_USER, CONN_PASSWORD, CONN_PLACEMENT, CONN_SCHEMA };
 
 bool tq_tenant_name_valid(const char *name)
 {
@@ -47,6 +53,22 @@ int tq_tenant_create_database(PGconn *server, const char *db_name, const char *o
     return tq_pg_exec(server, sql, err, errlen);
 }
 
+/* The registry row's connection settings of a tenant (SELECT_TENANT_CONN): 1 with *out
+ * set (the caller PQclears it), 0 when there is no such tenant, -1 with err filled. */
+static int tenant_conn_row(PGconn *registry, const char *name, PGresult **out, char *err, size_t errlen)
+{
+    const char *params[] = {name};
+    PGresult *res = tq_pg_query(registry, SELECT_TENANT_CONN, 1, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return 0;
+    }
+    *out = res;
+    return 1;
+}
+
 static int find_tenant_id(PGconn *registry, const char *name, char id_out[37], char *err, size_t errlen)
 {
     const char *params[] = {name};
@@ -60,6 +82,93 @@ static int find_tenant_id(PGconn *registry, const char *name, char id_out[37], c
     return found;
 }
 
+/* Where a new tenant's tables go, from its spec: placement and schema checked, defaults
+ * filled in (schema_buf holds tenant_<name>). 0, or -1 with err filled. */
+static int resolve_placement(const tq_tenant_spec *spec, bool *schema_placed, const char **schema, char *schema_buf,
+                             size_t buflen, char *err, size_t errlen)
+{
+    const char *placement = spec->placement ? spec->placement : "database";
+    *schema_placed = strcmp(placement, "schema") == 0;
+    if (!*schema_placed && strcmp(placement, "database") != 0) {
+        snprintf(err, errlen, "placement must be \"database\" or \"schema\", not \"%s\"", placement);
+        return -1;
+    }
+    if (!*schema_placed) {
+        if (spec->db_schema != NULL && strcmp(spec->db_schema, "public") != 0) {
+            snprintf(err, errlen,
+                     "a tenant with a database of its own has its tables in schema public;"
+                     " a schema of its own is placement schema");
+            return -1;
+        }
+        *schema = "public";
+        return 0;
+    }
+    snprintf(schema_buf, buflen, "tenant_%s", spec->name);
+    *schema = spec->db_schema ? spec->db_schema : schema_buf;
+    if (!tq_schema_name_valid(*schema) || strcmp(*schema, "public") == 0) {
+        snprintf(err, errlen,
+                 "invalid schema \"%s\": use 1-63 of a-z, 0-9 and _, not starting with a digit, and not public",
+                 *schema);
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses a schema of the shared database that another tenant has (the registry's unique
+ * index would refuse the row anyway, but only after the schema had been migrated). */
+static int check_schema_free(PGconn *registry, const char *host, const char *port, const char *db, const char *schema,
+                             char *err, size_t errlen)
+{
+    const char *params[] = {host, port, db, schema};
+    PGresult *res = tq_pg_query(registry,
+                                "SELECT name FROM tenants WHERE placement = 'schema' AND db_host = $1"
+                                " AND db_port = $2::int AND db_name = $3 AND db_schema = $4",
+                                4, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int taken = PQntuples(res) > 0;
+    if (taken)
+        snprintf(err, errlen, "schema %s of database %s already belongs to tenant \"%s\"", schema, db,
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return taken ? -1 : 0;
+}
+
+/* Migrates an existing tenant where its registry row says (create with if_missing). */
+static int migrate_existing(PGconn *registry, const char *name, bool schema_placed, char *err, size_t errlen)
+{
+    PGresult *row = NULL;
+    int found = tenant_conn_row(registry, name, &row, err, errlen);
+    if (found <= 0) {
+        if (found == 0)
+            snprintf(err, errlen, "no tenant named \"%s\"", name);
+        return -1;
+    }
+    const char *placement = PQgetvalue(row, 0, CONN_PLACEMENT);
+    bool row_schema_placed = strcmp(placement, "schema") == 0;
+    if (row_schema_placed != schema_placed) {
+        snprintf(err, errlen, "tenant \"%s\" exists with placement %s; moving a tenant is not supported", name,
+                 placement);
+        PQclear(row);
+        return -1;
+    }
+    PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
+                                      PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
+                                      PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+    char detail[512];
+    int applied = -1;
+    if (tenant != NULL) {
+        applied = row_schema_placed ? tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, PQgetvalue(row, 0, CONN_SCHEMA),
+                                                        detail, sizeof(detail))
+                                    : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+        PQfinish(tenant);
+        if (applied < 0)
+            snprintf(err, errlen, "migrating %s: %s", name, detail);
+    }
+    PQclear(row);
+    return applied < 0 ? -1 : 0;
+}
+
 int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
                      size_t errlen)
 {
@@ -70,6 +179,11 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     }
     if (spec->quota != NULL && tq_quota_check(spec->quota, err, errlen) != 0)
         return -1;
+    bool schema_placed;
+    const char *schema;
+    char schema_buf[80];
+    if (resolve_placement(spec, &schema_placed, &schema, schema_buf, sizeof(schema_buf), err, errlen) != 0)
+        return -1;
     int found = find_tenant_id(registry, spec->name, id_out, err, errlen);
     if (found < 0)
         return -1;
@@ -77,51 +191,62 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
         snprintf(err, errlen, "tenant \"%s\" already exists", spec->name);
         return -1;
     }
+    if (found)
+        return migrate_existing(registry, spec->name, schema_placed, err, errlen);
 
     char db_name[80];
     snprintf(db_name, sizeof(db_name), "tenant_%s", spec->name);
     const char *host = spec->db_host ? spec->db_host : PQhost(registry);
     const char *port = spec->db_port ? spec->db_port : PQport(registry);
-    const char *db = spec->db_name ? spec->db_name : db_name;
+    const char *db = spec->db_name ? spec->db_name : schema_placed ? TQ_SHARED_DATABASE_DEFAULT : db_name;
     const char *user = spec->db_user ? spec->db_user : PQuser(registry);
     const char *password = spec->db_password ? spec->db_password : PQpass(registry);
     if (password == NULL)
         password = "";
+    if (schema_placed && check_schema_free(registry, host, port, db, schema, err, errlen) != 0)
+        return -1;
 
-    if (!found) {
-        /* the database lives on the tenant's server; reuse the registry session when that is the same server */
-        int same_server = strcmp(host, PQhost(registry)) == 0 && strcmp(port, PQport(registry)) == 0;
-        PGconn *server = same_server ? registry : tq_pg_connect_db(host, port, "postgres", user, password, err, errlen);
-        if (server == NULL)
-            return -1;
-        int rc = tq_tenant_create_database(server, db, user, err, errlen);
-        if (server != registry)
-            PQfinish(server);
-        if (rc != 0)
-            return -1;
-    }
+    /* the database lives on the tenant's server; reuse the registry session when that is the same server */
+    int same_server = strcmp(host, PQhost(registry)) == 0 && strcmp(port, PQport(registry)) == 0;
+    PGconn *server = same_server ? registry : tq_pg_connect_db(host, port, "postgres", user, password, err, errlen);
+    if (server == NULL)
+        return -1;
+    int rc = tq_tenant_create_database(server, db, user, err, errlen);
+    if (server != registry)
+        PQfinish(server);
+    if (rc != 0)
+        return -1;
 
-    PGconn *tenant = found ? tq_tenant_connect(registry, spec->name, err, errlen)
-                           : tq_pg_connect_db(host, port, db, user, password, err, errlen);
+    PGconn *tenant = tq_pg_connect_db(host, port, db, user, password, err, errlen);
     if (tenant == NULL)
         return -1;
     char detail[512];
-    int applied = tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+    /* a schema-placed tenant's schema is made by its migrations, with the shared role as its owner */
+    int applied = schema_placed ? tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, schema, detail, sizeof(detail))
+                                : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
     PQfinish(tenant);
     if (applied < 0) {
-        snprintf(err, errlen, "migrating %s: %s", db, detail);
+        if (schema_placed)
+            snprintf(err, errlen, "migrating schema %s of %s: %s", schema, db, detail);
+        else
+            snprintf(err, errlen, "migrating %s: %s", db, detail);
         return -1;
     }
-    if (found)
-        return 0;
 
     const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
-    const char *params[] = {spec->name, host, port, db, user, password, pool_options, spec->quota ? spec->quota : "{}"};
+    const char *quota = spec->quota ? spec->quota : "{}";
+    const char *params[] = {spec->name, host, port, db, user, password, pool_options, quota, "schema", schema};
+    /* a database-placed tenant leaves placement and db_schema to their defaults, so that a
+     * registry from before migration 3 still takes it */
     PGresult *res = tq_pg_query(registry,
-                                "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
-                                " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
-                                " RETURNING id::text",
-                                8, params, err, errlen);
+                                schema_placed
+                                    ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
+                                      " pool_options, quota, placement, db_schema) VALUES ($1, $2, $3::int, $4, $5,"
+                                      " $6, $7::jsonb, $8::jsonb, $9, $10) RETURNING id::text"
+                                    : "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
+                                      " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
+                                      " RETURNING id::text",
+                                schema_placed ? 10 : 8, params, err, errlen);
     if (res == NULL)
         return -1;
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
@@ -131,21 +256,46 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
 
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen)
 {
-    const char *params[] = {name};
-    PGresult *res = tq_pg_query(registry, SELECT_TENANT_CONN, 1, params, err, errlen);
-    if (res == NULL)
-        return NULL;
-    if (PQntuples(res) != 1) {
-        snprintf(err, errlen, "no tenant named \"%s\"", name);
-        PQclear(res);
+    PGresult *res = NULL;
+    int found = tenant_conn_row(registry, name, &res, err, errlen);
+    if (found <= 0) {
+        if (found == 0)
+            snprintf(err, errlen, "no tenant named \"%s\"", name);
         return NULL;
     }
-    PGconn *c = tq_pg_connect_db(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                                 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), err, errlen);
+    const char *schema = PQgetvalue(res, 0, CONN_SCHEMA);
+    char options[96] = "";
+    if (strcmp(PQgetvalue(res, 0, CONN_PLACEMENT), "schema") == 0) {
+        /* spliced into the options parameter: only a name that needs no quoting or escaping */
+        if (!tq_schema_name_valid(schema)) {
+            snprintf(err, errlen, "tenant \"%s\": its db_schema is not a valid schema name", name);
+            PQclear(res);
+            return NULL;
+        }
+        snprintf(options, sizeof(options), "-c search_path=%s", schema);
+    }
+    const char *k[] = {"host",
+                       "port",
+                       "dbname",
+                       "user",
+                       "password",
+                       "application_name",
+                       "connect_timeout",
+                       options[0] ? "options" : NULL,
+                       NULL};
+    const char *v[] = {PQgetvalue(res, 0, CONN_HOST),
+                       PQgetvalue(res, 0, CONN_PORT),
+                       PQgetvalue(res, 0, CONN_DB),
+                       PQgetvalue(res, 0, CONN_USER),
+                       PQgetvalue(res, 0, CONN_PASSWORD),
+                       "tenantql",
+                       "10",
+                       options,
+                       NULL};
+    PGconn *c = tq_pg_connect_params(k, v, err, errlen);
     PQclear(res);
     return c;
 }
-
 
 /* Runs an UPDATE of one tenant's row ($1 its name, $2 the new value); -1 with err filled
  * when it fails or no tenant has that name. */

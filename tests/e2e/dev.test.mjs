@@ -16,7 +16,7 @@ test('dev starts, serves its printed token, stops cleanly, and restarts on the s
     assert.equal(r.status, 200);
     assert.equal(r.body.data.users.totalCount, 1001);
     for (const e of r.body.data.users.edges) assert.ok(e.node.email.endsWith('@acme.example'));
-    const products = dev.psql('SELECT count(*) FROM products', 'tenant_globex')[0];
+    const products = dev.tenantPsql('globex', 'SELECT count(*) FROM products')[0];
     assert.equal(products, '1000');
 
     dev.child.kill('SIGINT');
@@ -26,7 +26,7 @@ test('dev starts, serves its printed token, stops cleanly, and restarts on the s
     const again = await startDev({ dir: dev.dir });
     const r2 = await gql(again.url, '{ me { email } }', { token: dev.tokens.globex });
     assert.deepEqual(r2.body, { data: { me: { email: 'admin@globex.example' } } }, 'old token still valid');
-    assert.equal(again.psql('SELECT count(*) FROM users', 'tenant_acme')[0], '1001', 'no duplicate demo data');
+    assert.equal(again.tenantPsql('acme', 'SELECT count(*) FROM users')[0], '1001', 'no duplicate demo data');
     assert.equal(await again.stop(), 0, again.stderr().slice(-2000));
   } finally {
     dev.cleanup();

@@ -17,7 +17,7 @@ before(async () => {
 after(() => stopDev(dev));
 
 test('users pages through every user exactly once, in byte order of email', async () => {
-  const expected = dev.psql('SELECT email FROM users ORDER BY email COLLATE "C", id', 'tenant_acme');
+  const expected = dev.tenantPsql('acme', 'SELECT email FROM users ORDER BY email COLLATE "C", id');
   const seen = [];
   let after = null;
   for (;;) {
@@ -62,7 +62,7 @@ test('products in every order, with filters, match SQL', async () => {
   };
   for (const [order, sql] of Object.entries(orders)) {
     const where = "name ILIKE '%rocket%' AND price >= 100 AND stock_quantity > 0";
-    const expected = dev.psql(`SELECT id FROM products WHERE ${where} ORDER BY ${sql}`, 'tenant_acme');
+    const expected = dev.tenantPsql('acme', `SELECT id FROM products WHERE ${where} ORDER BY ${sql}`);
     const ids = [];
     let after = null;
     for (;;) {
@@ -86,7 +86,8 @@ test('nameContains matches %, _ and \\ literally', async () => {
 });
 
 test('scalars: ids, DateTime with milliseconds, Decimal with two decimals', async () => {
-  const row = dev.psql("SELECT id, created_at::text, price::text, stock_quantity FROM products WHERE name LIKE '%#7' LIMIT 1", 'tenant_acme')[0].split('\t');
+  const row = dev.tenantPsql('acme',
+    "SELECT id, created_at::text, price::text, stock_quantity FROM products WHERE name LIKE '%#7' LIMIT 1")[0].split('\t');
   const b = await q(`{ product(id: "${row[0].toUpperCase()}") { id createdAt price stockQuantity } }`);
   const p = b.data.product;
   assert.equal(p.id, row[0]);

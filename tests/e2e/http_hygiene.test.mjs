@@ -42,7 +42,7 @@ function smuggledRequest(tag) {
 }
 
 function smuggledCount(tag) {
-  return Number(dev.psql(`SELECT count(*) FROM products WHERE name = '${smuggledName(tag)}'`, 'tenant_acme')[0]);
+  return Number(dev.tenantPsql('acme', `SELECT count(*) FROM products WHERE name = '${smuggledName(tag)}'`)[0]);
 }
 
 test('Content-Length with Transfer-Encoding: 400, connection closed, the smuggled request never runs', async () => {

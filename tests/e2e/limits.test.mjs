@@ -23,7 +23,7 @@ before(async () => {
     startServe(dev, [...common, '--max-response-bytes', '16384'], env),
   ]);
   token = dev.tokens.acme;
-  userIds = dev.psql('SELECT id FROM users ORDER BY email LIMIT 1000', 'tenant_acme');
+  userIds = dev.tenantPsql('acme', 'SELECT id FROM users ORDER BY email LIMIT 1000');
   assert.equal(userIds.length, 1000);
 });
 after(async () => {

@@ -69,7 +69,7 @@ test('createUser: email rules, lower-casing, password length in code points, CON
   assert.equal(u.active, true);
   assert.match(u.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.equal(u.createdAt, u.updatedAt);
-  const stored = dev.psql(`SELECT password FROM users WHERE id = '${u.id}'`, 'tenant_acme')[0];
+  const stored = dev.tenantPsql('acme', `SELECT password FROM users WHERE id = '${u.id}'`)[0];
   assert.match(stored, /^\$argon2id\$v=19\$m=65536,t=2,p=1\$/);
 
   const m = await fails('CONFLICT', CREATE_USER, { input: { email: 'new.user@example.com', password: 'password-2' } });
@@ -194,7 +194,7 @@ test('mutations run one after another and stop at the first failure', async () =
   assert.equal(r.body.data, null);
   assert.equal(r.body.errors.length, 1);
   assert.deepEqual(r.body.errors[0].path, ['b']);
-  const count = (name) => Number(dev.psql(`SELECT count(*) FROM products WHERE name = '${name}'`, 'tenant_acme')[0]);
+  const count = (name) => Number(dev.tenantPsql('acme', `SELECT count(*) FROM products WHERE name = '${name}'`)[0]);
   assert.equal(count('serial-first'), 1);
   assert.equal(count('serial-never'), 0);
   // later fields see the earlier ones' writes

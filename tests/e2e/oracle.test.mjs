@@ -292,14 +292,14 @@ async function ask(query, variables, operationName) {
 
 before(async () => {
   dev = await startDev();
-  const users = dev.psql(`SELECT json_build_object('id', id, 'email', email, 'firstName', first_name,
+  const users = dev.tenantPsql('acme', `SELECT json_build_object('id', id, 'email', email, 'firstName', first_name,
       'lastName', last_name, 'active', active,
       'c', floor(extract(epoch FROM created_at) * 1000000)::bigint,
-      'u', floor(extract(epoch FROM updated_at) * 1000000)::bigint) FROM users`, 'tenant_acme').map((l) => JSON.parse(l));
-  const products = dev.psql(`SELECT json_build_object('id', id, 'name', name, 'description', description,
+      'u', floor(extract(epoch FROM updated_at) * 1000000)::bigint) FROM users`).map((l) => JSON.parse(l));
+  const products = dev.tenantPsql('acme', `SELECT json_build_object('id', id, 'name', name, 'description', description,
       'price', price::text, 'stockQuantity', stock_quantity, 'active', active,
       'c', floor(extract(epoch FROM created_at) * 1000000)::bigint,
-      'u', floor(extract(epoch FROM updated_at) * 1000000)::bigint) FROM products`, 'tenant_acme').map((l) => JSON.parse(l));
+      'u', floor(extract(epoch FROM updated_at) * 1000000)::bigint) FROM products`).map((l) => JSON.parse(l));
   const token = dev.tokens.acme;
   const { sub } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
   assert.ok(users.length > 1000 && products.length >= 1000, 'demo data loaded');

@@ -107,8 +107,8 @@ test('login tokens carry a jti; logout revokes the caller\'s token everywhere wi
   await assertRefused(a, 'a after logout, logout again', 'mutation { logout }');
   await assertAccepted(b, 'b, another session of the same user');
   // the revocation is a row of the tenant's database, kept until the token expires
-  const [row] = dev.psql(`SELECT user_id, extract(epoch FROM expires_at)::bigint FROM revoked_tokens WHERE jti = '${claimsOf(a).jti}'`,
-    'tenant_acme');
+  const [row] = dev.tenantPsql('acme',
+    `SELECT user_id, extract(epoch FROM expires_at)::bigint FROM revoked_tokens WHERE jti = '${claimsOf(a).jti}'`);
   assert.equal(row, `${claimsOf(a).sub}\t${claimsOf(a).exp + 30}`);
 });
 
@@ -123,8 +123,8 @@ test('logout(allSessions: true) revokes every token of the user issued until now
   const e0 = await loginAs('many@acme.example');
   assert.deepEqual((await logout(s1.url, e0, true)).body, { data: { logout: true } });
   const e = await loginAs('many@acme.example', s2.url);
-  const [through] = dev.psql("SELECT extract(epoch FROM sessions_revoked_at)::bigint FROM users WHERE email = 'many@acme.example'",
-    'tenant_acme').map(Number);
+  const [through] = dev.tenantPsql('acme',
+    "SELECT extract(epoch FROM sessions_revoked_at)::bigint FROM users WHERE email = 'many@acme.example'").map(Number);
   assert.ok(claimsOf(e0).iat <= through, 'the token that logged out was issued until then');
   assert.ok(claimsOf(e).iat > through);
   await assertAccepted(e, 'a login after the logout');
@@ -150,7 +150,7 @@ test('a deactivated user is refused for reads within a second, everywhere, and r
   await aSecond();
   await assertAccepted(f, 'f, active again');
   // deleted, or never existed: refused too
-  dev.psql(`DELETE FROM users WHERE id = '${id}'`, 'tenant_acme');
+  dev.tenantPsql('acme', `DELETE FROM users WHERE id = '${id}'`);
   await aSecond();
   await assertRefused(f, 'f, deleted');
   await assertRefused(dev.token({ tenantId: acmeId, sub: '00000000-0000-4000-8000-000000000000' }), 'a sub that never existed');
@@ -161,7 +161,7 @@ test('tokens without sub are never refused by revocation; logout needs a sub, an
   const noSub = await gql(s1.url, 'mutation { logout }', { token: admin });
   assert.equal(noSub.body.data, null);
   assert.equal(noSub.body.errors[0].extensions.code, 'UNAUTHENTICATED');
-  const [adminId] = dev.psql("SELECT id FROM users WHERE email = 'user0001@acme.example'", 'tenant_acme');
+  const [adminId] = dev.tenantPsql('acme', "SELECT id FROM users WHERE email = 'user0001@acme.example'");
   const noJti = dev.token({ tenantId: acmeId, sub: adminId });
   const r = await gql(s1.url, 'mutation { logout(allSessions: false) }', { token: noJti });
   assert.equal(r.body.errors[0].extensions.code, 'BAD_USER_INPUT');
@@ -214,8 +214,8 @@ test('a request whose status lookup outlasts the request timeout gets 503; the s
     await newUser('slow@acme.example');
     const t = await loginAs('slow@acme.example');
     locker.stdin.write('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n');
-    for (let i = 0; i < 100 && dev.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = 'users'::regclass",
-      'tenant_acme')[0] === '0'; i++) await sleep(50);
+    for (let i = 0; i < 100 && dev.tenantPsql('acme',
+      "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = 'users'::regclass")[0] === '0'; i++) await sleep(50);
     const r = await gql(s4.url, READ, { token: t });
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.errors[0].extensions.code, 'TENANT_BUSY');

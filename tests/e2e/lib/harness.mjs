@@ -49,17 +49,32 @@ function waitForExit(child, ms) {
   });
 }
 
+/** Runs SQL through psql with a conninfo string (and extra environment); returns rows of
+ * tab-separated text. */
+function runPsql(conninfo, sql, env = {}) {
+  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', conninfo, '-c', sql],
+    { encoding: 'utf8', env: { ...process.env, ...env } })
+    .split('\n').filter((l) => l.length > 0);
+}
+
 /**
  * Starts `tenantql dev` and resolves when it serves. Options: extra CLI args, env.
- * Returns { url, dir, secret, registry, tokens, stop(), psql(), tenantql(), ... }.
+ * Returns { url, dir, secret, registry, tokens, stop(), psql(), tenantPsql(), tenantql(), ... }.
+ *
+ * With TQ_E2E_PLACEMENT set (database or schema), the demo tenants get that placement
+ * (`--demo-placement`), unless the test chose one itself: the same test file then runs
+ * against tenants in schemas of a shared database.
  */
 export async function startDev({ args = [], env = {}, dir } = {}) {
   dir = dir || mkdtempSync(join(tmpdir(), 'tq-e2e-'));
   chmodSync(dir, 0o755); // the cluster runs as the postgres user, which must reach it
   const httpPort = await freePort();
   const pgPort = await freePort();
+  const placement = process.env.TQ_E2E_PLACEMENT;
+  const chosen = args.includes('--demo-placement') || env.TENANTQL_DEV_PLACEMENT !== undefined;
+  const placementArgs = placement && !chosen ? ['--demo-placement', placement] : [];
   const child = spawn(BIN, ['dev', '--dir', dir, '--pg-port', String(pgPort), '--listen', `127.0.0.1:${httpPort}`,
-    '--threads', '2', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--threads', '2', ...placementArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
@@ -83,9 +98,17 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
     stdout: () => out, stderr: () => err,
     /** Runs SQL through psql against a database of the cluster; returns rows of tab-separated text. */
     psql(sql, db = 'tenantql') {
-      return execFileSync('psql', ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
-        `host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, '-c', sql], { encoding: 'utf8' })
-        .split('\n').filter((l) => l.length > 0);
+      return runPsql(`host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, sql);
+    },
+    /** Runs SQL through psql against a tenant's tables, wherever the registry places them
+     * (its database, or its schema of a shared database: search_path is its db_schema),
+     * as the cluster's superuser; returns rows like psql(). */
+    tenantPsql(name, sql) {
+      const row = dev.psql(`SELECT db_name, db_schema FROM tenants WHERE name = '${name}'`)[0];
+      if (row === undefined) throw new Error(`no tenant named ${name}`);
+      const [db, schema] = row.split('\t');
+      return runPsql(`host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, sql,
+        { PGOPTIONS: `-c search_path=${schema}` });
     },
     /** Runs the tenantql CLI against this cluster's registry. */
     tenantql(...cliArgs) {

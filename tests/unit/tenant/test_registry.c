@@ -1,0 +1,125 @@
+/*
+ * test_registry.c - tenant/registry.c: a record from a registry row, built here as libpq
+ * would hand it over: placement and schema (a registry from before migration 3, whose
+ * columns read NULL, is database/public; an unsafe schema or an unknown placement makes
+ * the row be skipped) and the "statements" pool option.
+ */
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+/* the record's layout is private to src/tenant; this test reads it through the accessors
+ * and the pool options only */
+#include "../../../src/tenant/registry_internal.h"
+#include "tenantql/log.h"
+#include "tq_test.h"
+
+#define NCOLS 12
+
+/* One row of SELECT_TENANTS; a NULL placement or schema is SQL NULL (an old registry). */
+static PGresult *row(const char *pool_options, const char *placement, const char *schema)
+{
+    static const char *const names[NCOLS] = {"id",      "name",    "db_host",     "db_port",
+                                             "db_name", "db_user", "db_password", "pool_options",
+                                             "active",  "quota",   "placement",   "db_schema"};
+    PGresAttDesc attrs[NCOLS];
+    memset(attrs, 0, sizeof(attrs));
+    for (int i = 0; i < NCOLS; i++)
+        attrs[i].name = (char *)names[i];
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PQsetResultAttrs(res, NCOLS, attrs);
+    const char *values[NCOLS] = {"0b7e5a52-8a3f-4a4e-9d0b-3f1f5c2a7d11",
+                                 "acme",
+                                 "/tmp",
+                                 "5432",
+                                 "tenant_shared",
+                                 "tq_shared",
+                                 "secret",
+                                 pool_options,
+                                 "t",
+                                 "{}",
+                                 placement,
+                                 schema};
+    for (int i = 0; i < NCOLS; i++)
+        PQsetvalue(res, 0, i, (char *)values[i], values[i] ? (int)strlen(values[i]) : -1);
+    return res;
+}
+
+static tq_tenant *record(tq_registry *r, const char *pool_options, const char *placement, const char *schema)
+{
+    PGresult *res = row(pool_options, placement, schema);
+    tq_tenant *t = registry_tenant_from_row(r, res, 0);
+    PQclear(res);
+    return t;
+}
+
+static void test_placement(tq_registry *r)
+{
+    tq_tenant *t = record(r, "{}", NULL, NULL);
+    CHECK(t != NULL && !tq_tenant_schema_placed(t));
+    CHECK_STR(t ? tq_tenant_schema(t) : NULL, "public");
+    tq_tenant_release(t);
+
+    t = record(r, "{}", "database", "public");
+    CHECK(t != NULL && !tq_tenant_schema_placed(t));
+    tq_tenant_release(t);
+
+    t = record(r, "{}", "schema", "tenant_acme");
+    CHECK(t != NULL && tq_tenant_schema_placed(t));
+    CHECK_STR(t ? tq_tenant_schema(t) : NULL, "tenant_acme");
+    tq_tenant_release(t);
+
+    t = record(r, "{}", "schema", "_x9");
+    CHECK(t != NULL);
+    tq_tenant_release(t);
+
+    /* 63 characters is PostgreSQL's longest identifier; 64 would be cut short by the server */
+    char longest[65];
+    memset(longest, 'a', 64);
+    longest[63] = '\0';
+    t = record(r, "{}", "schema", longest);
+    CHECK(t != NULL);
+    tq_tenant_release(t);
+    longest[63] = 'a';
+    longest[64] = '\0';
+    CHECK(record(r, "{}", "schema", longest) == NULL);
+
+    /* anything that would need quoting, or could end an option or a statement */
+    static const char *const unsafe[] = {"",    "Tenant", "9lives", "a-b",      "a b", "a\"b",
+                                         "a;b", "a,b",    "a\\b",   "tenant_é", "a\nb"};
+    for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+        CHECK(record(r, "{}", "schema", unsafe[i]) == NULL);
+    CHECK(record(r, "{}", "cluster", "tenant_acme") == NULL);
+    CHECK(record(r, "{}", "", "public") == NULL);
+}
+
+static void test_statements(tq_registry *r)
+{
+    tq_tenant *t = record(r, "{}", NULL, NULL);
+    CHECK(t != NULL && !t->pool_opts.unnamed_statements && t->pool_opts.max == 5);
+    tq_tenant_release(t);
+    t = record(r, "{\"statements\": \"unnamed\", \"max\": 7}", NULL, NULL);
+    CHECK(t != NULL && t->pool_opts.unnamed_statements && t->pool_opts.max == 7);
+    tq_tenant_release(t);
+    t = record(r, "{\"statements\": \"prepared\"}", NULL, NULL);
+    CHECK(t != NULL && !t->pool_opts.unnamed_statements);
+    tq_tenant_release(t);
+    /* a bad value is the default, and the tenant stays */
+    t = record(r, "{\"statements\": true}", NULL, NULL);
+    CHECK(t != NULL && !t->pool_opts.unnamed_statements);
+    tq_tenant_release(t);
+    t = record(r, "{\"statements\": \"UNNAMED\"}", NULL, NULL);
+    CHECK(t != NULL && !t->pool_opts.unnamed_statements);
+    tq_tenant_release(t);
+}
+
+int main(void)
+{
+    tq_log_set_level(TQ_LOG_ERROR); /* the refused rows' warnings are expected */
+    tq_registry r;
+    memset(&r, 0, sizeof(r));
+    r.sslmode = (char *)"prefer";
+    test_placement(&r);
+    test_statements(&r);
+    return TQ_TEST_REPORT();
+}
