@@ -177,9 +177,9 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
         return NULL;
     }
     if (!tq_schema_name_valid(schema)) {
-        /* checked although the registry's CHECK holds it: the name goes into connections'
-         * search_path, and a registry edited by hand (or older, or another program's)
-         * might hold anything; not echoed, as it is no name and may be long */
+        /* checked although the registry's CHECK holds it: the name goes into every
+         * statement's text, and a registry edited by hand (or older, or another
+         * program's) might hold anything; not echoed, as it is no name and may be long */
         tq_log_warn("registry", "tenant %s: db_schema is not a plain lower-case identifier; tenant ignored", name);
         return NULL;
     }

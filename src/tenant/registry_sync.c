@@ -24,14 +24,18 @@
 #define IDLE_SWEEP_MS 1000      /* how often pools idle past their timeout are looked for */
 #define NOTIFY_BATCH 64         /* changed tenants re-read by id; more at once: re-read all */
 
-/* Applies every row of res. */
+/* Applies every row of res. A row the server cannot use (logged) drops the tenant's
+ * cached record too: serving it by the settings it had before would be a guess. */
 static void apply_rows(tq_registry *r, PGresult *res)
 {
     int rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         tq_tenant *t = registry_tenant_from_row(r, res, i);
+        uint8_t id[16];
         if (t != NULL)
             registry_apply_tenant(r, t);
+        else if (tq_uuid_parse(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), id))
+            registry_drop_tenant(r, id);
     }
 }
 
