@@ -20,6 +20,7 @@
 #include "tenantql/pg_cluster.h"
 #include "tenantql/pgconn.h"
 #include "tq_test.h"
+#include "tq_test_pg.h"
 
 #define CAP 4
 
@@ -374,17 +375,6 @@ static void test_against_model(void)
     tq_pgconn_set_statement_cache(CAP);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int create_schemas(char *err, size_t errlen)
 {
     static char names[7][8];
@@ -405,20 +395,14 @@ static int create_schemas(char *err, size_t errlen)
 
 int main(void)
 {
-    char dir[] = "/tmp/tq-stmt-XXXXXX", err[512];
-    if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0)
+    char err[512];
+    tq_test_pg pg;
+    if (tq_test_pg_start(&pg, "tq-stmt") != 0)
         return 1;
-    tq_pg_cluster cluster;
-    int port = free_port();
-    if (tq_pg_cluster_prepare(&cluster, dir, port, err, sizeof(err)) != 0 ||
-        tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
-        fprintf(stderr, "cannot start PostgreSQL: %s\n", err);
-        return 1;
-    }
-    snprintf(sockdir, sizeof(sockdir), "%s", cluster.sockdir);
-    snprintf(port_text, sizeof(port_text), "%d", port);
+    snprintf(sockdir, sizeof(sockdir), "%s", pg.cluster.sockdir);
+    snprintf(port_text, sizeof(port_text), "%s", pg.port_text);
     char conninfo[PATH_MAX + 128];
-    tq_pg_cluster_conninfo(&cluster, "postgres", conninfo, sizeof(conninfo));
+    tq_pg_cluster_conninfo(&pg.cluster, "postgres", conninfo, sizeof(conninfo));
     admin = tq_pg_connect(conninfo, err, sizeof(err));
     CHECK(admin != NULL);
     if (admin != NULL && create_schemas(err, sizeof(err)) != 0) {
@@ -447,10 +431,6 @@ int main(void)
     h2o_timeout_dispose(loop, &linger_timeout);
     h2o_evloop_destroy(loop);
     tq_pgconn_cancel_shutdown();
-    tq_pg_cluster_stop(&cluster);
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tq_test_pg_stop(&pg);
     return TQ_TEST_REPORT();
 }

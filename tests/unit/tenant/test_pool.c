@@ -17,6 +17,7 @@
 #include "tenantql/pg_cluster.h"
 #include "tenantql/pool.h"
 #include "tq_test.h"
+#include "tq_test_pg.h"
 
 #define CAP 4
 
@@ -306,33 +307,16 @@ static void test_fifty_shares_one_connection(void)
         tq_pool_retire(p[i]);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    char dir[] = "/tmp/tq-pool-XXXXXX", err[512];
-    if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0)
+    char err[512];
+    tq_test_pg pg;
+    if (tq_test_pg_start(&pg, "tq-pool") != 0)
         return 1;
-    tq_pg_cluster cluster;
-    int port = free_port();
-    if (tq_pg_cluster_prepare(&cluster, dir, port, err, sizeof(err)) != 0 ||
-        tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
-        fprintf(stderr, "cannot start PostgreSQL: %s\n", err);
-        return 1;
-    }
-    snprintf(sockdir, sizeof(sockdir), "%s", cluster.sockdir);
-    snprintf(port_text, sizeof(port_text), "%d", port);
+    snprintf(sockdir, sizeof(sockdir), "%s", pg.cluster.sockdir);
+    snprintf(port_text, sizeof(port_text), "%s", pg.port_text);
 
     group = tq_workers_new(1, 1000);
     tq_pools_init(group, CAP);
@@ -352,10 +336,6 @@ int main(void)
     tq_pools_destroy();
     tq_pgconn_cancel_shutdown();
     tq_workers_free(group);
-    tq_pg_cluster_stop(&cluster);
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tq_test_pg_stop(&pg);
     return TQ_TEST_REPORT();
 }
