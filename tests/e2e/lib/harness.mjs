@@ -2,8 +2,8 @@
 // temporary directory (its own PostgreSQL cluster, registry and demo tenants acme and
 // globex) on free ports, and offers small helpers to talk to it over HTTP and SQL.
 import { spawn, execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, chmodSync, chownSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,8 +64,15 @@ function runPsql(conninfo, sql, env = {}) {
  * With TQ_E2E_PLACEMENT set (database or schema), the demo tenants get that placement
  * (`--demo-placement`), unless the test chose one itself: the same test file then runs
  * against tenants in schemas of a shared database.
+ *
+ * With TQ_E2E_PGBOUNCER set in the environment, the demo tenants are then reached through
+ * a PgBouncer in transaction mode (startPgBouncer, routeThroughPgBouncer) and the server
+ * runs with --statement-cache 0, which that needs; dev.bouncer is that bouncer. psql()
+ * still goes to the cluster directly.
  */
 export async function startDev({ args = [], env = {}, dir } = {}) {
+  const viaBouncer = Boolean(process.env.TQ_E2E_PGBOUNCER);
+  if (viaBouncer) args = ['--statement-cache', '0', ...args]; // a test's own setting comes later and wins
   dir = dir || mkdtempSync(join(tmpdir(), 'tq-e2e-'));
   chmodSync(dir, 0o755); // the cluster runs as the postgres user, which must reach it
   const httpPort = await freePort();
@@ -128,10 +135,14 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
      * cluster, whose shutdown checkpoint can take long after a test made many databases. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return waitForExit(child, 120000);
+      const code = await waitForExit(child, 120000);
+      // after the server, so that it closes its connections to the bouncer itself
+      if (dev.bouncer) await dev.bouncer.stop();
+      return code;
     },
     /** Removes the directory after making sure the cluster is down (even after a crash). */
     cleanup() {
+      if (dev.bouncer) dev.bouncer.kill();
       const datadir = join(dir, 'pg', 'data');
       if (existsSync(join(datadir, 'postmaster.pid'))) {
         const pgctl = join(pgBinDir(), 'pg_ctl');
@@ -143,15 +154,170 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (viaBouncer) {
+    try {
+      dev.bouncer = await startPgBouncer(dev);
+      await routeThroughPgBouncer(dev, dev.bouncer);
+    } catch (e) {
+      await dev.stop();
+      dev.cleanup();
+      throw e;
+    }
+  }
   return dev;
+}
+
+/** The user a PostgreSQL-side helper (the cluster, pgbouncer) runs as: as root, `postgres`,
+ * since both refuse to run as root; otherwise whoever runs the tests. */
+function serviceUser() {
+  if (process.getuid() !== 0) return null;
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { name: 'postgres', uid: id('-u'), gid: id('-g') };
+}
+
+/** userlist.txt holds names and passwords in double quotes, doubling those inside. */
+const bouncerQuote = (v) => `"${String(v).replaceAll('"', '""')}"`;
+
+/**
+ * Starts a PgBouncer (Debian's 1.18, installed by `scripts/bootstrap --tests`) in front of
+ * dev's cluster: its own ini and userlist in a temporary directory under dev.dir, on
+ * 127.0.0.1 and a free port, no unix socket, in the foreground. Resolves once its admin
+ * console answers, to { port, admin(sql) -> rows as objects, stderr(), stop(), kill() }.
+ *
+ * What it takes to put PgBouncer 1.18 between tenantql and the cluster:
+ * - It refuses to run as root; as root it is started with its own `-u postgres`, which
+ *   drops to that user after reading its configuration (the user the cluster runs as, so
+ *   it may use the cluster's socket directory, mode 0700). Its files belong to that user.
+ * - Clients (tenantql) log in with SCRAM against a userlist of each tenant role's password
+ *   from the registry (plain text there, which PgBouncer may hold for SCRAM): the
+ *   registry's credentials are checked on the way in, as PostgreSQL would check them.
+ *   PgBouncer then reaches the cluster over its unix socket, where the cluster trusts
+ *   local connections, so it needs no password of its own for the server side.
+ * - `* = host=<socket dir> port=<port>` forwards every database name (tenant_acme,
+ *   tenant_globex, tenants created later) to the cluster, as the client's own user.
+ * - tenantql's startup packet carries `options` (-c TimeZone=UTC -c DateStyle=ISO
+ *   -c statement_timeout=N; src/tenant/registry.c). PgBouncer 1.18 refuses a startup
+ *   parameter it does not know unless it is listed in ignore_startup_parameters, and it
+ *   cannot pass `options` on to the server: so it is ignored here, and those settings are
+ *   given to each tenant role instead (routeThroughPgBouncer). application_name and
+ *   client_encoding are parameters PgBouncer knows and keeps per client.
+ * - An admin user (admin_users) with a password of its own reads SHOW POOLS/CLIENTS.
+ */
+export async function startPgBouncer(dev, { poolMode = 'transaction', poolSize = 2 } = {}) {
+  const dir = mkdtempSync(join(dev.dir, 'pgbouncer-'));
+  const port = await freePort();
+  const adminUser = 'tq_bouncer_admin', adminPassword = randomBytes(16).toString('hex');
+  const roles = dev.psql('SELECT db_user, min(db_password) FROM tenants GROUP BY db_user ORDER BY db_user')
+    .map((l) => l.split('\t'));
+  const userlist = [...roles, [adminUser, adminPassword]]
+    .map(([user, password]) => `${bouncerQuote(user)} ${bouncerQuote(password)}\n`).join('');
+  const ini = `[databases]
+* = host=${join(dev.dir, 'pg', 'run')} port=${dev.pgPort}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = ${join(dir, 'userlist.txt')}
+admin_users = ${adminUser}
+pool_mode = ${poolMode}
+default_pool_size = ${poolSize}
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 500
+ignore_startup_parameters = options
+`;
+  writeFileSync(join(dir, 'userlist.txt'), userlist, { mode: 0o600 });
+  writeFileSync(join(dir, 'pgbouncer.ini'), ini, { mode: 0o600 });
+  const user = serviceUser();
+  if (user) for (const f of ['', 'userlist.txt', 'pgbouncer.ini']) chownSync(join(dir, f), user.uid, user.gid);
+
+  const child = spawn('pgbouncer', [...(user ? ['-u', user.name] : []), join(dir, 'pgbouncer.ini')],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
+  let err = '', spawnFailed = false; // not installed: `scripts/bootstrap --tests` installs it
+  child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
+  child.on('error', (e) => { spawnFailed = true; err += `\n${e.message}`; });
+  const running = () => !spawnFailed && child.exitCode === null && child.signalCode === null;
+  const bouncer = {
+    port, dir, stderr: () => err,
+    /** Runs a command on the admin console; returns its rows as objects keyed by column. */
+    admin(sql) {
+      const lines = execFileSync('psql', ['-X', '-q', '-A', '-F', '\t', '-P', 'footer=off',
+        `host=127.0.0.1 port=${port} user=${adminUser} dbname=pgbouncer`, '-c', sql],
+      { encoding: 'utf8', env: { ...process.env, PGPASSWORD: adminPassword }, stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n').filter((l) => l.length > 0);
+      const cols = lines.shift().split('\t');
+      return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
+    },
+    /** SIGTERM (PgBouncer's immediate shutdown), SIGKILL after 5 s; resolves to how it ended. */
+    async stop() {
+      if (!running()) return spawnFailed ? 'not started' : child.exitCode ?? child.signalCode;
+      child.kill('SIGTERM');
+      return waitForExit(child, 5000);
+    },
+    kill() {
+      if (running()) child.kill('SIGKILL');
+    },
+  };
+  for (let i = 0; i < 200; i++) {
+    if (!running()) break;
+    try {
+      bouncer.admin('SHOW VERSION');
+      return bouncer;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  bouncer.kill();
+  throw new Error(`pgbouncer did not start:\n${err}`);
+}
+
+/**
+ * Points the demo tenants' registry rows (acme and globex, or `names`) at a bouncer from
+ * startPgBouncer and resolves once the server uses it for each of them: a query through
+ * the server answers, the bouncer's SHOW CLIENTS lists the tenant's role, and the cluster
+ * has no TCP connection of that role left (through the bouncer they come over its unix
+ * socket, with no client address) - the retired direct pool is gone.
+ *
+ * Since the bouncer drops the `options` startup parameter, the settings tenantql puts
+ * there are first set on each tenant role (ALTER ROLE ... SET), so that sessions made
+ * through the bouncer get the same TimeZone, DateStyle and statement_timeout (the
+ * tenant's pool_options.statement_timeout_ms, else tenantql's default of 5000 ms).
+ */
+export async function routeThroughPgBouncer(dev, bouncer, names = ['acme', 'globex']) {
+  const list = names.map((n) => `'${n}'`).join(', ');
+  dev.psql(`DO $$ DECLARE t record; BEGIN
+    FOR t IN SELECT DISTINCT db_user,
+                    COALESCE((pool_options->>'statement_timeout_ms')::int, 5000) AS timeout_ms
+               FROM tenants WHERE name IN (${list}) LOOP
+      EXECUTE format('ALTER ROLE %I SET TimeZone = ''UTC''', t.db_user);
+      EXECUTE format('ALTER ROLE %I SET DateStyle = ''ISO''', t.db_user);
+      EXECUTE format('ALTER ROLE %I SET statement_timeout = %s', t.db_user, t.timeout_ms);
+    END LOOP; END $$`);
+  dev.psql(`UPDATE tenants SET db_host = '127.0.0.1', db_port = ${bouncer.port} WHERE name IN (${list})`);
+  for (const name of names) {
+    const token = dev.token({ tenantId: dev.tenantId(name) });
+    const role = dev.psql(`SELECT db_user FROM tenants WHERE name = '${name}'`)[0];
+    const routed = await until((ok) => ok, async () => {
+      const r = await gql(dev.url, '{ products(first: 1) { totalCount } }', { token });
+      if (r.status !== 200 || r.body.errors) return false;
+      if (!bouncer.admin('SHOW CLIENTS').some((c) => c.user === role)) return false;
+      return Number(dev.psql(`SELECT count(*) FROM pg_stat_activity
+        WHERE usename = '${role}' AND client_addr IS NOT NULL`)[0]) === 0;
+    }, 15000);
+    if (!routed) throw new Error(`tenant ${name} is not served through pgbouncer:\n${bouncer.stderr().slice(-2000)}`);
+  }
 }
 
 /**
  * Starts `tenantql serve` (one worker thread) against dev's registry with extra args and
  * environment; resolves once it answers /healthz to { origin, url (its /graphql),
- * stderr(), stop() -> exit code }.
+ * stderr(), stop() -> exit code }. With TQ_E2E_PGBOUNCER set, with --statement-cache 0.
  */
 export async function startServe(dev, args = [], env = {}) {
+  // as startDev: tenants behind PgBouncer in transaction mode need unnamed statements
+  if (process.env.TQ_E2E_PGBOUNCER) args = ['--statement-cache', '0', ...args];
   const port = await freePort();
   const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
     env: { ...process.env, TENANTQL_REGISTRY: dev.registry, ...env },
