@@ -223,8 +223,8 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     size_t klen = 64;
     for (int i = 0; i < n; i++)
         klen += strlen(t->values[i]) + 1;
-    t->conn_key = malloc(klen);
     klen += strlen(t->schema);
+    t->conn_key = malloc(klen);
     size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|", t->pool_opts.max, t->pool_opts.unnamed_statements,
                                   t->schema);
     for (int i = 0; i < n; i++)
