@@ -28,12 +28,20 @@ typedef struct tq_pgconn tq_pgconn;
  * id is unique among statements (>= 0); name is the prefix of its prepared statements'
  * names (one longer than 52 bytes is never prepared, as the server would cut the name).
  * name and sql must stay valid and unchanged as long as any connection that
- * ran the statement lives (static statements). */
+ * ran the statement lives (static statements).
+ *
+ * Prepared statements are planned once for all values (connections run with
+ * plan_cache_mode=force_generic_plan: planning is most of a short statement's cost). A
+ * statement whose best plan depends on its values (optional filters written
+ * `$1 IS NULL OR ...`, where a given value could use an index the generic plan cannot)
+ * sets plan_per_values: it is never prepared, so each execution is planned for its own
+ * values. */
 typedef struct tq_stmt {
     int id;
     const char *name;
     const char *sql;
     int nparams;
+    bool plan_per_values;
 } tq_stmt;
 
 /* Where a statement runs: the schema its tables (`@.` in tq_stmt.sql) live in. */
@@ -107,6 +115,12 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
 bool tq_pgconn_reusable(const tq_pgconn *c);
 /* Prepared statements the connection holds on the server now, for tests and metrics. */
 int tq_pgconn_cached_statements(const tq_pgconn *c);
+/* Executions since start, all connections: of prepared statements, unnamed ones, and
+ * Prepares sent (for /metrics: how often a statement meets its plan). */
+void tq_pgconn_statement_counts(unsigned long *prepared, unsigned long *unnamed, unsigned long *prepares);
+/* Whether the connection remembers stmt in scope (prepared, or run once and so prepared
+ * on its next use): a pool prefers such a connection for it. */
+bool tq_pgconn_knows(const tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope);
 
 /* Asks the server to cancel the query running on a BUSY connection. The cancel request
  * travels on a thread of its own (libpq's PQcancel blocks); the query then ends as usual,

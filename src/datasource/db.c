@@ -259,7 +259,6 @@ static bool write_only_for(const ds_op *op, const tq_db *db)
 
 void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int nparams, ds_result_fn fn, void *data)
 {
-    _Static_assert(STMT_COUNT_ <= 64, "a connection's prepared mask has 64 bits");
     if (ds_refuse_cancelled(db, fn, data))
         return;
     ds_write_call *wc = calloc(1, sizeof(*wc));

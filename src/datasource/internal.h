@@ -33,6 +33,9 @@ enum {
     STMT_USER_STATUS,
     STMT_TOKEN_REVOKE,
     STMT_SESSIONS_REVOKE,
+    STMT_PRODUCTS_FIRST_ALL,                        /* + order: 5 statements */
+    STMT_PRODUCTS_AFTER_ALL = STMT_PRODUCTS_FIRST_ALL + 5, /* + order: 5 statements */
+    STMT_PRODUCTS_COUNT_ALL = STMT_PRODUCTS_AFTER_ALL + 5,
     STMT_COUNT_,
 };
 

@@ -13,34 +13,60 @@
     " AND ($5::boolean IS NULL OR active = $5)"
 #define SELECT_FILTERED "SELECT " PRODUCT_COLUMNS " FROM @.products" FILTER
 
-/* per order: ORDER BY, the keyset condition after a cursor ($6 key, $7 id), and the
+/* per order: ORDER BY, the keyset condition after a cursor ($K key, $I id), and the
  * column of PRODUCT_COLUMNS that is the cursor key */
 #define ORDER_NAME_ASC " ORDER BY name COLLATE \"C\", id"
-#define AFTER_NAME_ASC " AND (name COLLATE \"C\", id) > ($6::text COLLATE \"C\", $7::uuid)"
+#define AFTER_NAME_ASC(K, I) " AND (name COLLATE \"C\", id) > ($" #K "::text COLLATE \"C\", $" #I "::uuid)"
 #define ORDER_NAME_DESC " ORDER BY name COLLATE \"C\" DESC, id"
-#define AFTER_NAME_DESC \
-    " AND (name COLLATE \"C\" < $6::text COLLATE \"C\" OR (name COLLATE \"C\" = $6::text COLLATE \"C\" AND id > $7::uuid))"
+#define AFTER_NAME_DESC(K, I)                                                                                  \
+    " AND (name COLLATE \"C\" < $" #K "::text COLLATE \"C\" OR (name COLLATE \"C\" = $" #K                       \
+    "::text COLLATE \"C\" AND id > $" #I "::uuid))"
 #define ORDER_PRICE_ASC " ORDER BY price, id"
-#define AFTER_PRICE_ASC " AND (price, id) > ($6::numeric, $7::uuid)"
+#define AFTER_PRICE_ASC(K, I) " AND (price, id) > ($" #K "::numeric, $" #I "::uuid)"
 #define ORDER_PRICE_DESC " ORDER BY price DESC, id"
-#define AFTER_PRICE_DESC " AND (price < $6::numeric OR (price = $6::numeric AND id > $7::uuid))"
+#define AFTER_PRICE_DESC(K, I) " AND (price < $" #K "::numeric OR (price = $" #K "::numeric AND id > $" #I "::uuid))"
 #define ORDER_CREATED_DESC " ORDER BY created_at DESC, id"
-#define AFTER_CREATED_DESC \
-    " AND (created_at < $6::timestamptz OR (created_at = $6::timestamptz AND id > $7::uuid))"
+#define AFTER_CREATED_DESC(K, I)                                                                               \
+    " AND (created_at < $" #K "::timestamptz OR (created_at = $" #K "::timestamptz AND id > $" #I "::uuid))"
 
+/* With a filter: the optional conditions make the best plan depend on the values (a
+ * selective price range could use the price index), so these are planned per execution
+ * (plan_per_values: never prepared). */
 static const tq_stmt stmt_first[5] = {
-    {STMT_PRODUCTS_FIRST + 0, "p_first_0", SELECT_FILTERED ORDER_NAME_ASC " LIMIT $6::int", 6},
-    {STMT_PRODUCTS_FIRST + 1, "p_first_1", SELECT_FILTERED ORDER_NAME_DESC " LIMIT $6::int", 6},
-    {STMT_PRODUCTS_FIRST + 2, "p_first_2", SELECT_FILTERED ORDER_PRICE_ASC " LIMIT $6::int", 6},
-    {STMT_PRODUCTS_FIRST + 3, "p_first_3", SELECT_FILTERED ORDER_PRICE_DESC " LIMIT $6::int", 6},
-    {STMT_PRODUCTS_FIRST + 4, "p_first_4", SELECT_FILTERED ORDER_CREATED_DESC " LIMIT $6::int", 6},
+    {STMT_PRODUCTS_FIRST + 0, "p_first_0", SELECT_FILTERED ORDER_NAME_ASC " LIMIT $6::int", 6, true},
+    {STMT_PRODUCTS_FIRST + 1, "p_first_1", SELECT_FILTERED ORDER_NAME_DESC " LIMIT $6::int", 6, true},
+    {STMT_PRODUCTS_FIRST + 2, "p_first_2", SELECT_FILTERED ORDER_PRICE_ASC " LIMIT $6::int", 6, true},
+    {STMT_PRODUCTS_FIRST + 3, "p_first_3", SELECT_FILTERED ORDER_PRICE_DESC " LIMIT $6::int", 6, true},
+    {STMT_PRODUCTS_FIRST + 4, "p_first_4", SELECT_FILTERED ORDER_CREATED_DESC " LIMIT $6::int", 6, true},
 };
 static const tq_stmt stmt_after[5] = {
-    {STMT_PRODUCTS_AFTER + 0, "p_after_0", SELECT_FILTERED AFTER_NAME_ASC ORDER_NAME_ASC " LIMIT $8::int", 8},
-    {STMT_PRODUCTS_AFTER + 1, "p_after_1", SELECT_FILTERED AFTER_NAME_DESC ORDER_NAME_DESC " LIMIT $8::int", 8},
-    {STMT_PRODUCTS_AFTER + 2, "p_after_2", SELECT_FILTERED AFTER_PRICE_ASC ORDER_PRICE_ASC " LIMIT $8::int", 8},
-    {STMT_PRODUCTS_AFTER + 3, "p_after_3", SELECT_FILTERED AFTER_PRICE_DESC ORDER_PRICE_DESC " LIMIT $8::int", 8},
-    {STMT_PRODUCTS_AFTER + 4, "p_after_4", SELECT_FILTERED AFTER_CREATED_DESC ORDER_CREATED_DESC " LIMIT $8::int", 8},
+    {STMT_PRODUCTS_AFTER + 0, "p_after_0", SELECT_FILTERED AFTER_NAME_ASC(6, 7) ORDER_NAME_ASC " LIMIT $8::int", 8, true},
+    {STMT_PRODUCTS_AFTER + 1, "p_after_1", SELECT_FILTERED AFTER_NAME_DESC(6, 7) ORDER_NAME_DESC " LIMIT $8::int", 8,
+     true},
+    {STMT_PRODUCTS_AFTER + 2, "p_after_2", SELECT_FILTERED AFTER_PRICE_ASC(6, 7) ORDER_PRICE_ASC " LIMIT $8::int", 8,
+     true},
+    {STMT_PRODUCTS_AFTER + 3, "p_after_3", SELECT_FILTERED AFTER_PRICE_DESC(6, 7) ORDER_PRICE_DESC " LIMIT $8::int", 8,
+     true},
+    {STMT_PRODUCTS_AFTER + 4, "p_after_4", SELECT_FILTERED AFTER_CREATED_DESC(6, 7) ORDER_CREATED_DESC " LIMIT $8::int",
+     8, true},
+};
+/* Without a filter (the common case) the plan is the ordered index scan whatever the
+ * values: prepared, and planned once. */
+#define SELECT_ALL "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE true"
+static const tq_stmt stmt_first_all[5] = {
+    {STMT_PRODUCTS_FIRST_ALL + 0, "p_firsta_0", SELECT_ALL ORDER_NAME_ASC " LIMIT $1::int", 1},
+    {STMT_PRODUCTS_FIRST_ALL + 1, "p_firsta_1", SELECT_ALL ORDER_NAME_DESC " LIMIT $1::int", 1},
+    {STMT_PRODUCTS_FIRST_ALL + 2, "p_firsta_2", SELECT_ALL ORDER_PRICE_ASC " LIMIT $1::int", 1},
+    {STMT_PRODUCTS_FIRST_ALL + 3, "p_firsta_3", SELECT_ALL ORDER_PRICE_DESC " LIMIT $1::int", 1},
+    {STMT_PRODUCTS_FIRST_ALL + 4, "p_firsta_4", SELECT_ALL ORDER_CREATED_DESC " LIMIT $1::int", 1},
+};
+static const tq_stmt stmt_after_all[5] = {
+    {STMT_PRODUCTS_AFTER_ALL + 0, "p_aftera_0", SELECT_ALL AFTER_NAME_ASC(1, 2) ORDER_NAME_ASC " LIMIT $3::int", 3},
+    {STMT_PRODUCTS_AFTER_ALL + 1, "p_aftera_1", SELECT_ALL AFTER_NAME_DESC(1, 2) ORDER_NAME_DESC " LIMIT $3::int", 3},
+    {STMT_PRODUCTS_AFTER_ALL + 2, "p_aftera_2", SELECT_ALL AFTER_PRICE_ASC(1, 2) ORDER_PRICE_ASC " LIMIT $3::int", 3},
+    {STMT_PRODUCTS_AFTER_ALL + 3, "p_aftera_3", SELECT_ALL AFTER_PRICE_DESC(1, 2) ORDER_PRICE_DESC " LIMIT $3::int", 3},
+    {STMT_PRODUCTS_AFTER_ALL + 4, "p_aftera_4", SELECT_ALL AFTER_CREATED_DESC(1, 2) ORDER_CREATED_DESC " LIMIT $3::int",
+     3},
 };
 static const int key_column[5] = {1, 1, 3, 3, 6};
 
@@ -49,7 +75,8 @@ static const tq_stmt stmt_by_id = {STMT_PRODUCT_BY_ID, "p_by_id",
 static const tq_stmt stmt_by_ids = {STMT_PRODUCTS_BY_IDS, "p_by_ids",
                                     "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE id = ANY($1::uuid[])", 1};
 static const ds_batch_kind lookup_by_id = {&stmt_by_id, &stmt_by_ids};
-static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM @.products" FILTER, 5};
+static const tq_stmt stmt_count = {STMT_PRODUCTS_COUNT, "p_count", "SELECT count(*) FROM @.products" FILTER, 5, true};
+static const tq_stmt stmt_count_all = {STMT_PRODUCTS_COUNT_ALL, "p_counta", "SELECT count(*) FROM @.products", 0};
 static const tq_stmt stmt_search = {STMT_PRODUCTS_SEARCH, "p_search",
                                     "SELECT " PRODUCT_COLUMNS " FROM @.products WHERE name ILIKE $1"
                                     " ORDER BY name COLLATE \"C\", id LIMIT $2::int",
@@ -126,6 +153,11 @@ static const char *tri(int v)
     return v < 0 ? NULL : v ? "true" : "false";
 }
 
+static bool unfiltered(const tq_product_filter *f)
+{
+    return f->name_pattern == NULL && f->min_price == NULL && f->max_price == NULL && f->in_stock < 0 && f->active < 0;
+}
+
 void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *f, tq_product_order order,
                         const tq_page_request *page, tq_ds_cb cb, void *data)
 {
@@ -133,6 +165,15 @@ void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *f, tq_produc
     c->limit = page->first;
     c->key_col = key_column[order];
     const char *limit = tq_arena_sprintf(ds->db->arena, "%d", page->first + 1);
+    c->after = page->after_key != NULL;
+    if (unfiltered(f)) {
+        const char *params[3] = {page->after_key, page->after_id, limit};
+        if (c->after)
+            ds_query(ds->db, &stmt_after_all[order], params, 3, on_rows, c);
+        else
+            ds_query(ds->db, &stmt_first_all[order], &params[2], 1, on_rows, c);
+        return;
+    }
     const char *params[8] = {f->name_pattern, f->min_price, f->max_price, tri(f->in_stock), tri(f->active)};
     if (page->after_key == NULL) {
         params[5] = limit;
@@ -140,7 +181,6 @@ void tq_product_ds_page(tq_product_ds *ds, const tq_product_filter *f, tq_produc
     } else {
         params[5] = page->after_key;
         params[6] = page->after_id;
-        c->after = true;
         params[7] = limit;
         ds_query(ds->db, &stmt_after[order], params, 8, on_rows, c);
     }
@@ -157,6 +197,10 @@ static void on_count(void *data, tq_db_status status, PGresult *res)
 
 void tq_product_ds_count(tq_product_ds *ds, const tq_product_filter *f, tq_ds_cb cb, void *data)
 {
+    if (unfiltered(f)) {
+        ds_query(ds->db, &stmt_count_all, NULL, 0, on_count, new_call(ds, cb, data));
+        return;
+    }
     const char *params[5] = {f->name_pattern, f->min_price, f->max_price, tri(f->in_stock), tri(f->active)};
     ds_query(ds->db, &stmt_count, params, 5, on_count, new_call(ds, cb, data));
 }

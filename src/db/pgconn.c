@@ -20,6 +20,7 @@
 #include "tenantql/pgconn.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +64,11 @@ typedef struct stmt_cache {
 } stmt_cache;
 
 static int statement_cache = TQ_PGCONN_STATEMENT_CACHE_DEFAULT;
+
+/* Executions by kind, process-wide (relaxed counters; for /metrics). */
+static struct {
+    _Atomic unsigned long prepared, unnamed, prepares;
+} statement_counts;
 
 void tq_pgconn_set_statement_cache(int per_connection)
 {
@@ -515,7 +521,7 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
     c->entry = 0;
     char name[STMT_NAME_MAX + 1];
     stmt_cache *k = &c->cache;
-    if (!scope->unnamed && k->capacity > 0 && statement_name(name, stmt->name, scope->id)) {
+    if (!scope->unnamed && !stmt->plan_per_values && k->capacity > 0 && statement_name(name, stmt->name, scope->id)) {
         uint64_t key = cache_key(scope, stmt);
         stmt_entry *x = cache_find(k, key);
         if (x == NULL) {
@@ -541,6 +547,10 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
             c->exec_prepared = true;
         }
     }
+    if (c->nprelude > 0 && c->prelude[c->nprelude - 1] == PRELUDE_PREPARE)
+        atomic_fetch_add_explicit(&statement_counts.prepares, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(c->exec_prepared ? &statement_counts.prepared : &statement_counts.unnamed, 1,
+                              memory_order_relaxed);
     if (c->exec_prepared) {
         if (!PQsendQueryPrepared(c->pg, name, stmt->nparams, params, NULL, NULL, 0))
             goto broken;
@@ -565,6 +575,18 @@ bool tq_pgconn_reusable(const tq_pgconn *c)
 int tq_pgconn_cached_statements(const tq_pgconn *c)
 {
     return (int)c->cache.nprepared;
+}
+
+void tq_pgconn_statement_counts(unsigned long *prepared, unsigned long *unnamed, unsigned long *prepares)
+{
+    *prepared = atomic_load_explicit(&statement_counts.prepared, memory_order_relaxed);
+    *unnamed = atomic_load_explicit(&statement_counts.unnamed, memory_order_relaxed);
+    *prepares = atomic_load_explicit(&statement_counts.prepares, memory_order_relaxed);
+}
+
+bool tq_pgconn_knows(const tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope)
+{
+    return cache_find(&c->cache, cache_key(scope, stmt)) != NULL;
 }
 
 /* Keeps the one result that answers the query: the first error among the prelude's

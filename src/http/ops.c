@@ -177,6 +177,14 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     tq_strbuf_printf(&b, "tenantql_connections %d\n", tq_pools_open_connections());
     write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections; 0: none).");
     tq_strbuf_printf(&b, "tenantql_connections_max %d\n", tq_pools_max_connections());
+    unsigned long prepared, unnamed, prepares;
+    tq_pgconn_statement_counts(&prepared, &unnamed, &prepares);
+    write_header(&b, "tenantql_statements_total", "counter",
+                 "Statements executed, by kind: prepared (planned before, --statement-cache) or unnamed (parsed and "
+                 "planned for this execution); prepare counts the statements prepared.");
+    tq_strbuf_printf(&b, "tenantql_statements_total{kind=\"prepared\"} %lu\n", prepared);
+    tq_strbuf_printf(&b, "tenantql_statements_total{kind=\"unnamed\"} %lu\n", unnamed);
+    tq_strbuf_printf(&b, "tenantql_statements_total{kind=\"prepare\"} %lu\n", prepares);
     write_header(&b, "tenantql_connection_evictions_total", "counter",
                  "Idle connections closed to make room for another tenant.");
     tq_strbuf_printf(&b, "tenantql_connection_evictions_total %lu\n", tq_pools_evictions());

@@ -33,6 +33,8 @@
  * fast instead of piling up behind connection attempts */
 #define POOL_DOWN_BACKOFF_MS 1000
 #define JANITOR_INTERVAL_MS 1000
+/* idle connections looked at for one that knows a query's statement (shared databases) */
+#define AFFINITY_SCAN 64
 
 pools_state pools_module = {.lock = PTHREAD_MUTEX_INITIALIZER, .slot = -1};
 
@@ -700,6 +702,27 @@ static pool_conn *pop_idle_locked(pool_db *db, int worker_id)
     return c;
 }
 
+/* With db's lock held: an idle connection of worker_id that already knows q's statement
+ * in q's schema (prepared there, or run once and prepared on its next use), among the
+ * AFFINITY_SCAN most recently used, out of the idle list; NULL when none does. With many
+ * tenants on few connections, a statement that meets its own prepared plan skips parsing
+ * and planning, most of what it costs PostgreSQL. Idle connections are not touched by
+ * their worker while idle, so their caches can be read here under db's lock. */
+static pool_conn *pop_idle_knowing_locked(pool_db *db, int worker_id, const tq_db_query *q)
+{
+    h2o_linklist_t *list = &db->idle[worker_id];
+    int seen = 0;
+    for (h2o_linklist_t *l = list->prev; l != list && seen < AFFINITY_SCAN; l = l->prev, seen++) {
+        pool_conn *c = H2O_STRUCT_FROM_MEMBER(pool_conn, link, l);
+        if (tq_pgconn_knows(c->pg, q->stmt, &q->pool->scope)) {
+            h2o_linklist_unlink(&c->link);
+            db->nidle--;
+            return c;
+        }
+    }
+    return NULL;
+}
+
 /* With db's lock held: another worker holds an idle connection of db. */
 static bool has_stealable_locked(pool_db *db, int self)
 {
@@ -764,7 +787,24 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
         pthread_mutex_unlock(&db->lock);
         return;
     }
-    pool_conn *c = pop_idle_locked(db, self);
+    /* a database of one tenant: every connection knows its statements soon enough */
+    bool shared = db->live_shares > 1;
+    pool_conn *c = shared ? pop_idle_knowing_locked(db, self, q) : NULL;
+    if (c == NULL && shared) {
+        /* a connection of another worker that knows the statement is worth the hand-over */
+        for (int i = 0; i < pools_module.nworkers; i++) {
+            if (i == self || (c = pop_idle_knowing_locked(db, i, q)) == NULL)
+                continue;
+            p->held++;
+            pthread_mutex_unlock(&db->lock);
+            q->conn = c;
+            q->steal = true;
+            h2o_multithread_send_message(&pools_module.workers[i]->handover_rx, &q->msg);
+            return;
+        }
+    }
+    if (c == NULL)
+        c = pop_idle_locked(db, self);
     if (c != NULL) {
         p->held++;
         pthread_mutex_unlock(&db->lock);

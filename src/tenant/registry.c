@@ -200,8 +200,10 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
 
     const char *host = PQgetvalue(res, row, 2);
     char *hostaddr = resolve_hostaddr(host, name);
-    char options[96], connect_timeout[16];
-    snprintf(options, sizeof(options), "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%d",
+    char options[160], connect_timeout[16];
+    /* generic plans: prepared statements are planned once (tq_stmt says which never are) */
+    snprintf(options, sizeof(options),
+             "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%d -c plan_cache_mode=force_generic_plan",
              t->pool_opts.statement_timeout_ms);
     snprintf(connect_timeout, sizeof(connect_timeout), "%d", (t->pool_opts.connect_timeout_ms + 999) / 1000);
     int n = 0;

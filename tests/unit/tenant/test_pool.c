@@ -273,6 +273,34 @@ static void test_share_max_within_database(void)
     tq_pool_retire(b);
 }
 
+/* In a shared database, a query goes to an idle connection that already prepared its
+ * statement in its tenant's schema, not just to the most recently used one. */
+static void test_affinity_to_prepared(void)
+{
+    tq_pool *a = make_share("aff-a", port_text, 2, 2, 5000), *b = make_share("aff-b", port_text, 2, 2, 5000);
+    outcome o[2];
+    for (int i = 0; i < 2; i++) { /* a's statement: seen, then prepared, on one connection */
+        ask(a, &o[0], &stmt_one, NULL);
+        wait_all(o, 1);
+    }
+    ask(b, &o[0], &stmt_sleep, "0.05"); /* two connections now */
+    ask(b, &o[1], &stmt_sleep, "0.05");
+    wait_all(o, 2);
+    for (int round = 0; round < 4; round++) {
+        ask(b, &o[0], &stmt_one, NULL); /* makes some connection the most recently used */
+        wait_all(o, 1);
+        unsigned long p0, u0, r0, p1, u1, r1;
+        tq_pgconn_statement_counts(&p0, &u0, &r0);
+        ask(a, &o[0], &stmt_one, NULL);
+        wait_all(o, 1);
+        tq_pgconn_statement_counts(&p1, &u1, &r1);
+        CHECK(o[0].status == TQ_DB_OK && p1 == p0 + 1 && u1 == u0 && r1 == r0); /* met its plan */
+    }
+    CHECK(stats(a).total == 2);
+    tq_pool_retire(a);
+    tq_pool_retire(b);
+}
+
 /* Fifty tenants on one connection, interleaved, including a failing statement and a
  * cancelled one: every query gets its own answer and the holds all come back. */
 static void test_fifty_shares_one_connection(void)
@@ -331,6 +359,7 @@ int main(void)
     test_shares_take_turns();
     test_share_max_within_database();
     test_fifty_shares_one_connection();
+    test_affinity_to_prepared();
     run_for(1500); /* retired pools close their connections and go */
     tq_workers_close_inline(group);
     tq_pools_destroy();
