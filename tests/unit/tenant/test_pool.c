@@ -273,6 +273,39 @@ static void test_share_max_within_database(void)
     tq_pool_retire(b);
 }
 
+/* Two tenants' statements deadlock on a shared database of two connections: PostgreSQL
+ * breaks the deadlock (40P01) by failing one, and both connections then serve both
+ * tenants again (each query its own implicit transaction: nothing is left behind). */
+static void test_deadlock_between_tenants(void)
+{
+    static const tq_stmt stmt_locks = {4, "locks",
+                                       "SELECT pg_advisory_xact_lock($1::bigint), pg_sleep(0.3),"
+                                       " pg_advisory_xact_lock($2::bigint)",
+                                       2};
+    tq_pool *a = make_share("dl-a", port_text, 1, 2, 5000), *b = make_share("dl-b", port_text, 1, 2, 5000);
+    outcome o[2];
+    memset(o, 0, sizeof(o));
+    o[0].q.stmt = o[1].q.stmt = &stmt_locks;
+    o[0].q.params[0] = o[1].q.params[1] = "1";
+    o[0].q.params[1] = o[1].q.params[0] = "2";
+    o[0].q.cb = o[1].q.cb = on_done;
+    tq_pool_query(a, w, &o[0].q);
+    tq_pool_query(b, w, &o[1].q);
+    wait_all(o, 2);
+    int deadlocked = (strcmp(o[0].sqlstate, "40P01") == 0) + (strcmp(o[1].sqlstate, "40P01") == 0);
+    CHECK(deadlocked == 1);
+    CHECK((o[0].status == TQ_DB_OK) + (o[1].status == TQ_DB_OK) == 1);
+    for (int i = 0; i < 3; i++) {
+        ask(a, &o[0], &stmt_one, NULL);
+        ask(b, &o[1], &stmt_one, NULL);
+        wait_all(o, 2);
+        CHECK(o[0].status == TQ_DB_OK && o[1].status == TQ_DB_OK);
+    }
+    CHECK(stats(a).total == 2 && stats(a).created == 2);
+    tq_pool_retire(a);
+    tq_pool_retire(b);
+}
+
 /* In a shared database, a query goes to an idle connection that already prepared its
  * statement in its tenant's schema, not just to the most recently used one. */
 static void test_affinity_to_prepared(void)
@@ -360,6 +393,7 @@ int main(void)
     test_share_max_within_database();
     test_fifty_shares_one_connection();
     test_affinity_to_prepared();
+    test_deadlock_between_tenants();
     run_for(1500); /* retired pools close their connections and go */
     tq_workers_close_inline(group);
     tq_pools_destroy();
