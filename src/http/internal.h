@@ -82,6 +82,7 @@ typedef struct http_worker {
     h2o_linklist_t requests;        /* GraphQL requests in flight (graphql_handler.c) */
     tq_token_cache *tokens;         /* bearer tokens this worker has verified */
     tq_doc_cache *docs;             /* documents this worker has parsed and found valid */
+    size_t paused_waiting;          /* requests waiting for their tenant's pause to end */
 } http_worker;
 
 /* The worker state of the h2o context a request arrived on. */
