@@ -852,8 +852,9 @@ static int compare(move *m)
  * statement of the tenant running QUIET_SAMPLES times in a row, at most drain_wait_ms
  * from the pause. For a schema of a shared database a statement is the tenant's when it
  * names the schema (servers name it in every statement); in a database of its own, any
- * statement of a server (application_name tenantql). Seen with the row's role, the one
- * the servers use, so their statements' text and state are visible. */
+ * statement of a server (application_name tenantql). Servers reach the tenant with its
+ * row's role, the one this session has: their sessions' state and text are visible to
+ * it, and sessions of other roles (whose state PostgreSQL hides) are not the tenant's. */
 static int wait_drained(move *m, uint64_t paused_at)
 {
     long limit = m->spec->drain_wait_ms > 0 ? m->spec->drain_wait_ms : TQ_MOVE_DRAIN_WAIT_DEFAULT_MS;
@@ -871,7 +872,8 @@ static int wait_drained(move *m, uint64_t paused_at)
                         running, limit);
         PGresult *res = tq_pg_query(m->s,
                                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                    " AND pid <> pg_backend_pid() AND state = 'active' AND CASE WHEN $1 = 'schema'"
+                                    " AND pid <> pg_backend_pid() AND usename = current_user AND state = 'active'"
+                                    " AND CASE WHEN $1 = 'schema'"
                                     " THEN strpos(query, $2) > 0 ELSE application_name = 'tenantql' END",
                                     2, params, m->err, m->errlen);
         if (res == NULL)
