@@ -715,7 +715,11 @@ static void on_pause_tick(h2o_timeout_entry_t *entry)
         return;
     }
     unhold(r);
-    /* the quota ticket stays: a tenant's records share their counters */
+    /* the quota ticket stays (a tenant's records share their counters), unless the tenant
+     * is gone: the old record may hold the last reference to the counters the ticket
+     * points at, so it lets go of them first */
+    if (fresh == NULL || tq_tenant_usage(fresh) != tq_tenant_usage(r->tenant))
+        tq_quotas_tenant_leave(&r->quota);
     tq_tenant_release(r->tenant);
     r->tenant = fresh;
     bool freed;
