@@ -7,7 +7,8 @@
  * tenant in the registry (servers hold its new requests), waits until servers have seen
  * the pause and its running statements are done, copies everything again, compares, and
  * points the registry row at the new place in the same UPDATE that ends the pause. The
- * old copy stays, remembered in the row's moved_from, until `move --finish` drops it.
+ * old copy stays, remembered in the row's moved_from, until `move --finish` drops it
+ * (tenant_move_finish.h).
  */
 #ifndef TENANTQL_TENANT_MOVE_H
 #define TENANTQL_TENANT_MOVE_H
@@ -36,13 +37,6 @@ typedef struct tq_move_spec {
  * made at the new place is dropped - unless err says the registry could not be reached
  * to resume the tenant (then `tenantql tenant resume NAME`). */
 int tq_tenant_move(PGconn *registry, const tq_move_spec *spec, FILE *out, char *err, size_t errlen);
-
-/* Drops the copy the tenant's last move left behind (the row's moved_from), then forgets
- * it. Refuses (-1 with err, nothing dropped) when there is none, when it is where the row
- * now points, when another tenant's row names it, when any table's row count or checksum
- * differs from what the move recorded at the switch (something wrote to it since), or
- * when sessions other than this one still use a database of its own. */
-int tq_tenant_move_finish(PGconn *registry, const char *name, FILE *out, char *err, size_t errlen);
 
 /* Sets the row's paused (`tenant pause` / `tenant resume`); running servers hold (or
  * release) the tenant's new requests within a second. Refused while a move of the tenant

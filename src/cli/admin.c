@@ -15,6 +15,7 @@
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
 #include "tenantql/tenant_move.h"
+#include "tenantql/tenant_move_finish.h"
 
 /* --registry, which every command here needs */
 typedef struct admin_options {

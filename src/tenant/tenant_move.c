@@ -26,7 +26,6 @@
  */
 #include "tenantql/tenant_move.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,27 +39,19 @@
 #include "tenantql/registry.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_admin.h"
+#include "move_internal.h"
 
-/* the move's own sessions: servers' are "tenantql", which the drain check counts */
-#define MOVE_APPLICATION "tenantql move"
 /* moves (and pause/resume) of one tenant exclude each other: a session advisory lock on
  * the registry keyed by this and hashtext(name); an arbitrary constant, next to migrate's */
 #define MOVE_LOCK "836826876, hashtext($1)"
 #define PAUSE_SEEN_MS 1500      /* servers apply a registry change within a second */
 #define QUIET_SAMPLES 3         /* samples in a row without a statement of the tenant */
 #define SAMPLE_MS 100
-#define LOCK_TIMEOUT "'10s'"    /* for LOCK TABLE and DROP SCHEMA behind a long statement */
-#define FINISH_SESSIONS_MS 10000 /* servers close a retired pool's connections within a second or two */
 
 /* ---- places ---- */
 
-/* Where a tenant's tables are (a registry row's settings); strings malloc'ed. */
-typedef struct place {
-    bool schema_placed;
-    char *host, *port, *db, *schema, *user, *password;
-} place;
 
-static void place_free(place *p)
+void move_place_free(move_place *p)
 {
     free(p->host);
     free(p->port);
@@ -76,10 +67,10 @@ static char *dup_or_empty(const char *s)
     return strdup(s != NULL ? s : "");
 }
 
-static void place_set(place *p, bool schema_placed, const char *host, const char *port, const char *db,
+void move_place_set(move_place *p, bool schema_placed, const char *host, const char *port, const char *db,
                       const char *schema, const char *user, const char *password)
 {
-    place_free(p);
+    move_place_free(p);
     p->schema_placed = schema_placed;
     p->host = dup_or_empty(host);
     p->port = dup_or_empty(port);
@@ -89,13 +80,13 @@ static void place_set(place *p, bool schema_placed, const char *host, const char
     p->password = dup_or_empty(password);
 }
 
-static bool same_database(const place *a, const place *b)
+static bool same_database(const move_place *a, const move_place *b)
 {
     return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0 && strcmp(a->db, b->db) == 0;
 }
 
 /* "schema tenant_acme of tenantql_shared on HOST:PORT" or "database tenant_acme on HOST:PORT" */
-static const char *place_text(const place *p, char *buf, size_t len)
+const char *move_place_text(const move_place *p, char *buf, size_t len)
 {
     if (p->schema_placed)
         snprintf(buf, len, "schema %s of %s on %s:%s", p->schema, p->db, p->host, p->port);
@@ -106,7 +97,7 @@ static const char *place_text(const place *p, char *buf, size_t len)
 
 /* A session with p's credentials on database db (p's own when NULL), set up so that text
  * COPY and the checksums read every value the same way on both sides. */
-static PGconn *connect_place(const place *p, const char *db, char *err, size_t errlen)
+PGconn *move_connect(const move_place *p, const char *db, char *err, size_t errlen)
 {
     const char *k[] = {"host",    "port",          "dbname",           "user", "password", "application_name",
                        "connect_timeout", "client_encoding", NULL};
@@ -125,24 +116,19 @@ static PGconn *connect_place(const place *p, const char *db, char *err, size_t e
 
 /* ---- the move's state ---- */
 
-typedef struct table {
-    char *name;
-    char *columns;   /* quoted, in column order: what COPY and the checksum name */
-    long long rows;  /* the source's, at the last comparison */
-    char *sum;
-} table;
 
 typedef struct move {
     PGconn *registry;
     const tq_move_spec *spec;
     FILE *out;
-    place src, dst;
+    move_place src, dst;
     PGconn *s, *d;                /* sessions on the source and the target */
     bool created_db;              /* what the clean-up undoes at the target */
     bool created_schema;
     bool migrated;
     bool paused;                  /* the move set paused and has not cleared it */
-    table *tables;
+    bool switch_unknown;          /* the switch's answer was lost: the target may be live */
+    move_table *tables;
     int ntables;
     char *err;
     size_t errlen;
@@ -212,7 +198,7 @@ static void fmt_ms(uint64_t ms, char *buf, size_t len)
 }
 
 /* "schema"."table", quoted for c; malloc'ed */
-static char *qualified(PGconn *c, const char *schema, const char *relation)
+char *move_qualified(PGconn *c, const char *schema, const char *relation)
 {
     char *qs = PQescapeIdentifier(c, schema, strlen(schema)), *qt = PQescapeIdentifier(c, relation, strlen(relation));
     char *out = NULL;
@@ -241,14 +227,14 @@ static int move_lock(PGconn *registry, const char *name, char *err, size_t errle
     return got;
 }
 
-static void move_unlock(PGconn *registry, const char *name)
+void move_unlock(PGconn *registry, const char *name)
 {
     const char *params[] = {name};
     PQclear(tq_pg_query(registry, "SELECT pg_advisory_unlock(" MOVE_LOCK ")", 1, params, NULL, 0));
 }
 
 /* Takes the tenant's move lock, or says why not (-1, err filled). */
-static int lock_tenant(PGconn *registry, const char *name, char *err, size_t errlen)
+int move_lock_tenant(PGconn *registry, const char *name, char *err, size_t errlen)
 {
     int got = move_lock(registry, name, err, errlen);
     if (got == 0)
@@ -258,7 +244,7 @@ static int lock_tenant(PGconn *registry, const char *name, char *err, size_t err
 
 /* Whether the registry has the pause migration's columns; -1 with err when it cannot tell
  * or has not. */
-static int check_registry(PGconn *registry, char *err, size_t errlen)
+int move_check_registry(PGconn *registry, char *err, size_t errlen)
 {
     PGresult *res = tq_pg_query(registry,
                                 "SELECT count(*) FROM pg_attribute WHERE attrelid = 'tenants'::regclass"
@@ -289,7 +275,7 @@ static int update_paused(PGconn *registry, const char *name, bool paused, char *
 
 int tq_tenant_set_paused(PGconn *registry, const char *name, bool paused, char *err, size_t errlen)
 {
-    if (check_registry(registry, err, errlen) != 0 || lock_tenant(registry, name, err, errlen) != 0)
+    if (move_check_registry(registry, err, errlen) != 0 || move_lock_tenant(registry, name, err, errlen) != 0)
         return -1;
     int rc = update_paused(registry, name, paused, err, errlen);
     move_unlock(registry, name);
@@ -339,7 +325,7 @@ static int read_source(move *m)
                   "it (a move remembers one old copy)",
                   m->spec->name, m->spec->name);
     else
-        place_set(&m->src, strcmp(PQgetvalue(res, 0, 5), "schema") == 0, PQgetvalue(res, 0, 0),
+        move_place_set(&m->src, strcmp(PQgetvalue(res, 0, 5), "schema") == 0, PQgetvalue(res, 0, 0),
                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 3),
                   PQgetvalue(res, 0, 4));
     PQclear(res);
@@ -380,11 +366,11 @@ static int resolve_target(move *m)
         const char *db = to[6] == ':' ? to + 7 : TQ_SHARED_DATABASE_DEFAULT;
         if (*db == '\0' || strlen(db) > 63)
             return fail(m, "--to schema:DB needs a database name (at most 63 bytes)");
-        place_set(&m->dst, true, rhost, rport, db, own, ruser, rpass);
+        move_place_set(&m->dst, true, rhost, rport, db, own, ruser, rpass);
         const char *user = ruser, *password = rpass;
         PGresult *keep = NULL;
         shared_role(m, &user, &password, &keep);
-        place_set(&m->dst, true, rhost, rport, db, own, user, password);
+        move_place_set(&m->dst, true, rhost, rport, db, own, user, password);
         PQclear(keep);
         return 0;
     }
@@ -402,7 +388,7 @@ static int resolve_target(move *m)
             snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
             port = colon + 1;
         }
-        place_set(&m->dst, false, host, port, own, "public", ruser, rpass);
+        move_place_set(&m->dst, false, host, port, own, "public", ruser, rpass);
         return 0;
     }
     return fail(m, "--to must be schema, schema:DB, database or database:HOST:PORT, not \"%s\"", to);
@@ -413,10 +399,10 @@ static int check_target(move *m)
 {
     char a[400];
     if (same_database(&m->src, &m->dst) && strcmp(m->src.schema, m->dst.schema) == 0)
-        return fail(m, "tenant \"%s\" is already in %s", m->spec->name, place_text(&m->src, a, sizeof(a)));
+        return fail(m, "tenant \"%s\" is already in %s", m->spec->name, move_place_text(&m->src, a, sizeof(a)));
     if (same_database(&m->src, &m->dst) && !m->src.schema_placed)
         return fail(m, "%s is the tenant's own database: a move needs another place",
-                    place_text(&m->dst, a, sizeof(a)));
+                    move_place_text(&m->dst, a, sizeof(a)));
     const char *params[] = {m->dst.host, m->dst.port, m->dst.db, m->dst.schema, m->spec->name};
     /* a schema of a shared database is taken by a row naming it; a database of its own by
      * any row naming the database */
@@ -429,7 +415,7 @@ static int check_target(move *m)
         return -1;
     int rc = 0;
     if (PQntuples(res) > 0)
-        rc = fail(m, "%s belongs to tenant \"%s\"", place_text(&m->dst, a, sizeof(a)), PQgetvalue(res, 0, 0));
+        rc = fail(m, "%s belongs to tenant \"%s\"", move_place_text(&m->dst, a, sizeof(a)), PQgetvalue(res, 0, 0));
     PQclear(res);
     return rc;
 }
@@ -467,10 +453,10 @@ static PGconn *target_server(move *m, bool *own, char *err, size_t errlen)
     *own = !(strcmp(m->dst.host, PQhost(m->registry)) == 0 && strcmp(m->dst.port, PQport(m->registry)) == 0);
     if (!*own)
         return m->registry;
-    place reg = {0};
-    place_set(&reg, false, m->dst.host, m->dst.port, "postgres", "public", PQuser(m->registry), PQpass(m->registry));
-    PGconn *c = connect_place(&reg, NULL, err, errlen);
-    place_free(&reg);
+    move_place reg = {0};
+    move_place_set(&reg, false, m->dst.host, m->dst.port, "postgres", "public", PQuser(m->registry), PQpass(m->registry));
+    PGconn *c = move_connect(&reg, NULL, err, errlen);
+    move_place_free(&reg);
     return c;
 }
 
@@ -492,12 +478,12 @@ static int prepare_target(move *m)
     PQclear(res);
     if (own)
         PQfinish(server);
-    if (rc != 0 || (m->d = connect_place(&m->dst, NULL, m->err, m->errlen)) == NULL)
+    if (rc != 0 || (m->d = move_connect(&m->dst, NULL, m->err, m->errlen)) == NULL)
         return -1;
     char a[400];
     int n = relations_in(m->d, m->dst.schema, m->err, m->errlen);
     if (n != 0)
-        return n < 0 ? -1 : fail(m, "%s already holds tables: a move only fills an empty place", place_text(&m->dst, a, sizeof(a)));
+        return n < 0 ? -1 : fail(m, "%s already holds tables: a move only fills an empty place", move_place_text(&m->dst, a, sizeof(a)));
     int exists = schema_exists(m->d, m->dst.schema, m->err, m->errlen);
     if (exists < 0)
         return -1;
@@ -506,7 +492,7 @@ static int prepare_target(move *m)
     char detail[512];
     int applied = m->dst.schema_placed ? tq_migrate_schema(m->d, TQ_MIGRATIONS_TENANT, m->dst.schema, detail, sizeof(detail))
                                        : tq_migrate(m->d, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
-    return applied < 0 ? fail(m, "migrating %s: %s", place_text(&m->dst, a, sizeof(a)), detail) : 0;
+    return applied < 0 ? fail(m, "migrating %s: %s", move_place_text(&m->dst, a, sizeof(a)), detail) : 0;
 }
 
 /* Drops every table of a schema (one that held none before this move). */
@@ -536,9 +522,14 @@ static int drop_tables(PGconn *c, const char *schema, char *err, size_t errlen)
 static void drop_target(move *m)
 {
     close_sessions(m);
+    char err[512] = "", a[400];
+    if (m->switch_unknown) {
+        add_note(m, "%s is left as it is: the registry row may name it (see `tenantql tenant list`)",
+                 move_place_text(&m->dst, a, sizeof(a)));
+        return;
+    }
     if (!m->created_db && !m->created_schema && !m->migrated)
         return;
-    char err[512] = "", a[400];
     int rc = -1;
     if (m->created_db) {
         bool own;
@@ -554,7 +545,7 @@ static void drop_target(move *m)
                 PQfinish(server);
         }
     } else {
-        PGconn *c = connect_place(&m->dst, NULL, err, sizeof(err));
+        PGconn *c = move_connect(&m->dst, NULL, err, sizeof(err));
         if (c != NULL && m->created_schema) {
             char *q = PQescapeIdentifier(c, m->dst.schema, strlen(m->dst.schema));
             tq_strbuf sql = TQ_STRBUF_INIT;
@@ -569,23 +560,21 @@ static void drop_target(move *m)
             PQfinish(c);
     }
     if (rc != 0)
-        add_note(m, "what the move made at %s could not be dropped: %s", place_text(&m->dst, a, sizeof(a)), err);
+        add_note(m, "what the move made at %s could not be dropped: %s", move_place_text(&m->dst, a, sizeof(a)), err);
     else
-        fprintf(m->out, "  dropped what the move made at %s\n", place_text(&m->dst, a, sizeof(a)));
+        fprintf(m->out, "  dropped what the move made at %s\n", move_place_text(&m->dst, a, sizeof(a)));
 }
 
 /* ---- the source's tables ---- */
 
-static void tables_free(move *m)
+void move_tables_free(move_table *tables, int n)
 {
-    for (int i = 0; i < m->ntables; i++) {
-        free(m->tables[i].name);
-        free(m->tables[i].columns);
-        free(m->tables[i].sum);
+    for (int i = 0; i < n; i++) {
+        free(tables[i].name);
+        free(tables[i].columns);
+        free(tables[i].sum);
     }
-    free(m->tables);
-    m->tables = NULL;
-    m->ntables = 0;
+    free(tables);
 }
 
 /* The tables of a schema but tenantql_migrations (the target's own migrations write
@@ -605,14 +594,14 @@ static void tables_free(move *m)
     " FROM tbl t JOIN (SELECT oid, max(depth) AS depth FROM dep GROUP BY oid) d USING (oid)"                            \
     " ORDER BY d.depth, t.relname"
 
-static int load_tables(PGconn *c, const char *schema, table **out, int *n, char *err, size_t errlen)
+int move_load_tables(PGconn *c, const char *schema, move_table **out, int *n, char *err, size_t errlen)
 {
     const char *params[] = {schema};
     PGresult *res = tq_pg_query(c, SELECT_TABLES, 1, params, err, errlen);
     if (res == NULL)
         return -1;
     *n = PQntuples(res);
-    *out = calloc((size_t)(*n > 0 ? *n : 1), sizeof(table));
+    *out = calloc((size_t)(*n > 0 ? *n : 1), sizeof(move_table));
     for (int i = 0; i < *n; i++) {
         (*out)[i].name = strdup(PQgetvalue(res, i, 0));
         (*out)[i].columns = strdup(PQgetvalue(res, i, 1));
@@ -627,9 +616,9 @@ static int load_tables(PGconn *c, const char *schema, table **out, int *n, char 
 static int open_source(move *m)
 {
     char a[400];
-    if ((m->s = connect_place(&m->src, NULL, m->err, m->errlen)) == NULL)
+    if ((m->s = move_connect(&m->src, NULL, m->err, m->errlen)) == NULL)
         return -1;
-    char *q = qualified(m->s, m->src.schema, "tenantql_migrations");
+    char *q = move_qualified(m->s, m->src.schema, "tenantql_migrations");
     tq_strbuf sql = TQ_STRBUF_INIT;
     tq_strbuf_printf(&sql, "SELECT coalesce(max(version), 0) FROM %s", q);
     free(q);
@@ -642,7 +631,7 @@ static int open_source(move *m)
     if (version != latest)
         return fail(m, "the tenant's tables in %s are at migration %d and this build's newest is %d: run `tenantql "
                        "migrate` first (the target gets the newest)",
-                    place_text(&m->src, a, sizeof(a)), version, latest);
+                    move_place_text(&m->src, a, sizeof(a)), version, latest);
     const char *params[] = {m->src.schema};
     res = tq_pg_query(m->s,
                       "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -653,8 +642,8 @@ static int open_source(move *m)
     int sequences = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     if (sequences > 0)
-        return fail(m, "%s has sequences, whose positions a move does not carry over", place_text(&m->src, a, sizeof(a)));
-    return load_tables(m->s, m->src.schema, &m->tables, &m->ntables, m->err, m->errlen);
+        return fail(m, "%s has sequences, whose positions a move does not carry over", move_place_text(&m->src, a, sizeof(a)));
+    return move_load_tables(m->s, m->src.schema, &m->tables, &m->ntables, m->err, m->errlen);
 }
 
 /* ---- copying ---- */
@@ -662,9 +651,9 @@ static int open_source(move *m)
 /* Copies one table from m->s to m->d, both already in their transactions: COPY TO STDOUT
  * on one, each row handed to COPY FROM STDIN on the other. Rows copied, or -1 (the
  * sessions are then in the middle of a COPY: the caller closes them). */
-static long long copy_table(move *m, const table *t)
+static long long copy_table(move *m, const move_table *t)
 {
-    char *from = qualified(m->s, m->src.schema, t->name), *to = qualified(m->d, m->dst.schema, t->name);
+    char *from = move_qualified(m->s, m->src.schema, t->name), *to = move_qualified(m->d, m->dst.schema, t->name);
     tq_strbuf out = TQ_STRBUF_INIT, in = TQ_STRBUF_INIT;
     tq_strbuf_printf(&out, "COPY %s (%s) TO STDOUT", from, t->columns);
     tq_strbuf_printf(&in, "COPY %s (%s) FROM STDIN", to, t->columns);
@@ -736,7 +725,7 @@ static char *table_list(move *m, PGconn *c, const char *schema)
 {
     tq_strbuf b = TQ_STRBUF_INIT;
     for (int i = 0; i < m->ntables; i++) {
-        char *q = qualified(c, schema, m->tables[i].name);
+        char *q = move_qualified(c, schema, m->tables[i].name);
         tq_strbuf_printf(&b, "%s%s", i ? ", " : "", q);
         free(q);
     }
@@ -801,10 +790,10 @@ done:
 }
 
 /* A table's row count and checksum (see the top of the file); -1 on error. */
-static int checksum(PGconn *c, const char *schema, const table *t, long long *rows, char **sum, char *err,
+int move_checksum(PGconn *c, const char *schema, const move_table *t, long long *rows, char **sum, char *err,
                     size_t errlen)
 {
-    char *q = qualified(c, schema, t->name);
+    char *q = move_qualified(c, schema, t->name);
     tq_strbuf sql = TQ_STRBUF_INIT;
     tq_strbuf_printf(&sql,
                      "SELECT count(*), coalesce(sum(('x' || left(md5(ROW(%s)::text), 16))::bit(64)::bigint), 0)"
@@ -826,13 +815,13 @@ static int checksum(PGconn *c, const char *schema, const table *t, long long *ro
 static int compare(move *m)
 {
     for (int i = 0; i < m->ntables; i++) {
-        table *t = &m->tables[i];
+        move_table *t = &m->tables[i];
         long long target_rows;
         char *target_sum = NULL;
         free(t->sum);
         t->sum = NULL;
-        if (checksum(m->s, m->src.schema, t, &t->rows, &t->sum, m->err, m->errlen) != 0 ||
-            checksum(m->d, m->dst.schema, t, &target_rows, &target_sum, m->err, m->errlen) != 0)
+        if (move_checksum(m->s, m->src.schema, t, &t->rows, &t->sum, m->err, m->errlen) != 0 ||
+            move_checksum(m->d, m->dst.schema, t, &target_rows, &target_sum, m->err, m->errlen) != 0)
             return -1;
         bool same = t->rows == target_rows && strcmp(t->sum, target_sum) == 0;
         free(target_sum);
@@ -895,7 +884,7 @@ static int wait_drained(move *m, uint64_t paused_at)
 /* moved_from's JSON (without moved_at, which the registry adds); malloc'ed. */
 static char *moved_from_json(move *m)
 {
-    const place *p = &m->src;
+    const move_place *p = &m->src;
     json_t *tables = json_object();
     for (int i = 0; i < m->ntables; i++)
         json_object_set_new(tables, m->tables[i].name,
@@ -953,10 +942,12 @@ static int switch_row(move *m)
     if (PQstatus(m->registry) != CONNECTION_OK) {
         /* the answer was lost: the registry says whether the UPDATE committed */
         PQreset(m->registry);
-        if (PQstatus(m->registry) == CONNECTION_OK && row_at_target(m) == 1) {
+        int at = PQstatus(m->registry) == CONNECTION_OK ? row_at_target(m) : -1;
+        if (at == 1) {
             m->paused = false;
             return 0;
         }
+        m->switch_unknown = at < 0; /* then the target is never dropped */
     }
     return fail(m, "switching the registry row: %s", err);
 }
@@ -968,8 +959,8 @@ static int run_move(move *m)
     char a[400], b[400], took[32];
     if (resolve_target(m) != 0 || check_target(m) != 0)
         return -1;
-    fprintf(m->out, "tenant %s: from %s to %s\n", m->spec->name, place_text(&m->src, a, sizeof(a)),
-            place_text(&m->dst, b, sizeof(b)));
+    fprintf(m->out, "tenant %s: from %s to %s\n", m->spec->name, move_place_text(&m->src, a, sizeof(a)),
+            move_place_text(&m->dst, b, sizeof(b)));
     uint64_t t0 = tq_clock_ms();
     if (open_source(m) != 0 || prepare_target(m) != 0)
         return -1;
@@ -989,10 +980,10 @@ static int run_move(move *m)
         return -1;
     fmt_ms(tq_clock_ms() - paused_at, took, sizeof(took));
     fprintf(m->out, "  switched: tenant %s is served from %s; it was paused for %s\n", m->spec->name,
-            place_text(&m->dst, b, sizeof(b)), took);
+            move_place_text(&m->dst, b, sizeof(b)), took);
     fmt_ms(tq_clock_ms() - t0, took, sizeof(took));
     fprintf(m->out, "  done in %s; the old copy stays in %s: `tenantql tenant move %s --finish` drops it\n", took,
-            place_text(&m->src, a, sizeof(a)), m->spec->name);
+            move_place_text(&m->src, a, sizeof(a)), m->spec->name);
     return 0;
 }
 
@@ -1004,7 +995,7 @@ int tq_tenant_move(PGconn *registry, const tq_move_spec *spec, FILE *out, char *
         snprintf(err, errlen, "invalid tenant name \"%s\"", spec->name);
         return -1;
     }
-    if (check_registry(registry, err, errlen) != 0 || lock_tenant(registry, spec->name, err, errlen) != 0)
+    if (move_check_registry(registry, err, errlen) != 0 || move_lock_tenant(registry, spec->name, err, errlen) != 0)
         return -1;
     int rc = read_source(&m);
     if (rc == 0 && (rc = run_move(&m)) != 0) {
@@ -1015,218 +1006,9 @@ int tq_tenant_move(PGconn *registry, const tq_move_spec *spec, FILE *out, char *
                 m.paused ? " but is STILL PAUSED" : " and is not paused");
     }
     close_sessions(&m);
-    tables_free(&m);
-    place_free(&m.src);
-    place_free(&m.dst);
+    move_tables_free(m.tables, m.ntables);
+    move_place_free(&m.src);
+    move_place_free(&m.dst);
     move_unlock(registry, spec->name);
-    return rc;
-}
-
-/* ---- --finish ---- */
-
-/* The old copy's place and recorded tables from moved_from's JSON; -1 when it is not what
- * a move writes. */
-static int parse_moved_from(const char *text, place *p, json_t **tables)
-{
-    json_error_t jerr;
-    json_t *o = json_loads(text, 0, &jerr);
-    const char *placement, *host, *port, *db, *schema, *user, *password;
-    json_t *t;
-    if (o == NULL || json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "placement", &placement, "host", &host,
-                                 "port", &port, "db", &db, "schema", &schema, "user", &user, "password", &password,
-                                 "tables", &t) != 0 ||
-        !json_is_object(t)) {
-        json_decref(o);
-        return -1;
-    }
-    place_set(p, strcmp(placement, "schema") == 0, host, port, db, schema, user, password);
-    *tables = json_incref(t);
-    json_decref(o);
-    return 0;
-}
-
-/* Whether the old copy's tables still hold exactly what the move recorded at the switch;
- * -1 with err naming the first that does not (or a failure). */
-static int verify_untouched(PGconn *c, const place *old, json_t *recorded, char *err, size_t errlen)
-{
-    table *tables;
-    int n;
-    if (load_tables(c, old->schema, &tables, &n, err, errlen) != 0)
-        return -1;
-    int rc = 0;
-    if ((size_t)n != json_object_size(recorded)) {
-        snprintf(err, errlen, "the old copy has %d table(s), the move recorded %zu", n, json_object_size(recorded));
-        rc = -1;
-    }
-    for (int i = 0; i < n && rc == 0; i++) {
-        json_t *r = json_object_get(recorded, tables[i].name);
-        long long rows;
-        char *sum = NULL;
-        if (checksum(c, old->schema, &tables[i], &rows, &sum, err, errlen) != 0) {
-            rc = -1;
-        } else if (r == NULL || json_integer_value(json_object_get(r, "rows")) != rows ||
-                   json_string_value(json_object_get(r, "sum")) == NULL ||
-                   strcmp(json_string_value(json_object_get(r, "sum")), sum) != 0) {
-            snprintf(err, errlen,
-                     "table %s of the old copy changed after the move (%lld rows now, %lld then): something wrote "
-                     "to it - a server that did not see the move? Carry those rows over by hand, then clear "
-                     "moved_from in the registry",
-                     tables[i].name, rows, r != NULL ? (long long)json_integer_value(json_object_get(r, "rows")) : 0LL);
-            rc = -1;
-        }
-        free(sum);
-    }
-    for (int i = 0; i < n; i++) {
-        free(tables[i].name);
-        free(tables[i].columns);
-        free(tables[i].sum);
-    }
-    free(tables);
-    return rc;
-}
-
-/* Waits (bounded) until the old database has no session but c, which servers' retired
- * pools close within a second or two; -1 with err when some stay. */
-static int wait_sessions_gone(PGconn *c, char *err, size_t errlen)
-{
-    uint64_t until = tq_clock_ms() + FINISH_SESSIONS_MS;
-    for (;;) {
-        PGresult *res = tq_pg_query(c,
-                                    "SELECT count(*), string_agg(DISTINCT coalesce(nullif(application_name, ''), '?')"
-                                    " || coalesce(' from ' || host(client_addr), ''), ', ') FROM pg_stat_activity"
-                                    " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                                    0, NULL, err, errlen);
-        if (res == NULL)
-            return -1;
-        int n = atoi(PQgetvalue(res, 0, 0));
-        if (n > 0 && tq_clock_ms() >= until)
-            snprintf(err, errlen,
-                     "%d session(s) still use the old copy (%s): a server that has not seen the move? Every server "
-                     "must be connected to the registry",
-                     n, PQgetvalue(res, 0, 1));
-        PQclear(res);
-        if (n == 0)
-            return 0;
-        if (tq_clock_ms() >= until)
-            return -1;
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* DROP DATABASE of the old copy, from its server's maintenance database: with the old
- * row's role (the database's owner when `tenant create` made it), else, on the
- * registry's server, with the registry's session. */
-static int drop_old_database(PGconn *registry, const place *old, char *err, size_t errlen)
-{
-    PGconn *c = connect_place(old, "postgres", err, errlen);
-    int rc = -1;
-    if (c != NULL) {
-        char *q = PQescapeIdentifier(c, old->db, strlen(old->db));
-        tq_strbuf sql = TQ_STRBUF_INIT;
-        tq_strbuf_printf(&sql, "DROP DATABASE %s", q);
-        rc = tq_pg_exec(c, tq_strbuf_cstr(&sql), err, errlen);
-        if (rc != 0 && strcmp(old->host, PQhost(registry)) == 0 && strcmp(old->port, PQport(registry)) == 0)
-            rc = tq_pg_exec(registry, tq_strbuf_cstr(&sql), err, errlen);
-        tq_strbuf_free(&sql);
-        PQfreemem(q);
-        PQfinish(c);
-    }
-    return rc;
-}
-
-static int finish(PGconn *registry, const char *name, FILE *out, place *old, json_t **tables, char *err,
-                  size_t errlen)
-{
-    const char *params[] = {name};
-    PGresult *res = tq_pg_query(registry,
-                                "SELECT db_host, db_port::text, db_name, db_schema, moved_from::text FROM tenants"
-                                " WHERE name = $1",
-                                1, params, err, errlen);
-    if (res == NULL)
-        return -1;
-    char a[400];
-    bool refused = true;
-    if (PQntuples(res) != 1)
-        snprintf(err, errlen, "no tenant named \"%s\"", name);
-    else if (PQgetisnull(res, 0, 4))
-        snprintf(err, errlen, "tenant \"%s\" has no old copy to drop: there is no move to finish", name);
-    else if (parse_moved_from(PQgetvalue(res, 0, 4), old, tables) != 0)
-        snprintf(err, errlen, "tenant \"%s\": moved_from is not what a move writes; nothing dropped", name);
-    else if (strcmp(old->host, PQgetvalue(res, 0, 0)) == 0 && strcmp(old->port, PQgetvalue(res, 0, 1)) == 0 &&
-             strcmp(old->db, PQgetvalue(res, 0, 2)) == 0 &&
-             (!old->schema_placed || strcmp(old->schema, PQgetvalue(res, 0, 3)) == 0))
-        /* a database of its own that now holds the tenant's schema too is also where it is served */
-        snprintf(err, errlen, "the old copy (%s) is where the tenant is served from now: nothing dropped",
-                 place_text(old, a, sizeof(a)));
-    else
-        refused = false;
-    PQclear(res);
-    if (refused)
-        return -1;
-
-    /* another tenant's tables there, or the registry itself: never dropped */
-    const char *p2[] = {old->host, old->port, old->db, old->schema, name};
-    res = tq_pg_query(registry,
-                      "SELECT name FROM tenants WHERE db_host = $1 AND db_port = $2::int AND db_name = $3"
-                      " AND name <> $5 AND ($4 = 'public' OR db_schema = $4) LIMIT 1",
-                      5, p2, err, errlen);
-    if (res == NULL)
-        return -1;
-    refused = PQntuples(res) > 0;
-    if (refused)
-        snprintf(err, errlen, "%s is used by tenant \"%s\": nothing dropped", place_text(old, a, sizeof(a)),
-                 PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!refused && !old->schema_placed && strcmp(old->db, PQdb(registry)) == 0 &&
-        strcmp(old->host, PQhost(registry)) == 0 && strcmp(old->port, PQport(registry)) == 0) {
-        refused = true;
-        snprintf(err, errlen, "%s is the registry's database: nothing dropped", place_text(old, a, sizeof(a)));
-    }
-    if (refused)
-        return -1;
-    int rc;
-
-    PGconn *c = connect_place(old, NULL, err, errlen);
-    if (c == NULL)
-        return -1;
-    if (verify_untouched(c, old, *tables, err, errlen) != 0 ||
-        (!old->schema_placed && wait_sessions_gone(c, err, errlen) != 0)) {
-        PQfinish(c);
-        return -1;
-    }
-    if (old->schema_placed) {
-        char *q = PQescapeIdentifier(c, old->schema, strlen(old->schema));
-        tq_strbuf sql = TQ_STRBUF_INIT;
-        tq_strbuf_printf(&sql, "SET lock_timeout = " LOCK_TIMEOUT "; DROP SCHEMA %s CASCADE", q);
-        rc = tq_pg_exec(c, tq_strbuf_cstr(&sql), err, errlen);
-        tq_strbuf_free(&sql);
-        PQfreemem(q);
-        PQfinish(c);
-    } else {
-        PQfinish(c);
-        rc = drop_old_database(registry, old, err, errlen);
-    }
-    if (rc != 0)
-        return -1;
-    res = tq_pg_query(registry, "UPDATE tenants SET moved_from = NULL WHERE name = $1", 1, params, err, errlen);
-    if (res == NULL)
-        return -1;
-    PQclear(res);
-    fprintf(out, "tenant %s: dropped its old copy, %s (unchanged since the move)\n", name,
-            place_text(old, a, sizeof(a)));
-    return 0;
-}
-
-int tq_tenant_move_finish(PGconn *registry, const char *name, FILE *out, char *err, size_t errlen)
-{
-    if (check_registry(registry, err, errlen) != 0 || lock_tenant(registry, name, err, errlen) != 0)
-        return -1;
-    place old = {0};
-    json_t *tables = NULL;
-    int rc = finish(registry, name, out, &old, &tables, err, errlen);
-    json_decref(tables);
-    place_free(&old);
-    move_unlock(registry, name);
     return rc;
 }
