@@ -618,18 +618,13 @@ static void proceed(tq_request *r, op_access access, const tq_gql_document *doc,
  * one tenant's share; this cap bounds the worker's whole, tenants without an in-flight
  * limit included. */
 #define PAUSE_MAX_WAITING 1024
-/* How often a held request looks at its tenant's record again. The registry thread
- * applies a changed row within a second of its commit; this adds at most 25 ms to that,
- * for one hash probe per held request and tick. */
-#define PAUSE_POLL_MS 25
-
 static void on_pause_tick(h2o_timeout_entry_t *entry);
 
 static void hold_tick(tq_request *r)
 {
     tq_worker *w = r->hw->w;
     r->pause_timer.cb = on_pause_tick;
-    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, PAUSE_POLL_MS), &r->pause_timer);
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, TQ_HTTP_PAUSE_POLL_MS), &r->pause_timer);
 }
 
 /* The wait is over (or never began): the timer and the worker's count let go of r. */

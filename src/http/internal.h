@@ -129,6 +129,13 @@ void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t b
 /* Writes tenantql_limit_exceeded_total{limit,mode} in Prometheus text (ops.c's /metrics). */
 void tq_limits_write_metrics(tq_server *s, tq_strbuf *b);
 
+/* How often a request held for its paused tenant looks at the tenant's record again. The
+ * registry thread applies a changed row within a second of its commit; this adds at most
+ * 25 ms to that, for one hash probe per held request and tick. Its timer bucket is made
+ * when a worker starts (server.c): made later, with a worker's buckets all taken, the
+ * closest would be 0 and a held request would spin its loop. */
+#define TQ_HTTP_PAUSE_POLL_MS 25
+
 /* Registers the /graphql handler on a path configuration. */
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);
 /* At the drain deadline: answers the worker's requests still running with 503 (their
