@@ -23,8 +23,8 @@ typedef struct move_place {
 /* One table of a place; strings malloc'ed. */
 typedef struct move_table {
     char *name;
-    char *columns;   /* quoted, in column order: what COPY and the checksum name */
-    long long rows;  /* the source's, at the last comparison */
+    char *columns;  /* quoted, in column order: what COPY and the checksum name */
+    long long rows; /* the source's, at the last comparison */
     char *sum;
 } move_table;
 

@@ -33,23 +33,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "move_internal.h"
 #include "tenantql/clock.h"
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/registry.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_admin.h"
-#include "move_internal.h"
 
 /* moves (and pause/resume) of one tenant exclude each other: a session advisory lock on
  * the registry keyed by this and hashtext(name); an arbitrary constant, next to migrate's */
 #define MOVE_LOCK "836826876, hashtext($1)"
-#define PAUSE_SEEN_MS 1500      /* servers apply a registry change within a second */
-#define QUIET_SAMPLES 3         /* samples in a row without a statement of the tenant */
+#define PAUSE_SEEN_MS 1500 /* servers apply a registry change within a second */
+#define QUIET_SAMPLES 3    /* samples in a row without a statement of the tenant */
 #define SAMPLE_MS 100
 
 /* ---- places ---- */
-
 
 void move_place_free(move_place *p)
 {
@@ -68,7 +67,7 @@ static char *dup_or_empty(const char *s)
 }
 
 void move_place_set(move_place *p, bool schema_placed, const char *host, const char *port, const char *db,
-                      const char *schema, const char *user, const char *password)
+                    const char *schema, const char *user, const char *password)
 {
     move_place_free(p);
     p->schema_placed = schema_placed;
@@ -99,10 +98,10 @@ const char *move_place_text(const move_place *p, char *buf, size_t len)
  * COPY and the checksums read every value the same way on both sides. */
 PGconn *move_connect(const move_place *p, const char *db, char *err, size_t errlen)
 {
-    const char *k[] = {"host",    "port",          "dbname",           "user", "password", "application_name",
-                       "connect_timeout", "client_encoding", NULL};
-    const char *v[] = {p->host, p->port, db != NULL ? db : p->db, p->user, p->password, MOVE_APPLICATION,
-                       "10",    "UTF8",  NULL};
+    const char *k[] = {
+        "host", "port", "dbname", "user", "password", "application_name", "connect_timeout", "client_encoding", NULL};
+    const char *v[] = {p->host, p->port, db != NULL ? db : p->db, p->user, p->password, MOVE_APPLICATION, "10",
+                       "UTF8",  NULL};
     PGconn *c = tq_pg_connect_params(k, v, err, errlen);
     if (c != NULL && tq_pg_exec(c,
                                 "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres;"
@@ -116,18 +115,17 @@ PGconn *move_connect(const move_place *p, const char *db, char *err, size_t errl
 
 /* ---- the move's state ---- */
 
-
 typedef struct move {
     PGconn *registry;
     const tq_move_spec *spec;
     FILE *out;
     move_place src, dst;
-    PGconn *s, *d;                /* sessions on the source and the target */
-    bool created_db;              /* what the clean-up undoes at the target */
+    PGconn *s, *d;   /* sessions on the source and the target */
+    bool created_db; /* what the clean-up undoes at the target */
     bool created_schema;
     bool migrated;
-    bool paused;                  /* the move set paused and has not cleared it */
-    bool switch_unknown;          /* the switch's answer was lost: the target may be live */
+    bool paused;         /* the move set paused and has not cleared it */
+    bool switch_unknown; /* the switch's answer was lost: the target may be live */
     move_table *tables;
     int ntables;
     char *err;
@@ -262,8 +260,8 @@ int move_check_registry(PGconn *registry, char *err, size_t errlen)
 static int update_paused(PGconn *registry, const char *name, bool paused, char *err, size_t errlen)
 {
     const char *params[] = {name, paused ? "true" : "false"};
-    PGresult *res =
-        tq_pg_query(registry, "UPDATE tenants SET paused = $2::boolean WHERE name = $1", 2, params, err, errlen);
+    PGresult *res = tq_pg_query(registry, "UPDATE tenants SET paused = $2::boolean WHERE name = $1", 2, params, err,
+                                errlen);
     if (res == NULL)
         return -1;
     int n = atoi(PQcmdTuples(res));
@@ -326,8 +324,8 @@ static int read_source(move *m)
                   m->spec->name, m->spec->name);
     else
         move_place_set(&m->src, strcmp(PQgetvalue(res, 0, 5), "schema") == 0, PQgetvalue(res, 0, 0),
-                  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 3),
-                  PQgetvalue(res, 0, 4));
+                       PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 3),
+                       PQgetvalue(res, 0, 4));
     PQclear(res);
     return rc;
 }
@@ -454,7 +452,8 @@ static PGconn *target_server(move *m, bool *own, char *err, size_t errlen)
     if (!*own)
         return m->registry;
     move_place reg = {0};
-    move_place_set(&reg, false, m->dst.host, m->dst.port, "postgres", "public", PQuser(m->registry), PQpass(m->registry));
+    move_place_set(&reg, false, m->dst.host, m->dst.port, "postgres", "public", PQuser(m->registry),
+                   PQpass(m->registry));
     PGconn *c = move_connect(&reg, NULL, err, errlen);
     move_place_free(&reg);
     return c;
@@ -483,15 +482,18 @@ static int prepare_target(move *m)
     char a[400];
     int n = relations_in(m->d, m->dst.schema, m->err, m->errlen);
     if (n != 0)
-        return n < 0 ? -1 : fail(m, "%s already holds tables: a move only fills an empty place", move_place_text(&m->dst, a, sizeof(a)));
+        return n < 0 ? -1
+                     : fail(m, "%s already holds tables: a move only fills an empty place",
+                            move_place_text(&m->dst, a, sizeof(a)));
     int exists = schema_exists(m->d, m->dst.schema, m->err, m->errlen);
     if (exists < 0)
         return -1;
     m->created_schema = m->dst.schema_placed && !exists;
     m->migrated = true; /* from here on the schema may hold tables of this move's */
     char detail[512];
-    int applied = m->dst.schema_placed ? tq_migrate_schema(m->d, TQ_MIGRATIONS_TENANT, m->dst.schema, detail, sizeof(detail))
-                                       : tq_migrate(m->d, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+    int applied = m->dst.schema_placed
+                      ? tq_migrate_schema(m->d, TQ_MIGRATIONS_TENANT, m->dst.schema, detail, sizeof(detail))
+                      : tq_migrate(m->d, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
     return applied < 0 ? fail(m, "migrating %s: %s", move_place_text(&m->dst, a, sizeof(a)), detail) : 0;
 }
 
@@ -582,16 +584,16 @@ void move_tables_free(move_table *tables, int n)
  * (generated ones left out: COPY cannot write them). */
 #define SELECT_TABLES                                                                                                  \
     "WITH RECURSIVE tbl AS ("                                                                                          \
-    "  SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                         \
-    "  WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relname <> 'tenantql_migrations'),"    \
+    "  SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                          \
+    "  WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relname <> 'tenantql_migrations'),"     \
     " dep(oid, depth) AS ("                                                                                            \
     "  SELECT oid, 0 FROM tbl"                                                                                         \
     "  UNION ALL SELECT con.conrelid, d.depth + 1 FROM dep d JOIN pg_constraint con ON con.contype = 'f'"              \
-    "  AND con.confrelid = d.oid AND con.conrelid <> d.oid AND con.conrelid IN (SELECT oid FROM tbl)"                 \
+    "  AND con.confrelid = d.oid AND con.conrelid <> d.oid AND con.conrelid IN (SELECT oid FROM tbl)"                  \
     "  WHERE d.depth < 32)"                                                                                            \
     " SELECT t.relname, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a"        \
     "  WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')"                      \
-    " FROM tbl t JOIN (SELECT oid, max(depth) AS depth FROM dep GROUP BY oid) d USING (oid)"                            \
+    " FROM tbl t JOIN (SELECT oid, max(depth) AS depth FROM dep GROUP BY oid) d USING (oid)"                           \
     " ORDER BY d.depth, t.relname"
 
 int move_load_tables(PGconn *c, const char *schema, move_table **out, int *n, char *err, size_t errlen)
@@ -629,8 +631,9 @@ static int open_source(move *m)
     int version = atoi(PQgetvalue(res, 0, 0)), latest = tq_migrate_latest_version(TQ_MIGRATIONS_TENANT);
     PQclear(res);
     if (version != latest)
-        return fail(m, "the tenant's tables in %s are at migration %d and this build's newest is %d: run `tenantql "
-                       "migrate` first (the target gets the newest)",
+        return fail(m,
+                    "the tenant's tables in %s are at migration %d and this build's newest is %d: run `tenantql "
+                    "migrate` first (the target gets the newest)",
                     move_place_text(&m->src, a, sizeof(a)), version, latest);
     const char *params[] = {m->src.schema};
     res = tq_pg_query(m->s,
@@ -642,7 +645,8 @@ static int open_source(move *m)
     int sequences = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     if (sequences > 0)
-        return fail(m, "%s has sequences, whose positions a move does not carry over", move_place_text(&m->src, a, sizeof(a)));
+        return fail(m, "%s has sequences, whose positions a move does not carry over",
+                    move_place_text(&m->src, a, sizeof(a)));
     return move_load_tables(m->s, m->src.schema, &m->tables, &m->ntables, m->err, m->errlen);
 }
 
@@ -776,8 +780,8 @@ static int copy_all(move *m, bool second, uint64_t *ms)
     *ms = tq_clock_ms() - t0;
     char took[32];
     fmt_ms(*ms, took, sizeof(took));
-    fprintf(m->out, "  %s copy: %lld rows (%s) in %s%s\n", second ? "second" : "first", total, tq_strbuf_cstr(&counts), took,
-            second ? ", paused" : ", traffic running");
+    fprintf(m->out, "  %s copy: %lld rows (%s) in %s%s\n", second ? "second" : "first", total, tq_strbuf_cstr(&counts),
+            took, second ? ", paused" : ", traffic running");
     rc = 0;
 done:
     if (rc != 0)
@@ -791,7 +795,7 @@ done:
 
 /* A table's row count and checksum (see the top of the file); -1 on error. */
 int move_checksum(PGconn *c, const char *schema, const move_table *t, long long *rows, char **sum, char *err,
-                    size_t errlen)
+                  size_t errlen)
 {
     char *q = move_qualified(c, schema, t->name);
     tq_strbuf sql = TQ_STRBUF_INIT;
@@ -917,10 +921,19 @@ static int row_at_target(move *m)
 static int switch_row(move *m)
 {
     char *from = moved_from_json(m);
-    const char *params[] = {m->spec->name,  m->dst.host,  m->dst.port,     m->dst.db,
-                            m->dst.user,    m->dst.password,
-                            m->dst.schema_placed ? "schema" : "database", m->dst.schema, from,
-                            m->src.host,    m->src.port,  m->src.db,       m->src.schema};
+    const char *params[] = {m->spec->name,
+                            m->dst.host,
+                            m->dst.port,
+                            m->dst.db,
+                            m->dst.user,
+                            m->dst.password,
+                            m->dst.schema_placed ? "schema" : "database",
+                            m->dst.schema,
+                            from,
+                            m->src.host,
+                            m->src.port,
+                            m->src.db,
+                            m->src.schema};
     char err[512];
     PGresult *res = tq_pg_query(m->registry,
                                 "UPDATE tenants SET db_host = $2, db_port = $3::int, db_name = $4, db_user = $5,"
@@ -966,7 +979,10 @@ static int run_move(move *m)
         return -1;
     fmt_ms(tq_clock_ms() - t0, took, sizeof(took));
     fprintf(m->out, "  target ready (%s, migrated) in %s\n",
-            m->created_db ? "database created" : m->created_schema ? "schema created" : "empty schema", took);
+            m->created_db       ? "database created"
+            : m->created_schema ? "schema created"
+                                : "empty schema",
+            took);
     uint64_t first_ms, second_ms;
     if (interrupted(m) || copy_all(m, false, &first_ms) != 0 || interrupted(m))
         return -1;

@@ -31,9 +31,9 @@ static int parse_moved_from(const char *text, move_place *p, json_t **tables)
     json_t *o = json_loads(text, 0, &jerr);
     const char *placement, *host, *port, *db, *schema, *user, *password;
     json_t *t;
-    if (o == NULL || json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "placement", &placement, "host", &host,
-                                 "port", &port, "db", &db, "schema", &schema, "user", &user, "password", &password,
-                                 "tables", &t) != 0 ||
+    if (o == NULL ||
+        json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "placement", &placement, "host", &host, "port",
+                    &port, "db", &db, "schema", &schema, "user", &user, "password", &password, "tables", &t) != 0 ||
         !json_is_object(t)) {
         json_decref(o);
         return -1;
@@ -122,8 +122,9 @@ static int only_public(PGconn *c, char *err, size_t errlen)
         return -1;
     int n = atoi(PQgetvalue(res, 0, 0));
     if (n > 0)
-        snprintf(err, errlen, "the old database also holds tables in schema(s) %s, which are not the old copy's: "
-                              "nothing dropped",
+        snprintf(err, errlen,
+                 "the old database also holds tables in schema(s) %s, which are not the old copy's: "
+                 "nothing dropped",
                  PQgetvalue(res, 0, 1));
     PQclear(res);
     return n > 0 ? -1 : 0;

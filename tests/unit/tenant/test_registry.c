@@ -21,10 +21,9 @@
  * registry). */
 static PGresult *row_paused(const char *pool_options, const char *placement, const char *schema, const char *paused)
 {
-    static const char *const names[NCOLS] = {"id",      "name",    "db_host",     "db_port",
-                                             "db_name", "db_user", "db_password", "pool_options",
-                                             "active",  "quota",   "placement",   "db_schema",
-                                             "paused"};
+    static const char *const names[NCOLS] = {"id",        "name",        "db_host",      "db_port", "db_name",
+                                             "db_user",   "db_password", "pool_options", "active",  "quota",
+                                             "placement", "db_schema",   "paused"};
     PGresAttDesc attrs[NCOLS];
     memset(attrs, 0, sizeof(attrs));
     for (int i = 0; i < NCOLS; i++)
