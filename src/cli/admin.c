@@ -165,9 +165,11 @@ static int tenant_list(int argc, char **argv)
     if (c == NULL)
         return 1;
     char err[512];
-    /* quota, placement and db_schema by way of to_jsonb: a registry not yet migrated lists too */
+    /* quota, placement, db_schema and paused by way of to_jsonb: a registry not yet migrated
+     * lists too; a paused tenant (a move under way, or one killed mid-way) says so */
     PGresult *res = tq_pg_query(c,
-                                "SELECT name, id::text, CASE WHEN active THEN 'active' ELSE 'inactive' END,"
+                                "SELECT name, id::text, CASE WHEN NOT active THEN 'inactive'"
+                                " WHEN (to_jsonb(t) ->> 'paused') = 'true' THEN 'paused' ELSE 'active' END,"
                                 " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
                                 " coalesce((to_jsonb(t) -> 'quota')::text, '{}'),"
                                 " coalesce(to_jsonb(t) ->> 'placement', 'database'),"

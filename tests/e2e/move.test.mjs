@@ -34,7 +34,8 @@ function cli(...args) {
   let stdout = '', stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
-  const done = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  // 'close', not 'exit': the output may still be on its way when the process has exited
+  const done = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   done.child = child;
   return done;
 }
@@ -56,6 +57,7 @@ function answered(r) {
 test('pause holds a tenant\'s requests until resume; other tenants are not held', async () => {
   dev.tenantql('tenant', 'pause', 'acme');
   assert.match(row(), /\tt\tf$/);
+  assert.match(dev.tenantql('tenant', 'list'), /^acme +\S+ +paused /m);
   await sleep(PAUSE_SEEN_MS);
   const t0 = Date.now();
   let settled = false;
