@@ -61,6 +61,7 @@ void move_place_free(move_place *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* A malloc'ed copy of s ("" for NULL: libpq's PQpass may have none); the caller frees it. */
 static char *dup_or_empty(const char *s)
 {
     return strdup(s != NULL ? s : "");
