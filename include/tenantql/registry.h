@@ -51,6 +51,10 @@ void tq_tenant_release(tq_tenant *t);
 const char *tq_tenant_name(const tq_tenant *t);
 const char *tq_tenant_id_text(const tq_tenant *t);
 bool tq_tenant_active(const tq_tenant *t);
+/* Whether the registry row says paused (the pause migration; false on a registry without
+ * the column): the tenant's new requests wait for a newer record instead of running
+ * (README, "Moving a tenant"). */
+bool tq_tenant_paused(const tq_tenant *t);
 /* The quota the tenant's registry row sets (TQ_QUOTA_UNSET where it sets none: the
  * server's default applies), and the tenant's counters, the same object for every
  * record of the tenant; both valid as long as the reference is held. */

@@ -37,6 +37,7 @@ typedef struct tq_server_config {
     long max_body_bytes;         /* --max-body: request bodies above this get 413 */
     long request_timeout_ms;     /* --request-timeout-ms: a request still running after this is answered 503 */
     long drain_timeout_ms;       /* --drain-timeout-ms: shutdown waits this long for requests in flight */
+    long pause_max_wait_ms;      /* --pause-max-wait-ms: a paused tenant's request waits this long, then 503 */
     int max_connections;         /* --max-connections: tenant connections across all pools, 0 = no cap */
     int shared_db_max;           /* --shared-db-max: connections to one shared database */
     int statement_cache;         /* --statement-cache: prepared statements kept per database connection, 0 = none */

@@ -2,6 +2,7 @@
  * admin.c - `tenantql migrate`, `tenantql tenant ...` and `tenantql token`: short-lived
  * commands against the registry (blocking libpq is fine here).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "tenantql/pg_admin.h"
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
+#include "tenantql/tenant_move.h"
+#include "tenantql/tenant_move_finish.h"
 
 /* --registry, which every command here needs */
 typedef struct admin_options {
@@ -162,9 +165,11 @@ static int tenant_list(int argc, char **argv)
     if (c == NULL)
         return 1;
     char err[512];
-    /* quota, placement and db_schema by way of to_jsonb: a registry not yet migrated lists too */
+    /* quota, placement, db_schema and paused by way of to_jsonb: a registry not yet migrated
+     * lists too; a paused tenant (a move under way, or one killed mid-way) says so */
     PGresult *res = tq_pg_query(c,
-                                "SELECT name, id::text, CASE WHEN active THEN 'active' ELSE 'inactive' END,"
+                                "SELECT name, id::text, CASE WHEN NOT active THEN 'inactive'"
+                                " WHEN (to_jsonb(t) ->> 'paused') = 'true' THEN 'paused' ELSE 'active' END,"
                                 " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
                                 " coalesce((to_jsonb(t) -> 'quota')::text, '{}'),"
                                 " coalesce(to_jsonb(t) ->> 'placement', 'database'),"
@@ -232,6 +237,105 @@ static int tenant_set_quota(int argc, char **argv)
     return 0;
 }
 
+static int tenant_set_paused(int argc, char **argv, bool paused)
+{
+    admin_options ao;
+    int rc = parse_registry_command(paused ? "tenantql tenant pause NAME [options]"
+                                           : "tenantql tenant resume NAME [options]",
+                                    paused ? "Holds the tenant's new requests (each waits up to the servers' "
+                                             "--pause-max-wait-ms, then 503) until `tenant resume`; requests "
+                                             "already running finish."
+                                           : "Lets the tenant's held and new requests run again.",
+                                    &ao, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[512];
+    rc = tq_tenant_set_paused(c, argv[1], paused, err, sizeof(err));
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct move_options {
+    const char *to;
+    bool finish;
+    long drain_wait_ms;
+} move_options;
+
+static const tq_opt move_option_table[] = {
+    {TQ_OPT_FIELD(move_options, to), .name = "to", .type = TQ_OPT_STRING,
+     .metavar = "schema[:DB]|database[:HOST:PORT]", .default_doc = "none: `--finish` instead",
+     .help = "`schema`: schema tenant_NAME of DB (default `" TQ_SHARED_DATABASE_DEFAULT "`) on the registry's server; "
+             "`database`: database tenant_NAME on HOST:PORT (default the registry's server); made and migrated with "
+             "the registry's credentials, like `tenant create`"},
+    {TQ_OPT_FIELD(move_options, finish), .name = "finish", .type = TQ_OPT_FLAG, .def = 0,
+     .help = "instead of moving: drop the old copy the last move left behind, once it is unchanged since"},
+    {TQ_OPT_FIELD(move_options, drain_wait_ms), .name = "drain-wait-ms", .type = TQ_OPT_INT, .metavar = "MS",
+     .def = TQ_MOVE_DRAIN_WAIT_DEFAULT_MS, .min = 1000, .max = 600000,
+     .help = "once paused, how long the tenant's running statements may take to finish before the move gives up"},
+    {0},
+};
+
+/* Ctrl-C or SIGTERM during a move: it stops at its next step and undoes what it did (the
+ * tenant must not stay paused because its mover was stopped). */
+static volatile sig_atomic_t move_interrupted;
+
+static void on_move_signal(int sig)
+{
+    (void)sig;
+    move_interrupted = 1;
+}
+
+static int tenant_move(int argc, char **argv)
+{
+    admin_options ao;
+    move_options mo;
+    const tq_opt_group groups[] = {{move_option_table, &mo, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {
+        "tenantql tenant move NAME --to schema[:DB]|database[:HOST:PORT] [options]\n"
+        "       tenantql tenant move NAME --finish [options]",
+        "Moves the tenant's tables to another place while its traffic runs: copies them, pauses the tenant (its new\n"
+        "requests wait), copies what changed, compares, and points the registry at the new place. The old copy\n"
+        "stays until `tenant move NAME --finish` drops it. See README, \"Moving a tenant\".",
+        groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos != 1 || (mo.to == NULL) == !mo.finish) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[1024];
+    if (mo.finish) {
+        rc = tq_tenant_move_finish(c, argv[1], stdout, err, sizeof(err));
+    } else {
+        struct sigaction sa = {.sa_handler = on_move_signal, .sa_flags = SA_RESTART}, old_int, old_term;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        tq_move_spec spec = {argv[1], mo.to, mo.drain_wait_ms, &move_interrupted};
+        rc = tq_tenant_move(c, &spec, stdout, err, sizeof(err));
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    PQfinish(c);
+    if (rc != 0) {
+        fflush(stdout);
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int tq_cmd_tenant(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
@@ -244,6 +348,12 @@ int tq_cmd_tenant(int argc, char **argv)
         return tenant_set_active(argc - 1, argv + 1, true);
     if (argc >= 2 && strcmp(argv[1], "quota") == 0)
         return tenant_set_quota(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "move") == 0)
+        return tenant_move(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "pause") == 0)
+        return tenant_set_paused(argc - 1, argv + 1, true);
+    if (argc >= 2 && strcmp(argv[1], "resume") == 0)
+        return tenant_set_paused(argc - 1, argv + 1, false);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
@@ -254,6 +364,10 @@ int tq_cmd_tenant(int argc, char **argv)
             "       tenantql tenant deactivate NAME\n"
             "       tenantql tenant activate NAME\n"
             "       tenantql tenant quota NAME JSON\n"
+            "       tenantql tenant move NAME --to schema[:DB]|database[:HOST:PORT]\n"
+            "       tenantql tenant move NAME --finish\n"
+            "       tenantql tenant pause NAME\n"
+            "       tenantql tenant resume NAME\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }

@@ -69,6 +69,11 @@ const tq_opt tq_server_options[] = {
      .metavar = "MS", .def = 30000, .min = 1, .max = DAY_MS, .help = "a request still running is answered 503"},
     {CFG(drain_timeout_ms), .name = "drain-timeout-ms", .env = "TENANTQL_DRAIN_TIMEOUT_MS", .type = TQ_OPT_INT,
      .metavar = "MS", .def = 10000, .min = 0, .max = DAY_MS, .help = "on SIGTERM/SIGINT, wait for requests in flight"},
+    /* a move pauses a tenant for about 2 s plus its second copy; README's "Moving a tenant" */
+    {CFG(pause_max_wait_ms), .name = "pause-max-wait-ms", .env = "TENANTQL_PAUSE_MAX_WAIT_MS", .type = TQ_OPT_INT,
+     .metavar = "MS", .def = 10000, .min = 0, .max = 600000,
+     .help = "a request of a paused tenant (`tenant pause`, `tenant move`) waits this long for the pause to end, "
+             "then gets 503 `TENANT_UNAVAILABLE` (0: at once; see [Moving a tenant](#moving-a-tenant))"},
     {CFG(max_connections), .name = "max-connections", .env = "TENANTQL_MAX_CONNECTIONS", .type = TQ_OPT_INT,
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "

@@ -9,7 +9,9 @@
  *      the address's budget, a login more)
  *   4. parse the document and pick the operation
  *   5. look the tenant up in the registry cache: unknown or inactive is 403 and no
- *      database is touched; then the tenant's quota admits the request (429) or not
+ *      database is touched; then the tenant's quota admits the request (429) or not;
+ *      a paused tenant's request waits here for a record that is not paused (see
+ *      "a paused tenant" below)
  *   6. validate a document not seen before, and measure the operation against the
  *      execution budget (QUERY_TOO_COMPLEX)
  *   7. build the request context (data sources bound to the tenant's pool), let the
@@ -18,7 +20,8 @@
  *   8. write the JSON response straight into the body buffer
  *
  * A tq_request outlives its h2o_req_t when the client goes away mid-query: it is freed
- * once the execution is complete and no query of it is out.
+ * once the execution is complete and no query of it is out (or, while it waits for a
+ * pause to end, at its next look at the registry).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +84,10 @@ typedef struct tq_request {
     tq_quota_ticket quota;       /* its place in its tenant's quota, and the RateLimit fields */
     bool *freed;                 /* while the handler runs: set when r is freed under it */
     uint64_t handler_start_us;   /* when the handler started (charged to the tenant's share) */
+    tq_exec *held;               /* the execution waiting for its tenant's pause to end */
+    const tq_gql_document *held_doc; /* and its document */
+    h2o_timeout_entry_t pause_timer; /* the next look at the tenant's record while held */
+    uint64_t held_since;         /* loop time (ms) the wait began */
 } tq_request;
 
 /* ---- request lifetime ---- */
@@ -114,12 +121,15 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
     return r;
 }
 
+static void unhold(tq_request *r);
+
 static void request_free(tq_request *r)
 {
     if (r->req != NULL)
         *r->guard = NULL;
     if (h2o_timeout_is_linked(&r->timeout))
         h2o_timeout_unlink(&r->timeout);
+    unhold(r); /* answered while waiting for a pause to end (the drain's cut-off) */
     h2o_linklist_unlink(&r->link);
     tq_api_ctx_dispose(&r->api);
     if (r->freed != NULL) { /* answered within the handler */
@@ -180,7 +190,7 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
                        H2O_STRLIT("application/json; charset=utf-8"));
     if (status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
-    if (status == 429) {
+    if (status == 429 || (status == 503 && r->retry_after_s > 0)) {
         char *s = tq_arena_sprintf(&r->arena, "%d", r->retry_after_s > 0 ? r->retry_after_s : 1);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, s, strlen(s));
     }
@@ -376,11 +386,11 @@ static void find_tenant(tq_request *r, const char *header_tenant, size_t header_
     }
 }
 
-/* Resolves the tenant of an authenticated request; false after answering. */
-static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
+/* Whether r->tenant (the record looked up) may be served; false after answering 503 or
+ * 403. */
+static bool tenant_usable(tq_request *r)
 {
     tq_registry *reg = r->server->registry;
-    find_tenant(r, header_tenant, header_len);
     if (r->tenant == NULL && !tq_registry_healthy(reg)) {
         send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant registry is unavailable; try again shortly.");
         return false;
@@ -394,6 +404,13 @@ static bool attach_tenant(tq_request *r, const char *header_tenant, size_t heade
         return false;
     }
     return true;
+}
+
+/* Resolves the tenant of an authenticated request; false after answering. */
+static bool attach_tenant(tq_request *r, const char *header_tenant, size_t header_len)
+{
+    find_tenant(r, header_tenant, header_len);
+    return tenant_usable(r);
 }
 
 /* One error of a document that cannot run (syntax or validation): BAD_USER_INPUT. */
@@ -481,21 +498,27 @@ static bool check_document(tq_request *r, const tq_gql_document *doc, const tq_g
 }
 
 /* Who may run the operation: a token (or the trusted header) and an active tenant, unless
- * it only reads the schema or logs in. Binds the request's context to the tenant's pool;
- * false after answering 401 or 403. */
-static bool bind_caller(tq_request *r, op_access access, const char *header_tenant, size_t header_len)
+ * it only reads the schema or logs in; false after answering 401 or 403. */
+static bool identify_caller(tq_request *r, op_access access, const char *header_tenant, size_t header_len)
+{
+    if (access != ACCESS_TENANT)
+        return true;
+    if (!r->authenticated && header_tenant == NULL) {
+        tq_log_limited(TQ_LOG_INFO, "auth", "refused: no token", "request %lu: refused: no token", r->id);
+        send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
+        return false;
+    }
+    return attach_tenant(r, header_tenant, header_len);
+}
+
+/* Binds the request's context to its tenant's pool (the record r->tenant, which a pause
+ * may have replaced since the caller was identified). */
+static void bind_context(tq_request *r, op_access access)
 {
     tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, NULL, NULL, false, r->id, on_db_idle};
     if (access == ACCESS_SCHEMA)
-        return true;
+        return;
     if (access == ACCESS_TENANT) {
-        if (!r->authenticated && header_tenant == NULL) {
-            tq_log_limited(TQ_LOG_INFO, "auth", "refused: no token", "request %lu: refused: no token", r->id);
-            send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
-            return false;
-        }
-        if (!attach_tenant(r, header_tenant, header_len))
-            return false;
         ap.pool = tq_tenant_borrow_pool(r->tenant);
         ap.tenant = r->tenant;
         ap.claims = r->authenticated ? &r->claims : NULL;
@@ -503,7 +526,6 @@ static bool bind_caller(tq_request *r, op_access access, const char *header_tena
         ap.header_mode = !r->authenticated;
     }
     tq_api_ctx_init(&r->api, &ap);
-    return true;
 }
 
 /* The execution budget, after validation and before anything runs, for cached documents
@@ -578,9 +600,138 @@ static void admit(tq_request *r, tq_exec *ex)
         start_timeout(r);
 }
 
+/* What follows the caller's admission: validate, measure, let the gate check the token's
+ * user, run. At once, or once the tenant's pause is over. */
+static void proceed(tq_request *r, op_access access, const tq_gql_document *doc, tq_exec *ex)
+{
+    bind_context(r, access);
+    if (!check_document(r, doc, &r->params) || !check_budget(r, doc, tq_exec_operation(ex), &r->params))
+        return;
+    admit(r, ex);
+}
+
+/* ---- a paused tenant: the request waits for a newer record ---- */
+
+/* Requests one worker holds for paused tenants at once; beyond it, 503 at once. Each holds
+ * its request (body, arena, a few KiB) and a timer, and counts against its tenant's
+ * in-flight quota like a running request (it was admitted before it waits), which bounds
+ * one tenant's share; this cap bounds the worker's whole, tenants without an in-flight
+ * limit included. */
+#define PAUSE_MAX_WAITING 1024
+static void on_pause_tick(h2o_timeout_entry_t *entry);
+
+static void hold_tick(tq_request *r)
+{
+    tq_worker *w = r->hw->w;
+    r->pause_timer.cb = on_pause_tick;
+    h2o_timeout_link(tq_worker_loop(w), tq_worker_timeout(w, TQ_HTTP_PAUSE_POLL_MS), &r->pause_timer);
+}
+
+/* The wait is over (or never began): the timer and the worker's count let go of r. */
+static void unhold(tq_request *r)
+{
+    if (r->held == NULL)
+        return;
+    if (h2o_timeout_is_linked(&r->pause_timer))
+        h2o_timeout_unlink(&r->pause_timer);
+    r->held = NULL;
+    r->hw->paused_waiting--;
+}
+
+static void send_paused(tq_request *r, const char *why)
+{
+    tq_log_limited(TQ_LOG_WARN, "http", "refused: tenant paused", "request %lu: tenant %s is paused: %s; answered 503",
+                   r->id, tq_tenant_name(r->tenant), why);
+    r->retry_after_s = 1;
+    send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant is paused (being moved); try again shortly.");
+}
+
+/* Holds a paused tenant's request: nothing of it has touched the tenant's database, and
+ * nothing will until a record that is not paused replaces r->tenant (on_pause_tick). */
+static void hold(tq_request *r, const tq_gql_document *doc, tq_exec *ex)
+{
+    if (r->server->cfg.pause_max_wait_ms == 0) {
+        send_paused(r, "--pause-max-wait-ms is 0");
+        return;
+    }
+    if (r->hw->paused_waiting >= PAUSE_MAX_WAITING) {
+        send_paused(r, "this worker already holds " H2O_TO_STR(PAUSE_MAX_WAITING) " waiting requests");
+        return;
+    }
+    r->held = ex;
+    r->held_doc = doc;
+    r->held_since = tq_worker_now(r->hw->w);
+    r->hw->paused_waiting++;
+    tq_log_debug("http", "request %lu: tenant %s is paused: waiting", r->id, tq_tenant_name(r->tenant));
+    hold_tick(r);
+}
+
+/* The worker's time a stage of r takes outside the handler's own call is its tenant's,
+ * as in on_graphql_request; charge_end after the stage, which may have freed r. */
+static void charge_begin(tq_request *r, bool *freed)
+{
+    *freed = false;
+    r->freed = freed;
+    r->handler_start_us = tq_clock_us();
+}
+
+static void charge_end(tq_request *r, const bool *freed)
+{
+    if (*freed)
+        return;
+    r->freed = NULL;
+    tq_quotas_tenant_charge(&r->quota, tq_clock_us() - r->handler_start_us);
+}
+
+/* A held request's look at its tenant's record: still paused, wait on (up to
+ * --pause-max-wait-ms); otherwise go on with the fresh record, which may name another
+ * database now (a move), or refuse as a new request would be refused. */
+static void on_pause_tick(h2o_timeout_entry_t *entry)
+{
+    tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, pause_timer, entry);
+    tq_exec *ex = r->held;
+    const tq_gql_document *doc = r->held_doc;
+    if (r->req == NULL) {
+        /* the client went away (h2o freed the request): nothing ran, nobody to answer */
+        tq_log_debug("http", "request %lu: client gone while its tenant was paused", r->id);
+        unhold(r);
+        r->responded = true;
+        request_maybe_free(r);
+        return;
+    }
+    uint8_t id[16];
+    tq_uuid_parse(tq_tenant_id_text(r->tenant), 36, id);
+    tq_tenant *fresh = tq_registry_get_by_id(r->server->registry, id);
+    uint64_t waited = tq_worker_now(r->hw->w) - r->held_since;
+    if (fresh != NULL && tq_tenant_active(fresh) && tq_tenant_paused(fresh) &&
+        waited < (uint64_t)r->server->cfg.pause_max_wait_ms) {
+        tq_tenant_release(fresh);
+        hold_tick(r);
+        return;
+    }
+    unhold(r);
+    /* the quota ticket stays (a tenant's records share their counters), unless the tenant
+     * is gone: the old record may hold the last reference to the counters the ticket
+     * points at, so it lets go of them first */
+    if (fresh == NULL || tq_tenant_usage(fresh) != tq_tenant_usage(r->tenant))
+        tq_quotas_tenant_leave(&r->quota);
+    tq_tenant_release(r->tenant);
+    r->tenant = fresh;
+    bool freed;
+    charge_begin(r, &freed);
+    if (fresh != NULL && tq_tenant_active(fresh) && tq_tenant_paused(fresh)) {
+        send_paused(r, tq_arena_sprintf(&r->arena, "still paused after %lu ms", (unsigned long)waited));
+    } else if (tenant_usable(r)) {
+        tq_log_debug("http", "request %lu: tenant %s no longer paused after %lu ms", r->id, tq_tenant_name(fresh),
+                     (unsigned long)waited);
+        proceed(r, ACCESS_TENANT, doc, ex);
+    }
+    charge_end(r, &freed);
+}
+
 /* A request whose parameters and token were read, cheapest checks first: parse, pick the
- * operation, refuse what it may not do (no token, unknown tenant) before validating the
- * document, then run. */
+ * operation, refuse what it may not do (no token, unknown tenant, over its quota) before
+ * validating the document, then run - once its tenant is not paused. */
 static void execute(tq_request *r, const tq_gql_params *gp, const char *header_tenant, size_t header_len)
 {
     const tq_gql_document *doc = parse_document(r, gp);
@@ -598,10 +749,15 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         return;
     }
     op_access access = operation_access(r, doc, op);
-    if (!budget_access(r, access) || !bind_caller(r, access, header_tenant, header_len) || !admit_tenant(r) ||
-        !check_document(r, doc, gp) || !check_budget(r, doc, op, gp))
+    if (!budget_access(r, access) || !identify_caller(r, access, header_tenant, header_len) || !admit_tenant(r))
         return;
-    admit(r, ex);
+    /* only what reads or writes the tenant's tables waits: introspection needs no tenant,
+     * and login only reads (the copy a move leaves behind is complete while it is paused) */
+    if (access == ACCESS_TENANT && tq_tenant_paused(r->tenant)) {
+        hold(r, doc, ex);
+        return;
+    }
+    proceed(r, access, doc, ex);
 }
 
 /* Checks the bearer token; false after answering 401. */
@@ -691,14 +847,10 @@ static int on_graphql_request(h2o_handler_t *self, h2o_req_t *req)
     tq_request *r = request_new(tq_http_worker_of(req), req);
     /* the worker's time the handler takes is its tenant's (when one admitted it), like
      * the time of its query callbacks (which the pool charges) */
-    bool freed = false;
-    r->freed = &freed;
-    r->handler_start_us = tq_clock_us();
+    bool freed;
+    charge_begin(r, &freed);
     handle(h, r, req);
-    if (!freed) {
-        r->freed = NULL;
-        tq_quotas_tenant_charge(&r->quota, tq_clock_us() - r->handler_start_us);
-    }
+    charge_end(r, &freed);
     return 0;
 }
 

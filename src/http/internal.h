@@ -82,6 +82,7 @@ typedef struct http_worker {
     h2o_linklist_t requests;        /* GraphQL requests in flight (graphql_handler.c) */
     tq_token_cache *tokens;         /* bearer tokens this worker has verified */
     tq_doc_cache *docs;             /* documents this worker has parsed and found valid */
+    size_t paused_waiting;          /* requests waiting for their tenant's pause to end */
 } http_worker;
 
 /* The worker state of the h2o context a request arrived on. */
@@ -127,6 +128,13 @@ bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_mea
 void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t bytes);
 /* Writes tenantql_limit_exceeded_total{limit,mode} in Prometheus text (ops.c's /metrics). */
 void tq_limits_write_metrics(tq_server *s, tq_strbuf *b);
+
+/* How often a request held for its paused tenant looks at the tenant's record again. The
+ * registry thread applies a changed row within a second of its commit; this adds at most
+ * 25 ms to that, for one hash probe per held request and tick. Its timer bucket is made
+ * when a worker starts (server.c): made later, with a worker's buckets all taken, the
+ * closest would be 0 and a held request would spin its loop. */
+#define TQ_HTTP_PAUSE_POLL_MS 25
 
 /* Registers the /graphql handler on a path configuration. */
 void tq_graphql_handler_register(h2o_pathconf_t *pathconf, tq_server *server);

@@ -142,6 +142,7 @@ static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
     hw->server = s;
     h2o_linklist_init_anchor(&hw->requests);
     tq_worker_set_state(w, http_slot, hw);
+    tq_worker_timeout(w, TQ_HTTP_PAUSE_POLL_MS); /* its bucket now, while there is room (internal.h) */
     h2o_context_init(&hw->ctx, tq_worker_loop(w), &s->globalconf);
     hw->accept_ctx.ctx = &hw->ctx;
     hw->accept_ctx.hosts = s->globalconf.hosts;

@@ -52,6 +52,11 @@ bool tq_tenant_active(const tq_tenant *t)
     return t->active;
 }
 
+bool tq_tenant_paused(const tq_tenant *t)
+{
+    return t->paused;
+}
+
 const tq_quota *tq_tenant_quota(const tq_tenant *t)
 {
     return &t->quota;
@@ -195,6 +200,8 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     t->schema = strdup(schema);
     t->schema_placed = schema_placed;
     t->active = PQgetvalue(res, row, 8)[0] == 't';
+    /* ->> gives JSON's "true"; NULL: a registry from before the column, nothing paused */
+    t->paused = !PQgetisnull(res, row, 12) && strcmp(PQgetvalue(res, row, 12), "true") == 0;
     parse_pool_options(PQgetvalue(res, row, 7), name, &t->pool_opts);
     tq_quota_parse(PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9), name, &t->quota);
 
@@ -363,6 +370,9 @@ void registry_apply_tenant(tq_registry *r, tq_tenant *t)
     if (old != NULL) {
         if (old->active != t->active || strcmp(old->name, t->name) != 0)
             tq_log_info("registry", "tenant %s (%s) is now %s", t->name, t->id_text, t->active ? "active" : "inactive");
+        if (old->paused != t->paused)
+            tq_log_info("registry", "tenant %s (%s) is %s", t->name, t->id_text,
+                        t->paused ? "paused: its new requests wait" : "no longer paused");
         tq_tenant_release(old);
     } else {
         tq_log_debug("registry", "tenant %s (%s) loaded", t->name, t->id_text);

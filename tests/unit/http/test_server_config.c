@@ -34,6 +34,7 @@ static void test_defaults(void)
     CHECK(c.jwt_leeway == 30 && c.token_ttl == 3600);
     CHECK(!c.trust_tenant_header && c.introspection && c.graphiql);
     CHECK(c.max_body_bytes == 1048576 && c.request_timeout_ms == 30000 && c.drain_timeout_ms == 10000);
+    CHECK(c.pause_max_wait_ms == 10000);
     CHECK(c.max_connections == 100 && c.doc_cache_entries == 512 && c.registry_refresh_ms == 30000);
     CHECK_STR(c.tenant_sslmode, "prefer");
     CHECK(c.log_level == TQ_LOG_INFO);
@@ -76,6 +77,12 @@ static void test_check(void)
     CHECK_STR(err, "--anon-login-cost (101) must be at most --anon-burst (100), or no login could pass");
     c.anon_rate = 0;
     CHECK(tq_server_config_check(&c, err, sizeof(err)) == 0);
+    /* 0 answers a paused tenant's requests at once; ten minutes is the longest wait */
+    c.pause_max_wait_ms = 0;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == 0);
+    c.pause_max_wait_ms = 600001;
+    CHECK(tq_server_config_check(&c, err, sizeof(err)) == -1);
+    CHECK_STR(err, "--pause-max-wait-ms must be between 0 and 600000 (got 600001)");
 }
 
 int main(void)

@@ -2,7 +2,8 @@
  * test_registry.c - tenant/registry.c: a record from a registry row, built here as libpq
  * would hand it over: placement and schema (a registry from before migration 3, whose
  * columns read NULL, is database/public; an unsafe schema or an unknown placement makes
- * the row be skipped) and the "statements" pool option.
+ * the row be skipped), the "statements" pool option, and paused (NULL on a registry from
+ * before the column: not paused).
  */
 
 #include <libpq-fe.h>
@@ -14,14 +15,15 @@
 #include "tenantql/log.h"
 #include "tq_test.h"
 
-#define NCOLS 12
+#define NCOLS 13
 
-/* One row of SELECT_TENANTS; a NULL placement or schema is SQL NULL (an old registry). */
-static PGresult *row(const char *pool_options, const char *placement, const char *schema)
+/* One row of SELECT_TENANTS; a NULL placement, schema or paused is SQL NULL (an old
+ * registry). */
+static PGresult *row_paused(const char *pool_options, const char *placement, const char *schema, const char *paused)
 {
-    static const char *const names[NCOLS] = {"id",      "name",    "db_host",     "db_port",
-                                             "db_name", "db_user", "db_password", "pool_options",
-                                             "active",  "quota",   "placement",   "db_schema"};
+    static const char *const names[NCOLS] = {"id",        "name",        "db_host",      "db_port", "db_name",
+                                             "db_user",   "db_password", "pool_options", "active",  "quota",
+                                             "placement", "db_schema",   "paused"};
     PGresAttDesc attrs[NCOLS];
     memset(attrs, 0, sizeof(attrs));
     for (int i = 0; i < NCOLS; i++)
@@ -39,10 +41,16 @@ static PGresult *row(const char *pool_options, const char *placement, const char
                                  "t",
                                  "{}",
                                  placement,
-                                 schema};
+                                 schema,
+                                 paused};
     for (int i = 0; i < NCOLS; i++)
         PQsetvalue(res, 0, i, (char *)values[i], values[i] ? (int)strlen(values[i]) : -1);
     return res;
+}
+
+static PGresult *row(const char *pool_options, const char *placement, const char *schema)
+{
+    return row_paused(pool_options, placement, schema, NULL);
 }
 
 static tq_tenant *record(tq_registry *r, const char *pool_options, const char *placement, const char *schema)
@@ -113,6 +121,22 @@ static void test_statements(tq_registry *r)
     tq_tenant_release(t);
 }
 
+/* paused is read through to_jsonb (->>), which gives JSON's true and false */
+static void test_paused(tq_registry *r)
+{
+    static const struct {
+        const char *text;
+        bool paused;
+    } cases[] = {{NULL, false}, {"false", false}, {"true", true}, {"t", false}, {"", false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        PGresult *res = row_paused("{}", "database", "public", cases[i].text);
+        tq_tenant *t = registry_tenant_from_row(r, res, 0);
+        PQclear(res);
+        CHECK(t != NULL && tq_tenant_paused(t) == cases[i].paused);
+        tq_tenant_release(t);
+    }
+}
+
 int main(void)
 {
     tq_log_set_level(TQ_LOG_ERROR); /* the refused rows' warnings are expected */
@@ -121,5 +145,6 @@ int main(void)
     r.sslmode = (char *)"prefer";
     test_placement(&r);
     test_statements(&r);
+    test_paused(&r);
     return TQ_TEST_REPORT();
 }
