@@ -192,6 +192,17 @@ static int tenant_list(int argc, char **argv)
     return 0;
 }
 
+/* Closes the registry connection after a change: the exit status, with err when rc failed. */
+static int finish_change(PGconn *c, int rc, const char *err)
+{
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static int tenant_set_active(int argc, char **argv, bool active)
 {
     admin_options ao;
@@ -206,13 +217,7 @@ static int tenant_set_active(int argc, char **argv, bool active)
     if (c == NULL)
         return 1;
     char err[512];
-    rc = tq_tenant_set_active(c, argv[1], active, err, sizeof(err));
-    PQfinish(c);
-    if (rc != 0) {
-        fprintf(stderr, "tenantql: %s\n", err);
-        return 1;
-    }
-    return 0;
+    return finish_change(c, tq_tenant_set_active(c, argv[1], active, err, sizeof(err)), err);
 }
 
 static int tenant_set_quota(int argc, char **argv)
@@ -228,13 +233,7 @@ static int tenant_set_quota(int argc, char **argv)
     if (c == NULL)
         return 1;
     char err[512];
-    rc = tq_tenant_set_quota(c, argv[1], argv[2], err, sizeof(err));
-    PQfinish(c);
-    if (rc != 0) {
-        fprintf(stderr, "tenantql: %s\n", err);
-        return 1;
-    }
-    return 0;
+    return finish_change(c, tq_tenant_set_quota(c, argv[1], argv[2], err, sizeof(err)), err);
 }
 
 static int tenant_set_paused(int argc, char **argv, bool paused)
@@ -253,13 +252,7 @@ static int tenant_set_paused(int argc, char **argv, bool paused)
     if (c == NULL)
         return 1;
     char err[512];
-    rc = tq_tenant_set_paused(c, argv[1], paused, err, sizeof(err));
-    PQfinish(c);
-    if (rc != 0) {
-        fprintf(stderr, "tenantql: %s\n", err);
-        return 1;
-    }
-    return 0;
+    return finish_change(c, tq_tenant_set_paused(c, argv[1], paused, err, sizeof(err)), err);
 }
 
 typedef struct move_options {

@@ -766,6 +766,17 @@ static void grow_or_wait_unlock(tq_pool *p, pool_worker *pw, tq_db_query *q)
         cap_wait_for_slot(db, pw);
 }
 
+/* With the database's lock held (released on return): q takes idle connection c of
+ * worker `from`, which lets go of it and forwards it to q's worker ("steal"). */
+static void steal_unlock(tq_pool *p, tq_db_query *q, pool_conn *c, int from)
+{
+    p->held++;
+    pthread_mutex_unlock(&p->db->lock);
+    q->conn = c;
+    q->steal = true;
+    h2o_multithread_send_message(&pools_module.workers[from]->handover_rx, &q->msg);
+}
+
 void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
 {
     pool_worker *pw = worker_state(w);
@@ -795,11 +806,7 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
         for (int i = 0; i < pools_module.nworkers; i++) {
             if (i == self || (c = pop_idle_knowing_locked(db, i, q)) == NULL)
                 continue;
-            p->held++;
-            pthread_mutex_unlock(&db->lock);
-            q->conn = c;
-            q->steal = true;
-            h2o_multithread_send_message(&pools_module.workers[i]->handover_rx, &q->msg);
+            steal_unlock(p, q, c, i);
             return;
         }
     }
@@ -823,11 +830,7 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     for (int i = 0; i < pools_module.nworkers; i++) {
         if (i == self || (c = pop_idle_locked(db, i)) == NULL)
             continue;
-        p->held++;
-        pthread_mutex_unlock(&db->lock);
-        q->conn = c;
-        q->steal = true;
-        h2o_multithread_send_message(&pools_module.workers[i]->handover_rx, &q->msg);
+        steal_unlock(p, q, c, i);
         return;
     }
     grow_or_wait_unlock(p, pw, q);
