@@ -5,8 +5,16 @@
  * - PQconnectPoll may switch to a new socket between steps (multi-host, SSL/GSS
  *   fallback), so during CONNECTING the h2o wrapper is rebuilt at every step.
  * - h2o closes the fd it wraps; it wraps a dup() so libpq's descriptor stays libpq's.
- * - Connections stay in pipeline mode; one query is [DEALLOCATE][Prepare] Execute Sync,
- *   so a query costs one round trip and one flush.
+ * - Connections stay in pipeline mode; one query is [DEALLOCATE][Prepare] [role] Execute
+ *   Sync, so a query costs one round trip and one flush.
+ * - A scope's role is switched to by `set_config('role', $1, true)` right before the
+ *   Execute: the same as SET LOCAL ROLE, which works in a pipeline's implicit transaction
+ *   (it lasts to the Sync) but makes PostgreSQL warn "SET LOCAL can only be used in
+ *   transaction blocks" to the client and in its own log on every query. The role name
+ *   travels as a parameter, so it needs no quoting. A Prepare sent before the switch is
+ *   parsed as the login role; the table privileges checked when it executes are the
+ *   role's all the same, so a statement bound to a schema the role may not use is refused
+ *   on both paths (42501).
  * - Statements name their tables `@.t`; the schema is spliced in only when the text is
  *   parsed (unnamed executions and Prepares), never for executing a prepared statement.
  * - Prepared statements are remembered per connection in a bounded LRU keyed by (scope id,
@@ -69,7 +77,11 @@ void tq_pgconn_set_statement_cache(int per_connection)
     statement_cache = per_connection < 0 ? 0 : per_connection;
 }
 
-enum { PRELUDE_DEALLOCATE = 1, PRELUDE_PREPARE };
+enum { PRELUDE_DEALLOCATE = 1, PRELUDE_PREPARE, PRELUDE_ROLE };
+
+/* SET LOCAL ROLE $1, without SET LOCAL's warning (see the notes above); schema-qualified
+ * so that nothing on the search_path can stand in for it */
+#define ROLE_SWITCH_SQL "SELECT pg_catalog.set_config('role', $1, true)"
 
 struct tq_pgconn {
     PGconn *pg;
@@ -86,8 +98,8 @@ struct tq_pgconn {
     bool awaiting_write;      /* h2o_socket_notify_write is pending (it asserts if doubled) */
     /* the current query: its prelude entries in pipeline order, then the Execute */
     int nprelude;
-    uint8_t prelude[2];       /* PRELUDE_* */
-    bool prelude_ok[2];       /* its result was COMMAND_OK */
+    uint8_t prelude[3];       /* PRELUDE_* */
+    bool prelude_ok[3];       /* it succeeded (COMMAND_OK; the role switch: TUPLES_OK) */
     uint64_t preparing;       /* the key of the pair a PRELUDE_PREPARE prepares */
     bool exec_prepared;       /* the Execute ran a prepared statement */
     int entry;                /* pipeline entry being read: 0 = first of the current query */
@@ -541,6 +553,14 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
             c->exec_prepared = true;
         }
     }
+    if (scope->role != NULL) {
+        /* after the Prepare: a role switch that fails then aborts the Execute alone, and
+         * the cache stays exact whatever the role may do */
+        if (!PQsendQueryParams(c->pg, ROLE_SWITCH_SQL, 1, NULL, &scope->role, NULL, NULL, 0))
+            goto broken;
+        c->prelude[c->nprelude] = PRELUDE_ROLE;
+        c->prelude_ok[c->nprelude++] = false;
+    }
     if (c->exec_prepared) {
         if (!PQsendQueryPrepared(c->pg, name, stmt->nparams, params, NULL, NULL, 0))
             goto broken;
@@ -573,7 +593,8 @@ static void keep_result(tq_pgconn *c, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     if (c->entry < c->nprelude) {
-        c->prelude_ok[c->entry] = st == PGRES_COMMAND_OK;
+        c->prelude_ok[c->entry] =
+            st == (c->prelude[c->entry] == PRELUDE_ROLE ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
         if (st == PGRES_FATAL_ERROR && c->result == NULL) {
             c->result = res;
             return;
@@ -599,9 +620,10 @@ static void finish_query(tq_pgconn *c)
     c->result = NULL;
     /* a prelude entry whose success was not seen: a Prepare that failed (or was aborted)
      * created nothing, so that pair alone is not prepared; a DEALLOCATE that failed leaves
-     * the server's statements unknown */
+     * the server's statements unknown; a role switch that failed leaves nothing behind
+     * (its setting, like the rest of the transaction, ends with the Sync) */
     for (int i = 0; i < c->nprelude; i++) {
-        if (c->prelude_ok[i])
+        if (c->prelude_ok[i] || c->prelude[i] == PRELUDE_ROLE)
             continue;
         if (c->prelude[i] == PRELUDE_PREPARE) {
             stmt_entry *x = cache_find(&c->cache, c->preparing);
