@@ -108,7 +108,9 @@ tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
  * With scope->role the pipeline is [DEALLOCATE][Prepare] role-switch Execute Sync; the
  * switch is `SELECT pg_catalog.set_config('role', $1, true)`, which is SET LOCAL ROLE
  * without the warning PostgreSQL gives SET LOCAL outside a BEGIN block (a pipeline's
- * implicit transaction is not one, yet the setting holds in it until its Sync).
+ * implicit transaction is not one, yet the setting holds in it until its Sync). Where
+ * statements are prepared (as above), the switch is prepared too, once per connection
+ * (a Prepare before it in the first such pipeline), beside the cache's statements.
  *
  * The answer is the statement's result, or the error of a failed Prepare, DEALLOCATE or
  * role switch sent before it. */
@@ -118,7 +120,8 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
  * remembers (a DEALLOCATE failed, the server lost a statement, the connection broke): the
  * owner should then close the connection instead of keeping it for another query. */
 bool tq_pgconn_reusable(const tq_pgconn *c);
-/* Prepared statements the connection holds on the server now, for tests and metrics. */
+/* Prepared statements the connection holds on the server now (the cache's, and the role
+ * switch), for tests and metrics. */
 int tq_pgconn_cached_statements(const tq_pgconn *c);
 
 /* Asks the server to cancel the query running on a BUSY connection. The cancel request

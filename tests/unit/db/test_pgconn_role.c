@@ -7,8 +7,9 @@
  * schema under its role; a scope binding s2 with r1's role (a bug in the binding) is
  * refused by PostgreSQL (42501) on the unnamed path, the Prepare-and-execute path and the
  * prepared path; nothing of the role outlasts its query, a failed one included; a role
- * switch that fails is the query's answer and leaves the prepared statements exact; and
- * PostgreSQL's warning about SET LOCAL never reaches the log.
+ * switch that fails is the query's answer and leaves the prepared statements exact; the
+ * switch itself is prepared once per connection where statements are prepared, never on
+ * the unnamed path; and PostgreSQL's warning about SET LOCAL never reaches the log.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ static const tq_stmt stmt_user = {2, "who", "SELECT current_user::text", 0};
 static const tq_stmt stmt_count = {3, "count", "SELECT count(*) FROM pg_prepared_statements", 0};
 static const tq_stmt stmt_insert = {4, "ins", "INSERT INTO @.t VALUES ($1::int) RETURNING v", 1};
 static const tq_stmt stmt_warn = {5, "warn", "DO $$BEGIN RAISE WARNING 'probe of the log'; END$$", 0};
+static const tq_stmt stmt_names = {
+    6, "names", "SELECT string_agg(name, ',' ORDER BY name COLLATE \"C\") FROM pg_prepared_statements", 0};
+static const tq_stmt stmt_forget_switch = {7, "forget", "DEALLOCATE tq_role", 0};
 
 /* no role, never prepared: looking must not change what is looked at */
 static const tq_stmt_scope meta = {100, "public", true, NULL};
@@ -137,19 +141,24 @@ static void test_own_schema_under_its_role(void)
 {
     conn c;
     open_conn(&c);
-    const tq_stmt_scope s1r1 = {1, "s1", false, "r1"};
-    CHECK_STR(answer(&c, &stmt_user, &s1r1, NULL), "r1");
-    check_login_role(&c); /* the next query without a role: the login role again */
-    /* first use unnamed, second Prepare + Execute, third Execute alone: all under r1 */
-    for (int i = 0; i < 3; i++)
-        CHECK_STR(answer(&c, &stmt_v, &s1r1, NULL), "10");
-    CHECK(agreed_count(&c) == 1); /* v prepared under s1r1 (who ran once: unnamed) */
-    check_login_role(&c);
-    /* the same statement unnamed every time */
+    /* an unnamed scope never prepares, the role switch neither */
     const tq_stmt_scope s1r1_unnamed = {2, "s1", true, "r1"};
     for (int i = 0; i < 3; i++)
         CHECK_STR(answer(&c, &stmt_v, &s1r1_unnamed, NULL), "10");
-    CHECK(agreed_count(&c) == 1);
+    CHECK(agreed_count(&c) == 0);
+    const tq_stmt_scope s1r1 = {1, "s1", false, "r1"};
+    CHECK_STR(answer(&c, &stmt_user, &s1r1, NULL), "r1");
+    CHECK(agreed_count(&c) == 1); /* the switch, prepared on its first use */
+    check_login_role(&c);         /* the next query without a role: the login role again */
+    /* first use unnamed, second Prepare + Execute, third Execute alone: all under r1 */
+    for (int i = 0; i < 3; i++)
+        CHECK_STR(answer(&c, &stmt_v, &s1r1, NULL), "10");
+    CHECK(agreed_count(&c) == 2); /* v prepared under s1r1 (who ran once: unnamed), and the switch */
+    CHECK_STR(answer(&c, &stmt_names, &meta, NULL), "tq_role,v_1");
+    check_login_role(&c);
+    for (int i = 0; i < 3; i++)
+        CHECK_STR(answer(&c, &stmt_v, &s1r1_unnamed, NULL), "10");
+    CHECK(agreed_count(&c) == 2);
     /* the other tenant likewise under its own role */
     const tq_stmt_scope s2r2 = {3, "s2", false, "r2"};
     for (int i = 0; i < 3; i++)
@@ -170,7 +179,7 @@ static void test_wrong_schema_is_refused(void)
     CHECK_STR(answer(&c, &stmt_v, &s2r1, NULL), "!42501"); /* unnamed: no USAGE on s2 */
     CHECK_STR(answer(&c, &stmt_v, &s2r1, NULL), "!42501"); /* prepared as the login role, executed as r1 */
     CHECK_STR(answer(&c, &stmt_v, &s2r1, NULL), "!42501"); /* the prepared statement alone */
-    CHECK(agreed_count(&c) == 1);                          /* the Prepare itself succeeded */
+    CHECK(agreed_count(&c) == 2); /* the Prepare itself succeeded; the switch */
     const tq_stmt_scope s2r1_unnamed = {12, "s2", true, "r1"};
     for (int i = 0; i < 3; i++)
         CHECK_STR(answer(&c, &stmt_v, &s2r1_unnamed, NULL), "!42501");
@@ -198,7 +207,7 @@ static void test_failures_under_a_role(void)
     CHECK_STR(answer(&c, &stmt_div, &s1r1, "0"), "!22012");
     check_login_role(&c);
     CHECK_STR(answer(&c, &stmt_div, &s1r1, "0"), "!22012"); /* Prepare ok, Execute failed */
-    CHECK(agreed_count(&c) == 1);
+    CHECK(agreed_count(&c) == 2);                           /* div and the switch */
     check_login_role(&c);
     CHECK_STR(answer(&c, &stmt_div, &s1r1, "2"), "5");
     CHECK_STR(answer(&c, &stmt_user, &s1r1, NULL), "r1");
@@ -207,7 +216,7 @@ static void test_failures_under_a_role(void)
     const tq_stmt_scope missing = {21, "s1", false, "r_missing"};
     CHECK_STR(answer(&c, &stmt_v, &missing, NULL), "!22023");
     CHECK_STR(answer(&c, &stmt_v, &missing, NULL), "!22023");
-    CHECK(agreed_count(&c) == 2); /* div, and v/missing: the Prepare before the failed switch stands */
+    CHECK(agreed_count(&c) == 3); /* div, the switch, and v/missing: its Prepare before the failed switch stands */
     CHECK_STR(answer(&c, &stmt_v, &missing, NULL), "!22023");
     check_login_role(&c);
     /* a role the login role is not a member of: refused too */
@@ -230,11 +239,37 @@ static void test_eviction_with_roles(void)
         for (int i = 0; i < 6; i++) {
             CHECK_STR(answer(&c, &stmt_v, &sc[i], NULL), i % 2 ? "20" : "10");
             CHECK_STR(answer(&c, &stmt_v, &sc[i], NULL), i % 2 ? "20" : "10");
-            CHECK(agreed_count(&c) <= CAP);
+            CHECK(agreed_count(&c) <= CAP + 1); /* the cache's, and the switch */
         }
     check_login_role(&c);
     CHECK(tq_pgconn_reusable(c.pg));
     tq_pgconn_close(c.pg);
+}
+
+/* The prepared switch lost on the server: the connection knows it can no longer vouch for
+ * its statements. With no statement cache, the switch is never prepared. */
+static void test_switch_lost_and_no_cache(void)
+{
+    conn c;
+    open_conn(&c);
+    const tq_stmt_scope s1r1 = {50, "s1", false, "r1"};
+    CHECK_STR(answer(&c, &stmt_v, &s1r1, NULL), "10");
+    CHECK_STR(answer(&c, &stmt_forget_switch, &meta, NULL), "?PGRES_COMMAND_OK");
+    CHECK(tq_pgconn_reusable(c.pg));
+    CHECK_STR(answer(&c, &stmt_v, &s1r1, NULL), "!26000");
+    CHECK(!tq_pgconn_reusable(c.pg));
+    tq_pgconn_close(c.pg);
+
+    tq_pgconn_set_statement_cache(0);
+    open_conn(&c);
+    for (int i = 0; i < 3; i++) {
+        CHECK_STR(answer(&c, &stmt_v, &s1r1, NULL), "10");
+        CHECK_STR(answer(&c, &stmt_user, &s1r1, NULL), "r1");
+    }
+    CHECK(agreed_count(&c) == 0);
+    check_login_role(&c);
+    tq_pgconn_close(c.pg);
+    tq_pgconn_set_statement_cache(CAP);
 }
 
 /* What the process logs while fn runs (fd 2, where the logger writes), into out. */
@@ -324,6 +359,7 @@ int main(void)
         test_wrong_schema_is_refused();
         test_failures_under_a_role();
         test_eviction_with_roles();
+        test_switch_lost_and_no_cache();
         test_no_warning_in_the_log();
         PQfinish(admin);
     }
