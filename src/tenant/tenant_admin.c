@@ -290,6 +290,19 @@ static int setup_role(PGconn *registry, PGconn *tenant, const char *schema, cons
     return grant_schema(tenant, schema, role, login, err, errlen);
 }
 
+/* Refuses to set up a role that a registry from before migration 4 could not record (the
+ * grants would be made, and the row's update fail). */
+static int check_registry_has_roles(PGconn *registry, char *err, size_t errlen)
+{
+    PGresult *res = tq_pg_query(registry, "SELECT db_role FROM tenants LIMIT 0", 0, NULL, err, errlen);
+    if (res == NULL) {
+        snprintf(err, errlen, "the registry has no db_role column yet: run `tenantql migrate` first");
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
 static bool valid_role(const char *role, char *err, size_t errlen)
 {
     if (tq_role_name_valid(role))
@@ -376,7 +389,8 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
         password = "";
     if (schema_placed && check_schema_free(registry, host, port, db, schema, err, errlen) != 0)
         return -1;
-    if (spec->db_role != NULL && check_role_free(registry, host, port, spec->db_role, spec->name, err, errlen) != 0)
+    if (spec->db_role != NULL && (check_registry_has_roles(registry, err, errlen) != 0 ||
+                                  check_role_free(registry, host, port, spec->db_role, spec->name, err, errlen) != 0))
         return -1;
 
     /* the database lives on the tenant's server; reuse the registry session when that is the same server */
@@ -526,6 +540,8 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
     int rc = -1;
     if (strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") != 0) {
         snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, name);
+    } else if (check_registry_has_roles(registry, err, errlen) != 0) {
+        rc = -1;
     } else if (role == NULL) {
         rc = 0;
     } else if (check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role, name, err,
