@@ -13,8 +13,8 @@
  *   transaction blocks" to the client and in its own log on every query. The role name
  *   travels as a parameter, so it needs no quoting. Where the connection prepares
  *   statements, the switch is prepared too, once per connection (outside the cache: one
- *   statement serves every role), which halves what it costs the server (some 8 µs of
- *   backend CPU a query instead of 18 µs unnamed). A Prepare sent before the switch is
+ *   statement serves every role): sent unnamed, its parsing and planning cost the server
+ *   more backend CPU than running it (bench/README). A Prepare sent before the switch is
  *   parsed as the login role; the table privileges checked when it executes are the
  *   role's all the same, so a statement bound to a schema the role may not use is refused
  *   on both paths (42501).
