@@ -44,12 +44,18 @@ typedef struct tq_stmt {
     bool plan_per_values;
 } tq_stmt;
 
-/* Where a statement runs: the schema its tables (`@.` in tq_stmt.sql) live in. */
+/* Where a statement runs: the schema its tables (`@.` in tq_stmt.sql) live in, and the
+ * role it runs as. */
 typedef struct tq_stmt_scope {
     uint32_t id;        /* unique per schema binding within the process (names prepared statements); never 0 */
     const char *schema; /* unquoted identifier, e.g. "public" or "tenant_acme"; valid while the query runs */
     /* never prepare: every execution is an unnamed Parse/Bind/Execute (for PgBouncer in transaction mode) */
     bool unnamed;
+    /* NULL: none. Else every execution runs with SET LOCAL ROLE <role> in its transaction
+     * (the implicit one its Sync ends), so that PostgreSQL's privileges, not only the
+     * statement's text, decide what it may touch; nothing of it outlasts the query. A role
+     * name, unquoted; valid while the query runs. */
+    const char *role;
 } tq_stmt_scope;
 
 /* Process-wide, before any connection: how many prepared statements one connection keeps
@@ -105,15 +111,25 @@ tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
  * remembered, it is prepared (named `<stmt name>_<scope id>`), and later runs only
  * execute it. A connection remembers at most the process's statement cache of pairs; the
  * least recently used goes, with a DEALLOCATE sent in the same pipeline when it was
- * prepared, so the server never holds more than that many of them. The answer is the
- * statement's result, or the error of a failed Prepare or DEALLOCATE sent before it. */
+ * prepared, so the server never holds more than that many of them.
+ *
+ * With scope->role the pipeline is [DEALLOCATE][Prepare] role-switch Execute Sync; the
+ * switch is `SELECT pg_catalog.set_config('role', $1, true)`, which is SET LOCAL ROLE
+ * without the warning PostgreSQL gives SET LOCAL outside a BEGIN block (a pipeline's
+ * implicit transaction is not one, yet the setting holds in it until its Sync). Where
+ * statements are prepared (as above), the switch is prepared too, once per connection
+ * (a Prepare before it in the first such pipeline), beside the cache's statements.
+ *
+ * The answer is the statement's result, or the error of a failed Prepare, DEALLOCATE or
+ * role switch sent before it. */
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params);
 
 /* False once the connection's prepared statements on the server may differ from what it
  * remembers (a DEALLOCATE failed, the server lost a statement, the connection broke): the
  * owner should then close the connection instead of keeping it for another query. */
 bool tq_pgconn_reusable(const tq_pgconn *c);
-/* Prepared statements the connection holds on the server now, for tests and metrics. */
+/* Prepared statements the connection holds on the server now (the cache's, and the role
+ * switch), for tests and metrics. */
 int tq_pgconn_cached_statements(const tq_pgconn *c);
 /* Executions since start, all connections: of prepared statements, unnamed ones, and
  * Prepares sent (for /metrics: how often a statement meets its plan). */

@@ -105,6 +105,7 @@ typedef struct tq_pool_target {
     const char *database_label;     /* names the database's connections in logs */
     int database_max;               /* connections to the database across its tenants */
     const char *schema;             /* the tenant's schema ("public": a database of its own) */
+    const char *role;               /* its statements run SET LOCAL ROLE to it (tq_stmt_scope.role); NULL: none */
 } tq_pool_target;
 
 /* Creates a tenant's share of a database: of the database's pool that has the same

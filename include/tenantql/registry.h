@@ -68,6 +68,9 @@ const char *tq_tenant_schema(const tq_tenant *t);
 /* Whether a schema name is one tenantql accepts: [a-z_][a-z0-9_]{0,62}, a PostgreSQL
  * identifier that never needs quoting (the registry's CHECK on db_schema). */
 bool tq_schema_name_valid(const char *schema);
+/* Whether a role name is one tenantql accepts as a tenant's db_role: a valid schema name
+ * that does not start with pg_ (PostgreSQL's own roles; the registry's CHECK). */
+bool tq_role_name_valid(const char *role);
 /* Whether the tenant is placed in a schema of a shared database (placement 'schema'),
  * whose connections other tenants with the same connection settings may share. */
 bool tq_tenant_schema_placed(const tq_tenant *t);

@@ -95,17 +95,34 @@ static const tq_opt tenant_spec_options[] = {
     {0},
 };
 
-/* create's option of placement schema (the spec's db_name, under a name that says what it is) */
+/* create's options of placement schema (the spec's db_name, under a name that says what it
+ * is, and the tenant's role) */
 typedef struct shared_options {
     const char *database;
+    bool role;
+    const char *role_name;
 } shared_options;
 
 static const tq_opt shared_option_table[] = {
     {TQ_OPT_FIELD(shared_options, database), .name = "database", .type = TQ_OPT_STRING, .metavar = "SHARED_DB",
      .default_doc = "`" TQ_SHARED_DATABASE_DEFAULT "`",
      .help = "the shared database of placement schema, made when missing (owner: `--db-user`)"},
+    {TQ_OPT_FIELD(shared_options, role), .name = "role", .type = TQ_OPT_FLAG,
+     .help = "placement schema: a role of the tenant's own that may use its schema alone; every statement of the "
+             "tenant runs as that role, so PostgreSQL refuses other tenants' schemas (see `tenant role`)"},
+    {TQ_OPT_FIELD(shared_options, role_name), .name = "role-name", .type = TQ_OPT_STRING, .metavar = "ROLE",
+     .default_doc = "`" TQ_TENANT_ROLE_PREFIX "NAME`", .help = "the role of `--role` (implies it)"},
     {0},
 };
+
+/* The role named by --role-name, else the tenant's default one, into buf. */
+static const char *role_name_of(const shared_options *so, const char *tenant, char *buf, size_t buflen)
+{
+    if (so->role_name != NULL)
+        return so->role_name;
+    snprintf(buf, buflen, "%s%s", TQ_TENANT_ROLE_PREFIX, tenant);
+    return buf;
+}
 
 static int tenant_create(int argc, char **argv)
 {
@@ -118,7 +135,7 @@ static int tenant_create(int argc, char **argv)
         "tenantql tenant create NAME [options]",
         "Creates the tenant's database (unless it exists), brings it to the newest migration and registers it.\n"
         "With --placement schema: creates the shared database (unless it exists) and the schema tenant_NAME in it,\n"
-        "and migrates that schema instead.",
+        "and migrates that schema instead; with --role as well, its statements run as a role of its own.",
         groups, 3};
     int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
@@ -140,6 +157,9 @@ static int tenant_create(int argc, char **argv)
     if (schema_placed)
         spec.db_name = so.database;
     spec.name = argv[1];
+    char role_buf[80];
+    if (so.role || so.role_name != NULL)
+        spec.db_role = role_name_of(&so, spec.name, role_buf, sizeof(role_buf)); /* refused unless schema placed */
     PGconn *c = connect_registry(ao.registry);
     if (c == NULL)
         return 1;
@@ -173,7 +193,8 @@ static int tenant_list(int argc, char **argv)
                                 " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
                                 " coalesce((to_jsonb(t) -> 'quota')::text, '{}'),"
                                 " coalesce(to_jsonb(t) ->> 'placement', 'database'),"
-                                " coalesce(to_jsonb(t) ->> 'db_schema', 'public') FROM tenants t ORDER BY name",
+                                " coalesce(to_jsonb(t) ->> 'db_schema', 'public'),"
+                                " coalesce(' role ' || (to_jsonb(t) ->> 'db_role'), '') FROM tenants t ORDER BY name",
                                 0, NULL, err, sizeof(err));
     if (res == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);
@@ -182,11 +203,11 @@ static int tenant_list(int argc, char **argv)
     }
     printf("%-16s %-36s %-8s %-9s %-24s %s\n", "NAME", "ID", "STATE", "PLACEMENT", "SCHEMA", "DATABASE");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-16s %-36s %-8s %-9s %-24s %s %s%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+        printf("%-16s %-36s %-8s %-9s %-24s %s %s%s%s%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                PQgetvalue(res, i, 2), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7), PQgetvalue(res, i, 3),
                strcmp(PQgetvalue(res, i, 4), "{}") ? PQgetvalue(res, i, 4) : "",
                strcmp(PQgetvalue(res, i, 5), "{}") ? " quota " : "",
-               strcmp(PQgetvalue(res, i, 5), "{}") ? PQgetvalue(res, i, 5) : "");
+               strcmp(PQgetvalue(res, i, 5), "{}") ? PQgetvalue(res, i, 5) : "", PQgetvalue(res, i, 8));
     PQclear(res);
     PQfinish(c);
     return 0;
@@ -329,6 +350,55 @@ static int tenant_move(int argc, char **argv)
     return 0;
 }
 
+/* role's own option (create's --role-name) */
+static const tq_opt role_option_table[] = {
+    {TQ_OPT_FIELD(shared_options, role_name), .name = "role-name", .type = TQ_OPT_STRING, .metavar = "ROLE",
+     .default_doc = "`" TQ_TENANT_ROLE_PREFIX "NAME`", .help = "with `on`: the role"},
+    {0},
+};
+
+static int tenant_set_role(int argc, char **argv)
+{
+    admin_options ao;
+    shared_options so = {0};
+    const tq_opt_group groups[] = {{role_option_table, &so, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {
+        "tenantql tenant role NAME on|off [options]",
+        "on: the tenant's statements run as a role of its own (created NOLOGIN unless it exists, granted to the\n"
+        "shared login role), which may use the tenant's schema and no other, so PostgreSQL itself refuses another\n"
+        "tenant's schema. off: they run as the shared login role again (the role and its grants stay).\n"
+        "For placement schema only. Running servers apply it within a second.",
+        groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    bool on = npos == 2 && strcmp(argv[2], "on") == 0, off = npos == 2 && strcmp(argv[2], "off") == 0;
+    if (!on && !off) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    if (off && so.role_name != NULL) {
+        fprintf(stderr, "tenantql: --role-name names the role of `on`\n");
+        return 2;
+    }
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[512], role_buf[80];
+    const char *role = on ? role_name_of(&so, argv[1], role_buf, sizeof(role_buf)) : NULL;
+    rc = tq_tenant_set_role(c, argv[1], role, err, sizeof(err));
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    if (role != NULL)
+        printf("%s\trole %s\n", argv[1], role);
+    else
+        printf("%s\tno role\n", argv[1]);
+    return 0;
+}
+
 int tq_cmd_tenant(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
@@ -347,11 +417,13 @@ int tq_cmd_tenant(int argc, char **argv)
         return tenant_set_paused(argc - 1, argv + 1, true);
     if (argc >= 2 && strcmp(argv[1], "resume") == 0)
         return tenant_set_paused(argc - 1, argv + 1, false);
+    if (argc >= 2 && strcmp(argv[1], "role") == 0)
+        return tenant_set_role(argc - 1, argv + 1);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
             "                                   [--pool-options JSON] [--quota JSON]\n"
-            "       tenantql tenant create NAME --placement schema [--database SHARED_DB]\n"
+            "       tenantql tenant create NAME --placement schema [--database SHARED_DB] [--role [--role-name R]]\n"
             "                                   [--db-host H --db-port P --db-user U --db-password W] [...]\n"
             "       tenantql tenant list\n"
             "       tenantql tenant deactivate NAME\n"
@@ -361,6 +433,7 @@ int tq_cmd_tenant(int argc, char **argv)
             "       tenantql tenant move NAME --finish\n"
             "       tenantql tenant pause NAME\n"
             "       tenantql tenant resume NAME\n"
+            "       tenantql tenant role NAME on|off [--role-name R]\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }

@@ -5,8 +5,19 @@
  * - PQconnectPoll may switch to a new socket between steps (multi-host, SSL/GSS
  *   fallback), so during CONNECTING the h2o wrapper is rebuilt at every step.
  * - h2o closes the fd it wraps; it wraps a dup() so libpq's descriptor stays libpq's.
- * - Connections stay in pipeline mode; one query is [DEALLOCATE][Prepare] Execute Sync,
- *   so a query costs one round trip and one flush.
+ * - Connections stay in pipeline mode; one query is [DEALLOCATE][Prepare] [role] Execute
+ *   Sync, so a query costs one round trip and one flush.
+ * - A scope's role is switched to by `set_config('role', $1, true)` right before the
+ *   Execute: the same as SET LOCAL ROLE, which works in a pipeline's implicit transaction
+ *   (it lasts to the Sync) but makes PostgreSQL warn "SET LOCAL can only be used in
+ *   transaction blocks" to the client and in its own log on every query. The role name
+ *   travels as a parameter, so it needs no quoting. Where the connection prepares
+ *   statements, the switch is prepared too, once per connection (outside the cache: one
+ *   statement serves every role): sent unnamed, its parsing and planning cost the server
+ *   more backend CPU than running it (bench/README). A Prepare sent before the switch is
+ *   parsed as the login role; the table privileges checked when it executes are the
+ *   role's all the same, so a statement bound to a schema the role may not use is refused
+ *   on both paths (42501).
  * - Statements name their tables `@.t`; the schema is spliced in only when the text is
  *   parsed (unnamed executions and Prepares), never for executing a prepared statement.
  * - Prepared statements are remembered per connection in a bounded LRU keyed by (scope id,
@@ -75,7 +86,13 @@ void tq_pgconn_set_statement_cache(int per_connection)
     statement_cache = per_connection < 0 ? 0 : per_connection;
 }
 
-enum { PRELUDE_DEALLOCATE = 1, PRELUDE_PREPARE };
+enum { PRELUDE_DEALLOCATE = 1, PRELUDE_PREPARE, PRELUDE_PREPARE_SWITCH, PRELUDE_ROLE };
+
+/* SET LOCAL ROLE $1, without SET LOCAL's warning (see the notes above); schema-qualified
+ * so that nothing on the search_path can stand in for it. Its prepared name cannot be a
+ * cached statement's ("<name>_<digits>"). */
+#define ROLE_SWITCH_SQL "SELECT pg_catalog.set_config('role', $1, true)"
+#define ROLE_SWITCH_NAME "tq_role"
 
 struct tq_pgconn {
     PGconn *pg;
@@ -86,14 +103,15 @@ struct tq_pgconn {
     void *owner;
     stmt_cache cache;
     bool statements_unknown; /* the server's prepared statements may differ from the cache */
+    bool switch_prepared;    /* the server holds ROLE_SWITCH_NAME (or its Prepare is on the way) */
     char *sql;               /* the last expanded statement text (grows, kept) */
     size_t sql_size;
     PGresult *result;         /* the current query's result, until its sync arrives */
     bool awaiting_write;      /* h2o_socket_notify_write is pending (it asserts if doubled) */
     /* the current query: its prelude entries in pipeline order, then the Execute */
     int nprelude;
-    uint8_t prelude[2];       /* PRELUDE_* */
-    bool prelude_ok[2];       /* its result was COMMAND_OK */
+    uint8_t prelude[4];       /* PRELUDE_* */
+    bool prelude_ok[4];       /* it succeeded (COMMAND_OK; the role switch: TUPLES_OK) */
     uint64_t preparing;       /* the key of the pair a PRELUDE_PREPARE prepares */
     bool exec_prepared;       /* the Execute ran a prepared statement */
     int entry;                /* pipeline entry being read: 0 = first of the current query */
@@ -547,8 +565,28 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
             c->exec_prepared = true;
         }
     }
-    if (c->nprelude > 0 && c->prelude[c->nprelude - 1] == PRELUDE_PREPARE)
-        atomic_fetch_add_explicit(&statement_counts.prepares, 1, memory_order_relaxed);
+    if (scope->role != NULL) {
+        /* after the Prepare: a role switch that fails then aborts the Execute alone, and
+         * the cache stays exact whatever the role may do */
+        if (!scope->unnamed && k->capacity > 0 && !c->switch_prepared) {
+            if (!PQsendPrepare(c->pg, ROLE_SWITCH_NAME, ROLE_SWITCH_SQL, 1, NULL))
+                goto broken;
+            c->switch_prepared = true; /* taken back in finish_query if the Prepare fails */
+            c->prelude[c->nprelude] = PRELUDE_PREPARE_SWITCH;
+            c->prelude_ok[c->nprelude++] = false;
+        }
+        /* an unnamed scope (PgBouncer) never executes it: the next transaction may be on
+         * another server connection */
+        bool prepared = !scope->unnamed && k->capacity > 0;
+        if (prepared ? !PQsendQueryPrepared(c->pg, ROLE_SWITCH_NAME, 1, &scope->role, NULL, NULL, 0)
+                     : !PQsendQueryParams(c->pg, ROLE_SWITCH_SQL, 1, NULL, &scope->role, NULL, NULL, 0))
+            goto broken;
+        c->prelude[c->nprelude] = PRELUDE_ROLE;
+        c->prelude_ok[c->nprelude++] = false;
+    }
+    for (int i = 0; i < c->nprelude; i++)
+        if (c->prelude[i] == PRELUDE_PREPARE)
+            atomic_fetch_add_explicit(&statement_counts.prepares, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(c->exec_prepared ? &statement_counts.prepared : &statement_counts.unnamed, 1,
                               memory_order_relaxed);
     if (c->exec_prepared) {
@@ -574,7 +612,7 @@ bool tq_pgconn_reusable(const tq_pgconn *c)
 
 int tq_pgconn_cached_statements(const tq_pgconn *c)
 {
-    return (int)c->cache.nprepared;
+    return (int)c->cache.nprepared + c->switch_prepared;
 }
 
 void tq_pgconn_statement_counts(unsigned long *prepared, unsigned long *unnamed, unsigned long *prepares)
@@ -595,7 +633,14 @@ static void keep_result(tq_pgconn *c, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     if (c->entry < c->nprelude) {
-        c->prelude_ok[c->entry] = st == PGRES_COMMAND_OK;
+        c->prelude_ok[c->entry] =
+            st == (c->prelude[c->entry] == PRELUDE_ROLE ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+        if (st == PGRES_FATAL_ERROR && c->prelude[c->entry] == PRELUDE_ROLE) {
+            /* the server lost the prepared switch (see below) */
+            const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (code != NULL && strcmp(code, "26000") == 0)
+                c->statements_unknown = true;
+        }
         if (st == PGRES_FATAL_ERROR && c->result == NULL) {
             c->result = res;
             return;
@@ -621,11 +666,14 @@ static void finish_query(tq_pgconn *c)
     c->result = NULL;
     /* a prelude entry whose success was not seen: a Prepare that failed (or was aborted)
      * created nothing, so that pair alone is not prepared; a DEALLOCATE that failed leaves
-     * the server's statements unknown */
+     * the server's statements unknown; a role switch that failed leaves nothing behind
+     * (its setting, like the rest of the transaction, ends with the Sync) */
     for (int i = 0; i < c->nprelude; i++) {
-        if (c->prelude_ok[i])
+        if (c->prelude_ok[i] || c->prelude[i] == PRELUDE_ROLE)
             continue;
-        if (c->prelude[i] == PRELUDE_PREPARE) {
+        if (c->prelude[i] == PRELUDE_PREPARE_SWITCH) {
+            c->switch_prepared = false;
+        } else if (c->prelude[i] == PRELUDE_PREPARE) {
             stmt_entry *x = cache_find(&c->cache, c->preparing);
             if (x != NULL)
                 cache_remove(&c->cache, x);

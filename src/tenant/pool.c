@@ -87,6 +87,7 @@ static void share_free(tq_pool *p)
 {
     tq_usage_release(p->usage);
     free(p->schema);
+    free(p->role);
     free(p->label);
     free(p);
 }
@@ -168,6 +169,9 @@ tq_pool *tq_pool_create(const char *label, const tq_pool_target *target, const t
     p->scope.id = atomic_fetch_add(&pools_module.next_scope, 1) + 1;
     p->scope.schema = p->schema;
     p->scope.unnamed = opts->unnamed_statements;
+    /* not part of the database's key: tenants with and without roles share its connections */
+    p->role = target->role != NULL ? strdup(target->role) : NULL;
+    p->scope.role = p->role;
     atomic_init(&p->borrowers, 0);
     atomic_init(&p->last_asked_ms, tq_clock_ms());
     h2o_linklist_init_anchor(&p->waiters);

@@ -86,7 +86,8 @@ struct tq_pool {
     pool_db *db;
     char *label;                   /* the tenant's name */
     char *schema;
-    tq_stmt_scope scope;           /* binds every statement to the tenant's schema */
+    char *role;                    /* NULL: none */
+    tq_stmt_scope scope;           /* binds every statement to the tenant's schema (and role) */
     tq_pool_options opts;          /* max: connections the tenant may hold at once */
     tq_usage *usage;               /* where database time is charged, or NULL */
     atomic_int borrowers;          /* requests using the share */

@@ -26,6 +26,7 @@ static void tenant_free(tq_tenant *t)
         free((char *)t->values[i]);
     free(t->conn_key);
     free(t->schema);
+    free(t->role);
     free(t->name);
     tq_usage_release(t->usage);
     free(t);
@@ -159,6 +160,12 @@ static void add_param(tq_tenant *t, int *n, const char *k, const char *v)
     (*n)++;
 }
 
+bool tq_role_name_valid(const char *s)
+{
+    /* pg_ names are PostgreSQL's own roles (pg_read_all_data...): never a tenant's */
+    return tq_schema_name_valid(s) && strncmp(s, "pg_", 3) != 0;
+}
+
 bool tq_schema_name_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -188,6 +195,18 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
         tq_log_warn("registry", "tenant %s: db_schema is not a plain lower-case identifier; tenant ignored", name);
         return NULL;
     }
+    /* NULL: no role, or a registry from before migration 5. A role that cannot be used is
+     * not dropped silently: the operator asked PostgreSQL to check this tenant's
+     * statements, and serving them unchecked would be less than that */
+    const char *role = PQgetisnull(res, row, 13) ? NULL : PQgetvalue(res, row, 13);
+    if (role != NULL && !tq_role_name_valid(role)) {
+        tq_log_warn("registry", "tenant %s: db_role is not a plain lower-case identifier; tenant ignored", name);
+        return NULL;
+    }
+    if (role != NULL && !schema_placed) {
+        tq_log_warn("registry", "tenant %s: db_role is for placement 'schema' only; tenant ignored", name);
+        return NULL;
+    }
     tq_tenant *t = calloc(1, sizeof(*t));
     atomic_init(&t->refs, 1);
     t->registry = r;
@@ -199,6 +218,7 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     t->name = strdup(name);
     t->schema = strdup(schema);
     t->schema_placed = schema_placed;
+    t->role = role != NULL ? strdup(role) : NULL;
     t->active = PQgetvalue(res, row, 8)[0] == 't';
     /* ->> gives JSON's "true"; NULL: a registry from before the column, nothing paused */
     t->paused = !PQgetisnull(res, row, 12) && strcmp(PQgetvalue(res, row, 12), "true") == 0;
@@ -232,10 +252,11 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     size_t klen = 64;
     for (int i = 0; i < n; i++)
         klen += strlen(t->values[i]) + 1;
-    klen += strlen(t->schema);
+    klen += strlen(t->schema) + (t->role != NULL ? strlen(t->role) : 0);
     t->conn_key = malloc(klen);
-    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|", t->pool_opts.max, t->pool_opts.unnamed_statements,
-                                  t->schema);
+    /* the role is part of the share's scope: turning it on or off replaces the share ("" is no role name) */
+    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|%s|", t->pool_opts.max, t->pool_opts.unnamed_statements,
+                                  t->schema, t->role != NULL ? t->role : "");
     for (int i = 0; i < n; i++)
         off += (size_t)snprintf(t->conn_key + off, klen - off, "%s\x1f", t->values[i]);
     free(hostaddr);
@@ -293,7 +314,7 @@ tq_pool *tq_tenant_borrow_pool(tq_tenant *t)
         const char *database = t->schema_placed ? tenant_param(t, "dbname") : t->name;
         e->pool = tq_pool_create(t->name, &(tq_pool_target){t->keywords, t->values, database,
                                                             t->schema_placed ? r->shared_db_max : t->pool_opts.max,
-                                                            t->schema},
+                                                            t->schema, t->role},
                                  &t->pool_opts);
         tq_pool_meter(e->pool, t->usage);
         tq_map_put(&r->pools, e->id, 16, e);

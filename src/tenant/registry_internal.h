@@ -19,6 +19,7 @@ struct tq_tenant {
     char *name;
     char *schema;                   /* where its tables are: "public" unless schema_placed */
     bool schema_placed;             /* placement 'schema': a schema of a shared database */
+    char *role;                     /* db_role: every statement runs SET LOCAL ROLE to it; NULL: none */
     bool active;
     bool paused;                    /* its requests wait (tenant move, tenant pause) */
     tq_pool_options pool_opts;
@@ -73,13 +74,14 @@ void registry_tear_down_idle_pools(tq_registry *r);
 
 /* ---- registry_sync.c, for registry.c ---- */
 
-/* quota, placement, db_schema and paused by way of to_jsonb: a registry not yet migrated
- * to those columns (a server upgraded before `tenantql migrate` ran) reads as "no quota",
- * database/public and not paused instead of failing (columns 9 to 12, NULL then) */
+/* quota, placement, db_schema, paused and db_role by way of to_jsonb: a registry not yet
+ * migrated to those columns (a server upgraded before `tenantql migrate` ran) reads as
+ * "no quota", database/public, not paused and no role instead of failing (columns 9 to
+ * 13, NULL then) */
 #define SELECT_TENANTS                                                                                            \
     "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active,"  \
     " (to_jsonb(t) -> 'quota')::text, (to_jsonb(t) ->> 'placement'), (to_jsonb(t) ->> 'db_schema'),"           \
-    " (to_jsonb(t) ->> 'paused')"                                                                                 \
+    " (to_jsonb(t) ->> 'paused'), (to_jsonb(t) ->> 'db_role')"                                                   \
     " FROM tenants t"
 
 /* Connects the registry thread's connection, LISTENs and loads every tenant. */

@@ -134,6 +134,184 @@ static int check_schema_free(PGconn *registry, const char *host, const char *por
     return taken ? -1 : 0;
 }
 
+/* ---- a role per tenant ---- */
+
+#define ROLE_FOR_SCHEMA_ONLY                                                                                           \
+    "a role per tenant is for tenants that share a database (placement schema), where it makes PostgreSQL refuse "   \
+    "another tenant's schema; tenant \"%s\" has a database of its own, which already keeps it apart (give it a "      \
+    "login role of its own with --db-user instead)"
+
+/* Whether two sessions reach the same PostgreSQL cluster (its system identifier, which any
+ * role may read): 1, 0, or -1 with err filled. */
+static int same_cluster(PGconn *a, PGconn *b, char *err, size_t errlen)
+{
+    static const char sql[] = "SELECT system_identifier::text FROM pg_catalog.pg_control_system()";
+    PGresult *ra = tq_pg_query(a, sql, 0, NULL, err, errlen);
+    if (ra == NULL)
+        return -1;
+    PGresult *rb = tq_pg_query(b, sql, 0, NULL, err, errlen);
+    int same = rb == NULL ? -1 : strcmp(PQgetvalue(ra, 0, 0), PQgetvalue(rb, 0, 0)) == 0;
+    PQclear(ra);
+    PQclear(rb);
+    return same;
+}
+
+/* Refuses a role that another tenant of the same server has (the registry's unique index
+ * would too, with a less helpful message). db_role by way of to_jsonb: before migration 5
+ * no tenant has one. */
+static int check_role_free(PGconn *registry, const char *host, const char *port, const char *role, const char *name,
+                           char *err, size_t errlen)
+{
+    const char *params[] = {host, port, role, name};
+    PGresult *res = tq_pg_query(registry,
+                                "SELECT name FROM tenants t WHERE db_host = $1 AND db_port = $2::int"
+                                " AND to_jsonb(t) ->> 'db_role' = $3 AND name <> $4",
+                                4, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int taken = PQntuples(res) > 0;
+    if (taken)
+        snprintf(err, errlen, "role %s already belongs to tenant \"%s\": a role shared by two tenants reaches both", role,
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return taken ? -1 : 0;
+}
+
+/* Through admin (a session that may create roles): the role exists, NOLOGIN when made
+ * here, is no superuser and no member of the login role, and the login role is a member
+ * of it (the right to SET ROLE to it). */
+static int ensure_role_granted(PGconn *admin, const char *role, const char *login, char *err, size_t errlen)
+{
+    const char *params[] = {role, login};
+    PGresult *res = tq_pg_query(admin,
+                                "SELECT rolsuper, pg_has_role($1, $2, 'MEMBER'), pg_has_role($2, $1, 'MEMBER')"
+                                " FROM pg_roles WHERE rolname = $1",
+                                2, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    bool exists = PQntuples(res) == 1;
+    bool super = exists && PQgetvalue(res, 0, 0)[0] == 't';
+    bool has_login = exists && PQgetvalue(res, 0, 1)[0] == 't';
+    bool granted = exists && PQgetvalue(res, 0, 2)[0] == 't';
+    PQclear(res);
+    if (super) {
+        snprintf(err, errlen, "role %s is a superuser: PostgreSQL would check none of its privileges", role);
+        return -1;
+    }
+    if (has_login) {
+        snprintf(err, errlen, "role %s is a member of the login role %s: it would reach every tenant's schema", role,
+                 login);
+        return -1;
+    }
+    char *qrole = PQescapeIdentifier(admin, role, strlen(role));
+    char *qlogin = PQescapeIdentifier(admin, login, strlen(login));
+    char sql[512];
+    int rc = 0;
+    if (!exists) {
+        snprintf(sql, sizeof(sql), "CREATE ROLE %s NOLOGIN", qrole);
+        rc = tq_pg_exec(admin, sql, err, errlen);
+    }
+    if (rc == 0 && !granted) {
+        snprintf(sql, sizeof(sql), "GRANT %s TO %s", qrole, qlogin);
+        rc = tq_pg_exec(admin, sql, err, errlen);
+    }
+    PQfreemem(qrole);
+    PQfreemem(qlogin);
+    return rc;
+}
+
+/* Through tenant (the login role's session, owner of the schema and its tables): the
+ * role may use the schema's tables, now and those the login role makes later (its
+ * migrations), and PUBLIC may not use the schema at all; then checks that it worked (a
+ * table some other role owns would have been skipped with a mere warning). */
+static int grant_schema(PGconn *tenant, const char *schema, const char *role, const char *login, char *err,
+                        size_t errlen)
+{
+    char *qs = PQescapeIdentifier(tenant, schema, strlen(schema));
+    char *qr = PQescapeIdentifier(tenant, role, strlen(role));
+    char *ql = PQescapeIdentifier(tenant, login, strlen(login));
+    char sql[2048];
+    /* one simple query: one transaction */
+    snprintf(sql, sizeof(sql),
+             "REVOKE ALL ON SCHEMA %1$s FROM PUBLIC;"
+             " GRANT USAGE ON SCHEMA %1$s TO %2$s;"
+             " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %1$s TO %2$s;"
+             " GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %1$s TO %2$s;"
+             " ALTER DEFAULT PRIVILEGES FOR ROLE %3$s IN SCHEMA %1$s"
+             " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %2$s;"
+             " ALTER DEFAULT PRIVILEGES FOR ROLE %3$s IN SCHEMA %1$s GRANT USAGE, SELECT ON SEQUENCES TO %2$s",
+             qs, qr, ql);
+    PQfreemem(qs);
+    PQfreemem(qr);
+    PQfreemem(ql);
+    if (tq_pg_exec(tenant, sql, err, errlen) != 0)
+        return -1;
+    const char *params[] = {schema, role};
+    PGresult *res = tq_pg_query(
+        tenant,
+        "SELECT has_schema_privilege($2, $1, 'USAGE'), string_agg(c.relname, ', ' ORDER BY c.relname)"
+        " FILTER (WHERE NOT (has_table_privilege($2, c.oid, 'SELECT') AND has_table_privilege($2, c.oid, 'INSERT')"
+        " AND has_table_privilege($2, c.oid, 'UPDATE') AND has_table_privilege($2, c.oid, 'DELETE')))"
+        " FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')"
+        " WHERE n.nspname = $1 GROUP BY n.oid",
+        2, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int rc = 0;
+    if (PQntuples(res) != 1) {
+        snprintf(err, errlen, "schema %s does not exist", schema);
+        rc = -1;
+    } else if (PQgetvalue(res, 0, 0)[0] != 't' || !PQgetisnull(res, 0, 1)) {
+        snprintf(err, errlen, "role %s lacks rights on schema %s%s%s (owned by another role than %s?)", role, schema,
+                 PQgetisnull(res, 0, 1) ? "" : ", tables ", PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1),
+                 login);
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Makes role the tenant's role for schema (see tq_tenant_set_role); tenant is the login
+ * role's session on the shared database. */
+static int setup_role(PGconn *registry, PGconn *tenant, const char *schema, const char *role, char *err,
+                      size_t errlen)
+{
+    const char *login = PQuser(tenant);
+    if (strcmp(role, login) == 0) {
+        snprintf(err, errlen, "the tenant's role must not be the login role %s, which reaches every schema", login);
+        return -1;
+    }
+    int same = same_cluster(registry, tenant, err, errlen);
+    if (same < 0)
+        return -1;
+    /* roles are the cluster's: made by the registry's administrator when the cluster is its */
+    if (ensure_role_granted(same ? registry : tenant, role, login, err, errlen) != 0)
+        return -1;
+    return grant_schema(tenant, schema, role, login, err, errlen);
+}
+
+/* Refuses to set up a role that a registry from before migration 5 could not record (the
+ * grants would be made, and the row's update fail). */
+static int check_registry_has_roles(PGconn *registry, char *err, size_t errlen)
+{
+    PGresult *res = tq_pg_query(registry, "SELECT db_role FROM tenants LIMIT 0", 0, NULL, err, errlen);
+    if (res == NULL) {
+        snprintf(err, errlen, "the registry has no db_role column yet: run `tenantql migrate` first");
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static bool valid_role(const char *role, char *err, size_t errlen)
+{
+    if (tq_role_name_valid(role))
+        return true;
+    snprintf(err, errlen, "invalid role name \"%s\": use 1-63 of a-z, 0-9 and _, not starting with a digit or pg_",
+             role);
+    return false;
+}
+
 /* Migrates an existing tenant where its registry row says (create with if_missing). */
 static int migrate_existing(PGconn *registry, const char *name, bool schema_placed, char *err, size_t errlen)
 {
@@ -184,6 +362,12 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     char schema_buf[80];
     if (resolve_placement(spec, &schema_placed, &schema, schema_buf, sizeof(schema_buf), err, errlen) != 0)
         return -1;
+    if (spec->db_role != NULL && !schema_placed) {
+        snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, spec->name);
+        return -1;
+    }
+    if (spec->db_role != NULL && !valid_role(spec->db_role, err, errlen))
+        return -1;
     int found = find_tenant_id(registry, spec->name, id_out, err, errlen);
     if (found < 0)
         return -1;
@@ -205,6 +389,9 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
         password = "";
     if (schema_placed && check_schema_free(registry, host, port, db, schema, err, errlen) != 0)
         return -1;
+    if (spec->db_role != NULL && (check_registry_has_roles(registry, err, errlen) != 0 ||
+                                  check_role_free(registry, host, port, spec->db_role, spec->name, err, errlen) != 0))
+        return -1;
 
     /* the database lives on the tenant's server; reuse the registry session when that is the same server */
     int same_server = strcmp(host, PQhost(registry)) == 0 && strcmp(port, PQport(registry)) == 0;
@@ -224,29 +411,40 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     /* a schema-placed tenant's schema is made by its migrations, with the shared role as its owner */
     int applied = schema_placed ? tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, schema, detail, sizeof(detail))
                                 : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
-    PQfinish(tenant);
     if (applied < 0) {
+        PQfinish(tenant);
         if (schema_placed)
             snprintf(err, errlen, "migrating schema %s of %s: %s", schema, db, detail);
         else
             snprintf(err, errlen, "migrating %s: %s", db, detail);
         return -1;
     }
+    /* after the migrations, so that the grants find the tables */
+    int role_rc = spec->db_role != NULL ? setup_role(registry, tenant, schema, spec->db_role, err, errlen) : 0;
+    PQfinish(tenant);
+    if (role_rc != 0)
+        return -1;
 
     const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
     const char *quota = spec->quota ? spec->quota : "{}";
-    const char *params[] = {spec->name, host, port, db, user, password, pool_options, quota, "schema", schema};
+    const char *params[] = {spec->name, host,  port,     db,     user,         password,
+                            pool_options, quota, "schema", schema, spec->db_role};
     /* a database-placed tenant leaves placement and db_schema to their defaults, so that a
-     * registry from before migration 3 still takes it */
-    PGresult *res = tq_pg_query(registry,
-                                schema_placed
-                                    ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
-                                      " pool_options, quota, placement, db_schema) VALUES ($1, $2, $3::int, $4, $5,"
-                                      " $6, $7::jsonb, $8::jsonb, $9, $10) RETURNING id::text"
-                                    : "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
-                                      " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
-                                      " RETURNING id::text",
-                                schema_placed ? 10 : 8, params, err, errlen);
+     * registry from before migration 3 still takes it; likewise db_role (migration 5) */
+    const char *sql =
+        spec->db_role != NULL
+            ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password, pool_options, quota,"
+              " placement, db_schema, db_role) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11)"
+              " RETURNING id::text"
+        : schema_placed
+            ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
+              " pool_options, quota, placement, db_schema) VALUES ($1, $2, $3::int, $4, $5,"
+              " $6, $7::jsonb, $8::jsonb, $9, $10) RETURNING id::text"
+            : "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
+              " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
+              " RETURNING id::text";
+    PGresult *res = tq_pg_query(registry, sql, spec->db_role != NULL ? 11 : schema_placed ? 10 : 8, params, err,
+                                errlen);
     if (res == NULL)
         return -1;
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
@@ -326,4 +524,39 @@ int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *
 {
     return update_tenant(registry, "UPDATE tenants SET active = $2::boolean WHERE name = $1", name,
                          active ? "true" : "false", err, errlen);
+}
+
+int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, char *err, size_t errlen)
+{
+    if (role != NULL && !valid_role(role, err, errlen))
+        return -1;
+    PGresult *row = NULL;
+    int found = tenant_conn_row(registry, name, &row, err, errlen);
+    if (found <= 0) {
+        if (found == 0)
+            snprintf(err, errlen, "no tenant named \"%s\"", name);
+        return -1;
+    }
+    int rc = -1;
+    if (strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") != 0) {
+        snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, name);
+    } else if (check_registry_has_roles(registry, err, errlen) != 0) {
+        rc = -1;
+    } else if (role == NULL) {
+        rc = 0;
+    } else if (check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role, name, err,
+                               errlen) == 0) {
+        PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
+                                          PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
+                                          PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+        if (tenant != NULL) {
+            rc = setup_role(registry, tenant, PQgetvalue(row, 0, CONN_SCHEMA), role, err, errlen);
+            PQfinish(tenant);
+        }
+    }
+    PQclear(row);
+    /* stored last: servers switch to the role only once it may do the tenant's work */
+    if (rc == 0)
+        rc = update_tenant(registry, "UPDATE tenants SET db_role = $2 WHERE name = $1", name, role, err, errlen);
+    return rc;
 }

@@ -2,8 +2,9 @@
  * test_registry.c - tenant/registry.c: a record from a registry row, built here as libpq
  * would hand it over: placement and schema (a registry from before migration 3, whose
  * columns read NULL, is database/public; an unsafe schema or an unknown placement makes
- * the row be skipped), the "statements" pool option, and paused (NULL on a registry from
- * before the column: not paused).
+ * the row be skipped), the "statements" pool option, paused (NULL on a registry from
+ * before the column: not paused) and db_role (migration 5: valid names of schema-placed
+ * tenants only, part of the connection key).
  */
 
 #include <libpq-fe.h>
@@ -15,15 +16,16 @@
 #include "tenantql/log.h"
 #include "tq_test.h"
 
-#define NCOLS 13
+#define NCOLS 14
 
-/* One row of SELECT_TENANTS; a NULL placement, schema or paused is SQL NULL (an old
+/* One row of SELECT_TENANTS; a NULL placement, schema, paused or role is SQL NULL (an old
  * registry). */
-static PGresult *row_paused(const char *pool_options, const char *placement, const char *schema, const char *paused)
+static PGresult *row_full(const char *pool_options, const char *placement, const char *schema, const char *paused,
+                          const char *role)
 {
     static const char *const names[NCOLS] = {"id",        "name",        "db_host",      "db_port", "db_name",
                                              "db_user",   "db_password", "pool_options", "active",  "quota",
-                                             "placement", "db_schema",   "paused"};
+                                             "placement", "db_schema",   "paused",       "db_role"};
     PGresAttDesc attrs[NCOLS];
     memset(attrs, 0, sizeof(attrs));
     for (int i = 0; i < NCOLS; i++)
@@ -42,20 +44,34 @@ static PGresult *row_paused(const char *pool_options, const char *placement, con
                                  "{}",
                                  placement,
                                  schema,
-                                 paused};
+                                 paused,
+                                 role};
     for (int i = 0; i < NCOLS; i++)
         PQsetvalue(res, 0, i, (char *)values[i], values[i] ? (int)strlen(values[i]) : -1);
     return res;
 }
 
-static PGresult *row(const char *pool_options, const char *placement, const char *schema)
+static PGresult *row_paused(const char *pool_options, const char *placement, const char *schema, const char *paused)
 {
-    return row_paused(pool_options, placement, schema, NULL);
+    return row_full(pool_options, placement, schema, paused, NULL);
+}
+
+static PGresult *row(const char *pool_options, const char *placement, const char *schema, const char *role)
+{
+    return row_full(pool_options, placement, schema, NULL, role);
+}
+
+static tq_tenant *record_role(tq_registry *r, const char *placement, const char *schema, const char *role)
+{
+    PGresult *res = row("{}", placement, schema, role);
+    tq_tenant *t = registry_tenant_from_row(r, res, 0);
+    PQclear(res);
+    return t;
 }
 
 static tq_tenant *record(tq_registry *r, const char *pool_options, const char *placement, const char *schema)
 {
-    PGresult *res = row(pool_options, placement, schema);
+    PGresult *res = row(pool_options, placement, schema, NULL);
     tq_tenant *t = registry_tenant_from_row(r, res, 0);
     PQclear(res);
     return t;
@@ -137,6 +153,29 @@ static void test_paused(tq_registry *r)
     }
 }
 
+static void test_role(tq_registry *r)
+{
+    tq_tenant *none = record_role(r, "schema", "tenant_acme", NULL);
+    CHECK(none != NULL && none->role == NULL);
+    tq_tenant *t = record_role(r, "schema", "tenant_acme", "tq_t_acme");
+    CHECK(t != NULL);
+    CHECK_STR(t ? t->role : NULL, "tq_t_acme");
+    /* turning the role on or off changes the key: the tenant's share is replaced */
+    CHECK(none != NULL && t != NULL && strcmp(none->conn_key, t->conn_key) != 0);
+    tq_tenant *other = record_role(r, "schema", "tenant_acme", "tq_t_other");
+    CHECK(other != NULL && t != NULL && strcmp(other->conn_key, t->conn_key) != 0);
+    tq_tenant_release(other);
+    tq_tenant_release(t);
+    tq_tenant_release(none);
+    /* refused rows: a role of a database-placed tenant, PostgreSQL's own roles, names that need quoting */
+    CHECK(record_role(r, "database", "public", "tq_t_acme") == NULL);
+    CHECK(record_role(r, NULL, NULL, "tq_t_acme") == NULL);
+    static const char *const bad[] = {"", "pg_read_all_data", "pg_x", "Role", "a-b", "a\"b", "a;b", "9r"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(record_role(r, "schema", "tenant_acme", bad[i]) == NULL);
+    CHECK(tq_role_name_valid("pgx") && tq_role_name_valid("_pg_x") && !tq_role_name_valid("pg_"));
+}
+
 int main(void)
 {
     tq_log_set_level(TQ_LOG_ERROR); /* the refused rows' warnings are expected */
@@ -146,5 +185,6 @@ int main(void)
     test_placement(&r);
     test_statements(&r);
     test_paused(&r);
+    test_role(&r);
     return TQ_TEST_REPORT();
 }
