@@ -1,8 +1,9 @@
 -- 005_tenant_role.sql - a role per tenant in a shared database (see README, "Defence in
 -- depth: a role per tenant"). db_role, when set, is a NOLOGIN role that may use the
 -- tenant's schema and nothing else; the server runs each of the tenant's statements with
--- the role set for that statement's transaction alone (set_config('role', db_role, true)), so PostgreSQL itself refuses another tenant's schema should a
--- statement ever be bound to the wrong one. NULL (the default): statements run as the
+-- that role set for the statement's transaction alone (set_config('role', db_role,
+-- true)), so PostgreSQL itself refuses another tenant's schema should a statement ever
+-- be bound to the wrong one. NULL (the default): statements run as the
 -- shared login role, kept apart by the schema bound in their text alone.
 -- Only placement 'schema' has a use for it: a tenant with a database of its own is kept
 -- apart by its database (and its own login role, if given one). The name goes into a
