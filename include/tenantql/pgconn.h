@@ -59,10 +59,10 @@ typedef struct tq_stmt_scope {
 } tq_stmt_scope;
 
 /* Process-wide, before any connection: how many prepared statements one connection keeps
- * (LRU; 0 = never prepare). Default 128. A connection keeps the value it was made with. */
+ * (LRU; 0 = never prepare). Default 512. A connection keeps the value it was made with. */
 void tq_pgconn_set_statement_cache(int per_connection);
 
-#define TQ_PGCONN_STATEMENT_CACHE_DEFAULT 128
+#define TQ_PGCONN_STATEMENT_CACHE_DEFAULT 512
 
 typedef enum tq_pgconn_state {
     TQ_PGCONN_CONNECTING,
