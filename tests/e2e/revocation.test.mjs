@@ -207,20 +207,21 @@ test('one worker asks the database about a user about once a second, however man
 test('a request whose status lookup outlasts the request timeout gets 503; the server carries on', async () => {
   const s4 = await startServe(dev, ['--threads', '1', '--request-timeout-ms', '600'], { TENANTQL_JWT_SECRET: dev.secret });
   const sock = join(dev.dir, 'pg', 'run');
-  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_acme`],
+  const { db, schema } = dev.tenantPlace('acme'); // its own database, or its schema of a shared one
+  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=${db}`],
     { stdio: ['pipe', 'ignore', 'ignore'] });
   const exited = new Promise((r) => locker.once('exit', r));
   try {
     await newUser('slow@acme.example');
     const t = await loginAs('slow@acme.example');
-    locker.stdin.write('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n');
+    locker.stdin.write(`BEGIN; LOCK TABLE ${schema}.users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;\n`);
     for (let i = 0; i < 100 && dev.tenantPsql('acme',
       "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation = 'users'::regclass")[0] === '0'; i++) await sleep(50);
     const r = await gql(s4.url, READ, { token: t });
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.errors[0].extensions.code, 'TENANT_BUSY');
   } finally {
-    dev.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tenant_acme' AND application_name = 'psql'");
+    dev.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db}' AND application_name = 'psql'`);
     await exited;
   }
   const again = await gql(s4.url, READ, { token: await loginAs('slow@acme.example', s4.url) });

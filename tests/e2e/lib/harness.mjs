@@ -110,10 +110,15 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
     /** Runs SQL through psql against a tenant's tables, wherever the registry places them
      * (its database, or its schema of a shared database: search_path is its db_schema),
      * as the cluster's superuser; returns rows like psql(). */
-    tenantPsql(name, sql) {
+    /** Where a tenant's tables are: { db, schema } from its registry row. */
+    tenantPlace(name) {
       const row = dev.psql(`SELECT db_name, db_schema FROM tenants WHERE name = '${name}'`)[0];
       if (row === undefined) throw new Error(`no tenant named ${name}`);
       const [db, schema] = row.split('\t');
+      return { db, schema };
+    },
+    tenantPsql(name, sql) {
+      const { db, schema } = dev.tenantPlace(name);
       return runPsql(`host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, sql,
         { PGOPTIONS: `-c search_path=${schema}` });
     },
