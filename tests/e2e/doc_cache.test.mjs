@@ -40,7 +40,7 @@ async function until(ok, ask, ms = 10000) {
 /** Sessions of acme's database waiting for a lock. */
 function lockWaiters() {
   return Number(dev.psql(`SELECT count(*) FROM pg_stat_activity
-    WHERE datname = 'tenant_acme' AND wait_event_type = 'Lock'`)[0]);
+    WHERE datname = '${dev.tenantPlace('acme').db}' AND wait_event_type = 'Lock'`)[0]);
 }
 
 /** Requests of acme's pool waiting for a connection, from the server's /metrics. */
@@ -58,12 +58,13 @@ test('a cached document evicted while its requests wait for the database is stil
 
   // another session locks users in acme's database, so that a query on it blocks
   const sock = join(dev.dir, 'pg', 'run');
-  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=tenant_acme`],
+  const { db, schema } = dev.tenantPlace('acme'); // its own database, or its schema of a shared one
+  const locker = spawn('psql', ['-X', '-q', `host=${sock} port=${dev.pgPort} user=tenantql dbname=${db}`],
     { stdio: ['pipe', 'ignore', 'ignore'] });
   const lockerExited = new Promise((r) => locker.once('exit', r));
-  locker.stdin.write('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE;\n');
+  locker.stdin.write(`BEGIN; LOCK TABLE ${schema}.users IN ACCESS EXCLUSIVE MODE;\n`);
   await until((n) => n > 0, () => Number(dev.psql(`SELECT count(*) FROM pg_locks l JOIN pg_database d
-    ON d.oid = l.database WHERE d.datname = 'tenant_acme' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]));
+    ON d.oid = l.database WHERE d.datname = '${db}' AND l.mode = 'AccessExclusiveLock' AND l.granted`)[0]));
 
   // D1 from the cache twice: the first takes acme's only connection and waits for the
   // lock, the second waits for that connection
