@@ -223,3 +223,19 @@ test('with the default statement cache, prepared statements meet the wrong sessi
   }
   assert.match(log, /query failed: (26000|42P05) ERROR: +prepared statement "[^"]*" (does not exist|already exists)/);
 });
+
+test('a tenant whose pool_options say "statements": "unnamed" works behind the bouncer with the default cache', async () => {
+  // the per-tenant form of --statement-cache 0: the server prepares for other tenants
+  dev.psql(`UPDATE tenants SET pool_options = pool_options || '{"statements": "unnamed"}'
+    WHERE name IN ('acme', 'globex')`);
+  const serve = await startServe(dev, ['--threads', '2'], { TENANTQL_JWT_SECRET: dev.secret });
+  let result;
+  try {
+    result = await run(serve.url, workload({ mutations: false }));
+  } finally {
+    assert.equal(await serve.stop(), 0);
+    dev.psql(`UPDATE tenants SET pool_options = pool_options - 'statements' WHERE name IN ('acme', 'globex')`);
+  }
+  assert.deepEqual(result.failures, [], `${result.failures.length} failed; log:\n${serve.stderr().slice(-3000)}`);
+  assert.deepEqual(result.wrong, []);
+});
