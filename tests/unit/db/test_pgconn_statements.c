@@ -21,13 +21,10 @@
 #include "tenantql/pgconn.h"
 #include "tq_test.h"
 #include "tq_test_pg.h"
+#include "pgconn_harness.h"
 
 #define CAP 4
 
-static h2o_loop_t *loop;
-static h2o_timeout_t zero_timeout, linger_timeout;
-static tq_pgconn_loop pl;
-static char sockdir[PATH_MAX], port_text[16];
 static PGconn *admin;
 
 static const tq_stmt stmt_v = {0, "v", "SELECT v FROM @.t", 0};
@@ -43,82 +40,9 @@ static tq_stmt_scope scope[7]; /* 1..6: s1..s6 */
 static const tq_stmt_scope missing = {7, "s_missing", false};
 static const tq_stmt_scope odd = {8, "Odd\"Name", false};
 
-typedef struct conn {
-    tq_pgconn *pg;
-    int connected; /* 1 ok, -1 failed */
-    int results;
-    PGresult *res;
-} conn;
-
-static void on_connected(void *owner, bool ok, const char *errmsg)
-{
-    conn *c = owner;
-    c->connected = ok ? 1 : -1;
-    if (!ok)
-        fprintf(stderr, "connect: %s\n", errmsg);
-}
-
-static void on_result(void *owner, PGresult *res, const char *errmsg)
-{
-    conn *c = owner;
-    c->results++;
-    c->res = res;
-    if (res == NULL)
-        fprintf(stderr, "query: %s\n", errmsg);
-}
-
-static void on_lost(void *owner, const char *errmsg)
-{
-    fprintf(stderr, "lost: %s\n", errmsg);
-}
-
-static const tq_pgconn_ops ops = {on_connected, on_result, on_lost};
-
-static void run_until(const int *flag, int want)
-{
-    for (int i = 0; i < 1000 && *flag != want; i++)
-        h2o_evloop_run(loop, 10);
-}
-
 static void open_conn(conn *c)
 {
-    memset(c, 0, sizeof(*c));
-    const char *keywords[] = {"host", "port", "user", "dbname", NULL};
-    const char *values[] = {sockdir, port_text, "tenantql", "postgres", NULL};
-    c->pg = tq_pgconn_connect(&pl, keywords, values, &ops, c);
-    CHECK(c->pg != NULL);
-    for (int i = 0; i < 1000 && c->connected == 0; i++)
-        h2o_evloop_run(loop, 10);
-    CHECK(c->connected == 1);
-}
-
-/* Runs stmt and returns its result (the caller PQclears), NULL when the connection broke. */
-static PGresult *run(conn *c, const tq_stmt *stmt, const tq_stmt_scope *sc, const char *param)
-{
-    const char *params[1] = {param};
-    int before = c->results;
-    c->res = NULL;
-    if (tq_pgconn_send(c->pg, stmt, sc, params) != 0)
-        return NULL;
-    run_until(&c->results, before + 1);
-    return c->res;
-}
-
-/* The first column of the one row, or the error's SQLSTATE prefixed with '!'. */
-static const char *answer(conn *c, const tq_stmt *stmt, const tq_stmt_scope *sc, const char *param)
-{
-    static char out[2048];
-    PGresult *res = run(c, stmt, sc, param);
-    if (res == NULL)
-        snprintf(out, sizeof(out), "!broken");
-    else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-        snprintf(out, sizeof(out), "%s", PQgetvalue(res, 0, 0));
-    else if (PQresultStatus(res) == PGRES_FATAL_ERROR)
-        snprintf(out, sizeof(out), "!%s", PQresultErrorField(res, PG_DIAG_SQLSTATE));
-    else
-        snprintf(out, sizeof(out), "?%s", PQresStatus(PQresultStatus(res)));
-    PQclear(res);
-    return out;
+    open_conn_as(c, "tenantql");
 }
 
 static int server_count(conn *c)
@@ -410,10 +334,7 @@ int main(void)
         CHECK(0);
     }
 
-    loop = h2o_evloop_create();
-    h2o_timeout_init(loop, &zero_timeout, 0);
-    h2o_timeout_init(loop, &linger_timeout, TQ_PGCONN_LINGER_MS);
-    pl = (tq_pgconn_loop){loop, &zero_timeout, &linger_timeout};
+    loop_start();
     tq_pgconn_set_statement_cache(CAP);
 
     if (admin != NULL) {
@@ -427,10 +348,7 @@ int main(void)
         PQfinish(admin);
     }
 
-    h2o_timeout_dispose(loop, &zero_timeout);
-    h2o_timeout_dispose(loop, &linger_timeout);
-    h2o_evloop_destroy(loop);
-    tq_pgconn_cancel_shutdown();
+    loop_stop();
     tq_test_pg_stop(&pg);
     return TQ_TEST_REPORT();
 }
