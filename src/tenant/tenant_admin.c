@@ -114,24 +114,35 @@ static int resolve_placement(const tq_tenant_spec *spec, bool *schema_placed, co
     return 0;
 }
 
+/* Runs a query of four parameters whose first column is a tenant's name: 1 with the first
+ * such name in name_out, 0 when there is none, -1 with err filled. */
+static int tenant_named_by(PGconn *registry, const char *sql, const char *const params[4], char *name_out,
+                           size_t name_len, char *err, size_t errlen)
+{
+    PGresult *res = tq_pg_query(registry, sql, 4, params, err, errlen);
+    if (res == NULL)
+        return -1;
+    int found = PQntuples(res) > 0;
+    if (found)
+        snprintf(name_out, name_len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found;
+}
+
 /* Refuses a schema of the shared database that another tenant has (the registry's unique
  * index would refuse the row anyway, but only after the schema had been migrated). */
 static int check_schema_free(PGconn *registry, const char *host, const char *port, const char *db, const char *schema,
                              char *err, size_t errlen)
 {
     const char *params[] = {host, port, db, schema};
-    PGresult *res = tq_pg_query(registry,
+    char owner[64];
+    int taken = tenant_named_by(registry,
                                 "SELECT name FROM tenants WHERE placement = 'schema' AND db_host = $1"
                                 " AND db_port = $2::int AND db_name = $3 AND db_schema = $4",
-                                4, params, err, errlen);
-    if (res == NULL)
-        return -1;
-    int taken = PQntuples(res) > 0;
-    if (taken)
-        snprintf(err, errlen, "schema %s of database %s already belongs to tenant \"%s\"", schema, db,
-                 PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return taken ? -1 : 0;
+                                params, owner, sizeof(owner), err, errlen);
+    if (taken > 0)
+        snprintf(err, errlen, "schema %s of database %s already belongs to tenant \"%s\"", schema, db, owner);
+    return taken != 0 ? -1 : 0;
 }
 
 /* ---- a role per tenant ---- */
@@ -163,18 +174,15 @@ static int check_role_free(PGconn *registry, const char *host, const char *port,
                            char *err, size_t errlen)
 {
     const char *params[] = {host, port, role, name};
-    PGresult *res = tq_pg_query(registry,
+    char owner[64];
+    int taken = tenant_named_by(registry,
                                 "SELECT name FROM tenants t WHERE db_host = $1 AND db_port = $2::int"
                                 " AND to_jsonb(t) ->> 'db_role' = $3 AND name <> $4",
-                                4, params, err, errlen);
-    if (res == NULL)
-        return -1;
-    int taken = PQntuples(res) > 0;
-    if (taken)
+                                params, owner, sizeof(owner), err, errlen);
+    if (taken > 0)
         snprintf(err, errlen, "role %s already belongs to tenant \"%s\": a role shared by two tenants reaches both", role,
-                 PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return taken ? -1 : 0;
+                 owner);
+    return taken != 0 ? -1 : 0;
 }
 
 /* Through admin (a session that may create roles): the role exists, NOLOGIN when made
