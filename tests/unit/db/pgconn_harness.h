@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tenantql/pg_admin.h"
 #include "tenantql/pgconn.h"
 #include "tq_test.h"
+#include "tq_test_pg.h"
 
 static h2o_loop_t *loop;
 static h2o_timeout_t zero_timeout, linger_timeout;
@@ -49,6 +51,22 @@ static void on_lost(void *owner, const char *errmsg)
 }
 
 static const tq_pgconn_ops ops = {on_connected, on_result, on_lost};
+
+/* Starts the test's cluster (see tq_test_pg.h), points sockdir and port_text at it and
+ * connects *admin as its superuser to database postgres; -1 when the cluster did not start. */
+static inline int cluster_start(tq_test_pg *pg, const char *prefix, PGconn **admin)
+{
+    char err[512];
+    if (tq_test_pg_start(pg, prefix) != 0)
+        return -1;
+    snprintf(sockdir, sizeof(sockdir), "%s", pg->cluster.sockdir);
+    snprintf(port_text, sizeof(port_text), "%s", pg->port_text);
+    char conninfo[PATH_MAX + 128];
+    tq_pg_cluster_conninfo(&pg->cluster, "postgres", conninfo, sizeof(conninfo));
+    *admin = tq_pg_connect(conninfo, err, sizeof(err));
+    CHECK(*admin != NULL);
+    return 0;
+}
 
 static inline void loop_start(void)
 {

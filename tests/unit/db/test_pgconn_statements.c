@@ -321,14 +321,8 @@ int main(void)
 {
     char err[512];
     tq_test_pg pg;
-    if (tq_test_pg_start(&pg, "tq-stmt") != 0)
+    if (cluster_start(&pg, "tq-stmt", &admin) != 0)
         return 1;
-    snprintf(sockdir, sizeof(sockdir), "%s", pg.cluster.sockdir);
-    snprintf(port_text, sizeof(port_text), "%s", pg.port_text);
-    char conninfo[PATH_MAX + 128];
-    tq_pg_cluster_conninfo(&pg.cluster, "postgres", conninfo, sizeof(conninfo));
-    admin = tq_pg_connect(conninfo, err, sizeof(err));
-    CHECK(admin != NULL);
     if (admin != NULL && create_schemas(err, sizeof(err)) != 0) {
         fprintf(stderr, "cannot create the schemas: %s\n", err);
         CHECK(0);
