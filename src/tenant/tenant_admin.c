@@ -114,19 +114,20 @@ static int resolve_placement(const tq_tenant_spec *spec, bool *schema_placed, co
     return 0;
 }
 
-/* Runs a query of four parameters whose first column is a tenant's name: 1 with the first
- * such name in name_out, 0 when there is none, -1 with err filled. */
-static int tenant_named_by(PGconn *registry, const char *sql, const char *const params[4], char *name_out,
-                           size_t name_len, char *err, size_t errlen)
+/* Refuses what (a schema, a role) when the query of four parameters finds a tenant that
+ * already has it (its first column is that tenant's name): 0, or -1 with err filled. why
+ * follows the refusal, or is "". */
+static int refuse_if_taken(PGconn *registry, const char *sql, const char *const params[4], const char *what,
+                           const char *why, char *err, size_t errlen)
 {
     PGresult *res = tq_pg_query(registry, sql, 4, params, err, errlen);
     if (res == NULL)
         return -1;
-    int found = PQntuples(res) > 0;
-    if (found)
-        snprintf(name_out, name_len, "%s", PQgetvalue(res, 0, 0));
+    int taken = PQntuples(res) > 0;
+    if (taken)
+        snprintf(err, errlen, "%s already belongs to tenant \"%s\"%s", what, PQgetvalue(res, 0, 0), why);
     PQclear(res);
-    return found;
+    return taken ? -1 : 0;
 }
 
 /* Refuses a schema of the shared database that another tenant has (the registry's unique
@@ -135,14 +136,12 @@ static int check_schema_free(PGconn *registry, const char *host, const char *por
                              char *err, size_t errlen)
 {
     const char *params[] = {host, port, db, schema};
-    char owner[64];
-    int taken = tenant_named_by(registry,
-                                "SELECT name FROM tenants WHERE placement = 'schema' AND db_host = $1"
-                                " AND db_port = $2::int AND db_name = $3 AND db_schema = $4",
-                                params, owner, sizeof(owner), err, errlen);
-    if (taken > 0)
-        snprintf(err, errlen, "schema %s of database %s already belongs to tenant \"%s\"", schema, db, owner);
-    return taken != 0 ? -1 : 0;
+    char what[200];
+    snprintf(what, sizeof(what), "schema %s of database %s", schema, db);
+    return refuse_if_taken(registry,
+                           "SELECT name FROM tenants WHERE placement = 'schema' AND db_host = $1"
+                           " AND db_port = $2::int AND db_name = $3 AND db_schema = $4",
+                           params, what, "", err, errlen);
 }
 
 /* ---- a role per tenant ---- */
@@ -174,15 +173,12 @@ static int check_role_free(PGconn *registry, const char *host, const char *port,
                            char *err, size_t errlen)
 {
     const char *params[] = {host, port, role, name};
-    char owner[64];
-    int taken = tenant_named_by(registry,
-                                "SELECT name FROM tenants t WHERE db_host = $1 AND db_port = $2::int"
-                                " AND to_jsonb(t) ->> 'db_role' = $3 AND name <> $4",
-                                params, owner, sizeof(owner), err, errlen);
-    if (taken > 0)
-        snprintf(err, errlen, "role %s already belongs to tenant \"%s\": a role shared by two tenants reaches both", role,
-                 owner);
-    return taken != 0 ? -1 : 0;
+    char what[100];
+    snprintf(what, sizeof(what), "role %s", role);
+    return refuse_if_taken(registry,
+                           "SELECT name FROM tenants t WHERE db_host = $1 AND db_port = $2::int"
+                           " AND to_jsonb(t) ->> 'db_role' = $3 AND name <> $4",
+                           params, what, ": a role shared by two tenants reaches both", err, errlen);
 }
 
 /* Through admin (a session that may create roles): the role exists, NOLOGIN when made
