@@ -76,6 +76,24 @@ test('pause holds a tenant\'s requests until resume; other tenants are not held'
   assert.throws(() => dev.tenantql('tenant', 'pause', 'nobody'), /no tenant named "nobody"/);
 });
 
+test('held requests count against the tenant\'s in-flight quota: beyond it, 429 at once', async () => {
+  dev.tenantql('tenant', 'quota', 'acme', '{"in_flight": 2}');
+  dev.tenantql('tenant', 'pause', 'acme');
+  await sleep(PAUSE_SEEN_MS);
+  try {
+    const held = [gql(dev.url, READ, { token: acme }), gql(dev.url, READ, { token: acme })];
+    await sleep(300);
+    const refused = await Promise.all([1, 2, 3].map(() => gql(dev.url, READ, { token: acme })));
+    for (const r of refused) assert.equal(r.status, 429, JSON.stringify(r.body));
+    dev.tenantql('tenant', 'resume', 'acme');
+    for (const r of await Promise.all(held)) assert.ok(answered(r), JSON.stringify(r.body));
+  } finally {
+    dev.tenantql('tenant', 'resume', 'acme');
+    dev.tenantql('tenant', 'quota', 'acme', '{}');
+    await sleep(PAUSE_SEEN_MS);
+  }
+});
+
 test('--pause-max-wait-ms: a request still held then gets 503 TENANT_UNAVAILABLE with Retry-After 1', async () => {
   const serve = await startServe(dev, ['--pause-max-wait-ms', '500'], { TENANTQL_JWT_SECRET: dev.secret });
   try {
