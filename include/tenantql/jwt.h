@@ -90,6 +90,8 @@ typedef enum tq_jwt_status {
     TQ_JWT_BAD_TENANT,
     TQ_JWT_BAD_SUB,
     TQ_JWT_BAD_JTI,
+    TQ_JWT_NOT_PLATFORM,  /* tq_jwt_verify_platform: no "platform" in the scope claim */
+    TQ_JWT_TENANT_TOKEN,  /* tq_jwt_verify_platform: a tenantId claim (a tenant's token) */
     TQ_JWT_INTERNAL, /* keep last */
 } tq_jwt_status;
 
@@ -116,6 +118,31 @@ void tq_jwt_describe(const tq_jwt_verifier *v, char *buf, size_t len);
  */
 tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
                             tq_jwt_claims *out);
+
+/* Platform tokens: the admin API's, for the operator of the whole server. Signed with the
+ * same keys as tenant tokens, they are told apart by their claims: "scope" (a string of
+ * space-separated scopes, RFC 8693 4.2) holds "platform", and there is no "tenantId" at
+ * all, so that no tenant's token can ever pass for one, and a platform token never
+ * selects a tenant at /graphql (it has no tenant to select). */
+#define TQ_JWT_PLATFORM_SCOPE "platform"
+#define TQ_JWT_MAX_PLATFORM_SUB 64 /* bytes of printable ASCII; longer: TQ_JWT_BAD_SUB */
+
+typedef struct tq_jwt_platform_claims {
+    char sub[TQ_JWT_MAX_PLATFORM_SUB + 1]; /* who the operator is, for logs; "" when absent */
+    int64_t exp;
+} tq_jwt_platform_claims;
+
+/* Checks a platform token as tq_jwt_verify checks a tenant's (header, signature, exp,
+ * nbf, iat, iss, aud), then the scope (TQ_JWT_NOT_PLATFORM) and the absence of tenantId
+ * (TQ_JWT_TENANT_TOKEN). On TQ_JWT_OK fills *out, else leaves it zeroed. Thread-safe. */
+tq_jwt_status tq_jwt_verify_platform(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
+                                     tq_jwt_platform_claims *out);
+
+/* A platform token: scope "platform", sub (printable ASCII, at most
+ * TQ_JWT_MAX_PLATFORM_SUB bytes; NULL: none), iat = now, exp = now + ttl, a random jti.
+ * Malloc'ed, or NULL with err filled (no signing key, a bad sub or ttl). */
+char *tq_jwt_issue_platform(const tq_jwt_verifier *v, const char *sub, int64_t now, int64_t ttl, char *err,
+                            size_t errlen);
 
 /* The time checks of tq_jwt_verify alone (exp, nbf, iat with the leeway), for claims
  * that were verified before: a cache of verified tokens must still expire them. */

@@ -22,6 +22,10 @@ typedef enum tq_limits_mode {
  * tq_server_options, which holds its flag, variable, default and bounds (config.c). */
 typedef struct tq_server_config {
     const char *listen;          /* --listen HOST:PORT */
+    const char *admin_listen;    /* --admin-listen HOST:PORT, or "off" */
+    int admin_threads;           /* --admin-threads: blocking admin jobs at once */
+    const char *export_dir;      /* --export-dir: where offboarding writes a tenant's archive */
+    long offboard_grace_s;       /* --offboard-grace-s: an offboarded tenant is dropped after this */
     int threads;                 /* --threads: worker threads */
     const char *registry;        /* --registry: libpq conninfo of the registry database (required) */
     const char *jwt_secret;      /* --jwt-secret: HS256 key */

@@ -56,6 +56,8 @@ static const char *const status_texts[] = {
     [TQ_JWT_BAD_TENANT] = "missing or invalid tenantId",
     [TQ_JWT_BAD_SUB] = "invalid sub",
     [TQ_JWT_BAD_JTI] = "invalid jti",
+    [TQ_JWT_NOT_PLATFORM] = "no platform scope",
+    [TQ_JWT_TENANT_TOKEN] = "a tenant's token, not a platform token",
     [TQ_JWT_INTERNAL] = "internal error",
 };
 
@@ -394,12 +396,12 @@ static bool audience_ok(const char *want, const json_t *aud)
     return false;
 }
 
-static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims, int64_t now, tq_jwt_claims *out)
+/* What every token must pass whatever it is for: its times, issuer and audience. */
+static tq_jwt_status check_common(const tq_jwt_verifier *v, const json_t *claims, int64_t now, tq_jwt_claims *out)
 {
     tq_jwt_status st = check_times(v, claims, now, out);
     if (st != TQ_JWT_OK)
         return st;
-
     if (v->issuer != NULL) {
         const json_t *iss = json_object_get(claims, "iss");
         if (!json_is_string(iss) || strcmp(json_string_value(iss), v->issuer) != 0)
@@ -407,6 +409,15 @@ static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims
     }
     if (v->audience != NULL && !audience_ok(v->audience, json_object_get(claims, "aud")))
         return TQ_JWT_WRONG_AUDIENCE;
+    return TQ_JWT_OK;
+}
+
+static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims, int64_t now, void *out_)
+{
+    tq_jwt_claims *out = out_;
+    tq_jwt_status st = check_common(v, claims, now, out);
+    if (st != TQ_JWT_OK)
+        return st;
     if (!uuid_claim(json_object_get(claims, "tenantId"), out->tenant_id))
         return TQ_JWT_BAD_TENANT;
 
@@ -422,10 +433,58 @@ static tq_jwt_status check_claims(const tq_jwt_verifier *v, const json_t *claims
     return TQ_JWT_OK;
 }
 
-tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
-                            tq_jwt_claims *out)
+/* Whether a space-separated scope string names scope. */
+static bool has_scope(const char *scopes, const char *scope)
 {
-    memset(out, 0, sizeof(*out)); /* absent optional claims read as zero */
+    size_t n = strlen(scope);
+    for (const char *p = scopes; *p;) {
+        size_t w = strcspn(p, " ");
+        if (w == n && memcmp(p, scope, n) == 0)
+            return true;
+        p += w;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+static bool printable_ascii(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= max || (unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e)
+            return false;
+    return true;
+}
+
+static tq_jwt_status check_platform_claims(const tq_jwt_verifier *v, const json_t *claims, int64_t now, void *out_)
+{
+    tq_jwt_platform_claims *out = out_;
+    tq_jwt_claims times;
+    memset(&times, 0, sizeof(times));
+    tq_jwt_status st = check_common(v, claims, now, &times);
+    if (st != TQ_JWT_OK)
+        return st;
+    if (json_object_get(claims, "tenantId") != NULL)
+        return TQ_JWT_TENANT_TOKEN;
+    const json_t *scope = json_object_get(claims, "scope");
+    if (!json_is_string(scope) || !has_scope(json_string_value(scope), TQ_JWT_PLATFORM_SCOPE))
+        return TQ_JWT_NOT_PLATFORM;
+    const json_t *sub = json_object_get(claims, "sub");
+    if (sub != NULL) {
+        if (!json_is_string(sub) || !printable_ascii(json_string_value(sub), TQ_JWT_MAX_PLATFORM_SUB))
+            return TQ_JWT_BAD_SUB;
+        strcpy(out->sub, json_string_value(sub));
+    }
+    out->exp = times.exp;
+    return TQ_JWT_OK;
+}
+
+typedef tq_jwt_status (*claims_check)(const tq_jwt_verifier *v, const json_t *claims, int64_t now, void *out);
+
+/* The steps every token goes through, cheapest first; check reads the claims into out. */
+static tq_jwt_status verify_token(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
+                                  claims_check check, void *out)
+{
     if (len > v->max_token_len)
         return TQ_JWT_TOO_LONG;
 
@@ -442,9 +501,27 @@ tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t 
     if (st == TQ_JWT_OK)
         st = check_signature(key, token, &p);
     if (st == TQ_JWT_OK)
-        st = check_claims(v, claims, now, out);
+        st = check(v, claims, now, out);
     json_decref(claims);
+    return st;
+}
+
+tq_jwt_status tq_jwt_verify(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
+                            tq_jwt_claims *out)
+{
+    memset(out, 0, sizeof(*out)); /* absent optional claims read as zero */
+    tq_jwt_status st = verify_token(v, token, len, now, check_claims, out);
     if (st != TQ_JWT_OK) /* a refused token must not leave claims a caller could act on */
+        memset(out, 0, sizeof(*out));
+    return st;
+}
+
+tq_jwt_status tq_jwt_verify_platform(const tq_jwt_verifier *v, const char *token, size_t len, int64_t now,
+                                     tq_jwt_platform_claims *out)
+{
+    memset(out, 0, sizeof(*out));
+    tq_jwt_status st = verify_token(v, token, len, now, check_platform_claims, out);
+    if (st != TQ_JWT_OK)
         memset(out, 0, sizeof(*out));
     return st;
 }
@@ -525,19 +602,84 @@ static char *assemble(const jwt_key *k, const char *header, const char *payload)
     return token;
 }
 
+static char *sign_json(const tq_jwt_verifier *v, json_t *o);
+
 char *tq_jwt_sign(const tq_jwt_verifier *v, const tq_jwt_claims *claims)
 {
     if (v->signer == NULL) {
         tq_log_warn("auth", "cannot issue a token: no signing key (%s)", v->no_signer);
         return NULL;
     }
-    json_t *o = claims_json(v, claims);
+    return sign_json(v, claims_json(v, claims));
+}
+
+/* Signs the claims object o (taking it; NULL: out of memory) with the signing key. */
+static char *sign_json(const tq_jwt_verifier *v, json_t *o)
+{
     char *payload = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char *header = payload != NULL ? header_text(v->signer) : NULL;
     char *token = header != NULL ? assemble(v->signer, header, payload) : NULL;
     free(header);
     free(payload);
+    return token;
+}
+
+/* A fresh random token id (a version 4 uuid). */
+static bool random_jti(char out[TQ_UUID_TEXT_SIZE])
+{
+    uint8_t id[16];
+    if (RAND_bytes(id, sizeof(id)) != 1)
+        return false;
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* RFC 9562 version 4 */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* and its variant */
+    tq_uuid_format(id, out);
+    return true;
+}
+
+char *tq_jwt_issue_platform(const tq_jwt_verifier *v, const char *sub, int64_t now, int64_t ttl, char *err,
+                            size_t errlen)
+{
+    char jti[TQ_UUID_TEXT_SIZE];
+    if (!tq_jwt_can_sign(v)) {
+        snprintf(err, errlen, "no signing key: RS256/ES256 need --jwt-private-key (or signing_kid in --jwt-keys)");
+        return NULL;
+    }
+    if (sub != NULL && (sub[0] == '\0' || !printable_ascii(sub, TQ_JWT_MAX_PLATFORM_SUB))) {
+        snprintf(err, errlen, "--sub must be 1 to %d printable ASCII characters", TQ_JWT_MAX_PLATFORM_SUB);
+        return NULL;
+    }
+    if (ttl <= 0 || ttl > INT64_MAX - now) {
+        snprintf(err, errlen, "the lifetime must be a positive number of seconds");
+        return NULL;
+    }
+    if (!random_jti(jti)) {
+        snprintf(err, errlen, "no random bytes for the token id");
+        return NULL;
+    }
+    json_t *o = json_object();
+    int rc = o == NULL;
+    if (!rc && v->issuer != NULL)
+        rc |= json_object_set_new(o, "iss", json_string(v->issuer));
+    if (!rc && v->audience != NULL)
+        rc |= json_object_set_new(o, "aud", json_string(v->audience));
+    if (!rc && sub != NULL)
+        rc |= json_object_set_new(o, "sub", json_string(sub));
+    if (!rc)
+        rc |= json_object_set_new(o, "scope", json_string(TQ_JWT_PLATFORM_SCOPE));
+    if (!rc)
+        rc |= json_object_set_new(o, "jti", json_string(jti));
+    if (!rc)
+        rc |= json_object_set_new(o, "iat", json_integer(now));
+    if (!rc)
+        rc |= json_object_set_new(o, "exp", json_integer(now + ttl));
+    if (rc) {
+        json_decref(o);
+        o = NULL;
+    }
+    char *token = o != NULL ? sign_json(v, o) : NULL;
+    if (token == NULL)
+        snprintf(err, errlen, "signing failed");
     return token;
 }
 
@@ -562,14 +704,10 @@ char *tq_jwt_issue(const tq_jwt_verifier *v, const char *tenant_id, const char *
         snprintf(err, errlen, "the lifetime must be a positive number of seconds");
         return NULL;
     }
-    uint8_t id[16];
-    if (RAND_bytes(id, sizeof(id)) != 1) {
+    if (!random_jti(claims.jti)) {
         snprintf(err, errlen, "no random bytes for the token id");
         return NULL;
     }
-    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* RFC 9562 version 4 */
-    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* and its variant */
-    tq_uuid_format(id, claims.jti);
     claims.has_jti = true;
     claims.has_sub = sub != NULL;
     claims.has_iat = true;

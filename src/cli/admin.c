@@ -28,6 +28,14 @@ static const tq_opt registry_option[] = {
     {0},
 };
 
+/* `token --platform` needs no registry: the same option, optional */
+static const tq_opt optional_registry_option[] = {
+    {TQ_OPT_FIELD(admin_options, registry), .name = "registry", .env = "TENANTQL_REGISTRY", .type = TQ_OPT_STRING,
+     .metavar = "CONNINFO", .default_doc = "— (a tenant token needs it)",
+     .help = "libpq conninfo or URI of the registry database"},
+    {0},
+};
+
 static PGconn *connect_registry(const char *conninfo)
 {
     char err[512];
@@ -457,13 +465,16 @@ char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char
 typedef struct token_options {
     const char *tenant, *sub;
     long ttl;
+    bool platform;
 } token_options;
 
 static const tq_opt token_option_table[] = {
     {TQ_OPT_FIELD(token_options, tenant), .name = "tenant", .type = TQ_OPT_STRING, .metavar = "NAME",
-     .flags = TQ_OPTF_REQUIRED, .help = "the tenant the token is for"},
+     .default_doc = "none", .help = "the tenant the token is for (a tenant token needs it)"},
     {TQ_OPT_FIELD(token_options, sub), .name = "sub", .type = TQ_OPT_STRING, .metavar = "USER_ID",
-     .default_doc = "none", .help = "the user (uuid) the token speaks for"},
+     .default_doc = "none", .help = "the user (uuid) the token speaks for; with --platform, the operator's name"},
+    {TQ_OPT_FIELD(token_options, platform), .name = "platform", .type = TQ_OPT_FLAG,
+     .help = "a platform token for the admin API (scope platform, no tenant) instead of a tenant's"},
     {TQ_OPT_FIELD(token_options, ttl), .name = "ttl", .type = TQ_OPT_INT, .metavar = "SECONDS", .def = 3600, .min = 1,
      .max = 366 * 86400, .help = "lifetime"},
     {0},
@@ -473,16 +484,44 @@ static const tq_opt token_option_table[] = {
 static const char *const token_key_options[] = {"jwt-secret", "jwt-alg",    "jwt-public-key", "jwt-private-key",
                                                 "jwt-keys",   "jwt-issuer", "jwt-audience",   NULL};
 
+/* A platform token needs no registry; a tenant's names its tenant by id, read there. */
+static char *issue_token(const token_options *to, const admin_options *ao, tq_jwt_verifier *signer, char *err,
+                         size_t errlen)
+{
+    if (to->platform) {
+        if (to->tenant != NULL) {
+            snprintf(err, errlen, "a platform token has no tenant: give --platform or --tenant, not both");
+            return NULL;
+        }
+        return tq_jwt_issue_platform(signer, to->sub, time(NULL), to->ttl, err, errlen);
+    }
+    if (to->tenant == NULL) {
+        snprintf(err, errlen, "--tenant NAME is required (or --platform for the admin API)");
+        return NULL;
+    }
+    PGconn *c = ao->registry != NULL ? connect_registry(ao->registry) : NULL;
+    if (c == NULL) {
+        snprintf(err, errlen, ao->registry != NULL ? "cannot reach the registry" : "--registry is required for a tenant token");
+        return NULL;
+    }
+    char *token = tq_issue_token(c, signer, to->tenant, to->sub, to->ttl, err, errlen);
+    PQfinish(c);
+    return token;
+}
+
 int tq_cmd_token(int argc, char **argv)
 {
     token_options to;
-    admin_options ao;
+    admin_options ao = {0};
     tq_server_config keys;
     tq_server_config_init(&keys);
     const tq_opt_group groups[] = {
-        {token_option_table, &to, NULL}, {registry_option, &ao, NULL}, {tq_server_options, &keys, token_key_options}};
-    const tq_opt_command cmd = {"tenantql token --tenant NAME [--sub USER_ID] [--ttl SECONDS] [options]",
-                                "Prints a signed token for a tenant, for development and scripts.", groups, 3};
+        {token_option_table, &to, NULL},
+        {optional_registry_option, &ao, NULL},
+        {tq_server_options, &keys, token_key_options}};
+    const tq_opt_command cmd = {"tenantql token (--tenant NAME [--sub USER_ID] | --platform [--sub NAME]) [--ttl SECONDS] "
+                                "[options]",
+                                "Prints a signed token for a tenant, or a platform token for the admin API.", groups, 3};
     int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -498,13 +537,7 @@ int tq_cmd_token(int argc, char **argv)
         fprintf(stderr, "tenantql: %s\n", err);
         return 2;
     }
-    PGconn *c = connect_registry(ao.registry);
-    if (c == NULL) {
-        tq_jwt_verifier_free(signer);
-        return 1;
-    }
-    char *token = tq_issue_token(c, signer, to.tenant, to.sub, to.ttl, err, sizeof(err));
-    PQfinish(c);
+    char *token = issue_token(&to, &ao, signer, err, sizeof(err));
     tq_jwt_verifier_free(signer);
     if (token == NULL) {
         fprintf(stderr, "tenantql: %s\n", err);

@@ -67,7 +67,16 @@ typedef struct tq_server {
     atomic_ulong limits_exceeded[TQ_HTTP_LIMITS][2]; /* by limit and tq_limits_mode (limits.c) */
     tq_client_budget *client_budget; /* per address, for requests without a token; NULL: off */
     tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
+    struct tq_admin *admin;          /* the admin API (admin.c); NULL with --admin-listen off */
 } tq_server;
+
+typedef struct tq_admin tq_admin;
+
+/* HOST:PORT (flag names the option in messages) resolved for bind(2): 0, or -1 with err. */
+int tq_http_resolve_listen(const char *listen, const char *flag, struct sockaddr_storage *ss, socklen_t *len,
+                           char *err, size_t errlen);
+/* A listening, non-blocking socket bound to ss: its descriptor, or -1 with err. */
+int tq_http_open_listener(const struct sockaddr_storage *ss, socklen_t len, bool reuseport, char *err, size_t errlen);
 
 /* The http module's state on one worker (its slot): h2o's context, the listener, the
  * connections and requests of this worker, and the caches the handler keeps per thread. */

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "graphiql.h"
 #include "internal.h"
 #include "tenantql/api.h"
@@ -81,11 +82,12 @@ void tq_server_write_refusal_metrics(tq_server *s, tq_strbuf *b)
 
 /* ---- listening ---- */
 
-static int resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
+int tq_http_resolve_listen(const char *listen, const char *flag, struct sockaddr_storage *ss, socklen_t *len,
+                           char *err, size_t errlen)
 {
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon[1] == '\0') {
-        snprintf(err, errlen, "--listen must be HOST:PORT, got \"%s\"", listen);
+        snprintf(err, errlen, "%s must be HOST:PORT, got \"%s\"", flag, listen);
         return -1;
     }
     char host[256];
@@ -99,13 +101,13 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *ss, sockl
         host[hl - 2] = '\0';
     }
     if (atoi(colon + 1) <= 0) {
-        snprintf(err, errlen, "--listen needs a port between 1 and 65535, got \"%s\"", colon + 1);
+        snprintf(err, errlen, "%s needs a port between 1 and 65535, got \"%s\"", flag, colon + 1);
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve --listen %s: %s", listen, gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve %s %s: %s", flag, listen, gai_strerror(rc));
         return -1;
     }
     memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -114,7 +116,7 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *ss, sockl
     return 0;
 }
 
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, bool reuseport, char *err, size_t errlen)
+int tq_http_open_listener(const struct sockaddr_storage *ss, socklen_t len, bool reuseport, char *err, size_t errlen)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
     if (fd < 0) {
@@ -148,7 +150,7 @@ static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
     hw->accept_ctx.hosts = s->globalconf.hosts;
     hw->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
     hw->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
-    int fd = open_listener(&s->listen_addr, s->listen_addr_len, true, err, errlen);
+    int fd = tq_http_open_listener(&s->listen_addr, s->listen_addr_len, true, err, errlen);
     if (fd < 0)
         return -1;
     hw->listener = h2o_evloop_socket_create(tq_worker_loop(w), fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -228,7 +230,6 @@ static void configure_h2o(tq_server *s)
     tq_hygiene_register(path, s);
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
-    tq_ops_handlers_register(host, s);
     if (s->graphiql != NULL)
         tq_graphiql_register(host, s->graphiql, s);
     tq_error_filter_register(&host->fallback_path);
@@ -358,6 +359,7 @@ static void serve(tq_server *s)
 
 static void server_free(tq_server *s)
 {
+    tq_admin_close(s);
     unload_parts(s);
     h2o_config_dispose(&s->globalconf);
     tq_workers_free(s->workers);
@@ -390,8 +392,8 @@ int tq_server_run(const tq_server_config *cfg)
     }
     int probe;
     /* a probe without SO_REUSEPORT tells "address in use" apart from sharing the port */
-    if (resolve_listen(cfg->listen, &s->listen_addr, &s->listen_addr_len, err, sizeof(err)) != 0 ||
-        (probe = open_listener(&s->listen_addr, s->listen_addr_len, false, err, sizeof(err))) < 0) {
+    if (tq_http_resolve_listen(cfg->listen, "--listen", &s->listen_addr, &s->listen_addr_len, err, sizeof(err)) != 0 ||
+        (probe = tq_http_open_listener(&s->listen_addr, s->listen_addr_len, false, err, sizeof(err))) < 0) {
         tq_log_error("server", "%s (%s)", err, cfg->listen);
         free(s);
         return 1;
@@ -428,8 +430,19 @@ int tq_server_run(const tq_server_config *cfg)
 
     configure_h2o(s);
     register_http_module(s);
+    if (tq_admin_open(s, err, sizeof(err)) != 0) {
+        tq_log_error("server", "%s", err);
+        server_free(s);
+        return 1;
+    }
     if (tq_workers_start(s->workers, err, sizeof(err)) != 0) {
         tq_log_error("server", "start-up failed: %s", err);
+        server_free(s);
+        return 1;
+    }
+    if (tq_admin_start(s, err, sizeof(err)) != 0) {
+        tq_log_error("server", "start-up failed: the admin API: %s", err);
+        tq_workers_stop(s->workers);
         server_free(s);
         return 1;
     }
@@ -440,6 +453,7 @@ int tq_server_run(const tq_server_config *cfg)
     } else {
         serve(s);
     }
+    tq_admin_stop(s); /* first: its /metrics reads the pools the workers close */
     tq_workers_stop(s->workers);
     tq_server_report_clients(s);
     server_free(s);
