@@ -45,7 +45,7 @@ function lockWaiters() {
 
 /** Requests of acme's pool waiting for a connection, from the server's /metrics. */
 async function poolWaiting() {
-  const text = await (await fetch(`${serve.origin}/metrics`)).text();
+  const text = await serve.metrics();
   const m = text.match(/^tenantql_pool_waiting\{tenant="acme"\} (\d+)$/m);
   return m ? Number(m[1]) : 0;
 }

@@ -178,7 +178,7 @@ test('--graphiql off serves no HTML', async () => {
 
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
 async function answered200() {
-  const text = await (await fetch(`${origin()}/metrics`)).text();
+  const text = await dev.metrics();
   return Number(text.match(/^tenantql_http_responses_total\{status="200"\} (\d+)$/m)?.[1] ?? 0);
 }
 

@@ -78,7 +78,7 @@ test('two different Content-Lengths: 400 and closed; the same framing check guar
     + `Transfer-Encoding: chunked\r\n\r\n${tail}`);
   assert.deepEqual(responses(r.text), ['HTTP/1.1 400'], r.text);
 
-  const m = await (await fetch(`http://127.0.0.1:${dev.httpPort}/metrics`)).text();
+  const m = await dev.metrics();
   assert.ok(Number(m.match(/^tenantql_refusals_total\{reason="framing"\} (\d+)$/m)[1]) >= 4, 'counted as framing refusals');
 });
 

@@ -43,7 +43,7 @@ function peakMiB(server) {
 }
 
 async function metric(server, name) {
-  const text = await (await fetch(`${server.origin}/metrics`)).text();
+  const text = await server.metrics();
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }

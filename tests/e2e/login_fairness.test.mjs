@@ -6,7 +6,7 @@
 // of forgetting the ones it counts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, adminOriginOf } from './lib/harness.mjs';
 
 // one hashing thread and a hash of ~10-60 ms for the dummy: a flood fills the queue at once
 // one small hashing thread; no budget per client address (all these logins come from one)
@@ -22,11 +22,10 @@ const LOGIN = `mutation Login($t: String!, $e: String!, $p: String!) {
 
 const login = (url, t, e, p) => gql(url, LOGIN, { variables: { t, e, p } });
 const code = (r) => r.body.errors?.[0]?.extensions?.code ?? 'OK';
-const originOf = (url) => url.replace(/\/graphql$/, '');
 
 /** The password counters of a server's /metrics. */
 async function hashing(url) {
-  const text = await (await fetch(`${originOf(url)}/metrics`)).text();
+  const text = await (await fetch(`${adminOriginOf(url)}/metrics`)).text();
   const num = (re) => Number((text.match(re) || [])[1] ?? NaN);
   return {
     verify: num(/^tenantql_password_hashes_total\{kind="verify"\} (\d+)$/m),

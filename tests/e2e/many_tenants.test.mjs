@@ -68,7 +68,7 @@ test(`${N} tenants, cap ${CAP}: random load for ${SECONDS}s - no errors, never a
   await Promise.all(Array.from({ length: 64 }, worker));
   sampling = false;
   await sampler;
-  const metrics = await (await fetch(dev.url.replace(/graphql$/, 'metrics'))).text();
+  const metrics = await dev.metrics();
   const evictions = Number(/^tenantql_connection_evictions_total (\d+)$/m.exec(metrics)[1]);
   const pools = (metrics.match(/^tenantql_pool_connections\{/gm) || []).length;
   console.log(`# ${done} requests over ${N} tenants in ${SECONDS}s, peak ${peak} connections, ${evictions} evictions, ${pools} pools listed at the end`);

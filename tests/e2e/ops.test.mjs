@@ -9,7 +9,7 @@ import { startDev, gql } from './lib/harness.mjs';
 let dev, base;
 before(async () => {
   dev = await startDev();
-  base = dev.url.replace(/\/graphql$/, '');
+  base = dev.adminOrigin;
 });
 after(async () => {
   dev.psql('ALTER DATABASE tenantql ALLOW_CONNECTIONS true', 'postgres');

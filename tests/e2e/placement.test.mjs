@@ -99,7 +99,7 @@ test('a tenant saturating its share leaves the shared connections to the others'
   const t0 = Date.now();
   for (let i = 1; i <= 20; i++) assert.equal(await ownRows(dev.url, i), null);
   const elapsed = Date.now() - t0;
-  const metrics = await (await fetch(dev.url.replace(/graphql$/, 'metrics'))).text();
+  const metrics = await dev.metrics();
   const inUse = Number(/^tenantql_pool_in_use\{tenant="m0"\} (\d+)$/m.exec(metrics)[1]);
   const waiting = Number(/^tenantql_pool_waiting\{tenant="m0"\} (\d+)$/m.exec(metrics)[1]);
   await lock.end();
@@ -141,7 +141,7 @@ test('one connection for fifty tenants: interleaved, after failed and cancelled 
     assert.equal(c.status, 503, JSON.stringify(c.body));
     await round(100);
     assert.equal(await ownRows(one.url, 7), null);
-    const metrics = await (await fetch(`${one.origin}/metrics`)).text();
+    const metrics = await one.metrics();
     assert.ok(Number(/^tenantql_connections (\d+)$/m.exec(metrics)[1]) <= 1);
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failures`);
   } finally {

@@ -47,8 +47,9 @@ const hardLimit = () => execFileSync('sh', ['-c', 'ulimit -H -n'], { encoding: '
  */
 async function startLimited(limits, args = []) {
   const port = await freePort();
+  const adminPort = await freePort();
   const child = spawn('sh', ['-c', `${limits} && exec "$0" "$@"`, BIN, 'serve', '--listen', `127.0.0.1:${port}`,
-    '--threads', '2', ...args], {
+    '--admin-listen', `127.0.0.1:${adminPort}`, '--threads', '2', ...args], {
     env: { ...process.env, TENANTQL_REGISTRY: dev.registry, TENANTQL_JWT_SECRET: dev.secret },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -56,9 +57,10 @@ async function startLimited(limits, args = []) {
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise((r) => child.once('exit', (code, sig) => r(code ?? sig)));
   const origin = `http://127.0.0.1:${port}`;
+  const adminOrigin = `http://127.0.0.1:${adminPort}`;
   for (let i = 0; i < 400; i++) {
     try {
-      await fetch(`${origin}/healthz`);
+      await fetch(`${adminOrigin}/healthz`);
       break;
     } catch {
       if (child.exitCode !== null) throw new Error(`serve did not start:\n${err}`);
@@ -72,7 +74,7 @@ async function startLimited(limits, args = []) {
       const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
       return Number(f[11]) + Number(f[12]);
     },
-    async metrics() { return (await fetch(`${origin}/metrics`)).text(); },
+    async metrics() { return (await fetch(`${adminOrigin}/metrics`)).text(); },
     stop(sig = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
       return exited;
@@ -229,7 +231,7 @@ test('a flood of refused tokens writes a bounded number of lines, then says how 
   const noToken = await Promise.all(Array.from({ length: 50 }, () => gql(srv.url, QUERY)));
   for (const r of noToken) assert.equal(r.status, 401);
   const seconds = (Date.now() - t0) / 1000;
-  const m = await (await fetch(`${srv.origin}/metrics`)).text();
+  const m = await srv.metrics();
   assert.equal(await srv.stop(), 0);
 
   const log = srv.stderr();

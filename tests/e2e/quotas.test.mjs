@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, stopDev, startServe, gql, gqlFrom, lockTable } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, gqlFrom, lockTable, adminOriginOf } from './lib/harness.mjs';
 
 let dev, srv;
 before(async () => {
@@ -32,7 +32,7 @@ function assertRateLimited(r, what) {
 }
 
 async function metric(url, reason) {
-  const text = await (await fetch(new URL('/metrics', url))).text();
+  const text = await (await fetch(`${adminOriginOf(url)}/metrics`)).text();
   return Number(text.match(new RegExp(`^tenantql_refusals_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))[1]);
 }
 

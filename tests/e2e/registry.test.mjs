@@ -140,7 +140,7 @@ test("a tenant's pool is torn down once idle past its timeout, and made afresh w
   dev.tenantql('tenant', 'create', 'brief', '--pool-options', '{"idle_timeout_ms": 300}');
   const token = dev.token({ tenantId: dev.tenantId('brief') });
   assert.equal((await until((x) => x.status === 200, () => gql(dev.url, Q, { token }))).r.status, 200);
-  const metrics = async () => (await fetch(dev.url.replace(/graphql$/, 'metrics'))).text();
+  const metrics = async () => dev.metrics();
   assert.match(await metrics(), /tenantql_pool_connections\{tenant="brief"\} 1/);
   // the connection closes after 300 ms idle, the pool record within the next sweeps
   const { r: gone, ms } = await until((text) => !text.includes('tenant="brief"'), metrics, 8000);

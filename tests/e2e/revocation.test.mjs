@@ -229,7 +229,7 @@ test('a request whose status lookup outlasts the request timeout gets 503; the s
   // a connection the pool opened while the lookup was blocked may still be opening: a pool
   // stopped then leaks it (pool.c disposes idle connections only), so let it settle first
   for (let i = 0; i < 100; i++) {
-    const m = await (await fetch(`${s4.origin}/metrics`)).text();
+    const m = await s4.metrics();
     const num = (name) => Number((m.match(new RegExp(`^${name}\\{tenant="acme"\\} (\\d+)$`, 'm')) || [])[1]);
     if (num('tenantql_pool_connections') === num('tenantql_pool_idle')) break;
     await sleep(50);

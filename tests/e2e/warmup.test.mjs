@@ -30,7 +30,7 @@ function assertAllLogged(stderr) {
 }
 
 async function metrics(srv) {
-  return (await fetch(`${srv.origin}/metrics`)).text();
+  return srv.metrics();
 }
 
 function sample(text, name) {

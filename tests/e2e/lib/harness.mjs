@@ -17,6 +17,15 @@ export function pgBinDir() {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 
+const adminOrigins = new Map(); // a server's /graphql URL -> its admin origin
+
+/** The admin origin (/metrics and the admin API) of the server whose /graphql is url. */
+export function adminOriginOf(url) {
+  const origin = adminOrigins.get(String(url));
+  if (origin === undefined) throw new Error(`no server started by the harness at ${url}`);
+  return origin;
+}
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -77,11 +86,14 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   chmodSync(dir, 0o755); // the cluster runs as the postgres user, which must reach it
   const httpPort = await freePort();
   const pgPort = await freePort();
+  // every server of a test run gets an admin port of its own (the default, 9090, is one)
+  const adminPort = await freePort();
+  const adminArgs = args.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${adminPort}`];
   const placement = process.env.TQ_E2E_PLACEMENT;
   const chosen = args.includes('--demo-placement') || env.TENANTQL_DEV_PLACEMENT !== undefined;
   const placementArgs = placement && !chosen ? ['--demo-placement', placement] : [];
   const child = spawn(BIN, ['dev', '--dir', dir, '--pg-port', String(pgPort), '--listen', `127.0.0.1:${httpPort}`,
-    '--threads', '2', ...placementArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--threads', '2', ...adminArgs, ...placementArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
@@ -100,8 +112,18 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   for (const m of out.matchAll(/export (\w+)_TOKEN='([^']+)'/g)) tokens[m[1]] = m[2];
   const sockdir = join(dir, 'pg', 'run');
   const registry = `host=${sockdir} port=${pgPort} user=tenantql dbname=tenantql`;
+  adminOrigins.set(`http://127.0.0.1:${httpPort}/graphql`, `http://127.0.0.1:${adminPort}`);
   const dev = {
     dir, url: `http://127.0.0.1:${httpPort}/graphql`, httpPort, pgPort, secret, tokens, registry, child,
+    /** The admin listener: /metrics, /healthz, /readyz, /tenants, /openapi.json. */
+    adminOrigin: `http://127.0.0.1:${adminPort}`, adminPort,
+    /** The server's /metrics text. */
+    async metrics() { return (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(); },
+    /** A platform token (scope platform) for the admin API, signed with dev's secret. */
+    platformToken(claims = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return signJwt({ iss: 'tenantql', iat: now, exp: now + 600, scope: 'platform', sub: 'e2e', ...claims }, secret);
+    },
     stdout: () => out, stderr: () => err,
     /** Runs SQL through psql against a database of the cluster; returns rows of tab-separated text. */
     psql(sql, db = 'tenantql') {
@@ -318,24 +340,29 @@ export async function routeThroughPgBouncer(dev, bouncer, names = ['acme', 'glob
 /**
  * Starts `tenantql serve` (one worker thread) against dev's registry with extra args and
  * environment; resolves once it answers /healthz to { origin, url (its /graphql),
- * stderr(), stop() -> exit code }. With TQ_E2E_PGBOUNCER set, with --statement-cache 0.
+ * adminOrigin, metrics(), stderr(), stop() -> exit code }. With TQ_E2E_PGBOUNCER set, with --statement-cache 0.
  */
 export async function startServe(dev, args = [], env = {}) {
   // as startDev: tenants behind PgBouncer in transaction mode need unnamed statements
   if (process.env.TQ_E2E_PGBOUNCER) args = ['--statement-cache', '0', ...args];
   const port = await freePort();
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...args], {
+  const adminPort = await freePort();
+  const adminArgs = args.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${adminPort}`];
+  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...adminArgs, ...args], {
     env: { ...process.env, TENANTQL_REGISTRY: dev.registry, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   const origin = `http://127.0.0.1:${port}`;
+  const adminOrigin = `http://127.0.0.1:${adminPort}`;
   for (let i = 0; i < 400; i++) {
     try {
-      await fetch(`${origin}/healthz`);
+      await fetch(`${adminOrigin}/healthz`);
+      adminOrigins.set(`${origin}/graphql`, adminOrigin);
       return {
-        origin, url: `${origin}/graphql`, stderr: () => err, pid: child.pid,
+        origin, url: `${origin}/graphql`, stderr: () => err, pid: child.pid, adminOrigin,
+        async metrics() { return (await fetch(`${adminOrigin}/metrics`)).text(); },
         /** Sends sig (SIGTERM by default); resolves to the exit code. */
         stop(sig = 'SIGTERM') {
           if (child.exitCode === null && child.signalCode === null) child.kill(sig);
