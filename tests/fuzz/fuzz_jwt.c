@@ -68,9 +68,24 @@ static void make_verifiers(void)
         abort();
 }
 
+/* A platform token is never also a tenant's, and its sub is printable and bounded. */
+static void check_platform(const tq_jwt_verifier *v, const char *token, size_t len)
+{
+    tq_jwt_platform_claims pc;
+    tq_jwt_claims c;
+    if (tq_jwt_verify_platform(v, token, len, NOW, &pc) != TQ_JWT_OK)
+        return;
+    if (tq_jwt_verify(v, token, len, NOW, &c) == TQ_JWT_OK || strlen(pc.sub) > TQ_JWT_MAX_PLATFORM_SUB)
+        abort();
+    for (const char *p = pc.sub; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            abort();
+}
+
 static void check(const tq_jwt_verifier *v, const char *token, size_t len)
 {
     tq_jwt_claims c;
+    check_platform(v, token, len);
     if (tq_jwt_verify(v, token, len, NOW, &c) != TQ_JWT_OK)
         return;
     char canon[TQ_UUID_TEXT_SIZE];

@@ -525,6 +525,53 @@ static void test_issue(const tq_jwt_verifier *v)
     CHECK(tq_jwt_issue(v, TENANT, NULL, NOW, INT64_MAX, err, sizeof(err)) == NULL);
 }
 
+static tq_jwt_status verify_platform(const tq_jwt_verifier *v, const char *payload, tq_jwt_platform_claims *out)
+{
+    char *t = hs256(payload);
+    tq_jwt_status st = tq_jwt_verify_platform(v, t, strlen(t), NOW, out);
+    free(t);
+    return st;
+}
+
+/* Platform tokens: the scope makes one, a tenantId unmakes it, and a tenant token never
+ * passes as one nor a platform token as a tenant's. */
+static void test_platform(const tq_jwt_verifier *v)
+{
+    tq_jwt_platform_claims pc;
+    tq_jwt_claims tc;
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":\"platform\",\"sub\":\"ops\"," EXP_OK "}", &pc) == TQ_JWT_OK);
+    CHECK_STR(pc.sub, "ops");
+    CHECK(pc.exp == 1700003600);
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":\"read platform  write\"," EXP_OK "}", &pc) == TQ_JWT_OK);
+    CHECK_STR(pc.sub, "");
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":\"platforms\"," EXP_OK "}", &pc) == TQ_JWT_NOT_PLATFORM);
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":[\"platform\"]," EXP_OK "}", &pc) == TQ_JWT_NOT_PLATFORM);
+    CHECK(verify_platform(v, "{" ISS "," EXP_OK "}", &pc) == TQ_JWT_NOT_PLATFORM);
+    CHECK(verify_platform(v, "{" ISS "," TEN ",\"scope\":\"platform\"," EXP_OK "}", &pc) == TQ_JWT_TENANT_TOKEN);
+    CHECK(verify_platform(v, "{" ISS ",\"tenantId\":null,\"scope\":\"platform\"," EXP_OK "}", &pc) ==
+          TQ_JWT_TENANT_TOKEN);
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":\"platform\",\"sub\":\"a\\nb\"," EXP_OK "}", &pc) == TQ_JWT_BAD_SUB);
+    CHECK(verify_platform(v, "{" ISS ",\"scope\":\"platform\",\"exp\":1600000000}", &pc) == TQ_JWT_EXPIRED);
+    CHECK(verify_platform(v, "{\"iss\":\"other\",\"scope\":\"platform\"," EXP_OK "}", &pc) == TQ_JWT_WRONG_ISSUER);
+    CHECK(pc.sub[0] == '\0' && pc.exp == 0); /* nothing left behind by a refusal */
+    char *forged = forge(HS256, "{" ISS ",\"scope\":\"platform\"," EXP_OK "}", EVP_sha256, OTHER_SECRET, NULL);
+    CHECK(tq_jwt_verify_platform(v, forged, strlen(forged), NOW, &pc) == TQ_JWT_BAD_SIGNATURE);
+    free(forged);
+
+    char err[256];
+    char *t = tq_jwt_issue_platform(v, "deploy-bot", NOW, 600, err, sizeof(err));
+    CHECK(t != NULL && tq_jwt_verify_platform(v, t, strlen(t), NOW, &pc) == TQ_JWT_OK);
+    CHECK_STR(pc.sub, "deploy-bot");
+    CHECK(tq_jwt_verify(v, t, strlen(t), NOW, &tc) == TQ_JWT_BAD_TENANT); /* useless at /graphql */
+    free(t);
+    t = tq_jwt_issue(v, TENANT, NULL, NOW, 600, err, sizeof(err));
+    CHECK(tq_jwt_verify_platform(v, t, strlen(t), NOW, &pc) == TQ_JWT_TENANT_TOKEN);
+    free(t);
+    CHECK(tq_jwt_issue_platform(v, "", NOW, 600, err, sizeof(err)) == NULL);
+    CHECK(tq_jwt_issue_platform(v, "tab\there", NOW, 600, err, sizeof(err)) == NULL);
+    CHECK(tq_jwt_issue_platform(v, NULL, NOW, 0, err, sizeof(err)) == NULL);
+}
+
 /* The per-worker cache answers like the verifier: same claims, still expires, never
  * matches a token that differs in any byte. */
 static void test_token_cache(const tq_jwt_verifier *v)
@@ -1117,6 +1164,7 @@ int main(void)
         test_lengths(v);
         test_sign(v);
         test_issue(v);
+        test_platform(v);
         test_token_cache(v);
         test_libjwt_encoded(v);
         test_threads(v);
