@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -343,6 +344,16 @@ static char *demo_banner(PGconn *reg, const tq_server_config *cfg, const char *d
             *graphiql_headers = tq_strbuf_detach(&h, NULL);
         }
         free(token);
+    }
+    if (strcmp(cfg->admin_listen, "off") != 0) {
+        char *platform = signer ? tq_jwt_issue_platform(signer, "dev", time(NULL), DEV_TOKEN_TTL, err, sizeof(err)) : NULL;
+        tq_strbuf_printf(&b,
+                         "  Admin API:         http://%s/tenants (OpenAPI at /openapi.json; also /metrics, /healthz),\n"
+                         "  platform token valid 24 h:\n"
+                         "    export PLATFORM_TOKEN='%s'\n"
+                         "    curl -s http://%s/tenants -H \"Authorization: Bearer $PLATFORM_TOKEN\"\n\n",
+                         cfg->admin_listen, platform ? platform : err, cfg->admin_listen);
+        free(platform);
     }
     tq_jwt_verifier_free(signer);
     tq_strbuf_printf(&b,
