@@ -9,9 +9,10 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDev, stopDev, gql, until, pgBinDir } from './lib/harness.mjs';
+import { TEST_SECRETS } from './lib/secrets.mjs';
 
 let dev, admin, platform;
-const TENANT_PASSWORD = 'tq-admin-e2e-password-5b1f'; // must never appear in an answer or a log
+const TENANT_PASSWORD = TEST_SECRETS.adminTenantPassword; // never in an answer or a log
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tq-e2e-'));

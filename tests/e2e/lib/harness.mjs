@@ -3,7 +3,7 @@
 // globex) on free ports, and offers small helpers to talk to it over HTTP and SQL.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, chmodSync, chownSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, chmodSync, chownSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,20 @@ export function pgBinDir() {
 }
 
 const adminOrigins = new Map(); // a server's /graphql URL -> its admin origin
+
+// What the servers and commands of this test file printed, kept when the file ends in
+// TQ_E2E_OUTPUT_DIR, where the last test of the run (secret_sweep) looks for secrets.
+const outputs = [];
+/** Keeps text (or a function giving it at exit) for the secret sweep. */
+export function keepOutput(text) { outputs.push(text); }
+process.on('exit', () => {
+  const dir = process.env.TQ_E2E_OUTPUT_DIR;
+  if (!dir || outputs.length === 0) return;
+  mkdirSync(dir, { recursive: true });
+  const name = (process.argv.find((a) => a.endsWith('.test.mjs')) || 'e2e').split('/').pop();
+  const text = outputs.map((o) => (typeof o === 'function' ? o() : String(o))).join('\n');
+  writeFileSync(join(dir, `${name}-${process.env.TQ_E2E_PLACEMENT || 'default'}-${process.pid}.log`), text);
+});
 
 /** The admin origin (/metrics and the admin API) of the server whose /graphql is url. */
 export function adminOriginOf(url) {
@@ -97,6 +111,7 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
   let out = '', err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; if (process.env.TQ_E2E_VERBOSE) process.stderr.write(d); });
+  keepOutput(() => out + err);
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise((resolve) => {
     const check = () => (out.includes('tenantql is running') || child.exitCode !== null ? resolve(out.includes('tenantql is running')) : setTimeout(check, 50));
@@ -146,10 +161,12 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
     },
     /** Runs the tenantql CLI against this cluster's registry. */
     tenantql(...cliArgs) {
-      return execFileSync(BIN, cliArgs, {
+      const printed = execFileSync(BIN, cliArgs, {
         encoding: 'utf8',
         env: { ...process.env, TENANTQL_REGISTRY: registry, TENANTQL_JWT_SECRET: secret },
       });
+      keepOutput(printed);
+      return printed;
     },
     tenantId(name) {
       return dev.psql(`SELECT id FROM tenants WHERE name = '${name}'`)[0];
@@ -354,6 +371,7 @@ export async function startServe(dev, args = [], env = {}) {
   });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
+  keepOutput(() => err);
   const origin = `http://127.0.0.1:${port}`;
   const adminOrigin = `http://127.0.0.1:${adminPort}`;
   for (let i = 0; i < 400; i++) {
