@@ -201,6 +201,25 @@ static void list(admin_job *job, PGconn *c)
 
 /* ---- bodies ---- */
 
+/* Whether every key of o is among allowed; else answers 400 naming the first other. */
+static bool known_keys(admin_job *job, json_t *o, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        bool known = false;
+        for (int i = 0; allowed[i] != NULL && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (!known) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "Unknown key \"%.64s\".", key);
+            fail(job, 400, "BAD_REQUEST", msg);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The body as a JSON object whose keys are all among allowed; NULL after answering 400. */
 static json_t *read_body(admin_job *job, const char *const *allowed)
 {
@@ -211,19 +230,9 @@ static json_t *read_body(admin_job *job, const char *const *allowed)
         fail(job, 400, "BAD_REQUEST", "The body must be a JSON object.");
         return NULL;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        bool known = false;
-        for (int i = 0; allowed[i] != NULL && !known; i++)
-            known = strcmp(key, allowed[i]) == 0;
-        if (!known) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "Unknown key \"%.64s\".", key);
-            json_decref(o);
-            fail(job, 400, "BAD_REQUEST", msg);
-            return NULL;
-        }
+    if (!known_keys(job, o, allowed)) {
+        json_decref(o);
+        return NULL;
     }
     return o;
 }
@@ -295,33 +304,26 @@ static void create(admin_job *job, PGconn *c)
               string_member(job, o, "schema", &spec.db_schema) && object_member(job, o, "pool_options", &pool_options) &&
               object_member(job, o, "quota", &quota);
     server = ok ? json_object_get(o, "server") : NULL;
-    if (ok && server != NULL) {
-        admin_job probe = *job;
-        probe.body = json_dumps(server, JSON_COMPACT);
-        probe.body_len = probe.body ? strlen(probe.body) : 0;
-        json_t *checked = read_body(&probe, server_keys);
-        free(probe.body);
-        if (checked == NULL) {
-            job->status = probe.status;
-            job->answer = probe.answer;
-            ok = false;
-        } else {
-            json_decref(checked);
-            json_t *p = json_object_get(server, "port");
-            ok = string_member(job, server, "host", &spec.db_host) &&
-                 string_member(job, server, "database", &spec.db_name) &&
-                 string_member(job, server, "user", &spec.db_user) &&
-                 string_member(job, server, "password", &spec.db_password);
-            if (ok && p != NULL) {
-                if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535) {
-                    fail(job, 400, "BAD_REQUEST", "\"server.port\" must be a port number.");
-                    ok = false;
-                } else {
-                    snprintf(port, sizeof(port), "%d", (int)json_integer_value(p));
-                    spec.db_port = port;
-                }
+    if (ok && server != NULL && !json_is_object(server)) {
+        fail(job, 400, "BAD_REQUEST", "\"server\" must be a JSON object.");
+        ok = false;
+    }
+    if (ok && server != NULL && known_keys(job, server, server_keys)) {
+        json_t *p = json_object_get(server, "port");
+        ok = string_member(job, server, "host", &spec.db_host) && string_member(job, server, "database", &spec.db_name) &&
+             string_member(job, server, "user", &spec.db_user) &&
+             string_member(job, server, "password", &spec.db_password);
+        if (ok && p != NULL) {
+            if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535) {
+                fail(job, 400, "BAD_REQUEST", "\"server.port\" must be a port number.");
+                ok = false;
+            } else {
+                snprintf(port, sizeof(port), "%d", (int)json_integer_value(p));
+                spec.db_port = port;
             }
         }
+    } else if (ok && server != NULL) {
+        ok = false;
     }
     json_t *r = ok ? json_object_get(o, "role") : NULL;
     if (ok && r != NULL && !json_is_false(r) && !json_is_null(r)) {
@@ -335,8 +337,13 @@ static void create(admin_job *job, PGconn *c)
             ok = false;
         }
     }
-    if (ok && spec.name == NULL) {
-        fail(job, 400, "BAD_REQUEST", "\"name\" is required.");
+    if (ok && (spec.name == NULL || !tq_tenant_name_valid(spec.name))) {
+        fail(job, 400, "BAD_REQUEST", "\"name\" is required: a lower-case letter, then up to 47 of a-z, 0-9, _.");
+        ok = false;
+    }
+    if (ok && spec.placement != NULL && strcmp(spec.placement, "database") != 0 &&
+        strcmp(spec.placement, "schema") != 0) {
+        fail(job, 400, "BAD_REQUEST", "\"placement\" must be \"database\" or \"schema\".");
         ok = false;
     }
     if (ok) {
