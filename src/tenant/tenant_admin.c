@@ -369,6 +369,20 @@ static int registry_has_versions(PGconn *registry)
     return res != NULL;
 }
 
+/* Records that the tenant is at this build's newest migration. */
+static int record_version(PGconn *registry, const char *name, char *err, size_t errlen)
+{
+    char version[16];
+    snprintf(version, sizeof(version), "%d", tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+    const char *params[] = {name, version};
+    PGresult *res = tq_pg_query(registry,
+                                "UPDATE tenants SET schema_version = greatest(schema_version, $2::int),"
+                                " migrated_at = now() WHERE name = $1",
+                                2, params, err, errlen);
+    PQclear(res);
+    return res != NULL ? TQ_TENANT_OK : TQ_TENANT_FAILED;
+}
+
 /* Inserts the new tenant's row: a database-placed tenant leaves placement and db_schema
  * to their defaults, so that a registry from before migration 3 still takes it; likewise
  * db_role (migration 5) and schema_version, migrated_at (migration 6). */
@@ -501,8 +515,12 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
         snprintf(err, errlen, "tenant \"%s\" already exists", spec->name);
         return TQ_TENANT_EXISTS;
     }
-    if (found)
-        return migrate_existing(registry, spec->name, p.schema_placed, err, errlen);
+    if (found) {
+        rc = migrate_existing(registry, spec->name, p.schema_placed, err, errlen);
+        if (rc == TQ_TENANT_OK && registry_has_versions(registry))
+            rc = record_version(registry, spec->name, err, errlen);
+        return rc;
+    }
 
     char db_name[80];
     snprintf(db_name, sizeof(db_name), "tenant_%s", spec->name);

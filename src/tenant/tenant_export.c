@@ -126,9 +126,14 @@ static int run_pg_dump(const tq_tenant_place *p, const char *file, char *err, si
     char out[STDERR_KEEP];
     drain(fds[0], out, sizeof(out));
     close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    int status = 0;
+    pid_t waited;
+    while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
+    if (waited < 0) { /* SIGCHLD ignored by the process: the child's status is lost */
+        snprintf(err, errlen, "cannot wait for pg_dump: %s", strerror(errno));
+        return -1;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     snprintf(err, errlen, "pg_dump failed (%s %d): %s", WIFEXITED(status) ? "exit status" : "signal",
