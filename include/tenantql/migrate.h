@@ -31,6 +31,12 @@ int tq_migrate(PGconn *conn, tq_migration_set set, char *err, size_t errlen);
  * the same lock as tq_migrate. The session's search_path is left as it was. */
 int tq_migrate_schema(PGconn *conn, tq_migration_set set, const char *schema, char *err, size_t errlen);
 
+/* The same for a schema that does not exist yet, in one round trip and one transaction:
+ * creates it and applies the whole set (creating a tenant in a shared database). Returns
+ * the number applied; -2 when the schema exists already (nothing done: tq_migrate_schema
+ * brings it up to date); -1 with err filled. */
+int tq_migrate_schema_new(PGconn *conn, tq_migration_set set, const char *schema, char *err, size_t errlen);
+
 /* The newest version of a set. */
 int tq_migrate_latest_version(tq_migration_set set);
 

@@ -46,6 +46,11 @@ tq_tenant *tq_registry_get_by_name(tq_registry *r, const char *name, size_t len)
 bool tq_registry_healthy(tq_registry *r);
 size_t tq_registry_count(tq_registry *r);
 
+/* Whether a pool_options text (the registry row's JSON) is one servers take as it is: a
+ * JSON object of known keys, each of the right type and range (see README, "Adding a
+ * tenant"). 0, or -1 with err filled. Servers themselves take a bad one with warnings. */
+int tq_pool_options_check(const char *json_text, char *err, size_t errlen);
+
 void tq_tenant_release(tq_tenant *t);
 /* The record's fields; strings valid as long as the reference is held. */
 const char *tq_tenant_name(const tq_tenant *t);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tenantql/tenant_result.h"
+
 /* The shared database of placement 'schema' when the spec names none. */
 #define TQ_SHARED_DATABASE_DEFAULT "tenantql_shared"
 /* A tenant's role (db_role) when none is named: this prefix and the tenant's name. */
@@ -38,7 +40,16 @@ bool tq_tenant_name_valid(const char *name);
  * the role is set up as tq_tenant_set_role does before the row is inserted. With
  * if_missing, an existing tenant of that name is left as it is (still migrated, where
  * its row says; its role untouched) and 0 is returned, unless its placement is not the
- * spec's. On success the tenant's id is written to id_out (37 bytes). */
+ * spec's. On success the tenant's id is written to id_out (37 bytes).
+ *
+ * A new tenant database is a copy of its server's template database (tenantql_template,
+ * made and migrated on first use, migrated again when behind this build), one CREATE
+ * DATABASE; a new schema is made and migrated in one round trip. Where the template
+ * cannot serve (the tenant's db_user is not the template's owner, or the database exists
+ * already), the database is made empty and migrated. The row records schema_version and
+ * migrated_at. Returns a tq_tenant_result: TQ_TENANT_INVALID (name, placement, quota,
+ * role), TQ_TENANT_EXISTS (the name, or the schema or role is another tenant's), or
+ * TQ_TENANT_FAILED; err filled. */
 int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
                      size_t errlen);
 
@@ -54,7 +65,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
  * administrator's), else through db_user's (which then needs CREATEROLE, unless the role
  * exists and is granted to it already). Off: clears db_role; the role and its grants stay
  * (DROP ROLE is the administrator's). A tenant with a database of its own is refused.
- * Blocking; 0, or -1 with err filled. */
+ * Blocking; a tq_tenant_result (INVALID, NOT_FOUND, EXISTS: the role is another tenant's), err filled. */
 int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, char *err, size_t errlen);
 
 /* CREATE DATABASE db OWNER owner on server, unless it exists. */
@@ -66,10 +77,11 @@ int tq_tenant_create_database(PGconn *server, const char *db, const char *owner,
  * tenant's tables. NULL with err filled. */
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen);
 
+/* TQ_TENANT_OK, TQ_TENANT_NOT_FOUND or TQ_TENANT_FAILED (err filled). */
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen);
 
 /* Replaces the tenant's quota (a JSON object text, see README); running servers apply it
- * within a second. */
+ * within a second. TQ_TENANT_INVALID (a bad quota), TQ_TENANT_NOT_FOUND, TQ_TENANT_FAILED. */
 int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen);
 
 #endif

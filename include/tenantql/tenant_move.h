@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "tenantql/tenant_result.h"
+
 /* How long a move waits, once the tenant is paused, for the statements its servers were
  * running to finish (then it gives up, resumes the tenant and fails). */
 #define TQ_MOVE_DRAIN_WAIT_DEFAULT_MS 30000
@@ -40,7 +42,8 @@ int tq_tenant_move(PGconn *registry, const tq_move_spec *spec, FILE *out, char *
 
 /* Sets the row's paused (`tenant pause` / `tenant resume`); running servers hold (or
  * release) the tenant's new requests within a second. Refused while a move of the tenant
- * runs, since the move pauses and resumes it itself. */
+ * runs, since the move pauses and resumes it itself (TQ_TENANT_WRONG_STATE);
+ * TQ_TENANT_NOT_FOUND, TQ_TENANT_FAILED; err filled. */
 int tq_tenant_set_paused(PGconn *registry, const char *name, bool paused, char *err, size_t errlen);
 
 #endif

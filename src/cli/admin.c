@@ -14,6 +14,7 @@
 #include "tenantql/pg_admin.h"
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
+#include "tenantql/tenant_lifecycle.h"
 #include "tenantql/tenant_move.h"
 #include "tenantql/tenant_move_finish.h"
 
@@ -196,7 +197,8 @@ static int tenant_list(int argc, char **argv)
     /* quota, placement, db_schema and paused by way of to_jsonb: a registry not yet migrated
      * lists too; a paused tenant (a move under way, or one killed mid-way) says so */
     PGresult *res = tq_pg_query(c,
-                                "SELECT name, id::text, CASE WHEN NOT active THEN 'inactive'"
+                                "SELECT name, id::text, CASE WHEN (to_jsonb(t) ->> 'offboarded_at') IS NOT NULL"
+                                " THEN 'offboarded' WHEN NOT active THEN 'inactive'"
                                 " WHEN (to_jsonb(t) ->> 'paused') = 'true' THEN 'paused' ELSE 'active' END,"
                                 " db_host || ':' || db_port || '/' || db_name, pool_options::text,"
                                 " coalesce((to_jsonb(t) -> 'quota')::text, '{}'),"
@@ -358,6 +360,121 @@ static int tenant_move(int argc, char **argv)
     return 0;
 }
 
+static int tenant_set_pool(int argc, char **argv)
+{
+    admin_options ao;
+    int rc = parse_registry_command("tenantql tenant set-pool NAME JSON [options]",
+                                    "Replaces the tenant's pool options, e.g. '{\"max\": 10}' ({}: the defaults); "
+                                    "unknown keys and bad values are refused. Running servers apply them within a "
+                                    "second.",
+                                    &ao, 2, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[512];
+    return finish_change(c, tq_tenant_set_pool_options(c, argv[1], argv[2], err, sizeof(err)), err);
+}
+
+typedef struct delete_options {
+    const char *export_dir;
+    bool drop, force;
+    long grace_s;
+} delete_options;
+
+static const tq_opt delete_option_table[] = {
+    {TQ_OPT_FIELD(delete_options, export_dir), .name = "export-dir", .env = "TENANTQL_EXPORT_DIR",
+     .type = TQ_OPT_STRING, .metavar = "DIR", .default_doc = "`" TQ_EXPORT_DIR_DEFAULT "` (in the working directory)",
+     .help = "step 1: where the export goes (made 0700 when missing)"},
+    {TQ_OPT_FIELD(delete_options, drop), .name = "drop", .type = TQ_OPT_FLAG, .def = 0,
+     .help = "step 2: drop the offboarded tenant's database or schema and its registry row"},
+    {TQ_OPT_FIELD(delete_options, force), .name = "force", .type = TQ_OPT_FLAG, .def = 0,
+     .help = "with --drop: before the grace period is over"},
+    {TQ_OPT_FIELD(delete_options, grace_s), .name = "grace-s", .env = "TENANTQL_OFFBOARD_GRACE_S", .type = TQ_OPT_INT,
+     .metavar = "SECONDS", .def = TQ_OFFBOARD_GRACE_DEFAULT_S, .min = 0, .max = 366L * 86400,
+     .help = "with --drop: how long after step 1 the tenant may be dropped (7 days: time to notice a mistake)"},
+    {0},
+};
+
+static int tenant_delete(int argc, char **argv)
+{
+    admin_options ao;
+    delete_options d;
+    const tq_opt_group groups[] = {{delete_option_table, &d, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {
+        "tenantql tenant delete NAME [--export-dir DIR] [options]\n"
+        "       tenantql tenant delete NAME --drop [--force] [--grace-s N] [options]",
+        "Offboards the tenant in two steps. Without --drop: deactivates it and writes a pg_dump archive of its\n"
+        "database or schema to DIR/NAME-<UTC time>.dump (again: prints the same file). With --drop, once the\n"
+        "grace period since the first step is over (or --force): drops its database or schema and its registry\n"
+        "row. See README, \"Offboarding a tenant\".",
+        groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos != 1 || (d.force && !d.drop)) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[1024], path[4096];
+    if (d.drop)
+        rc = tq_tenant_drop(c, argv[1], d.grace_s, d.force, err, sizeof(err));
+    else
+        rc = tq_tenant_offboard(c, argv[1], d.export_dir, path, sizeof(path), err, sizeof(err));
+    PQfinish(c);
+    if (rc != TQ_TENANT_OK) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    if (d.drop)
+        printf("%s\tdropped\n", argv[1]);
+    else
+        printf("%s\toffboarded\t%s\n", argv[1], path);
+    return 0;
+}
+
+static const tq_opt grace_option_table[] = {
+    {TQ_OPT_FIELD(delete_options, grace_s), .name = "grace-s", .env = "TENANTQL_OFFBOARD_GRACE_S", .type = TQ_OPT_INT,
+     .metavar = "SECONDS", .def = TQ_OFFBOARD_GRACE_DEFAULT_S, .min = 0, .max = 366L * 86400,
+     .help = "drop the tenants offboarded longer ago than this"},
+    {0},
+};
+
+static int tenant_drop_expired(int argc, char **argv)
+{
+    admin_options ao;
+    delete_options d;
+    const tq_opt_group groups[] = {{grace_option_table, &d, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {"tenantql tenant drop-expired [--grace-s N] [options]",
+                                "Drops (as `tenant delete NAME --drop`) the tenants whose grace period since their "
+                                "offboarding is over, oldest first, at most 16 per run (for cron).",
+                                groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos != 0) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    PGconn *c = connect_registry(ao.registry);
+    if (c == NULL)
+        return 1;
+    char err[1024];
+    int dropped = 0;
+    rc = tq_tenant_drop_expired(c, NULL, d.grace_s, &dropped, err, sizeof(err));
+    PQfinish(c);
+    printf("%d dropped\n", dropped);
+    if (rc != TQ_TENANT_OK) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* role's own option (create's --role-name) */
 static const tq_opt role_option_table[] = {
     {TQ_OPT_FIELD(shared_options, role_name), .name = "role-name", .type = TQ_OPT_STRING, .metavar = "ROLE",
@@ -427,6 +544,12 @@ int tq_cmd_tenant(int argc, char **argv)
         return tenant_set_paused(argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "role") == 0)
         return tenant_set_role(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "set-pool") == 0)
+        return tenant_set_pool(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "delete") == 0)
+        return tenant_delete(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "drop-expired") == 0)
+        return tenant_drop_expired(argc - 1, argv + 1);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
@@ -442,6 +565,10 @@ int tq_cmd_tenant(int argc, char **argv)
             "       tenantql tenant pause NAME\n"
             "       tenantql tenant resume NAME\n"
             "       tenantql tenant role NAME on|off [--role-name R]\n"
+            "       tenantql tenant set-pool NAME JSON\n"
+            "       tenantql tenant delete NAME [--export-dir DIR]\n"
+            "       tenantql tenant delete NAME --drop [--force] [--grace-s N]\n"
+            "       tenantql tenant drop-expired [--grace-s N]\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }

@@ -209,6 +209,81 @@ int tq_migrate_schema(PGconn *conn, tq_migration_set set, const char *schema, ch
     return applied;
 }
 
+/* The text of the whole migration set of a new schema as one script (tq_migrate_schema_new):
+ * the schema, its bookkeeping table, then each file and its bookkeeping row, in version
+ * order; qschema and lschema are the schema's quoted name and literal. malloc'ed (the
+ * caller frees it), NULL with err filled. */
+static char *new_schema_script(tq_migration_set set, const char *qschema, const char *lschema, char *err,
+                               size_t errlen)
+{
+    int latest = tq_migrate_latest_version(set);
+    size_t cap = 1024;
+    for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
+        if (migration_version(set, f) > 0)
+            cap += strlen(f->data) + strlen(f->name) + 256;
+    char *sql = malloc(cap);
+    if (sql == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* the advisory lock of tq_migrate_schema, for this transaction: a migrator of the same
+     * schema that comes meanwhile waits, then finds every migration applied */
+    size_t n = (size_t)snprintf(sql, cap,
+                                "BEGIN; SELECT pg_advisory_xact_lock((" MIGRATE_LOCK_KEY "::bigint << 32)"
+                                " | (hashtext(%2$s)::bigint & 4294967295)); CREATE SCHEMA %1$s;"
+                                " SET LOCAL search_path = %1$s; CREATE TABLE tenantql_migrations ("
+                                " version integer PRIMARY KEY, name text NOT NULL,"
+                                " applied_at timestamptz NOT NULL DEFAULT now());\n",
+                                qschema, lschema);
+    for (int v = 1; v <= latest; v++) {
+        const tq_embedded_file *found = NULL;
+        for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
+            if (migration_version(set, f) == v)
+                found = f;
+        if (found == NULL) {
+            snprintf(err, errlen, "migration %d is missing from this build", v);
+            free(sql);
+            return NULL;
+        }
+        /* file names are ours (schema/tenant/NNN_word.sql): no quote to escape */
+        n += (size_t)snprintf(sql + n, cap - n, "%s\n;INSERT INTO tenantql_migrations (version, name) VALUES (%d, '%s');\n",
+                              found->data, v, found->name);
+    }
+    snprintf(sql + n, cap - n, "COMMIT");
+    return sql;
+}
+
+int tq_migrate_schema_new(PGconn *conn, tq_migration_set set, const char *schema, char *err, size_t errlen)
+{
+    if (schema == NULL || schema[0] == '\0' || strlen(schema) > 63 || strcmp(schema, "public") == 0) {
+        snprintf(err, errlen, "invalid schema name");
+        return -1;
+    }
+    char *qschema = PQescapeIdentifier(conn, schema, strlen(schema));
+    char *lschema = PQescapeLiteral(conn, schema, strlen(schema));
+    char *sql = qschema && lschema ? new_schema_script(set, qschema, lschema, err, errlen) : NULL;
+    if (qschema == NULL || lschema == NULL)
+        tq_pg_copy_error(PQerrorMessage(conn), err, errlen);
+    PQfreemem(qschema);
+    PQfreemem(lschema);
+    if (sql == NULL)
+        return -1;
+    /* one simple query: one round trip; its statements run in the one transaction it opens */
+    PGresult *res = PQexec(conn, sql);
+    free(sql);
+    int rc = tq_migrate_latest_version(set);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        rc = state != NULL && strcmp(state, "42P06") == 0 ? -2 : -1; /* duplicate_schema */
+        tq_pg_copy_error(PQerrorMessage(conn), err, errlen);
+    }
+    PQclear(res);
+    /* a failed statement leaves the script's transaction open (its COMMIT never ran) */
+    if (rc < 0 && PQtransactionStatus(conn) == PQTRANS_INERROR)
+        tq_pg_exec(conn, "ROLLBACK", NULL, 0);
+    return rc;
+}
+
 /* The registry's tenants, those sharing a database next to each other. */
 #define SELECT_TENANT_TARGETS                                                                                          \
     "SELECT name, db_host, db_port::text, db_name, db_user, db_password, placement, db_schema"                         \

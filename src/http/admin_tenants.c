@@ -18,7 +18,7 @@
 #include "tenantql/registry.h"
 #include "tenantql/tenant_admin.h"
 #include "tenantql/tenant_move.h"
-#include "tenantql/tenant_lifecycle_stub.h"
+#include "tenantql/tenant_lifecycle.h"
 
 void tq_admin_error_json(tq_strbuf *b, const char *code, const char *msg)
 {

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tenantql/tenant_result.h"
+
 /* the move's own sessions: servers' are "tenantql", which the drain check counts */
 #define MOVE_APPLICATION "tenantql move"
 #define LOCK_TIMEOUT "'10s'" /* for LOCK TABLE and DROP SCHEMA behind a long statement */
@@ -45,7 +47,8 @@ char *move_qualified(PGconn *c, const char *schema, const char *relation);
  * or has not. */
 int move_check_registry(PGconn *registry, char *err, size_t errlen);
 /* Takes the tenant's move lock (a session advisory lock on the registry), or says why not
- * (-1, err filled: another move holds it, or the registry failed). */
+ * (err filled): TQ_TENANT_WRONG_STATE when another move (pause, offboarding) holds it,
+ * TQ_TENANT_FAILED when the registry failed. */
 int move_lock_tenant(PGconn *registry, const char *name, char *err, size_t errlen);
 void move_unlock(PGconn *registry, const char *name);
 

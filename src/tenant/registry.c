@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,24 +79,57 @@ tq_usage *tq_tenant_usage(const tq_tenant *t)
     return t->usage;
 }
 
-static int json_int_option(json_t *opts, const char *key, int min, int max, int *out, const char *tenant)
+/* pool_options' integer keys and their ranges: what servers read (parse_pool_options) and
+ * what tq_pool_options_check accepts are the same table */
+static const struct pool_int_option {
+    const char *key;
+    int min, max;
+    size_t offset;
+} pool_int_options[] = {
+    {"max", 1, 1000, offsetof(tq_pool_options, max)},
+    {"acquire_timeout_ms", 1, 600000, offsetof(tq_pool_options, acquire_timeout_ms)},
+    {"idle_timeout_ms", 1, 86400000, offsetof(tq_pool_options, idle_timeout_ms)},
+    {"connect_timeout_ms", 1, 600000, offsetof(tq_pool_options, connect_timeout_ms)},
+    {"statement_timeout_ms", 0, 86400000, offsetof(tq_pool_options, statement_timeout_ms)},
+};
+#define POOL_INT_OPTIONS (sizeof(pool_int_options) / sizeof(pool_int_options[0]))
+
+/* The integer option i of opts, when it is there and in range: 1 with *out set, 0 when
+ * absent, -1 when bad. */
+static int json_int_option(json_t *opts, size_t i, int *out)
 {
-    json_t *v = json_object_get(opts, key);
+    json_t *v = json_object_get(opts, pool_int_options[i].key);
     if (v == NULL)
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        tq_log_warn("registry", "tenant %s: pool_options.%s must be an integer in %d..%d; using the default", tenant,
-                    key, min, max);
+    if (!json_is_integer(v) || json_integer_value(v) < pool_int_options[i].min ||
+        json_integer_value(v) > pool_int_options[i].max)
         return -1;
-    }
     *out = (int)json_integer_value(v);
-    return 0;
+    return 1;
+}
+
+/* "statements": 1 "unnamed", 0 "prepared" or absent, -1 anything else. */
+static int statements_option(json_t *opts)
+{
+    json_t *statements = json_object_get(opts, "statements");
+    if (statements == NULL)
+        return 0;
+    const char *v = json_string_value(statements);
+    if (v != NULL && strcmp(v, "unnamed") == 0)
+        return 1;
+    return v != NULL && strcmp(v, "prepared") == 0 ? 0 : -1;
+}
+
+static bool known_pool_option(const char *key)
+{
+    for (size_t i = 0; i < POOL_INT_OPTIONS; i++)
+        if (strcmp(key, pool_int_options[i].key) == 0)
+            return true;
+    return strcmp(key, "statements") == 0;
 }
 
 static void parse_pool_options(const char *text, const char *tenant, tq_pool_options *out)
 {
-    static const char *const known[] = {
-        "max", "acquire_timeout_ms", "idle_timeout_ms", "connect_timeout_ms", "statement_timeout_ms", "statements"};
     *out = (tq_pool_options)TQ_POOL_OPTIONS_DEFAULT;
     json_error_t jerr;
     json_t *opts = json_loads(text, 0, &jerr);
@@ -104,32 +138,59 @@ static void parse_pool_options(const char *text, const char *tenant, tq_pool_opt
         json_decref(opts);
         return;
     }
-    json_int_option(opts, "max", 1, 1000, &out->max, tenant);
-    json_int_option(opts, "acquire_timeout_ms", 1, 600000, &out->acquire_timeout_ms, tenant);
-    json_int_option(opts, "idle_timeout_ms", 1, 86400000, &out->idle_timeout_ms, tenant);
-    json_int_option(opts, "connect_timeout_ms", 1, 600000, &out->connect_timeout_ms, tenant);
-    json_int_option(opts, "statement_timeout_ms", 0, 86400000, &out->statement_timeout_ms, tenant);
-    json_t *statements = json_object_get(opts, "statements");
-    if (statements != NULL) {
-        const char *v = json_string_value(statements);
-        if (v != NULL && strcmp(v, "unnamed") == 0)
-            out->unnamed_statements = true;
-        else if (v == NULL || strcmp(v, "prepared") != 0)
-            tq_log_warn("registry",
-                        "tenant %s: pool_options.statements must be \"prepared\" or \"unnamed\"; using "
-                        "\"prepared\"",
-                        tenant);
+    for (size_t i = 0; i < POOL_INT_OPTIONS; i++)
+        if (json_int_option(opts, i, (int *)((char *)out + pool_int_options[i].offset)) < 0)
+            tq_log_warn("registry", "tenant %s: pool_options.%s must be an integer in %d..%d; using the default",
+                        tenant, pool_int_options[i].key, pool_int_options[i].min, pool_int_options[i].max);
+    int unnamed = statements_option(opts);
+    out->unnamed_statements = unnamed == 1;
+    if (unnamed < 0)
+        tq_log_warn("registry",
+                    "tenant %s: pool_options.statements must be \"prepared\" or \"unnamed\"; using "
+                    "\"prepared\"",
+                    tenant);
+    const char *key;
+    json_t *value;
+    json_object_foreach(opts, key, value) {
+        if (!known_pool_option(key))
+            tq_log_warn("registry", "tenant %s: unknown pool option \"%s\" ignored", tenant, key);
+    }
+    json_decref(opts);
+}
+
+int tq_pool_options_check(const char *json_text, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *opts = json_loads(json_text, 0, &jerr);
+    int rc = 0;
+    if (!json_is_object(opts)) {
+        snprintf(err, errlen, "pool options must be a JSON object, e.g. '{\"max\": 10}'");
+        rc = -1;
     }
     const char *key;
     json_t *value;
     json_object_foreach(opts, key, value) {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-            ok |= strcmp(key, known[i]) == 0;
-        if (!ok)
-            tq_log_warn("registry", "tenant %s: unknown pool option \"%s\" ignored", tenant, key);
+        if (rc == 0 && !known_pool_option(key)) {
+            snprintf(err, errlen,
+                     "unknown pool option \"%s\" (known: max, acquire_timeout_ms, idle_timeout_ms, "
+                     "connect_timeout_ms, statement_timeout_ms, statements)",
+                     key);
+            rc = -1;
+        }
+    }
+    int scratch;
+    for (size_t i = 0; rc == 0 && i < POOL_INT_OPTIONS; i++)
+        if (json_int_option(opts, i, &scratch) < 0) {
+            snprintf(err, errlen, "pool_options.%s must be an integer in %d..%d", pool_int_options[i].key,
+                     pool_int_options[i].min, pool_int_options[i].max);
+            rc = -1;
+        }
+    if (rc == 0 && statements_option(opts) < 0) {
+        snprintf(err, errlen, "pool_options.statements must be \"prepared\" or \"unnamed\"");
+        rc = -1;
     }
     json_decref(opts);
+    return rc;
 }
 
 /* Turns a host name into an address here, on the registry thread, so that libpq never

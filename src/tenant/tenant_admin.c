@@ -12,6 +12,8 @@
 #include "tenantql/quota.h"
 #include "tenantql/registry.h"
 
+#include "lifecycle_internal.h"
+
 /* placement and db_schema by way of to_jsonb: a registry from before migration 3 has
  * only tenants with databases of their own */
 #define SELECT_TENANT_CONN                                                                                             \
@@ -115,7 +117,8 @@ static int resolve_placement(const tq_tenant_spec *spec, bool *schema_placed, co
 }
 
 /* Refuses what (a schema, a role) when the query of four parameters finds a tenant that
- * already has it (its first column is that tenant's name): 0, or -1 with err filled. why
+ * already has it (its first column is that tenant's name): 0, TQ_TENANT_EXISTS, or -1 with
+ * err filled. why
  * follows the refusal, or is "". */
 static int refuse_if_taken(PGconn *registry, const char *sql, const char *const params[4], const char *what,
                            const char *why, char *err, size_t errlen)
@@ -127,7 +130,7 @@ static int refuse_if_taken(PGconn *registry, const char *sql, const char *const 
     if (taken)
         snprintf(err, errlen, "%s already belongs to tenant \"%s\"%s", what, PQgetvalue(res, 0, 0), why);
     PQclear(res);
-    return taken ? -1 : 0;
+    return taken ? TQ_TENANT_EXISTS : TQ_TENANT_OK;
 }
 
 /* Refuses a schema of the shared database that another tenant has (the registry's unique
@@ -324,7 +327,7 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
     if (found <= 0) {
         if (found == 0)
             snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return -1;
+        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
     }
     const char *placement = PQgetvalue(row, 0, CONN_PLACEMENT);
     bool row_schema_placed = strcmp(placement, "schema") == 0;
@@ -332,7 +335,7 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
         snprintf(err, errlen, "tenant \"%s\" exists with placement %s; moving a tenant is not supported", name,
                  placement);
         PQclear(row);
-        return -1;
+        return TQ_TENANT_EXISTS;
     }
     PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
                                       PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
@@ -351,109 +354,196 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
     return applied < 0 ? -1 : 0;
 }
 
-int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
-                     size_t errlen)
-{
-    if (!tq_tenant_name_valid(spec->name)) {
-        snprintf(err, errlen, "invalid tenant name \"%s\": use 1-48 of a-z, 0-9 and _, starting with a letter",
-                 spec->name);
-        return -1;
-    }
-    if (spec->quota != NULL && tq_quota_check(spec->quota, err, errlen) != 0)
-        return -1;
+/* Where a new tenant goes and with which credentials (tq_tenant_create). */
+typedef struct new_place {
     bool schema_placed;
-    const char *schema;
-    char schema_buf[80];
-    if (resolve_placement(spec, &schema_placed, &schema, schema_buf, sizeof(schema_buf), err, errlen) != 0)
-        return -1;
-    if (spec->db_role != NULL && !schema_placed) {
-        snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, spec->name);
-        return -1;
-    }
-    if (spec->db_role != NULL && !valid_role(spec->db_role, err, errlen))
-        return -1;
-    int found = find_tenant_id(registry, spec->name, id_out, err, errlen);
-    if (found < 0)
-        return -1;
-    if (found && !if_missing) {
-        snprintf(err, errlen, "tenant \"%s\" already exists", spec->name);
-        return -1;
-    }
-    if (found)
-        return migrate_existing(registry, spec->name, schema_placed, err, errlen);
+    const char *host, *port, *db, *user, *password, *schema;
+} new_place;
 
-    char db_name[80];
-    snprintf(db_name, sizeof(db_name), "tenant_%s", spec->name);
-    const char *host = spec->db_host ? spec->db_host : PQhost(registry);
-    const char *port = spec->db_port ? spec->db_port : PQport(registry);
-    const char *db = spec->db_name ? spec->db_name : schema_placed ? TQ_SHARED_DATABASE_DEFAULT : db_name;
-    const char *user = spec->db_user ? spec->db_user : PQuser(registry);
-    const char *password = spec->db_password ? spec->db_password : PQpass(registry);
-    if (password == NULL)
-        password = "";
-    if (schema_placed && check_schema_free(registry, host, port, db, schema, err, errlen) != 0)
-        return -1;
-    if (spec->db_role != NULL && (check_registry_has_roles(registry, err, errlen) != 0 ||
-                                  check_role_free(registry, host, port, spec->db_role, spec->name, err, errlen) != 0))
-        return -1;
+/* Whether the registry has migration 6's columns (schema_version, migrated_at), which a
+ * new row then fills in: 1, 0 (an older registry, which takes the row without them). */
+static int registry_has_versions(PGconn *registry)
+{
+    PGresult *res = tq_pg_query(registry, "SELECT schema_version, migrated_at FROM tenants LIMIT 0", 0, NULL, NULL, 0);
+    PQclear(res);
+    return res != NULL;
+}
 
+/* Records that the tenant is at this build's newest migration. */
+static int record_version(PGconn *registry, const char *name, char *err, size_t errlen)
+{
+    char version[16];
+    snprintf(version, sizeof(version), "%d", tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+    const char *params[] = {name, version};
+    PGresult *res = tq_pg_query(registry,
+                                "UPDATE tenants SET schema_version = greatest(schema_version, $2::int),"
+                                " migrated_at = now() WHERE name = $1",
+                                2, params, err, errlen);
+    PQclear(res);
+    return res != NULL ? TQ_TENANT_OK : TQ_TENANT_FAILED;
+}
+
+/* Inserts the new tenant's row: a database-placed tenant leaves placement and db_schema
+ * to their defaults, so that a registry from before migration 3 still takes it; likewise
+ * db_role (migration 5) and schema_version, migrated_at (migration 6). */
+static int insert_row(PGconn *registry, const tq_tenant_spec *spec, const new_place *p, char id_out[37], char *err,
+                      size_t errlen)
+{
+    const char *params[12] = {spec->name,
+                              p->host,
+                              p->port,
+                              p->db,
+                              p->user,
+                              p->password,
+                              spec->pool_options ? spec->pool_options : "{}",
+                              spec->quota ? spec->quota : "{}"};
+    int n = 8;
+    char cols[256] = "name, db_host, db_port, db_name, db_user, db_password, pool_options, quota";
+    char vals[256] = "$1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb";
+    size_t cl = strlen(cols), vl = strlen(vals);
+    if (p->schema_placed || spec->db_role != NULL) {
+        params[n++] = "schema";
+        params[n++] = p->schema;
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, ", placement, db_schema");
+        vl += (size_t)snprintf(vals + vl, sizeof(vals) - vl, ", $%d, $%d", n - 1, n);
+    }
+    if (spec->db_role != NULL) {
+        params[n++] = spec->db_role;
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, ", db_role");
+        vl += (size_t)snprintf(vals + vl, sizeof(vals) - vl, ", $%d", n);
+    }
+    char version[16];
+    if (registry_has_versions(registry)) {
+        snprintf(version, sizeof(version), "%d", tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+        params[n++] = version;
+        cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, ", schema_version, migrated_at");
+        vl += (size_t)snprintf(vals + vl, sizeof(vals) - vl, ", $%d::int, now()", n);
+    }
+    char sql[640];
+    snprintf(sql, sizeof(sql), "INSERT INTO tenants (%s) VALUES (%s) RETURNING id::text", cols, vals);
+    PGresult *res = tq_pg_query(registry, sql, n, params, err, errlen);
+    if (res == NULL)
+        return TQ_TENANT_FAILED;
+    snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return TQ_TENANT_OK;
+}
+
+/* Makes the new tenant's database: a copy of the server's template, already migrated,
+ * when it can (tenant_template.c; *migrated set), else an empty one (the shared database
+ * of placement schema is made that way too, once). */
+static int make_database(PGconn *registry, const new_place *p, bool *migrated, char *err, size_t errlen)
+{
     /* the database lives on the tenant's server; reuse the registry session when that is the same server */
-    int same_server = strcmp(host, PQhost(registry)) == 0 && strcmp(port, PQport(registry)) == 0;
-    PGconn *server = same_server ? registry : tq_pg_connect_db(host, port, "postgres", user, password, err, errlen);
+    int same_server = strcmp(p->host, PQhost(registry)) == 0 && strcmp(p->port, PQport(registry)) == 0;
+    PGconn *server =
+        same_server ? registry : tq_pg_connect_db(p->host, p->port, "postgres", p->user, p->password, err, errlen);
     if (server == NULL)
         return -1;
-    int rc = tq_tenant_create_database(server, db, user, err, errlen);
+    int copied = p->schema_placed ? 0
+                                  : tq_template_create_database(registry, server, p->host, p->port, p->db, p->user,
+                                                                p->password, err, errlen);
+    *migrated = copied == 1;
+    int rc = copied < 0 ? -1 : copied ? 0 : tq_tenant_create_database(server, p->db, p->user, err, errlen);
     if (server != registry)
         PQfinish(server);
-    if (rc != 0)
-        return -1;
+    return rc;
+}
 
-    PGconn *tenant = tq_pg_connect_db(host, port, db, user, password, err, errlen);
+/* Migrates the new tenant's tables and sets up its role: a new schema in one round trip
+ * (tq_migrate_schema_new), one that exists already (left by someone) step by step. */
+static int migrate_new(PGconn *registry, const tq_tenant_spec *spec, const new_place *p, char *err, size_t errlen)
+{
+    PGconn *tenant = tq_pg_connect_db(p->host, p->port, p->db, p->user, p->password, err, errlen);
     if (tenant == NULL)
         return -1;
     char detail[512];
     /* a schema-placed tenant's schema is made by its migrations, with the shared role as its owner */
-    int applied = schema_placed ? tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, schema, detail, sizeof(detail))
-                                : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+    int applied = p->schema_placed ? tq_migrate_schema_new(tenant, TQ_MIGRATIONS_TENANT, p->schema, detail,
+                                                           sizeof(detail))
+                                   : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+    if (applied == -2)
+        applied = tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, p->schema, detail, sizeof(detail));
     if (applied < 0) {
         PQfinish(tenant);
-        if (schema_placed)
-            snprintf(err, errlen, "migrating schema %s of %s: %s", schema, db, detail);
+        if (p->schema_placed)
+            snprintf(err, errlen, "migrating schema %s of %s: %s", p->schema, p->db, detail);
         else
-            snprintf(err, errlen, "migrating %s: %s", db, detail);
+            snprintf(err, errlen, "migrating %s: %s", p->db, detail);
         return -1;
     }
     /* after the migrations, so that the grants find the tables */
-    int role_rc = spec->db_role != NULL ? setup_role(registry, tenant, schema, spec->db_role, err, errlen) : 0;
+    int role_rc = spec->db_role != NULL ? setup_role(registry, tenant, p->schema, spec->db_role, err, errlen) : 0;
     PQfinish(tenant);
-    if (role_rc != 0)
-        return -1;
+    return role_rc;
+}
 
-    const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
-    const char *quota = spec->quota ? spec->quota : "{}";
-    const char *params[] = {spec->name, host,  port,     db,     user,         password,
-                            pool_options, quota, "schema", schema, spec->db_role};
-    /* a database-placed tenant leaves placement and db_schema to their defaults, so that a
-     * registry from before migration 3 still takes it; likewise db_role (migration 5) */
-    const char *sql =
-        spec->db_role != NULL
-            ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password, pool_options, quota,"
-              " placement, db_schema, db_role) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11)"
-              " RETURNING id::text"
-        : schema_placed
-            ? "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
-              " pool_options, quota, placement, db_schema) VALUES ($1, $2, $3::int, $4, $5,"
-              " $6, $7::jsonb, $8::jsonb, $9, $10) RETURNING id::text"
-            : "INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password,"
-              " pool_options, quota) VALUES ($1, $2, $3::int, $4, $5, $6, $7::jsonb, $8::jsonb)"
-              " RETURNING id::text";
-    PGresult *res = tq_pg_query(registry, sql, spec->db_role != NULL ? 11 : schema_placed ? 10 : 8, params, err,
-                                errlen);
-    if (res == NULL)
-        return -1;
-    snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return 0;
+/* The spec's checks that need no database (tq_tenant_create): TQ_TENANT_OK or TQ_TENANT_INVALID. */
+static int check_spec(const tq_tenant_spec *spec, new_place *p, char *schema_buf, size_t buflen, char *err,
+                      size_t errlen)
+{
+    if (!tq_tenant_name_valid(spec->name)) {
+        snprintf(err, errlen, "invalid tenant name \"%s\": use 1-48 of a-z, 0-9 and _, starting with a letter",
+                 spec->name);
+        return TQ_TENANT_INVALID;
+    }
+    if (spec->quota != NULL && tq_quota_check(spec->quota, err, errlen) != 0)
+        return TQ_TENANT_INVALID;
+    if (resolve_placement(spec, &p->schema_placed, &p->schema, schema_buf, buflen, err, errlen) != 0)
+        return TQ_TENANT_INVALID;
+    if (spec->db_role != NULL && !p->schema_placed) {
+        snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, spec->name);
+        return TQ_TENANT_INVALID;
+    }
+    if (spec->db_role != NULL && !valid_role(spec->db_role, err, errlen))
+        return TQ_TENANT_INVALID;
+    return TQ_TENANT_OK;
+}
+
+int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
+                     size_t errlen)
+{
+    new_place p;
+    char schema_buf[80];
+    int rc = check_spec(spec, &p, schema_buf, sizeof(schema_buf), err, errlen);
+    if (rc != TQ_TENANT_OK)
+        return rc;
+    int found = find_tenant_id(registry, spec->name, id_out, err, errlen);
+    if (found < 0)
+        return TQ_TENANT_FAILED;
+    if (found && !if_missing) {
+        snprintf(err, errlen, "tenant \"%s\" already exists", spec->name);
+        return TQ_TENANT_EXISTS;
+    }
+    if (found) {
+        rc = migrate_existing(registry, spec->name, p.schema_placed, err, errlen);
+        if (rc == TQ_TENANT_OK && registry_has_versions(registry))
+            rc = record_version(registry, spec->name, err, errlen);
+        return rc;
+    }
+
+    char db_name[80];
+    snprintf(db_name, sizeof(db_name), "tenant_%s", spec->name);
+    p.host = spec->db_host ? spec->db_host : PQhost(registry);
+    p.port = spec->db_port ? spec->db_port : PQport(registry);
+    p.db = spec->db_name ? spec->db_name : p.schema_placed ? TQ_SHARED_DATABASE_DEFAULT : db_name;
+    p.user = spec->db_user ? spec->db_user : PQuser(registry);
+    p.password = spec->db_password ? spec->db_password : PQpass(registry);
+    if (p.password == NULL)
+        p.password = "";
+    if (p.schema_placed && (rc = check_schema_free(registry, p.host, p.port, p.db, p.schema, err, errlen)) != 0)
+        return rc;
+    if (spec->db_role != NULL && check_registry_has_roles(registry, err, errlen) != 0)
+        return TQ_TENANT_FAILED;
+    if (spec->db_role != NULL && (rc = check_role_free(registry, p.host, p.port, spec->db_role, spec->name, err,
+                                                       errlen)) != 0)
+        return rc;
+    bool migrated;
+    if (make_database(registry, &p, &migrated, err, errlen) != 0)
+        return TQ_TENANT_FAILED;
+    if (!migrated && migrate_new(registry, spec, &p, err, errlen) != 0)
+        return TQ_TENANT_FAILED;
+    return insert_row(registry, spec, &p, id_out, err, errlen);
 }
 
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen)
@@ -499,8 +589,8 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
     return c;
 }
 
-/* Runs an UPDATE of one tenant's row ($1 its name, $2 the new value); -1 with err filled
- * when it fails or no tenant has that name. */
+/* Runs an UPDATE of one tenant's row ($1 its name, $2 the new value): TQ_TENANT_NOT_FOUND
+ * when no tenant has that name, -1 when it fails (err filled either way). */
 static int update_tenant(PGconn *registry, const char *sql, const char *name, const char *value, char *err,
                          size_t errlen)
 {
@@ -512,15 +602,15 @@ static int update_tenant(PGconn *registry, const char *sql, const char *name, co
     PQclear(res);
     if (n != 1) {
         snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return -1;
+        return TQ_TENANT_NOT_FOUND;
     }
-    return 0;
+    return TQ_TENANT_OK;
 }
 
 int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, char *err, size_t errlen)
 {
     if (tq_quota_check(quota, err, errlen) != 0)
-        return -1;
+        return TQ_TENANT_INVALID;
     return update_tenant(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", name, quota, err, errlen);
 }
 
@@ -533,23 +623,25 @@ int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *
 int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, char *err, size_t errlen)
 {
     if (role != NULL && !valid_role(role, err, errlen))
-        return -1;
+        return TQ_TENANT_INVALID;
     PGresult *row = NULL;
     int found = tenant_conn_row(registry, name, &row, err, errlen);
     if (found <= 0) {
         if (found == 0)
             snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return -1;
+        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
     }
     int rc = -1;
     if (strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") != 0) {
         snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, name);
+        rc = TQ_TENANT_INVALID;
     } else if (check_registry_has_roles(registry, err, errlen) != 0) {
         rc = -1;
     } else if (role == NULL) {
         rc = 0;
-    } else if (check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role, name, err,
-                               errlen) == 0) {
+    } else if ((rc = check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role,
+                                      name, err, errlen)) == 0) {
+        rc = -1;
         PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
                                           PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
                                           PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
@@ -563,4 +655,50 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
     if (rc == 0)
         rc = update_tenant(registry, "UPDATE tenants SET db_role = $2 WHERE name = $1", name, role, err, errlen);
     return rc;
+}
+
+static char *dup_value(PGresult *res, int col)
+{
+    return strdup(PQgetvalue(res, 0, col));
+}
+
+int tq_tenant_place_read(PGconn *registry, const char *name, tq_tenant_place *out, char *err, size_t errlen)
+{
+    PGresult *row = NULL;
+    int found = tenant_conn_row(registry, name, &row, err, errlen);
+    if (found <= 0) {
+        if (found == 0)
+            snprintf(err, errlen, "no tenant named \"%s\"", name);
+        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
+    }
+    *out = (tq_tenant_place){.schema_placed = strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") == 0,
+                             .host = dup_value(row, CONN_HOST),
+                             .port = dup_value(row, CONN_PORT),
+                             .db = dup_value(row, CONN_DB),
+                             .user = dup_value(row, CONN_USER),
+                             .password = dup_value(row, CONN_PASSWORD),
+                             .schema = dup_value(row, CONN_SCHEMA)};
+    /* the row's copy of the password goes too */
+    char *pw = PQgetvalue(row, 0, CONN_PASSWORD);
+    explicit_bzero(pw, strlen(pw));
+    PQclear(row);
+    if (!out->host || !out->port || !out->db || !out->user || !out->password || !out->schema) {
+        tq_tenant_place_free(out);
+        snprintf(err, errlen, "out of memory");
+        return TQ_TENANT_FAILED;
+    }
+    return TQ_TENANT_OK;
+}
+
+void tq_tenant_place_free(tq_tenant_place *p)
+{
+    if (p->password != NULL)
+        explicit_bzero(p->password, strlen(p->password));
+    free(p->host);
+    free(p->port);
+    free(p->db);
+    free(p->user);
+    free(p->password);
+    free(p->schema);
+    *p = (tq_tenant_place){0};
 }

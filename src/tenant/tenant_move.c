@@ -232,13 +232,14 @@ void move_unlock(PGconn *registry, const char *name)
     PQclear(tq_pg_query(registry, "SELECT pg_advisory_unlock(" MOVE_LOCK ")", 1, params, NULL, 0));
 }
 
-/* Takes the tenant's move lock, or says why not (-1, err filled). */
+/* Takes the tenant's move lock, or says why not (err filled): TQ_TENANT_WRONG_STATE when
+ * another session holds it, -1 when the registry failed. */
 int move_lock_tenant(PGconn *registry, const char *name, char *err, size_t errlen)
 {
     int got = move_lock(registry, name, err, errlen);
     if (got == 0)
         snprintf(err, errlen, "a move of tenant \"%s\" is running (it pauses and resumes the tenant itself)", name);
-    return got == 1 ? 0 : -1;
+    return got == 1 ? TQ_TENANT_OK : got == 0 ? TQ_TENANT_WRONG_STATE : TQ_TENANT_FAILED;
 }
 
 /* Whether the registry has the pause migration's columns; -1 with err when it cannot tell
@@ -269,13 +270,16 @@ static int update_paused(PGconn *registry, const char *name, bool paused, char *
     PQclear(res);
     if (n != 1)
         snprintf(err, errlen, "no tenant named \"%s\"", name);
-    return n == 1 ? 0 : -1;
+    return n == 1 ? TQ_TENANT_OK : TQ_TENANT_NOT_FOUND;
 }
 
 int tq_tenant_set_paused(PGconn *registry, const char *name, bool paused, char *err, size_t errlen)
 {
-    if (move_check_registry(registry, err, errlen) != 0 || move_lock_tenant(registry, name, err, errlen) != 0)
-        return -1;
+    if (move_check_registry(registry, err, errlen) != 0)
+        return TQ_TENANT_FAILED;
+    int locked = move_lock_tenant(registry, name, err, errlen);
+    if (locked != TQ_TENANT_OK)
+        return locked;
     int rc = update_paused(registry, name, paused, err, errlen);
     move_unlock(registry, name);
     return rc;
