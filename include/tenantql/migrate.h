@@ -9,6 +9,7 @@
 #define TENANTQL_MIGRATE_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -72,8 +73,9 @@ typedef struct tq_migrate_summary {
     int migrated;       /* connected, at least one migration applied (dry run: pending) */
     int current;        /* connected, nothing to apply */
     int failed;
-    int untouched;      /* left alone after a canary failed */
+    int untouched;      /* not started: a canary failed, or stop was set */
     bool canary_failed; /* a canary failed: the rest were not started */
+    bool stopped;       /* stop was set before every tenant was visited */
     long ms;
 } tq_migrate_summary;
 
@@ -83,6 +85,9 @@ typedef struct tq_migrate_fleet {
     int canary;             /* > 0: migrate that many first, stop if any fails */
     bool dry_run;           /* read versions only: change nothing, the registry included */
     bool recheck;           /* connect to tenants whose row says current too */
+    /* when set (a signal handler's flag; NULL: never), no further tenant is started:
+     * those under way finish and are recorded, the rest count as untouched */
+    const volatile sig_atomic_t *stop;
     /* called once the work is known (to_visit of total tenants will be connected to),
      * then once per tenant visited, from any thread but never two at once */
     void (*on_plan)(void *ctx, int total, int to_visit);

@@ -3,6 +3,7 @@
  * its report in one of three forms: a progress bar on a terminal, one JSON object per
  * tenant (and a summary) for programs, or a line of text per tenant.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +184,10 @@ static void json_summary(const report *rp, const tq_migrate_summary *s)
     tq_strbuf b = TQ_STRBUF_INIT;
     tq_strbuf_printf(&b,
                      "{\"summary\":{\"tenants\":%d,\"migrated\":%d,\"current\":%d,\"skipped\":%d,\"failed\":%d,"
-                     "\"untouched\":%d,\"canary_failed\":%s,\"dry_run\":%s,\"ms\":%ld,"
+                     "\"untouched\":%d,\"canary_failed\":%s,\"stopped\":%s,\"dry_run\":%s,\"ms\":%ld,"
                      "\"registry\":{\"from\":%d,\"to\":%d,\"applied\":%d},\"failed_tenants\":[",
                      s->total, s->migrated, s->current, s->skipped, s->failed, s->untouched,
-                     s->canary_failed ? "true" : "false", rp->dry_run ? "true" : "false", s->ms, s->registry_from,
+                     s->canary_failed ? "true" : "false", s->stopped ? "true" : "false", rp->dry_run ? "true" : "false", s->ms, s->registry_from,
                      s->registry_to, s->registry_applied);
     for (int i = 0; i < rp->nfailed_names; i++) {
         if (i > 0)
@@ -209,6 +210,18 @@ static void text_summary(const report *rp, const tq_migrate_summary *s)
     printf(" (%ld ms)\n", s->ms);
     if (s->canary_failed)
         printf("a canary failed: stopped; %d tenant(s) left untouched\n", s->untouched);
+    if (s->stopped)
+        printf("interrupted: %d tenant(s) left untouched\n", s->untouched);
+}
+
+/* Ctrl-C or SIGTERM: the tenants under way finish and are recorded (none is left marked
+ * migrating, which servers would refuse until the next run), no other one starts. */
+static volatile sig_atomic_t migrate_interrupted;
+
+static void on_migrate_signal(int sig)
+{
+    (void)sig;
+    migrate_interrupted = 1;
 }
 
 static report_format pick_format(const migrate_options *mo)
@@ -240,10 +253,16 @@ int tq_cmd_migrate(int argc, char **argv)
     report rp = {.format = pick_format(&mo), .dry_run = mo.dry_run};
     tq_migrate_fleet fleet = {.registry = mo.registry, .parallel = (int)mo.parallel, .canary = (int)mo.canary,
                               .dry_run = mo.dry_run, .recheck = mo.recheck, .on_plan = on_plan,
-                              .on_tenant = on_tenant, .ctx = &rp};
+                              .on_tenant = on_tenant, .ctx = &rp, .stop = &migrate_interrupted};
     tq_migrate_summary sum;
     char err[512];
+    struct sigaction sa = {.sa_handler = on_migrate_signal, .sa_flags = SA_RESTART}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     rc = tq_migrate_all(&fleet, &sum, err, sizeof(err));
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rp.format == FORMAT_PROGRESS && rp.bar_shown)
         draw_bar(&rp, true);
     if (rc != 0)
@@ -255,5 +274,5 @@ int tq_cmd_migrate(int argc, char **argv)
     for (int i = 0; i < rp.nfailed_names; i++)
         free(rp.failed_names[i]);
     free(rp.failed_names);
-    return rc != 0 || sum.failed > 0 || sum.canary_failed ? 1 : 0;
+    return rc != 0 || sum.failed > 0 || sum.canary_failed || sum.stopped ? 1 : 0;
 }

@@ -223,6 +223,8 @@ static void *worker_main(void *arg)
     worker *w = arg;
     fleet *f = w->f;
     for (;;) {
+        if (f->opt->stop != NULL && *f->opt->stop)
+            break;
         int i = atomic_fetch_add(&f->next, 1);
         if (i >= f->end)
             break;
@@ -323,6 +325,11 @@ static int migrate_tenants(PGconn *registry, fleet *f, char *err, size_t errlen)
             f->sum->untouched = f->nvisit - canary;
         } else {
             run_phase(f, workers, canary, f->nvisit);
+        }
+        int visited = f->sum->migrated + f->sum->current + f->sum->failed;
+        if (!f->sum->canary_failed && visited < f->nvisit) {
+            f->sum->stopped = true;
+            f->sum->untouched = f->nvisit - visited;
         }
     }
     close_workers(workers, nworkers);

@@ -10,9 +10,9 @@
 // within a second of its migration.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, startDev, stopDev, gql, until } from './lib/harness.mjs';
+import { BIN, startDev, stopDev, gql, until, lockTable } from './lib/harness.mjs';
 
 const N = Number(process.env.TQ_MIGRATE_TENANTS || 200);
 const SHARED = 'tenant_fleet';
@@ -199,4 +199,33 @@ test('gate: an old version or migrating gets 503 TENANT_MIGRATING with Retry-Aft
   dev.psql(`UPDATE tenants SET schema_version = NULL WHERE name = 'm6'`);
   assert.equal((await until((x) => x.status === 200, () => gql(dev.url, ME, { token: tokens.get('m6') }), 2000)).status, 200);
   assert.ok(await metric() >= refusedBefore + 3);
+});
+
+test('Ctrl-C: the tenant under way finishes and is recorded, no other starts, none is left migrating', async () => {
+  const behind = ['m10', 'm11', 'm12', 'm13'];
+  psqlInput(SHARED, behind.map((n) => undo003(`tenant_${n}`)).join('\n'));
+  dev.psql(`UPDATE tenants SET schema_version = 2 WHERE name IN ('${behind.join("','")}')`);
+  const lock = await lockTable(dev, SHARED, 'tenant_m10.users'); // m10's migration waits for it
+  const child = spawn(BIN, ['migrate', '--parallel', '1', '--format', 'json'],
+    { env: { ...process.env, TENANTQL_REGISTRY: dev.registry }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const marked = await until((v) => v === 't', () => dev.psql(`SELECT migrating FROM tenants WHERE name = 'm10'`)[0], 5000);
+  assert.equal(marked, 't', 'm10 is being migrated');
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 200));
+  await lock.end();
+  assert.equal(await exited, 1);
+  const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const summary = lines.pop().summary;
+  assert.deepEqual(lines.map((l) => [l.tenant, l.applied, l.error]), [['m10', 1, null]]);
+  assert.equal(summary.stopped, true);
+  assert.ok(summary.untouched >= behind.length - 1);
+  assert.equal(summary.skipped + 1 + summary.untouched, TOTAL(), 'one visited, the others not started');
+  assert.equal(dev.psql('SELECT count(*) FROM tenants WHERE migrating')[0], '0');
+  assert.equal(row('m10').version, String(LATEST));
+  assert.equal(row('m11').version, '2');
+  assert.equal(migrate().status, 0, 'the next run does the rest');
+  assert.equal(row('m13').version, String(LATEST));
 });
