@@ -3,7 +3,8 @@
  * version. Migrations are the numbered SQL files under schema/ compiled into the binary;
  * each database (each schema of a shared one) records what it has applied in its
  * tenantql_migrations table, and an advisory lock keeps two migrators of the same
- * database (schema) from running at once.
+ * database (schema) from running at once. tq_migrate_all, every tenant of the registry
+ * by a few threads, is in migrate_fleet.c.
  */
 #ifndef TENANTQL_MIGRATE_H
 #define TENANTQL_MIGRATE_H

@@ -187,8 +187,8 @@ static void json_summary(const report *rp, const tq_migrate_summary *s)
                      "\"untouched\":%d,\"canary_failed\":%s,\"stopped\":%s,\"dry_run\":%s,\"ms\":%ld,"
                      "\"registry\":{\"from\":%d,\"to\":%d,\"applied\":%d},\"failed_tenants\":[",
                      s->total, s->migrated, s->current, s->skipped, s->failed, s->untouched,
-                     s->canary_failed ? "true" : "false", s->stopped ? "true" : "false", rp->dry_run ? "true" : "false", s->ms, s->registry_from,
-                     s->registry_to, s->registry_applied);
+                     s->canary_failed ? "true" : "false", s->stopped ? "true" : "false", rp->dry_run ? "true" : "false",
+                     s->ms, s->registry_from, s->registry_to, s->registry_applied);
     for (int i = 0; i < rp->nfailed_names; i++) {
         if (i > 0)
             tq_strbuf_lit(&b, ",");
@@ -201,10 +201,10 @@ static void json_summary(const report *rp, const tq_migrate_summary *s)
 
 static void text_summary(const report *rp, const tq_migrate_summary *s)
 {
-    printf("registry: %d migration(s) %s, at version %d\n", s->registry_applied,
-           rp->dry_run ? "pending" : "applied", rp->dry_run ? s->registry_from : s->registry_to);
-    printf("%d tenant(s): %d %s, %d current, %d skipped (current per the registry), %d failed", s->total,
-           s->migrated, rp->dry_run ? "behind" : "migrated", s->current, s->skipped, s->failed);
+    printf("registry: %d migration(s) %s, at version %d\n", s->registry_applied, rp->dry_run ? "pending" : "applied",
+           rp->dry_run ? s->registry_from : s->registry_to);
+    printf("%d tenant(s): %d %s, %d current, %d skipped (current per the registry), %d failed", s->total, s->migrated,
+           rp->dry_run ? "behind" : "migrated", s->current, s->skipped, s->failed);
     for (int i = 0; i < rp->nfailed_names; i++)
         printf("%s%s", i == 0 ? ": " : ", ", rp->failed_names[i]);
     printf(" (%ld ms)\n", s->ms);
@@ -251,9 +251,15 @@ int tq_cmd_migrate(int argc, char **argv)
         return 2;
     }
     report rp = {.format = pick_format(&mo), .dry_run = mo.dry_run};
-    tq_migrate_fleet fleet = {.registry = mo.registry, .parallel = (int)mo.parallel, .canary = (int)mo.canary,
-                              .dry_run = mo.dry_run, .recheck = mo.recheck, .on_plan = on_plan,
-                              .on_tenant = on_tenant, .ctx = &rp, .stop = &migrate_interrupted};
+    tq_migrate_fleet fleet = {.registry = mo.registry,
+                              .parallel = (int)mo.parallel,
+                              .canary = (int)mo.canary,
+                              .dry_run = mo.dry_run,
+                              .recheck = mo.recheck,
+                              .on_plan = on_plan,
+                              .on_tenant = on_tenant,
+                              .ctx = &rp,
+                              .stop = &migrate_interrupted};
     tq_migrate_summary sum;
     char err[512];
     struct sigaction sa = {.sa_handler = on_migrate_signal, .sa_flags = SA_RESTART}, old_int, old_term;

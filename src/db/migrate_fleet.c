@@ -28,7 +28,18 @@
     "SELECT name, db_host, db_port::text, db_name, db_user, db_password, (to_jsonb(t) ->> 'placement'),"               \
     " (to_jsonb(t) ->> 'db_schema'), (to_jsonb(t) ->> 'schema_version'), (to_jsonb(t) ->> 'migrating')"                \
     " FROM tenants t ORDER BY db_host, db_port, db_name, db_user, db_password, name"
-enum { COL_NAME, COL_HOST, COL_PORT, COL_DB, COL_USER, COL_PASSWORD, COL_PLACEMENT, COL_SCHEMA, COL_VERSION, COL_MIGRATING };
+enum {
+    COL_NAME,
+    COL_HOST,
+    COL_PORT,
+    COL_DB,
+    COL_USER,
+    COL_PASSWORD,
+    COL_PLACEMENT,
+    COL_SCHEMA,
+    COL_VERSION,
+    COL_MIGRATING
+};
 
 #define SET_MIGRATING "UPDATE tenants SET migrating = true WHERE name = $1"
 /* one statement for the outcome; a version not known after a failure keeps the row's */
@@ -44,8 +55,8 @@ typedef struct fleet {
     int *order; /* the rows to visit, in listing order */
     int nvisit;
     int latest;
-    atomic_int next; /* index into order of the next tenant to take */
-    int end;         /* the current phase ends before this index */
+    atomic_int next;      /* index into order of the next tenant to take */
+    int end;              /* the current phase ends before this index */
     pthread_mutex_t lock; /* the callbacks and sum */
     tq_migrate_summary *sum;
 } fleet;
@@ -145,7 +156,8 @@ static void migrate_row(worker *w, int r, PGconn *conn, tq_migrate_result *res, 
 {
     PGresult *rows = w->f->rows;
     const char *schema = PQgetisnull(rows, r, COL_SCHEMA) ? NULL : PQgetvalue(rows, r, COL_SCHEMA);
-    bool schema_placed = !PQgetisnull(rows, r, COL_PLACEMENT) && strcmp(PQgetvalue(rows, r, COL_PLACEMENT), "schema") == 0;
+    bool schema_placed = !PQgetisnull(rows, r, COL_PLACEMENT) &&
+                         strcmp(PQgetvalue(rows, r, COL_PLACEMENT), "schema") == 0;
     const char *name = res->tenant;
     char detail[512];
     if (registry_update(w, SET_MIGRATING, 1, &name, detail, sizeof(detail)) != 0) {
@@ -192,7 +204,8 @@ static void visit(worker *w, int r)
     uint64_t t0 = tq_clock_ms();
     char errbuf[ERROR_MAX + 32], detail[512];
     tq_migrate_result res = {.tenant = PQgetvalue(f->rows, r, COL_NAME), .from = -1, .to = -1};
-    bool schema_placed = !PQgetisnull(f->rows, r, COL_PLACEMENT) && strcmp(PQgetvalue(f->rows, r, COL_PLACEMENT), "schema") == 0;
+    bool schema_placed = !PQgetisnull(f->rows, r, COL_PLACEMENT) &&
+                         strcmp(PQgetvalue(f->rows, r, COL_PLACEMENT), "schema") == 0;
     PGconn *conn = connect_for(w, r);
     if (conn == NULL) {
         short_error(errbuf, sizeof(errbuf), "", w->conn_err);
@@ -257,7 +270,8 @@ static bool needs_visit(const fleet *f, int r)
 {
     if (f->opt->recheck || PQgetisnull(f->rows, r, COL_VERSION))
         return true;
-    bool migrating = !PQgetisnull(f->rows, r, COL_MIGRATING) && strcmp(PQgetvalue(f->rows, r, COL_MIGRATING), "true") == 0;
+    bool migrating = !PQgetisnull(f->rows, r, COL_MIGRATING) &&
+                     strcmp(PQgetvalue(f->rows, r, COL_MIGRATING), "true") == 0;
     return migrating || atoi(PQgetvalue(f->rows, r, COL_VERSION)) != f->latest;
 }
 
