@@ -60,6 +60,19 @@ bool tq_tenant_active(const tq_tenant *t);
  * the column): the tenant's new requests wait for a newer record instead of running
  * (README, "Moving a tenant"). */
 bool tq_tenant_paused(const tq_tenant *t);
+/* Whether the tenant's tables fit this build's statements (README, "Migrations"), from its
+ * registry row: MIGRATING while `tenantql migrate` works on it (migrating = true),
+ * OUT_OF_RANGE when its schema_version is below TQ_TENANT_SCHEMA_MIN or above this
+ * build's newest tenant migration, SERVABLE otherwise, an unknown version (NULL)
+ * included. Its requests get 503 TENANT_MIGRATING unless SERVABLE. */
+typedef enum tq_schema_gate {
+    TQ_SCHEMA_SERVABLE,
+    TQ_SCHEMA_MIGRATING,
+    TQ_SCHEMA_OUT_OF_RANGE,
+} tq_schema_gate;
+tq_schema_gate tq_tenant_schema_gate(const tq_tenant *t);
+/* The row's schema_version, -1 when unknown (NULL). */
+int tq_tenant_schema_version(const tq_tenant *t);
 /* The quota the tenant's registry row sets (TQ_QUOTA_UNSET where it sets none: the
  * server's default applies), and the tenant's counters, the same object for every
  * record of the tenant; both valid as long as the reference is held. */

@@ -1,6 +1,6 @@
 /*
- * admin.c - `tenantql migrate`, `tenantql tenant ...` and `tenantql token`: short-lived
- * commands against the registry (blocking libpq is fine here).
+ * admin.c - `tenantql tenant ...` and `tenantql token`: short-lived commands against the
+ * registry (blocking libpq is fine here). `tenantql migrate` is in migrate_cmd.c.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "tenantql/jwt_settings.h"
-#include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
@@ -61,22 +60,6 @@ static int parse_registry_command(const char *usage, const char *summary, admin_
         return 2;
     }
     return -1;
-}
-
-int tq_cmd_migrate(int argc, char **argv)
-{
-    admin_options ao;
-    int rc = parse_registry_command("tenantql migrate [options]",
-                                    "Applies missing migrations to the registry, then to every tenant database.", &ao,
-                                    0, argc, argv);
-    if (rc >= 0)
-        return rc;
-    PGconn *c = connect_registry(ao.registry);
-    if (c == NULL)
-        return 1;
-    int failed = tq_migrate_all(c, stdout);
-    PQfinish(c);
-    return failed == 0 ? 0 : 1;
 }
 
 #define SPEC(member) TQ_OPT_FIELD(tq_tenant_spec, member)

@@ -284,109 +284,38 @@ int tq_migrate_schema_new(PGconn *conn, tq_migration_set set, const char *schema
     return rc;
 }
 
-/* The registry's tenants, those sharing a database next to each other. */
-#define SELECT_TENANT_TARGETS                                                                                          \
-    "SELECT name, db_host, db_port::text, db_name, db_user, db_password, placement, db_schema"                         \
-    " FROM tenants ORDER BY db_host, db_port, db_name, db_user, db_password, name"
-enum { COL_NAME, COL_HOST, COL_PORT, COL_DB, COL_USER, COL_PASSWORD, COL_PLACEMENT, COL_SCHEMA };
-
-/* The connection tq_migrate_all has open, and the row whose settings made it: the
- * tenants of one shared database are migrated through one connection, not one each. */
-typedef struct tenant_conn {
-    PGconn *conn; /* NULL when connecting failed (err says why) or none is open */
-    int row;      /* the row it was made for, -1: none */
-    char err[512];
-} tenant_conn;
-
-static bool same_database(PGresult *rows, int a, int b)
+const char *tq_migrate_name(tq_migration_set set, int version)
 {
-    for (int c = COL_HOST; c <= COL_PASSWORD; c++)
-        if (strcmp(PQgetvalue(rows, a, c), PQgetvalue(rows, b, c)) != 0)
-            return false;
-    return true;
+    for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
+        if (migration_version(set, f) == version)
+            return f->name;
+    return NULL;
 }
 
-/* A connection with row r's settings: the open one when it has them, else a new one. A
- * database that could not be reached is not tried again for the next tenant in it (a
- * thousand tenants of an unreachable server would wait out a thousand timeouts). */
-static PGconn *connect_for(tenant_conn *tc, PGresult *rows, int r)
+int tq_migrate_version(PGconn *conn, const char *schema, char *err, size_t errlen)
 {
-    if (tc->row >= 0 && same_database(rows, tc->row, r))
-        return tc->conn;
-    if (tc->conn != NULL)
-        PQfinish(tc->conn);
-    tc->row = r;
-    tc->conn = tq_pg_connect_db(PQgetvalue(rows, r, COL_HOST), PQgetvalue(rows, r, COL_PORT),
-                                PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER),
-                                PQgetvalue(rows, r, COL_PASSWORD), tc->err, sizeof(tc->err));
-    return tc->conn;
-}
-
-/* After a tenant failed: a connection that broke, or is left inside a transaction, is
- * not handed to the next tenant. */
-static void check_conn(tenant_conn *tc)
-{
-    if (tc->conn == NULL)
-        return;
-    if (PQstatus(tc->conn) == CONNECTION_OK && PQtransactionStatus(tc->conn) != PQTRANS_IDLE)
-        tq_pg_exec(tc->conn, "ROLLBACK", NULL, 0);
-    if (PQstatus(tc->conn) != CONNECTION_OK || PQtransactionStatus(tc->conn) != PQTRANS_IDLE) {
-        PQfinish(tc->conn);
-        tc->conn = NULL;
-        tc->row = -1;
-    }
-}
-
-/* One tenant of the registry's row r: its database (through tc), or its schema of a
- * shared one, migrated and reported. */
-static int migrate_tenant(tenant_conn *tc, PGresult *rows, int r, FILE *out)
-{
-    char err[512];
-    const char *name = PQgetvalue(rows, r, COL_NAME);
-    bool schema_placed = strcmp(PQgetvalue(rows, r, COL_PLACEMENT), "schema") == 0;
-    PGconn *t = connect_for(tc, rows, r);
-    int n = -1;
-    if (t == NULL)
-        snprintf(err, sizeof(err), "%s", tc->err);
-    else if (schema_placed)
-        n = tq_migrate_schema(t, TQ_MIGRATIONS_TENANT, PQgetvalue(rows, r, COL_SCHEMA), err, sizeof(err));
-    else
-        n = tq_migrate(t, TQ_MIGRATIONS_TENANT, err, sizeof(err));
-    if (n < 0) {
-        check_conn(tc);
-        fprintf(out, "tenant %s: failed: %s\n", name, err);
+    if (schema != NULL && (schema[0] == '\0' || strlen(schema) > 63)) {
+        snprintf(err, errlen, "invalid schema name");
         return -1;
     }
-    if (schema_placed)
-        fprintf(out, "tenant %s (schema %s): %d migration(s) applied, at version %d\n", name,
-                PQgetvalue(rows, r, COL_SCHEMA), n, tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
-    else
-        fprintf(out, "tenant %s: %d migration(s) applied, at version %d\n", name, n,
-                tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
-    return 0;
-}
-
-int tq_migrate_all(PGconn *registry, FILE *out)
-{
-    char err[512];
-    int applied = tq_migrate(registry, TQ_MIGRATIONS_REGISTRY, err, sizeof(err));
-    if (applied < 0) {
-        fprintf(out, "registry: failed: %s\n", err);
+    /* to_regclass: a database or schema never migrated has no table, and is at 0 */
+    char name[160];
+    char *q = schema != NULL ? PQescapeIdentifier(conn, schema, strlen(schema)) : NULL;
+    if (schema != NULL && q == NULL) {
+        tq_pg_copy_error(PQerrorMessage(conn), err, errlen);
         return -1;
     }
-    fprintf(out, "registry: %d migration(s) applied, at version %d\n", applied,
-            tq_migrate_latest_version(TQ_MIGRATIONS_REGISTRY));
-    PGresult *rows = tq_pg_query(registry, SELECT_TENANT_TARGETS, 0, NULL, err, sizeof(err));
-    if (rows == NULL) {
-        fprintf(out, "registry: failed: %s\n", err);
+    snprintf(name, sizeof(name), "%s%stenantql_migrations", q != NULL ? q : "", q != NULL ? "." : "");
+    PQfreemem(q);
+    const char *params[] = {name};
+    PGresult *res = tq_pg_query(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, err, errlen);
+    if (res == NULL)
         return -1;
-    }
-    tenant_conn tc = {.conn = NULL, .row = -1};
-    int failed = 0;
-    for (int r = 0; r < PQntuples(rows); r++)
-        failed += migrate_tenant(&tc, rows, r, out) != 0;
-    if (tc.conn != NULL)
-        PQfinish(tc.conn);
-    PQclear(rows);
-    return failed;
+    bool exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!exists)
+        return 0;
+    target to = {.schema = schema};
+    snprintf(to.table, sizeof(to.table), "%s", name);
+    return current_version(conn, &to, err, errlen);
 }

@@ -42,6 +42,7 @@
 #include "tenantql/validate.h"
 #include "tenantql/json_writer.h"
 #include "tenantql/log.h"
+#include "tenantql/migrate.h"
 #include "tenantql/token_cache.h"
 #include "tenantql/uuid.h"
 
@@ -80,7 +81,7 @@ typedef struct tq_request {
     tq_doc_pin *doc_pin;         /* the worker's cached document this request runs, if any */
     h2o_timeout_entry_t timeout;
     bool client_charged;         /* paid 1 from its address's budget already */
-    int retry_after_s;           /* a 429's Retry-After */
+    int retry_after_s;           /* a 429's Retry-After, or a 503's (0: none) */
     tq_quota_ticket quota;       /* its place in its tenant's quota, and the RateLimit fields */
     bool *freed;                 /* while the handler runs: set when r is freed under it */
     uint64_t handler_start_us;   /* when the handler started (charged to the tenant's share) */
@@ -243,6 +244,13 @@ static void on_request_timeout(h2o_timeout_entry_t *entry)
 
 /* ---- execution ---- */
 
+/* TENANT_MIGRATING's Retry-After (whole seconds): one tenant's migration takes
+ * milliseconds, and servers see its end within a second (the registry's NOTIFY); a
+ * tenant outside this server's range of versions waits for `tenantql migrate` to reach
+ * it in a fleet, or for a newer server: longer, and retried less often */
+#define MIGRATING_RETRY_AFTER_S 1
+#define OUT_OF_RANGE_RETRY_AFTER_S 5
+
 static bool is_post(h2o_req_t *req)
 {
     return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
@@ -264,6 +272,10 @@ static void on_exec_done(tq_exec *ex, void *data)
         if (!too_large &&
             (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY")))
             status = 503;
+        else if (!too_large && tq_exec_has_error_code(ex, "TENANT_MIGRATING")) {
+            status = 503; /* its tables are behind this server's statements (datasource/db.c) */
+            r->retry_after_s = MIGRATING_RETRY_AFTER_S;
+        }
         else if (tq_exec_is_request_error(ex) && r->graphql_response)
             status = 400;
         send_body(r, status, &b);
@@ -404,6 +416,31 @@ static bool tenant_usable(tq_request *r)
         return false;
     }
     return true;
+}
+
+/* Whether r->tenant's tables fit this server's statements (tq_tenant_schema_gate): false
+ * after answering 503 TENANT_MIGRATING, before anything touched its database. */
+static bool schema_servable(tq_request *r)
+{
+    tq_schema_gate gate = tq_tenant_schema_gate(r->tenant);
+    if (gate == TQ_SCHEMA_SERVABLE)
+        return true;
+    tq_server_count_refusal(r->server, TQ_REFUSED_TENANT_MIGRATING);
+    if (gate == TQ_SCHEMA_MIGRATING) {
+        tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant migrating",
+                       "request %lu: refused: tenant %s is being migrated; answered 503", r->id,
+                       tq_tenant_name(r->tenant));
+        r->retry_after_s = MIGRATING_RETRY_AFTER_S;
+    } else {
+        tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant schema version out of range",
+                       "request %lu: refused: tenant %s is at schema version %d, this server serves %d..%d; answered "
+                       "503",
+                       r->id, tq_tenant_name(r->tenant), tq_tenant_schema_version(r->tenant), TQ_TENANT_SCHEMA_MIN,
+                       tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
+        r->retry_after_s = OUT_OF_RANGE_RETRY_AFTER_S;
+    }
+    send_error(r, 503, "TENANT_MIGRATING", "The tenant's database is being migrated; try again shortly.");
+    return false;
 }
 
 /* Resolves the tenant of an authenticated request; false after answering. */
@@ -721,7 +758,7 @@ static void on_pause_tick(h2o_timeout_entry_t *entry)
     charge_begin(r, &freed);
     if (fresh != NULL && tq_tenant_active(fresh) && tq_tenant_paused(fresh)) {
         send_paused(r, tq_arena_sprintf(&r->arena, "still paused after %lu ms", (unsigned long)waited));
-    } else if (tenant_usable(r)) {
+    } else if (tenant_usable(r) && schema_servable(r)) {
         tq_log_debug("http", "request %lu: tenant %s no longer paused after %lu ms", r->id, tq_tenant_name(fresh),
                      (unsigned long)waited);
         proceed(r, ACCESS_TENANT, doc, ex);
@@ -753,6 +790,8 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         return;
     /* only what reads or writes the tenant's tables waits: introspection needs no tenant,
      * and login only reads (the copy a move leaves behind is complete while it is paused) */
+    if (access == ACCESS_TENANT && !schema_servable(r))
+        return;
     if (access == ACCESS_TENANT && tq_tenant_paused(r->tenant)) {
         hold(r, doc, ex);
         return;

@@ -44,6 +44,7 @@ typedef enum tq_refusal_reason {
     TQ_REFUSED_TENANT_IN_FLIGHT, /* a tenant at its requests in flight */
     TQ_REFUSED_TENANT_DB_TIME,   /* a tenant over its database time per second */
     TQ_REFUSED_TENANT_SHARE,     /* a tenant over its fair share of a busy server */
+    TQ_REFUSED_TENANT_MIGRATING, /* a tenant being migrated, or at a schema version outside the server's range */
     TQ_REFUSED_REASONS_,
 } tq_refusal_reason;
 

@@ -66,7 +66,7 @@ void tq_server_write_status_metrics(tq_server *s, tq_strbuf *b)
 }
 
 static const char *const refusal_names[TQ_REFUSED_REASONS_] = {
-    "framing", "client_budget", "tenant_rate", "tenant_in_flight", "tenant_db_time", "tenant_share"};
+    "framing", "client_budget", "tenant_rate", "tenant_in_flight", "tenant_db_time", "tenant_share", "tenant_migrating"};
 
 void tq_server_count_refusal(tq_server *s, tq_refusal_reason why)
 {

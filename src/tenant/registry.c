@@ -17,6 +17,7 @@
 
 #include "registry_internal.h"
 #include "tenantql/log.h"
+#include "tenantql/migrate.h"
 #include "tenantql/uuid.h"
 
 /* ---- records ---- */
@@ -57,6 +58,29 @@ bool tq_tenant_active(const tq_tenant *t)
 bool tq_tenant_paused(const tq_tenant *t)
 {
     return t->paused;
+}
+
+int tq_tenant_schema_version(const tq_tenant *t)
+{
+    return t->schema_version;
+}
+
+tq_schema_gate tq_tenant_schema_gate(const tq_tenant *t)
+{
+    return t->gate;
+}
+
+/* The gate of a record, once, on the registry thread (the newest version is a walk over
+ * the embedded files: not for every request). */
+static tq_schema_gate decide_gate(int version, bool migrating)
+{
+    if (migrating)
+        return TQ_SCHEMA_MIGRATING;
+    if (version < 0) /* unknown (a row no migrator has recorded yet): served, as before versions were recorded */
+        return TQ_SCHEMA_SERVABLE;
+    if (version < TQ_TENANT_SCHEMA_MIN || version > tq_migrate_latest_version(TQ_MIGRATIONS_TENANT))
+        return TQ_SCHEMA_OUT_OF_RANGE;
+    return TQ_SCHEMA_SERVABLE;
 }
 
 const tq_quota *tq_tenant_quota(const tq_tenant *t)
@@ -283,6 +307,10 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     t->active = PQgetvalue(res, row, 8)[0] == 't';
     /* ->> gives JSON's "true"; NULL: a registry from before the column, nothing paused */
     t->paused = !PQgetisnull(res, row, 12) && strcmp(PQgetvalue(res, row, 12), "true") == 0;
+    /* NULL: unknown (a registry from before migration 6, or a row no migrator recorded) */
+    t->schema_version = PQgetisnull(res, row, 14) ? -1 : atoi(PQgetvalue(res, row, 14));
+    t->migrating = !PQgetisnull(res, row, 15) && strcmp(PQgetvalue(res, row, 15), "true") == 0;
+    t->gate = decide_gate(t->schema_version, t->migrating);
     parse_pool_options(PQgetvalue(res, row, 7), name, &t->pool_opts);
     tq_quota_parse(PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9), name, &t->quota);
 

@@ -22,6 +22,9 @@ struct tq_tenant {
     char *role;                     /* db_role: every statement runs SET LOCAL ROLE to it; NULL: none */
     bool active;
     bool paused;                    /* its requests wait (tenant move, tenant pause) */
+    int schema_version;             /* as the row records it; -1: unknown (NULL) */
+    bool migrating;                 /* a migrator works on it (`tenantql migrate`) */
+    tq_schema_gate gate;            /* the two above against this build's range, decided once */
     tq_pool_options pool_opts;
     tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
     tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */
@@ -74,14 +77,15 @@ void registry_tear_down_idle_pools(tq_registry *r);
 
 /* ---- registry_sync.c, for registry.c ---- */
 
-/* quota, placement, db_schema, paused and db_role by way of to_jsonb: a registry not yet
- * migrated to those columns (a server upgraded before `tenantql migrate` ran) reads as
- * "no quota", database/public, not paused and no role instead of failing (columns 9 to
- * 13, NULL then) */
+/* quota, placement, db_schema, paused, db_role, schema_version and migrating by way of
+ * to_jsonb: a registry not yet migrated to those columns (a server upgraded before
+ * `tenantql migrate` ran) reads as "no quota", database/public, not paused, no role,
+ * version unknown and not migrating instead of failing (columns 9 to 15, NULL then) */
 #define SELECT_TENANTS                                                                                            \
     "SELECT id::text, name, db_host, db_port::text, db_name, db_user, db_password, pool_options::text, active,"  \
     " (to_jsonb(t) -> 'quota')::text, (to_jsonb(t) ->> 'placement'), (to_jsonb(t) ->> 'db_schema'),"           \
-    " (to_jsonb(t) ->> 'paused'), (to_jsonb(t) ->> 'db_role')"                                                   \
+    " (to_jsonb(t) ->> 'paused'), (to_jsonb(t) ->> 'db_role'),"                                                  \
+    " (to_jsonb(t) ->> 'schema_version'), (to_jsonb(t) ->> 'migrating')"                                        \
     " FROM tenants t"
 
 /* Connects the registry thread's connection, LISTENs and loads every tenant. */
