@@ -95,6 +95,10 @@ char *tq_secret_store(const char *plain, bool *sealed, char *err, size_t errlen)
  * (tq_secret_free); NULL with err filled (a value r cannot open, or no ring). */
 char *tq_secret_reseal(const tq_secret_ring *r, const char *stored, char *err, size_t errlen);
 
+/* Cuts a database error message after its first line: PostgreSQL's DETAIL may quote the
+ * row a statement wrote ("Failing row contains (...)"), password and all. */
+void tq_secret_scrub_error(char *err);
+
 /* Zeroes and frees a string from this module (NULL: nothing). */
 void tq_secret_free(char *s);
 

@@ -14,6 +14,7 @@
 
 #include "tenantql/embedded.h"
 #include "tenantql/pg_admin.h"
+#include "tenantql/secret.h"
 
 /* arbitrary constant: "tenantql" on a phone keypad. It alone is the lock of migrations
  * of the public schema (tq_migrate), as it always was, so that migrators of older builds
@@ -241,9 +242,18 @@ static PGconn *connect_for(tenant_conn *tc, PGresult *rows, int r)
     if (tc->conn != NULL)
         PQfinish(tc->conn);
     tc->row = r;
+    /* the row's password in whatever form it is stored (sealed, a reference, plain) */
+    char why[256];
+    char *password = tq_secret_reveal(PQgetvalue(rows, r, COL_PASSWORD), why, sizeof(why));
+    if (password == NULL) {
+        snprintf(tc->err, sizeof(tc->err), "its database password cannot be used: %s", why);
+        tc->conn = NULL;
+        return NULL;
+    }
     tc->conn = tq_pg_connect_db(PQgetvalue(rows, r, COL_HOST), PQgetvalue(rows, r, COL_PORT),
-                                PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER),
-                                PQgetvalue(rows, r, COL_PASSWORD), tc->err, sizeof(tc->err));
+                                PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER), password, tc->err,
+                                sizeof(tc->err));
+    tq_secret_free(password);
     return tc->conn;
 }
 

@@ -22,6 +22,7 @@ struct tq_tenant {
     char *role;                     /* db_role: every statement runs SET LOCAL ROLE to it; NULL: none */
     bool active;
     bool paused;                    /* its requests wait (tenant move, tenant pause) */
+    bool no_password;               /* its db_password could not be opened or resolved: unavailable */
     tq_pool_options pool_opts;
     tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
     tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */

@@ -11,6 +11,7 @@
 #include "tenantql/pg_admin.h"
 #include "tenantql/quota.h"
 #include "tenantql/registry.h"
+#include "tenantql/secret.h"
 
 /* placement and db_schema by way of to_jsonb: a registry from before migration 3 has
  * only tenants with databases of their own */
@@ -67,6 +68,17 @@ static int tenant_conn_row(PGconn *registry, const char *name, PGresult **out, c
     }
     *out = res;
     return 1;
+}
+
+/* The password of a row of SELECT_TENANT_CONN, whatever form it is stored in
+ * (tq_secret_reveal): free it with tq_secret_free. NULL with err naming the tenant. */
+static char *row_password(PGresult *row, const char *name, char *err, size_t errlen)
+{
+    char why[256];
+    char *pw = tq_secret_reveal(PQgetvalue(row, 0, CONN_PASSWORD), why, sizeof(why));
+    if (pw == NULL)
+        snprintf(err, errlen, "tenant \"%s\": its database password cannot be used: %s", name, why);
+    return pw;
 }
 
 static int find_tenant_id(PGconn *registry, const char *name, char id_out[37], char *err, size_t errlen)
@@ -334,9 +346,12 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
         PQclear(row);
         return -1;
     }
-    PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
-                                      PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
-                                      PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+    char *password = row_password(row, name, err, errlen);
+    PGconn *tenant = password == NULL ? NULL
+                                      : tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
+                                                         PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
+                                                         password, err, errlen);
+    tq_secret_free(password);
     char detail[512];
     int applied = -1;
     if (tenant != NULL) {
@@ -351,8 +366,10 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
     return applied < 0 ? -1 : 0;
 }
 
-int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
-                     size_t errlen)
+/* tq_tenant_create, with spec->db_password the plain password to connect with and stored
+ * the form its row keeps. */
+static int create_tenant(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, const char *stored,
+                         char id_out[37], char *err, size_t errlen)
 {
     if (!tq_tenant_name_valid(spec->name)) {
         snprintf(err, errlen, "invalid tenant name \"%s\": use 1-48 of a-z, 0-9 and _, starting with a letter",
@@ -388,9 +405,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     const char *port = spec->db_port ? spec->db_port : PQport(registry);
     const char *db = spec->db_name ? spec->db_name : schema_placed ? TQ_SHARED_DATABASE_DEFAULT : db_name;
     const char *user = spec->db_user ? spec->db_user : PQuser(registry);
-    const char *password = spec->db_password ? spec->db_password : PQpass(registry);
-    if (password == NULL)
-        password = "";
+    const char *password = spec->db_password;
     if (schema_placed && check_schema_free(registry, host, port, db, schema, err, errlen) != 0)
         return -1;
     if (spec->db_role != NULL && (check_registry_has_roles(registry, err, errlen) != 0 ||
@@ -431,7 +446,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
 
     const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
     const char *quota = spec->quota ? spec->quota : "{}";
-    const char *params[] = {spec->name, host,  port,     db,     user,         password,
+    const char *params[] = {spec->name, host,  port,     db,     user,         stored,
                             pool_options, quota, "schema", schema, spec->db_role};
     /* a database-placed tenant leaves placement and db_schema to their defaults, so that a
      * registry from before migration 3 still takes it; likewise db_role (migration 5) */
@@ -449,11 +464,40 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
               " RETURNING id::text";
     PGresult *res = tq_pg_query(registry, sql, spec->db_role != NULL ? 11 : schema_placed ? 10 : 8, params, err,
                                 errlen);
-    if (res == NULL)
+    if (res == NULL) {
+        tq_secret_scrub_error(err); /* a DETAIL may quote the row */
         return -1;
+    }
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
+                     size_t errlen)
+{
+    const char *given = spec->db_password ? spec->db_password : PQpass(registry);
+    if (given == NULL)
+        given = "";
+    char why[256];
+    char *plain = tq_secret_reveal(given, why, sizeof(why));
+    if (plain == NULL) {
+        snprintf(err, errlen, "the tenant's database password cannot be used: %s", why);
+        return -1;
+    }
+    /* a reference or a sealed value is stored as given; a password is sealed when a ring is configured */
+    bool sealed;
+    char *stored = tq_secret_kind_of(given) == TQ_SECRET_PLAIN ? tq_secret_store(given, &sealed, err, errlen)
+                                                                : strdup(given);
+    int rc = -1;
+    if (stored != NULL) {
+        tq_tenant_spec with = *spec;
+        with.db_password = plain;
+        rc = create_tenant(registry, &with, if_missing, stored, id_out, err, errlen);
+    }
+    tq_secret_free(plain);
+    tq_secret_free(stored);
+    return rc;
 }
 
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen)
@@ -485,16 +529,18 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
                        "connect_timeout",
                        options[0] ? "options" : NULL,
                        NULL};
+    char *password = row_password(res, name, err, errlen);
     const char *v[] = {PQgetvalue(res, 0, CONN_HOST),
                        PQgetvalue(res, 0, CONN_PORT),
                        PQgetvalue(res, 0, CONN_DB),
                        PQgetvalue(res, 0, CONN_USER),
-                       PQgetvalue(res, 0, CONN_PASSWORD),
+                       password,
                        "tenantql",
                        "10",
                        options,
                        NULL};
-    PGconn *c = tq_pg_connect_params(k, v, err, errlen);
+    PGconn *c = password != NULL ? tq_pg_connect_params(k, v, err, errlen) : NULL;
+    tq_secret_free(password);
     PQclear(res);
     return c;
 }
@@ -550,9 +596,12 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
         rc = 0;
     } else if (check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role, name, err,
                                errlen) == 0) {
-        PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
-                                          PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
-                                          PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+        char *password = row_password(row, name, err, errlen);
+        PGconn *tenant = password == NULL ? NULL
+                                          : tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST),
+                                                             PQgetvalue(row, 0, CONN_PORT), PQgetvalue(row, 0, CONN_DB),
+                                                             PQgetvalue(row, 0, CONN_USER), password, err, errlen);
+        tq_secret_free(password);
         if (tenant != NULL) {
             rc = setup_role(registry, tenant, PQgetvalue(row, 0, CONN_SCHEMA), role, err, errlen);
             PQfinish(tenant);

@@ -455,6 +455,12 @@ char *tq_secret_reseal(const tq_secret_ring *r, const char *stored, char *err, s
     return out;
 }
 
+void tq_secret_scrub_error(char *err)
+{
+    if (err != NULL)
+        err[strcspn(err, "\n")] = '\0';
+}
+
 void tq_secret_free(char *s)
 {
     if (s == NULL)
