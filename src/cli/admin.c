@@ -231,6 +231,7 @@ static int tenant_create(int argc, char **argv)
     }
     if (from != NULL)
         spec.db_password = from;
+    bool plain = spec.db_password == NULL || tq_secret_kind_of(spec.db_password) == TQ_SECRET_PLAIN;
     char id[37], err[512];
     rc = tq_tenant_create(c, &spec, false, id, err, sizeof(err));
     PQfinish(c);
@@ -239,7 +240,7 @@ static int tenant_create(int argc, char **argv)
         fprintf(stderr, "tenantql: %s\n", err);
         return 1;
     }
-    if (spec.db_password == NULL || tq_secret_kind_of(spec.db_password) == TQ_SECRET_PLAIN)
+    if (plain)
         note_plain();
     printf("%s\t%s\n", spec.name, id);
     return 0;

@@ -81,8 +81,9 @@ before(async () => {
   writeFileSync(pwFile, `${PW.file}\n`, { mode: 0o600 });
 });
 after(async () => {
-  if (serve) await serve.stop();
+  const code = serve ? await serve.stop() : 0;
   await stopDev(dev);
+  assert.equal(code, 0, `serve exited ${code}: ${serve?.stderr().slice(-3000)}`);
 });
 
 const tokens = {};
@@ -177,7 +178,7 @@ test('rotate-key re-seals every row while a server with both keys serves; the ol
     const r = await until((x) => x.status === 200, () => ask(fresh.url, tokens.sealed));
     assert.equal(r.status, 200, JSON.stringify(r.body));
   } finally {
-    await fresh.stop();
+    assert.equal(await fresh.stop(), 0, fresh.stderr());
     outputs.push(fresh.stderr());
   }
   // a server with the old key alone: the tenant is unavailable, the log says why without the secret
@@ -193,7 +194,7 @@ test('rotate-key re-seals every row while a server with both keys serves; the ol
     // tenants it can open are served
     assert.equal((await ask(stale.url, tokens.byfile)).status, 200);
   } finally {
-    await stale.stop();
+    assert.equal(await stale.stop(), 0, stale.stderr());
     outputs.push(stale.stderr());
   }
   // --finish opens the old copy's re-sealed password to check and drop the old database

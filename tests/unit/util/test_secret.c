@@ -101,7 +101,7 @@ static void test_seal_open(void)
     CHECK(tq_secret_open(b, sealed, err, sizeof(err)) == NULL && strstr(err, tq_secret_ring_key_id(a, 0)) != NULL);
     CHECK(tq_secret_open(NULL, sealed, err, sizeof(err)) == NULL && strstr(err, "no key ring") != NULL);
     /* another key under the sealing key's id (forged id): the box does not open */
-    char *forged = strdup(tq_secret_seal(b, PASSWORD, err, sizeof(err)));
+    char *forged = tq_secret_seal(b, PASSWORD, err, sizeof(err));
     memcpy(forged + 13, tq_secret_ring_key_id(a, 0), 8);
     CHECK(tq_secret_open(a, forged, err, sizeof(err)) == NULL && strstr(err, "does not open") != NULL);
     free(forged);
