@@ -145,7 +145,8 @@ static char *read_password_from(const char *source)
         char *pw = tq_secret_kind_of(source) == TQ_SECRET_REF ? tq_secret_resolve(source, err, sizeof(err)) : NULL;
         if (pw == NULL)
             fprintf(stderr, "tenantql: %s\n",
-                    tq_secret_kind_of(source) == TQ_SECRET_REF ? err : "the password comes from -, env:NAME or file:/PATH");
+                    tq_secret_kind_of(source) == TQ_SECRET_REF ? err
+                                                               : "the password comes from -, env:NAME or file:/PATH");
         return pw;
     }
     char *buf = calloc(1, TQ_SECRET_MAX_BYTES + 2);
@@ -168,8 +169,8 @@ static char *read_password_from(const char *source)
 static void note_plain(void)
 {
     if (tq_secret_process_ring() == NULL)
-        fprintf(stderr, "tenantql: note: the password is stored in plain text: no key ring (--secrets-key-file or "
-                        TQ_SECRET_KEY_ENV "); see README, \"Secrets\"\n");
+        fprintf(stderr, "tenantql: note: the password is stored in plain text: no key ring (--secrets-key-file "
+                        "or " TQ_SECRET_KEY_ENV "); see README, \"Secrets\"\n");
 }
 
 /* The role named by --role-name, else the tenant's default one, into buf. */
@@ -577,7 +578,7 @@ int tq_cmd_tenant(int argc, char **argv)
             "       tenantql tenant pause NAME\n"
             "       tenantql tenant resume NAME\n"
             "       tenantql tenant role NAME on|off [--role-name R]\n"
-            "       tenantql tenant set-password NAME [--from -|env:NAME|file:/PATH | --reference env:NAME|file:/PATH]\n"
+            "       tenantql tenant set-password NAME [--from -|env:NAME|file:/PATH | --reference REF]\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }

@@ -296,7 +296,8 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     if (ring != NULL) {
         char ids[TQ_SECRET_MAX_KEYS * (TQ_SECRET_KEY_ID_LEN + 2)] = "";
         for (size_t i = 0; i < tq_secret_ring_count(ring); i++)
-            snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? ", " : "", tq_secret_ring_key_id(ring, i));
+            snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? ", " : "",
+                     tq_secret_ring_key_id(ring, i));
         tq_log_info("registry", "secrets: %zu key(s), sealing with %s (ids %s)", tq_secret_ring_count(ring),
                     tq_secret_ring_key_id(ring, 0), ids);
     }

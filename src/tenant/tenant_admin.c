@@ -446,7 +446,7 @@ static int create_tenant(PGconn *registry, const tq_tenant_spec *spec, bool if_m
 
     const char *pool_options = spec->pool_options ? spec->pool_options : "{}";
     const char *quota = spec->quota ? spec->quota : "{}";
-    const char *params[] = {spec->name, host,  port,     db,     user,         stored,
+    const char *params[] = {spec->name,   host,  port,     db,     user,         stored,
                             pool_options, quota, "schema", schema, spec->db_role};
     /* a database-placed tenant leaves placement and db_schema to their defaults, so that a
      * registry from before migration 3 still takes it; likewise db_role (migration 5) */
@@ -488,7 +488,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     /* a reference or a sealed value is stored as given; a password is sealed when a ring is configured */
     bool sealed;
     char *stored = tq_secret_kind_of(given) == TQ_SECRET_PLAIN ? tq_secret_store(given, &sealed, err, errlen)
-                                                                : strdup(given);
+                                                               : strdup(given);
     int rc = -1;
     if (stored != NULL) {
         tq_tenant_spec with = *spec;

@@ -102,10 +102,11 @@ static int rotate_row(PGconn *registry, const tq_secret_ring *ring, PGresult *ro
     if (!same || moved != NULL) {
         const char *params[] = {PQgetvalue(rows, i, 0), sealed, moved};
         PGresult *res = tq_pg_query(registry,
-                                    moved != NULL ? "UPDATE tenants SET db_password = $2,"
-                                                    " moved_from = jsonb_set(moved_from, '{password}', to_jsonb($3::text))"
-                                                    " WHERE id = $1::uuid"
-                                                  : "UPDATE tenants SET db_password = $2 WHERE id = $1::uuid",
+                                    moved != NULL
+                                        ? "UPDATE tenants SET db_password = $2,"
+                                          " moved_from = jsonb_set(moved_from, '{password}', to_jsonb($3::text))"
+                                          " WHERE id = $1::uuid"
+                                        : "UPDATE tenants SET db_password = $2 WHERE id = $1::uuid",
                                     moved != NULL ? 3 : 2, params, why, sizeof(why));
         tq_secret_scrub_error(why);
         if (res == NULL) {

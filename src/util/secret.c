@@ -45,12 +45,10 @@ static int decode_key(const char *text, size_t len, unsigned char key[TQ_SECRET_
 {
     size_t got = 0;
     const char *end;
-    if (len == 2 * TQ_SECRET_KEY_BYTES &&
-        sodium_hex2bin(key, TQ_SECRET_KEY_BYTES, text, len, NULL, &got, &end) == 0 && got == TQ_SECRET_KEY_BYTES &&
-        end == text + len)
+    if (len == 2 * TQ_SECRET_KEY_BYTES && sodium_hex2bin(key, TQ_SECRET_KEY_BYTES, text, len, NULL, &got, &end) == 0 &&
+        got == TQ_SECRET_KEY_BYTES && end == text + len)
         return 0;
-    if (sodium_base642bin(key, TQ_SECRET_KEY_BYTES, text, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) ==
-            0 &&
+    if (sodium_base642bin(key, TQ_SECRET_KEY_BYTES, text, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) == 0 &&
         got == TQ_SECRET_KEY_BYTES && end == text + len)
         return 0;
     sodium_memzero(key, TQ_SECRET_KEY_BYTES);
