@@ -725,9 +725,8 @@ int tq_cmd_secrets(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "new-key") == 0)
         return secrets_new_key(argc - 1, argv + 1);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-    fprintf(help ? stdout : stderr,
-            "usage: tenantql secrets rotate-key [--secrets-key-file FILE] --registry CONNINFO\n"
-            "       tenantql secrets new-key\n"
-            "--help on each tells more; README, \"Secrets\", tells the rotation procedure.\n");
+    fprintf(help ? stdout : stderr, "usage: tenantql secrets rotate-key [--secrets-key-file FILE] --registry CONNINFO\n"
+                                    "       tenantql secrets new-key\n"
+                                    "--help on each tells more; README, \"Secrets\", tells the rotation procedure.\n");
     return help ? 0 : 2;
 }
