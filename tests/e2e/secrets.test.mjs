@@ -5,7 +5,8 @@
 // a server holding both keys keeps serving, a server with the new key alone serves, one
 // with the old key alone refuses the tenant (503, a log line without the secret);
 // `tenant set-password` after ALTER ROLE takes effect within a second and the old
-// connections go; a changed file: reference is picked up by the periodic re-read. Last,
+// connections go; a changed file: reference is picked up by the periodic re-read; migrate
+// reaches every tenant through its sealed password or reference. Last,
 // every log and output of the test is searched for the test passwords: none is found.
 //
 // Every test password starts with TqSecretPw- so that a whole test run's logs can be
@@ -199,6 +200,14 @@ test('rotate-key re-seals every row while a server with both keys serves; the ol
   }
   // --finish opens the old copy's re-sealed password to check and drop the old database
   cliOk(['tenant', 'move', 'mover', '--finish'], { TENANTQL_SECRETS_KEY_FILE: ringNew });
+  // migrate reaches every tenant through its sealed password or reference
+  const migrated = cliOk(['migrate'], { TENANTQL_SECRETS_KEY_FILE: ringNew, TQ_E2E_PW_ENV: PW.env }).stdout;
+  assert.doesNotMatch(migrated, /failed/);
+  for (const name of ['sealed', 'byenv', 'byfile', 'acme']) assert.match(migrated, new RegExp(`tenant ${name}\\b.*applied`));
+  // without the ring it names the tenant and the key, not the password
+  const blind = cli(['migrate'], { TQ_E2E_PW_ENV: PW.env });
+  assert.notEqual(blind.status, 0);
+  assert.match(blind.stdout, new RegExp(`tenant sealed: failed: its database password cannot be used: the password is sealed with key ${newId}`));
 });
 
 /** Connections of a role made before t (ms since the epoch). */
