@@ -945,7 +945,7 @@ static int switch_row(move *m)
     char *from = moved_from_json(m, err, sizeof(err));
     char *dst_password = from != NULL ? move_place_stored_password(&m->dst, err, sizeof(err)) : NULL;
     if (dst_password == NULL) {
-        free(from);
+        tq_secret_free(from);
         return fail(m, "sealing the tenant's password: %s", err);
     }
     const char *params[] = {m->spec->name,
