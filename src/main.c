@@ -14,6 +14,7 @@ static const struct {
     {"serve", tq_cmd_serve, "run the GraphQL server"},
     {"migrate", tq_cmd_migrate, "bring the registry and every tenant database to the newest migration"},
     {"tenant", tq_cmd_tenant, "create, list or deactivate tenants"},
+    {"secrets", tq_cmd_secrets, "seal tenant database passwords with a new key (rotate-key), make a key"},
     {"token", tq_cmd_token, "print a signed token for a tenant (development and scripts)"},
     {"dev", tq_cmd_dev, "start a private PostgreSQL cluster with demo tenants and serve it"},
 };

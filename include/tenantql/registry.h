@@ -73,6 +73,11 @@ typedef enum tq_schema_gate {
 tq_schema_gate tq_tenant_schema_gate(const tq_tenant *t);
 /* The row's schema_version, -1 when unknown (NULL). */
 int tq_tenant_schema_version(const tq_tenant *t);
+/* False when the row's db_password could not be opened or resolved (a key the server's
+ * ring lacks, an altered box, a variable or file that is missing; logged, without the
+ * secret): the tenant is then unavailable (503 TENANT_UNAVAILABLE) until a newer row or
+ * the periodic re-read gives a usable one (README, "Secrets"). */
+bool tq_tenant_credentials_ok(const tq_tenant *t);
 /* The quota the tenant's registry row sets (TQ_QUOTA_UNSET where it sets none: the
  * server's default applies), and the tenant's counters, the same object for every
  * record of the tenant; both valid as long as the reference is held. */

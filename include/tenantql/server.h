@@ -49,6 +49,7 @@ typedef struct tq_server_config {
     int doc_cache_entries;       /* --doc-cache-entries: parsed documents remembered per worker, 0 = none */
     const char *tenant_sslmode;  /* --tenant-sslmode: sslmode for tenant connections */
     int registry_refresh_ms;     /* --registry-refresh-ms: full re-read of the registry */
+    const char *secrets_key_file; /* --secrets-key-file: the key ring of sealed passwords (else TENANTQL_SECRETS_KEY) */
     tq_log_level log_level;      /* --log-level: process-wide; the command line sets it before serving */
     int log_rate_limit;          /* --log-rate-limit: client-caused lines per reason per 10 s, 0 = no limit */
     bool introspection;          /* --introspection: answer __schema and __type */

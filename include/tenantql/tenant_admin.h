@@ -23,7 +23,9 @@ typedef struct tq_tenant_spec {
     const char *db_port;     /* NULL: the registry's port */
     const char *db_name;     /* NULL: "tenant_<name>"; placement schema: TQ_SHARED_DATABASE_DEFAULT */
     const char *db_user;     /* NULL: the registry's user */
-    const char *db_password; /* NULL: the registry's password */
+    const char *db_password; /* NULL: the registry's password; a password (its row keeps it sealed with
+                                the process's key ring, secret.h, when there is one) or a reference
+                                env:NAME / file:/PATH, kept as it is */
     const char *pool_options;/* JSON object text, NULL: {} */
     const char *quota;       /* JSON object text, NULL: {} (the server's default quota) */
     const char *placement;   /* "database" (NULL too): a database of its own; "schema": a schema of

@@ -219,7 +219,9 @@ void api_login(tq_field_ctx *fc)
     lc->db = (tq_db){NULL, ctx->db.worker, fc->arena, 0, on_login_db_idle, ctx->db.request_id};
     const char *lower = api_ascii_lower(fc->arena, email->u.s.s, email->u.s.len);
     tq_tenant *t = has_nul(tenant) ? NULL : tq_registry_get_by_name(ctx->auth->registry, tenant->u.s.s, tenant->u.s.len);
-    if (t != NULL && !tq_tenant_active(t)) {
+    /* a tenant whose password cannot be had is not tried without one (libpq would fall back
+     * to PGPASSWORD or a passfile) */
+    if (t != NULL && (!tq_tenant_active(t) || !tq_tenant_credentials_ok(t))) {
         tq_tenant_release(t);
         t = NULL;
     }

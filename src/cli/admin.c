@@ -3,6 +3,7 @@
  * registry (blocking libpq is fine here). `tenantql migrate` is in migrate_cmd.c.
  */
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +12,27 @@
 #include "cli.h"
 #include "tenantql/jwt_settings.h"
 #include "tenantql/pg_admin.h"
+#include "tenantql/secret.h"
 #include "tenantql/server.h"
 #include "tenantql/tenant_admin.h"
 #include "tenantql/tenant_lifecycle.h"
 #include "tenantql/tenant_move.h"
 #include "tenantql/tenant_move_finish.h"
+#include "tenantql/tenant_secrets.h"
 
-/* --registry, which every command here needs */
+/* --registry, which every command here needs, and the key ring of the tenants' sealed
+ * passwords, which those that connect to tenant databases or store passwords need */
 typedef struct admin_options {
     const char *registry;
+    const char *secrets_key_file;
 } admin_options;
 
 static const tq_opt registry_option[] = {
     {TQ_OPT_FIELD(admin_options, registry), .name = "registry", .env = "TENANTQL_REGISTRY", .type = TQ_OPT_STRING,
      .metavar = "CONNINFO", .flags = TQ_OPTF_REQUIRED, .help = "libpq conninfo or URI of the registry database"},
+    {TQ_OPT_FIELD(admin_options, secrets_key_file), .name = "secrets-key-file", .env = "TENANTQL_SECRETS_KEY_FILE",
+     .type = TQ_OPT_STRING, .metavar = "FILE", .default_doc = "the keys in `TENANTQL_SECRETS_KEY`, else none",
+     .help = "key ring of the tenants' sealed database passwords (see README, \"Secrets\"): the first key seals"},
     {0},
 };
 
@@ -36,10 +44,16 @@ static const tq_opt optional_registry_option[] = {
     {0},
 };
 
-static PGconn *connect_registry(const char *conninfo)
+/* Installs the key ring the options give, then connects to the registry; NULL after
+ * printing why. */
+static PGconn *connect_registry(const admin_options *ao)
 {
     char err[512];
-    PGconn *c = tq_pg_connect(conninfo, err, sizeof(err));
+    if (tq_secret_install_from(ao->secrets_key_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return NULL;
+    }
+    PGconn *c = tq_pg_connect(ao->registry, err, sizeof(err));
     if (c == NULL)
         fprintf(stderr, "tenantql: cannot connect to the registry: %s\n", err);
     return c;
@@ -78,7 +92,9 @@ static const tq_opt tenant_spec_options[] = {
     {SPEC(db_user), .name = "db-user", .type = TQ_OPT_STRING, .metavar = "USER", .default_doc = "the registry's",
      .help = "tenant database user"},
     {SPEC(db_password), .name = "db-password", .type = TQ_OPT_STRING, .metavar = "PASSWORD",
-     .default_doc = "the registry's", .help = "tenant database password"},
+     .default_doc = "the registry's",
+     .help = "tenant database password, sealed in the registry when a key ring is configured (`ps` shows it: "
+             "prefer `--db-password-from`), or a reference `env:NAME` / `file:/PATH` kept as it is"},
     {SPEC(pool_options), .name = "pool-options", .type = TQ_OPT_STRING, .metavar = "JSON", .default_doc = "`{}`",
      .help = "pool options, e.g. '{\"max\":10}'"},
     {SPEC(quota), .name = "quota", .type = TQ_OPT_STRING, .metavar = "JSON",
@@ -93,6 +109,7 @@ typedef struct shared_options {
     const char *database;
     bool role;
     const char *role_name;
+    const char *password_from;
 } shared_options;
 
 static const tq_opt shared_option_table[] = {
@@ -104,8 +121,49 @@ static const tq_opt shared_option_table[] = {
              "tenant runs as that role, so PostgreSQL refuses other tenants' schemas (see `tenant role`)"},
     {TQ_OPT_FIELD(shared_options, role_name), .name = "role-name", .type = TQ_OPT_STRING, .metavar = "ROLE",
      .default_doc = "`" TQ_TENANT_ROLE_PREFIX "NAME`", .help = "the role of `--role` (implies it)"},
+    {TQ_OPT_FIELD(shared_options, password_from), .name = "db-password-from", .type = TQ_OPT_STRING,
+     .metavar = "-|env:NAME|file:/PATH", .default_doc = "none",
+     .help = "reads the tenant database password from standard input (`-`), a variable or a file now, instead of "
+             "`--db-password` (sealed in the registry like it)"},
     {0},
 };
+
+/* A password from -, env:NAME or file:/PATH (standard input: its first line); malloc'ed
+ * (tq_secret_free), NULL after printing why. */
+static char *read_password_from(const char *source)
+{
+    char err[512];
+    if (strcmp(source, "-") != 0) {
+        char *pw = tq_secret_kind_of(source) == TQ_SECRET_REF ? tq_secret_resolve(source, err, sizeof(err)) : NULL;
+        if (pw == NULL)
+            fprintf(stderr, "tenantql: %s\n",
+                    tq_secret_kind_of(source) == TQ_SECRET_REF ? err
+                                                               : "the password comes from -, env:NAME or file:/PATH");
+        return pw;
+    }
+    char *buf = calloc(1, TQ_SECRET_MAX_BYTES + 2);
+    if (buf == NULL || fgets(buf, TQ_SECRET_MAX_BYTES + 2, stdin) == NULL) {
+        fprintf(stderr, "tenantql: no password on standard input\n");
+        free(buf);
+        return NULL;
+    }
+    size_t n = strcspn(buf, "\r\n");
+    if (n > TQ_SECRET_MAX_BYTES) {
+        fprintf(stderr, "tenantql: the password is longer than %d bytes\n", TQ_SECRET_MAX_BYTES);
+        tq_secret_free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* After storing a password: whether the registry keeps it sealed, to stderr when not. */
+static void note_plain(void)
+{
+    if (tq_secret_process_ring() == NULL)
+        fprintf(stderr, "tenantql: note: the password is stored in plain text: no key ring (--secrets-key-file "
+                        "or " TQ_SECRET_KEY_ENV "); see README, \"Secrets\"\n");
+}
 
 /* The role named by --role-name, else the tenant's default one, into buf. */
 static const char *role_name_of(const shared_options *so, const char *tenant, char *buf, size_t buflen)
@@ -152,16 +210,31 @@ static int tenant_create(int argc, char **argv)
     char role_buf[80];
     if (so.role || so.role_name != NULL)
         spec.db_role = role_name_of(&so, spec.name, role_buf, sizeof(role_buf)); /* refused unless schema placed */
-    PGconn *c = connect_registry(ao.registry);
+    if (so.password_from != NULL && spec.db_password != NULL) {
+        fprintf(stderr, "tenantql: give --db-password or --db-password-from, not both\n");
+        return 2;
+    }
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
+    char *from = so.password_from != NULL ? read_password_from(so.password_from) : NULL;
+    if (so.password_from != NULL && from == NULL) {
+        PQfinish(c);
+        return 1;
+    }
+    if (from != NULL)
+        spec.db_password = from;
+    bool plain = spec.db_password == NULL || tq_secret_kind_of(spec.db_password) == TQ_SECRET_PLAIN;
     char id[37], err[512];
     rc = tq_tenant_create(c, &spec, false, id, err, sizeof(err));
     PQfinish(c);
+    tq_secret_free(from);
     if (rc != 0) {
         fprintf(stderr, "tenantql: %s\n", err);
         return 1;
     }
+    if (plain)
+        note_plain();
     printf("%s\t%s\n", spec.name, id);
     return 0;
 }
@@ -173,7 +246,7 @@ static int tenant_list(int argc, char **argv)
                                     argv);
     if (rc >= 0)
         return rc;
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512];
@@ -227,7 +300,7 @@ static int tenant_set_active(int argc, char **argv, bool active)
                                     &ao, 1, argc, argv);
     if (rc >= 0)
         return rc;
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512];
@@ -243,7 +316,7 @@ static int tenant_set_quota(int argc, char **argv)
                                     &ao, 2, argc, argv);
     if (rc >= 0)
         return rc;
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512];
@@ -262,7 +335,7 @@ static int tenant_set_paused(int argc, char **argv, bool paused)
                                     &ao, 1, argc, argv);
     if (rc >= 0)
         return rc;
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512];
@@ -318,7 +391,7 @@ static int tenant_move(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[1024];
@@ -353,7 +426,7 @@ static int tenant_set_pool(int argc, char **argv)
                                     &ao, 2, argc, argv);
     if (rc >= 0)
         return rc;
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512];
@@ -400,7 +473,7 @@ static int tenant_delete(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[1024], path[4096];
@@ -443,7 +516,7 @@ static int tenant_drop_expired(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[1024];
@@ -489,7 +562,7 @@ static int tenant_set_role(int argc, char **argv)
         fprintf(stderr, "tenantql: --role-name names the role of `on`\n");
         return 2;
     }
-    PGconn *c = connect_registry(ao.registry);
+    PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
     char err[512], role_buf[80];
@@ -504,6 +577,75 @@ static int tenant_set_role(int argc, char **argv)
         printf("%s\trole %s\n", argv[1], role);
     else
         printf("%s\tno role\n", argv[1]);
+    return 0;
+}
+
+typedef struct password_options {
+    const char *from;
+    const char *reference;
+} password_options;
+
+static const tq_opt password_option_table[] = {
+    {TQ_OPT_FIELD(password_options, from), .name = "from", .type = TQ_OPT_STRING, .metavar = "-|env:NAME|file:/PATH",
+     .def_str = "-", .help = "where to read the new password now (`-`: the first line of standard input)"},
+    {TQ_OPT_FIELD(password_options, reference), .name = "reference", .type = TQ_OPT_STRING,
+     .metavar = "env:NAME|file:/PATH", .default_doc = "none",
+     .help = "store this reference instead: the servers read the variable or the file themselves"},
+    {0},
+};
+
+static int tenant_set_password(int argc, char **argv)
+{
+    admin_options ao;
+    password_options po;
+    const tq_opt_group groups[] = {{password_option_table, &po, NULL}, {registry_option, &ao, NULL}};
+    const tq_opt_command cmd = {
+        "tenantql tenant set-password NAME [--from -|env:NAME|file:/PATH | --reference env:NAME|file:/PATH] "
+        "[options]",
+        "Replaces the tenant's database password in the registry, sealed with the key ring's first key (plain text\n"
+        "without a ring), or with --reference a reference the servers resolve. Never from the command line, which\n"
+        "`ps` shows. Running servers connect with it within a second; their connections with the old one are\n"
+        "drained. Change the role's password in PostgreSQL (ALTER ROLE ... PASSWORD) first.",
+        groups, 2};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos != 1) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    PGconn *c = connect_registry(&ao);
+    if (c == NULL)
+        return 1;
+    char *pw = po.reference != NULL ? NULL : read_password_from(po.from);
+    if (po.reference == NULL && pw == NULL) {
+        PQfinish(c);
+        return 1;
+    }
+    char err[512];
+    bool sealed;
+    int others = 0;
+    rc = tq_tenant_set_password(c, argv[1], po.reference != NULL ? po.reference : pw, po.reference != NULL, &sealed,
+                                &others, err, sizeof(err));
+    tq_secret_free(pw);
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    if (po.reference != NULL)
+        printf("%s\tpassword by reference %s\n", argv[1], po.reference);
+    else if (sealed)
+        printf("%s\tpassword sealed with key %s\n", argv[1], tq_secret_ring_key_id(tq_secret_process_ring(), 0));
+    else
+        printf("%s\tpassword stored in plain text\n", argv[1]);
+    if (po.reference == NULL)
+        note_plain();
+    if (others > 0)
+        fprintf(stderr,
+                "tenantql: note: %d other tenant(s) reach their database with the same role on that server; their "
+                "rows keep their own password (set-password each of them)\n",
+                others);
     return 0;
 }
 
@@ -533,6 +675,8 @@ int tq_cmd_tenant(int argc, char **argv)
         return tenant_delete(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "drop-expired") == 0)
         return tenant_drop_expired(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "set-password") == 0)
+        return tenant_set_password(argc - 1, argv + 1);
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     fprintf(help ? stdout : stderr,
             "usage: tenantql tenant create NAME [--db-host H --db-port P --db-name D --db-user U --db-password W]\n"
@@ -552,6 +696,7 @@ int tq_cmd_tenant(int argc, char **argv)
             "       tenantql tenant delete NAME [--export-dir DIR]\n"
             "       tenantql tenant delete NAME --drop [--force] [--grace-s N]\n"
             "       tenantql tenant drop-expired [--grace-s N]\n"
+            "       tenantql tenant set-password NAME [--from -|env:NAME|file:/PATH | --reference REF]\n"
             "Each takes --registry CONNINFO (or TENANTQL_REGISTRY); --help on each tells more.\n");
     return help ? 0 : 2;
 }
@@ -609,7 +754,7 @@ static char *issue_token(const token_options *to, const admin_options *ao, tq_jw
         snprintf(err, errlen, "--tenant NAME is required (or --platform for the admin API)");
         return NULL;
     }
-    PGconn *c = ao->registry != NULL ? connect_registry(ao->registry) : NULL;
+    PGconn *c = ao->registry != NULL ? connect_registry(ao) : NULL;
     if (c == NULL) {
         snprintf(err, errlen, ao->registry != NULL ? "cannot reach the registry" : "--registry is required for a tenant token");
         return NULL;
@@ -656,4 +801,75 @@ int tq_cmd_token(int argc, char **argv)
     printf("%s\n", token);
     free(token);
     return 0;
+}
+
+/* ---- tenantql secrets ---- */
+
+static int secrets_rotate_key(int argc, char **argv)
+{
+    admin_options ao;
+    int rc = parse_registry_command(
+        "tenantql secrets rotate-key [options]",
+        "Seals every tenant's database password (and the password of an old copy a move left) with the first key\n"
+        "of the key ring, in one transaction; env:/file: references stay as they are. Servers whose rings hold the\n"
+        "new key and the old keep serving throughout. See README, \"Secrets\", for the whole procedure.",
+        &ao, 0, argc, argv);
+    if (rc >= 0)
+        return rc;
+    PGconn *c = connect_registry(&ao);
+    if (c == NULL)
+        return 1;
+    char err[512];
+    tq_rotate_counts n;
+    rc = tq_secrets_rotate(c, &n, err, sizeof(err));
+    PQfinish(c);
+    if (rc != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 1;
+    }
+    printf("sealed with key %s: %d re-sealed, %d already, %d were plain text; %d reference(s) left as they are; %d "
+           "old copy password(s) re-sealed\n",
+           tq_secret_ring_key_id(tq_secret_process_ring(), 0), n.resealed, n.current, n.was_plain, n.references,
+           n.moved_from);
+    return 0;
+}
+
+/* Prints a new random key (base64 of 32 bytes) and its id, for a key ring. */
+static int secrets_new_key(int argc, char **argv)
+{
+    const tq_opt_command cmd = {"tenantql secrets new-key",
+                                "Prints a new random key for a key ring (base64 of 32 bytes) on standard output, and "
+                                "its id on standard error.",
+                                NULL, 0};
+    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (npos != 0 || sodium_init() < 0) {
+        fprintf(stderr, "usage: %s\n", cmd.usage);
+        return 2;
+    }
+    unsigned char key[TQ_SECRET_KEY_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(TQ_SECRET_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL)], err[256];
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(key, sizeof(key));
+    tq_secret_ring *r = tq_secret_ring_parse(b64, err, sizeof(err));
+    printf("%s\n", b64);
+    fprintf(stderr, "key id %s\n", r != NULL ? tq_secret_ring_key_id(r, 0) : "?");
+    tq_secret_ring_free(r);
+    sodium_memzero(b64, sizeof(b64));
+    return 0;
+}
+
+int tq_cmd_secrets(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "rotate-key") == 0)
+        return secrets_rotate_key(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "new-key") == 0)
+        return secrets_new_key(argc - 1, argv + 1);
+    bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    fprintf(help ? stdout : stderr, "usage: tenantql secrets rotate-key [--secrets-key-file FILE] --registry CONNINFO\n"
+                                    "       tenantql secrets new-key\n"
+                                    "--help on each tells more; README, \"Secrets\", tells the rotation procedure.\n");
+    return help ? 0 : 2;
 }

@@ -21,5 +21,6 @@ int tq_cmd_migrate(int argc, char **argv);
 int tq_cmd_tenant(int argc, char **argv);
 int tq_cmd_token(int argc, char **argv);
 int tq_cmd_dev(int argc, char **argv);
+int tq_cmd_secrets(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/pg_cluster.h"
+#include "tenantql/secret.h"
 #include "tenantql/server.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_admin.h"
@@ -209,10 +210,15 @@ static int demo_password(PGconn *reg, const char *name, const char *shared_role,
     if (res == NULL)
         return -1;
     int known = PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] == 't';
-    if (PQntuples(res) == 1)
-        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+    /* the row's password in whatever form it is stored (sealed with --secrets-key-file's ring) */
+    char *stored = PQntuples(res) == 1 ? tq_secret_reveal(PQgetvalue(res, 0, 0), err, errlen) : NULL;
+    if (stored != NULL)
+        snprintf(out, outlen, "%s", stored);
+    else if (PQntuples(res) == 1)
+        known = -1;
     else
         random_hex(out, 24);
+    tq_secret_free(stored);
     PQclear(res);
     return known;
 }
@@ -431,6 +437,9 @@ int tq_cmd_dev(int argc, char **argv)
         cfg.jwt_secret = secret;
     }
     if (rc == 0 && check_demo_placement(reg, dev.dir, dev.demo_placement, err, sizeof(err)) != 0)
+        rc = 1;
+    /* the demo tenants' passwords are sealed when a key ring is configured, as serve opens them */
+    if (rc == 0 && tq_secret_install_from(cfg.secrets_key_file, err, sizeof(err)) != 0)
         rc = 1;
     for (size_t i = 0; rc == 0 && i < sizeof(demo_tenants) / sizeof(demo_tenants[0]); i++)
         if (ensure_demo_tenant(reg, &cluster, demo_tenants[i], dev.demo_placement, err, sizeof(err)) != 0)

@@ -14,6 +14,7 @@
 #include "tenantql/json_writer.h"
 #include "tenantql/migrate.h"
 #include "tenantql/options.h"
+#include "tenantql/secret.h"
 #include "tenantql/strbuf.h"
 
 typedef enum report_format { FORMAT_AUTO, FORMAT_PROGRESS, FORMAT_JSON, FORMAT_TEXT } report_format;
@@ -21,6 +22,7 @@ static const char *const format_names[] = {"auto", "progress", "json", "text", N
 
 typedef struct migrate_options {
     const char *registry;
+    const char *secrets_key_file;
     long parallel, canary;
     bool dry_run, recheck;
     int format;
@@ -31,6 +33,9 @@ typedef struct migrate_options {
 static const tq_opt migrate_option_table[] = {
     {MO(registry), .name = "registry", .env = "TENANTQL_REGISTRY", .type = TQ_OPT_STRING, .metavar = "CONNINFO",
      .flags = TQ_OPTF_REQUIRED, .help = "libpq conninfo or URI of the registry database"},
+    {MO(secrets_key_file), .name = "secrets-key-file", .env = "TENANTQL_SECRETS_KEY_FILE", .type = TQ_OPT_STRING,
+     .metavar = "FILE", .default_doc = "the keys in `TENANTQL_SECRETS_KEY`, else none",
+     .help = "key ring that opens the tenants' sealed database passwords (see README, \"Secrets\")"},
     {MO(parallel), .name = "parallel", .type = TQ_OPT_INT, .metavar = "N", .def = 4, .min = TQ_MIGRATE_PARALLEL_MIN,
      .max = TQ_MIGRATE_PARALLEL_MAX,
      .help = "tenants migrated at once, by as many threads, each with a registry connection and a tenant connection"},
@@ -250,6 +255,11 @@ int tq_cmd_migrate(int argc, char **argv)
         fprintf(stderr, "usage: %s\n", cmd.usage);
         return 2;
     }
+    char err[512];
+    if (tq_secret_install_from(mo.secrets_key_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tenantql: %s\n", err);
+        return 2;
+    }
     report rp = {.format = pick_format(&mo), .dry_run = mo.dry_run};
     tq_migrate_fleet fleet = {.registry = mo.registry,
                               .parallel = (int)mo.parallel,
@@ -261,7 +271,6 @@ int tq_cmd_migrate(int argc, char **argv)
                               .ctx = &rp,
                               .stop = &migrate_interrupted};
     tq_migrate_summary sum;
-    char err[512];
     struct sigaction sa = {.sa_handler = on_migrate_signal, .sa_flags = SA_RESTART}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);

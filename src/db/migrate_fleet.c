@@ -20,6 +20,7 @@
 #include "tenantql/clock.h"
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
+#include "tenantql/secret.h"
 
 /* the registry's tenants, those sharing a database next to each other; the columns of
  * later registry migrations by way of to_jsonb, so that a dry run against a registry not
@@ -73,12 +74,27 @@ typedef struct worker {
     char conn_err[512];
 } worker;
 
+/* Whether two stored passwords are one: sealed forms of one password differ (a random
+ * nonce each), so they are compared opened. */
+static bool same_password(const char *x, const char *y)
+{
+    if (strcmp(x, y) == 0)
+        return true;
+    char err[256];
+    char *px = tq_secret_reveal(x, err, sizeof(err));
+    char *py = px != NULL ? tq_secret_reveal(y, err, sizeof(err)) : NULL;
+    bool same = py != NULL && strcmp(px, py) == 0;
+    tq_secret_free(px);
+    tq_secret_free(py);
+    return same;
+}
+
 static bool same_database(PGresult *rows, int a, int b)
 {
-    for (int c = COL_HOST; c <= COL_PASSWORD; c++)
+    for (int c = COL_HOST; c < COL_PASSWORD; c++)
         if (strcmp(PQgetvalue(rows, a, c), PQgetvalue(rows, b, c)) != 0)
             return false;
-    return true;
+    return same_password(PQgetvalue(rows, a, COL_PASSWORD), PQgetvalue(rows, b, COL_PASSWORD));
 }
 
 static PGconn *connect_for(worker *w, int r)
@@ -89,9 +105,18 @@ static PGconn *connect_for(worker *w, int r)
     if (w->conn != NULL)
         PQfinish(w->conn);
     w->conn_row = r;
+    /* the row's password in whatever form it is stored (sealed, a reference, plain) */
+    char why[256];
+    char *password = tq_secret_reveal(PQgetvalue(rows, r, COL_PASSWORD), why, sizeof(why));
+    if (password == NULL) {
+        snprintf(w->conn_err, sizeof(w->conn_err), "its database password cannot be used: %s", why);
+        w->conn = NULL;
+        return NULL;
+    }
     w->conn = tq_pg_connect_db(PQgetvalue(rows, r, COL_HOST), PQgetvalue(rows, r, COL_PORT),
-                               PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER),
-                               PQgetvalue(rows, r, COL_PASSWORD), w->conn_err, sizeof(w->conn_err));
+                               PQgetvalue(rows, r, COL_DB), PQgetvalue(rows, r, COL_USER), password, w->conn_err,
+                               sizeof(w->conn_err));
+    tq_secret_free(password);
     return w->conn;
 }
 

@@ -112,6 +112,10 @@ const tq_opt tq_server_options[] = {
     {CFG(registry_refresh_ms), .name = "registry-refresh-ms", .env = "TENANTQL_REGISTRY_REFRESH_MS", .type = TQ_OPT_INT,
      .metavar = "MS", .def = 30000, .min = 100, .max = DAY_MS,
      .help = "full re-read of the registry besides LISTEN/NOTIFY"},
+    {CFG(secrets_key_file), .name = "secrets-key-file", .env = "TENANTQL_SECRETS_KEY_FILE", .type = TQ_OPT_STRING,
+     .metavar = "FILE", .default_doc = "— (the keys in `TENANTQL_SECRETS_KEY`, else none)",
+     .help = "key ring that opens sealed tenant database passwords: keys of 32 bytes, 64 hex digits or base64 each, "
+             "one a line, the first seals (see [Secrets](#secrets))"},
     {CFG(log_level), .name = "log-level", .env = "TENANTQL_LOG_LEVEL", .type = TQ_OPT_CHOICE, .metavar = "LEVEL",
      .choices = log_levels, .def = TQ_LOG_INFO, .help = "the least severe messages logged"},
     /* 10 a reason per 10 s: a flood leaves 60 lines a minute per reason, each with a request id */

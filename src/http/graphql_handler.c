@@ -415,6 +415,11 @@ static bool tenant_usable(tq_request *r)
         send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
         return false;
     }
+    if (!tq_tenant_credentials_ok(r->tenant)) {
+        /* its password could not be opened or resolved (the registry thread logged why) */
+        send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant's database is unavailable.");
+        return false;
+    }
     return true;
 }
 

@@ -31,6 +31,7 @@
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 #include "tenantql/pgconn.h"
+#include "tenantql/secret.h"
 #include "tenantql/token_cache.h"
 
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
@@ -289,6 +290,18 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
         return -1;
     }
+    /* before the registry: its rows' sealed passwords open with this ring */
+    if (tq_secret_install_from(s->cfg.secrets_key_file, err, errlen) != 0)
+        return -1;
+    const tq_secret_ring *ring = tq_secret_process_ring();
+    if (ring != NULL) {
+        char ids[TQ_SECRET_MAX_KEYS * (TQ_SECRET_KEY_ID_LEN + 2)] = "";
+        for (size_t i = 0; i < tq_secret_ring_count(ring); i++)
+            snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? ", " : "",
+                     tq_secret_ring_key_id(ring, i));
+        tq_log_info("registry", "secrets: %zu key(s), sealing with %s (ids %s)", tq_secret_ring_count(ring),
+                    tq_secret_ring_key_id(ring, 0), ids);
+    }
     tq_registry_options ro = {s->cfg.registry, s->cfg.registry_refresh_ms, s->cfg.tenant_sslmode, s->cfg.shared_db_max};
     char detail[512];
     s->registry = tq_registry_open(&ro, detail, sizeof(detail));
@@ -306,6 +319,7 @@ static void unload_parts(tq_server *s)
     tq_ratelimit_free(s->api_auth.login_limit);
     tq_client_budget_free(s->client_budget);
     tq_registry_close(s->registry);
+    tq_secret_install_ring(NULL);
     tq_pools_destroy();
     tq_jwt_verifier_free(s->jwt);
     tq_graphiql_free(s->graphiql);

@@ -16,10 +16,13 @@
 #define MOVE_APPLICATION "tenantql move"
 #define LOCK_TIMEOUT "'10s'" /* for LOCK TABLE and DROP SCHEMA behind a long statement */
 
-/* Where a tenant's tables are (a registry row's settings); strings malloc'ed. */
+/* Where a tenant's tables are (a registry row's settings); strings malloc'ed. stored is
+ * db_password as a row keeps it (sealed, a reference or plain), password what it reveals
+ * (NULL when it cannot be had: password_err says why, and move_connect refuses). */
 typedef struct move_place {
     bool schema_placed;
-    char *host, *port, *db, *schema, *user, *password;
+    char *host, *port, *db, *schema, *user, *password, *stored;
+    char password_err[256];
 } move_place;
 
 /* One table of a place; strings malloc'ed. */
@@ -31,11 +34,16 @@ typedef struct move_table {
 } move_table;
 
 void move_place_free(move_place *p);
-/* Replaces p's settings with copies of these (NULL: ""). */
+/* Replaces p's settings with copies of these (NULL: ""); password is a stored form, which
+ * is revealed (tq_secret_reveal) into p->password. */
 void move_place_set(move_place *p, bool schema_placed, const char *host, const char *port, const char *db,
                     const char *schema, const char *user, const char *password);
 /* "schema S of D on HOST:PORT" or "database D on HOST:PORT", written to buf; returns buf. */
 const char *move_place_text(const move_place *p, char *buf, size_t len);
+/* What a row written for p keeps as db_password: a sealed value or a reference as it is, a
+ * plain password sealed when the process has a key ring. Malloc'ed (tq_secret_free); NULL
+ * with err filled. */
+char *move_place_stored_password(const move_place *p, char *err, size_t errlen);
 /* A session with p's credentials on database db (p's own when NULL), set up so that text
  * COPY and the checksums read every value the same way everywhere; the caller PQfinishes
  * it. NULL with err filled. */

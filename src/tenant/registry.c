@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <netdb.h>
 #include <stddef.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,19 @@
 #include "registry_internal.h"
 #include "tenantql/log.h"
 #include "tenantql/migrate.h"
+#include "tenantql/secret.h"
 #include "tenantql/uuid.h"
 
 /* ---- records ---- */
 
 static void tenant_free(tq_tenant *t)
 {
-    for (int i = 0; t->keywords[i] != NULL; i++)
-        free((char *)t->values[i]);
+    for (int i = 0; t->keywords[i] != NULL; i++) {
+        if (strcmp(t->keywords[i], "password") == 0)
+            tq_secret_free((char *)t->values[i]); /* zeroed */
+        else
+            free((char *)t->values[i]);
+    }
     free(t->conn_key);
     free(t->schema);
     free(t->role);
@@ -81,6 +87,11 @@ static tq_schema_gate decide_gate(int version, bool migrating)
     if (version < TQ_TENANT_SCHEMA_MIN || version > tq_migrate_latest_version(TQ_MIGRATIONS_TENANT))
         return TQ_SCHEMA_OUT_OF_RANGE;
     return TQ_SCHEMA_SERVABLE;
+}
+
+bool tq_tenant_credentials_ok(const tq_tenant *t)
+{
+    return !t->no_password;
 }
 
 const tq_quota *tq_tenant_quota(const tq_tenant *t)
@@ -245,6 +256,42 @@ static void add_param(tq_tenant *t, int *n, const char *k, const char *v)
     (*n)++;
 }
 
+/* The row's password, opened or resolved (tq_secret_reveal), as the record's password
+ * parameter; a row whose password cannot be had leaves the tenant without one, and
+ * unavailable (tq_tenant_credentials_ok), instead of trying its database without it.
+ * The log says why, never the secret. */
+static void add_password(tq_tenant *t, int *n, const char *stored)
+{
+    char err[256];
+    char *plain = tq_secret_reveal(stored, err, sizeof(err));
+    if (plain == NULL) {
+        tq_log_warn("registry", "tenant %s: its database password cannot be used (%s); the tenant is unavailable",
+                    t->name, err);
+        t->no_password = true;
+        return;
+    }
+    t->keywords[*n] = "password";
+    t->values[*n] = plain;
+    (*n)++;
+}
+
+/* What stands for the password in the record's conn_key: a hash of it (a changed password
+ * changes the key, and so replaces the pool) rather than another copy of it. */
+static void password_digest(const tq_tenant *t, char out[33])
+{
+    const char *pw = NULL;
+    for (int i = 0; t->keywords[i] != NULL; i++)
+        if (strcmp(t->keywords[i], "password") == 0)
+            pw = t->values[i];
+    if (pw == NULL) {
+        snprintf(out, 33, "none");
+        return;
+    }
+    unsigned char h[16];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)pw, strlen(pw), NULL, 0);
+    sodium_bin2hex(out, 33, h, sizeof(h));
+}
+
 bool tq_role_name_valid(const char *s)
 {
     /* pg_ names are PostgreSQL's own roles (pg_read_all_data...): never a tenant's */
@@ -329,7 +376,7 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     add_param(t, &n, "port", PQgetvalue(res, row, 3));
     add_param(t, &n, "dbname", PQgetvalue(res, row, 4));
     add_param(t, &n, "user", PQgetvalue(res, row, 5));
-    add_param(t, &n, "password", PQgetvalue(res, row, 6));
+    add_password(t, &n, PQgetvalue(res, row, 6));
     add_param(t, &n, "application_name", "tenantql");
     add_param(t, &n, "client_encoding", "UTF8");
     add_param(t, &n, "connect_timeout", connect_timeout);
@@ -338,16 +385,19 @@ tq_tenant *registry_tenant_from_row(tq_registry *r, PGresult *res, int row)
     add_param(t, &n, "gssencmode", "disable");
     t->keywords[n] = t->values[n] = NULL;
 
-    size_t klen = 64;
+    char digest[33];
+    password_digest(t, digest);
+    size_t klen = 64 + sizeof(digest);
     for (int i = 0; i < n; i++)
         klen += strlen(t->values[i]) + 1;
     klen += strlen(t->schema) + (t->role != NULL ? strlen(t->role) : 0);
     t->conn_key = malloc(klen);
     /* the role is part of the share's scope: turning it on or off replaces the share ("" is no role name) */
-    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|%s|", t->pool_opts.max, t->pool_opts.unnamed_statements,
-                                  t->schema, t->role != NULL ? t->role : "");
+    size_t off = (size_t)snprintf(t->conn_key, klen, "%d|%d|%s|%s|%s|", t->pool_opts.max,
+                                  t->pool_opts.unnamed_statements, t->schema, t->role != NULL ? t->role : "", digest);
     for (int i = 0; i < n; i++)
-        off += (size_t)snprintf(t->conn_key + off, klen - off, "%s\x1f", t->values[i]);
+        if (strcmp(t->keywords[i], "password") != 0)
+            off += (size_t)snprintf(t->conn_key + off, klen - off, "%s\x1f", t->values[i]);
     free(hostaddr);
     return t;
 }
@@ -487,7 +537,7 @@ void registry_apply_tenant(tq_registry *r, tq_tenant *t)
     } else {
         tq_log_debug("registry", "tenant %s (%s) loaded", t->name, t->id_text);
     }
-    retire_pool(r, t->id, t->active ? t->conn_key : NULL);
+    retire_pool(r, t->id, t->active && !t->no_password ? t->conn_key : NULL);
 }
 
 void registry_drop_tenant(tq_registry *r, const uint8_t id[16])

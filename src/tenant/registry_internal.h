@@ -25,6 +25,7 @@ struct tq_tenant {
     int schema_version;             /* as the row records it; -1: unknown (NULL) */
     bool migrating;                 /* a migrator works on it (`tenantql migrate`) */
     tq_schema_gate gate;            /* the two above against this build's range, decided once */
+    bool no_password;               /* its db_password could not be opened or resolved: unavailable */
     tq_pool_options pool_opts;
     tq_quota quota;                 /* as the row sets it: TQ_QUOTA_UNSET where it does not */
     tq_usage *usage;                /* the tenant's counters, shared with its other records and its pool */

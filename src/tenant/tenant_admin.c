@@ -11,6 +11,7 @@
 #include "tenantql/pg_admin.h"
 #include "tenantql/quota.h"
 #include "tenantql/registry.h"
+#include "tenantql/secret.h"
 
 #include "lifecycle_internal.h"
 
@@ -69,6 +70,17 @@ static int tenant_conn_row(PGconn *registry, const char *name, PGresult **out, c
     }
     *out = res;
     return 1;
+}
+
+/* The password of a row of SELECT_TENANT_CONN, whatever form it is stored in
+ * (tq_secret_reveal): free it with tq_secret_free. NULL with err naming the tenant. */
+static char *row_password(PGresult *row, const char *name, char *err, size_t errlen)
+{
+    char why[256];
+    char *pw = tq_secret_reveal(PQgetvalue(row, 0, CONN_PASSWORD), why, sizeof(why));
+    if (pw == NULL)
+        snprintf(err, errlen, "tenant \"%s\": its database password cannot be used: %s", name, why);
+    return pw;
 }
 
 static int find_tenant_id(PGconn *registry, const char *name, char id_out[37], char *err, size_t errlen)
@@ -337,9 +349,12 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
         PQclear(row);
         return TQ_TENANT_EXISTS;
     }
-    PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
-                                      PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
-                                      PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+    char *password = row_password(row, name, err, errlen);
+    PGconn *tenant = password == NULL ? NULL
+                                      : tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
+                                                         PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
+                                                         password, err, errlen);
+    tq_secret_free(password);
     char detail[512];
     int applied = -1;
     if (tenant != NULL) {
@@ -358,6 +373,7 @@ static int migrate_existing(PGconn *registry, const char *name, bool schema_plac
 typedef struct new_place {
     bool schema_placed;
     const char *host, *port, *db, *user, *password, *schema;
+    const char *stored; /* the form of the password its row keeps (sealed, a reference, plain) */
 } new_place;
 
 /* Whether the registry has migration 6's columns (schema_version, migrated_at), which a
@@ -394,7 +410,7 @@ static int insert_row(PGconn *registry, const tq_tenant_spec *spec, const new_pl
                               p->port,
                               p->db,
                               p->user,
-                              p->password,
+                              p->stored,
                               spec->pool_options ? spec->pool_options : "{}",
                               spec->quota ? spec->quota : "{}"};
     int n = 8;
@@ -422,8 +438,10 @@ static int insert_row(PGconn *registry, const tq_tenant_spec *spec, const new_pl
     char sql[640];
     snprintf(sql, sizeof(sql), "INSERT INTO tenants (%s) VALUES (%s) RETURNING id::text", cols, vals);
     PGresult *res = tq_pg_query(registry, sql, n, params, err, errlen);
-    if (res == NULL)
+    if (res == NULL) {
+        tq_secret_scrub_error(err); /* a DETAIL may quote the row */
         return TQ_TENANT_FAILED;
+    }
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return TQ_TENANT_OK;
@@ -500,10 +518,12 @@ static int check_spec(const tq_tenant_spec *spec, new_place *p, char *schema_buf
     return TQ_TENANT_OK;
 }
 
-int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
-                     size_t errlen)
+/* tq_tenant_create, with spec->db_password the plain password to connect with and stored
+ * the form its row keeps. */
+static int create_tenant(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, const char *stored,
+                         char id_out[37], char *err, size_t errlen)
 {
-    new_place p;
+    new_place p = {.stored = stored};
     char schema_buf[80];
     int rc = check_spec(spec, &p, schema_buf, sizeof(schema_buf), err, errlen);
     if (rc != TQ_TENANT_OK)
@@ -528,9 +548,7 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     p.port = spec->db_port ? spec->db_port : PQport(registry);
     p.db = spec->db_name ? spec->db_name : p.schema_placed ? TQ_SHARED_DATABASE_DEFAULT : db_name;
     p.user = spec->db_user ? spec->db_user : PQuser(registry);
-    p.password = spec->db_password ? spec->db_password : PQpass(registry);
-    if (p.password == NULL)
-        p.password = "";
+    p.password = spec->db_password;
     if (p.schema_placed && (rc = check_schema_free(registry, p.host, p.port, p.db, p.schema, err, errlen)) != 0)
         return rc;
     if (spec->db_role != NULL && check_registry_has_roles(registry, err, errlen) != 0)
@@ -544,6 +562,33 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
     if (!migrated && migrate_new(registry, spec, &p, err, errlen) != 0)
         return TQ_TENANT_FAILED;
     return insert_row(registry, spec, &p, id_out, err, errlen);
+}
+
+int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missing, char id_out[37], char *err,
+                     size_t errlen)
+{
+    const char *given = spec->db_password ? spec->db_password : PQpass(registry);
+    if (given == NULL)
+        given = "";
+    char why[256];
+    char *plain = tq_secret_reveal(given, why, sizeof(why));
+    if (plain == NULL) {
+        snprintf(err, errlen, "the tenant's database password cannot be used: %s", why);
+        return TQ_TENANT_INVALID;
+    }
+    /* a reference or a sealed value is stored as given; a password is sealed when a ring is configured */
+    bool sealed;
+    char *stored = tq_secret_kind_of(given) == TQ_SECRET_PLAIN ? tq_secret_store(given, &sealed, err, errlen)
+                                                               : strdup(given);
+    int rc = TQ_TENANT_INVALID;
+    if (stored != NULL) {
+        tq_tenant_spec with = *spec;
+        with.db_password = plain;
+        rc = create_tenant(registry, &with, if_missing, stored, id_out, err, errlen);
+    }
+    tq_secret_free(plain);
+    tq_secret_free(stored);
+    return rc;
 }
 
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen)
@@ -575,16 +620,18 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
                        "connect_timeout",
                        options[0] ? "options" : NULL,
                        NULL};
+    char *password = row_password(res, name, err, errlen);
     const char *v[] = {PQgetvalue(res, 0, CONN_HOST),
                        PQgetvalue(res, 0, CONN_PORT),
                        PQgetvalue(res, 0, CONN_DB),
                        PQgetvalue(res, 0, CONN_USER),
-                       PQgetvalue(res, 0, CONN_PASSWORD),
+                       password,
                        "tenantql",
                        "10",
                        options,
                        NULL};
-    PGconn *c = tq_pg_connect_params(k, v, err, errlen);
+    PGconn *c = password != NULL ? tq_pg_connect_params(k, v, err, errlen) : NULL;
+    tq_secret_free(password);
     PQclear(res);
     return c;
 }
@@ -642,9 +689,12 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
     } else if ((rc = check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role,
                                       name, err, errlen)) == 0) {
         rc = -1;
-        PGconn *tenant = tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT),
-                                          PQgetvalue(row, 0, CONN_DB), PQgetvalue(row, 0, CONN_USER),
-                                          PQgetvalue(row, 0, CONN_PASSWORD), err, errlen);
+        char *password = row_password(row, name, err, errlen);
+        PGconn *tenant = password == NULL ? NULL
+                                          : tq_pg_connect_db(PQgetvalue(row, 0, CONN_HOST),
+                                                             PQgetvalue(row, 0, CONN_PORT), PQgetvalue(row, 0, CONN_DB),
+                                                             PQgetvalue(row, 0, CONN_USER), password, err, errlen);
+        tq_secret_free(password);
         if (tenant != NULL) {
             rc = setup_role(registry, tenant, PQgetvalue(row, 0, CONN_SCHEMA), role, err, errlen);
             PQfinish(tenant);
@@ -676,13 +726,17 @@ int tq_tenant_place_read(PGconn *registry, const char *name, tq_tenant_place *ou
                              .port = dup_value(row, CONN_PORT),
                              .db = dup_value(row, CONN_DB),
                              .user = dup_value(row, CONN_USER),
-                             .password = dup_value(row, CONN_PASSWORD),
+                             .password = row_password(row, name, err, errlen),
                              .schema = dup_value(row, CONN_SCHEMA)};
     /* the row's copy of the password goes too */
     char *pw = PQgetvalue(row, 0, CONN_PASSWORD);
     explicit_bzero(pw, strlen(pw));
     PQclear(row);
-    if (!out->host || !out->port || !out->db || !out->user || !out->password || !out->schema) {
+    if (out->password == NULL) { /* err says why */
+        tq_tenant_place_free(out);
+        return TQ_TENANT_FAILED;
+    }
+    if (!out->host || !out->port || !out->db || !out->user || !out->schema) {
         tq_tenant_place_free(out);
         snprintf(err, errlen, "out of memory");
         return TQ_TENANT_FAILED;
@@ -692,13 +746,11 @@ int tq_tenant_place_read(PGconn *registry, const char *name, tq_tenant_place *ou
 
 void tq_tenant_place_free(tq_tenant_place *p)
 {
-    if (p->password != NULL)
-        explicit_bzero(p->password, strlen(p->password));
+    tq_secret_free(p->password); /* zeroed first */
     free(p->host);
     free(p->port);
     free(p->db);
     free(p->user);
-    free(p->password);
     free(p->schema);
     *p = (tq_tenant_place){0};
 }

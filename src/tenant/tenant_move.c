@@ -38,6 +38,7 @@
 #include "tenantql/migrate.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/registry.h"
+#include "tenantql/secret.h"
 #include "tenantql/strbuf.h"
 #include "tenantql/tenant_admin.h"
 
@@ -57,7 +58,8 @@ void move_place_free(move_place *p)
     free(p->db);
     free(p->schema);
     free(p->user);
-    free(p->password);
+    tq_secret_free(p->password);
+    tq_secret_free(p->stored);
     memset(p, 0, sizeof(*p));
 }
 
@@ -77,7 +79,16 @@ void move_place_set(move_place *p, bool schema_placed, const char *host, const c
     p->db = dup_or_empty(db);
     p->schema = dup_or_empty(schema);
     p->user = dup_or_empty(user);
-    p->password = dup_or_empty(password);
+    p->stored = dup_or_empty(password);
+    p->password = tq_secret_reveal(p->stored, p->password_err, sizeof(p->password_err));
+}
+
+char *move_place_stored_password(const move_place *p, char *err, size_t errlen)
+{
+    bool sealed;
+    if (tq_secret_kind_of(p->stored) != TQ_SECRET_PLAIN)
+        return strdup(p->stored);
+    return tq_secret_store(p->stored, &sealed, err, errlen);
 }
 
 static bool same_database(const move_place *a, const move_place *b)
@@ -99,6 +110,10 @@ const char *move_place_text(const move_place *p, char *buf, size_t len)
  * COPY and the checksums read every value the same way on both sides. */
 PGconn *move_connect(const move_place *p, const char *db, char *err, size_t errlen)
 {
+    if (p->password == NULL) {
+        snprintf(err, errlen, "the database password of %s:%s cannot be used: %s", p->host, p->port, p->password_err);
+        return NULL;
+    }
     const char *k[] = {
         "host", "port", "dbname", "user", "password", "application_name", "connect_timeout", "client_encoding", NULL};
     const char *v[] = {p->host, p->port, db != NULL ? db : p->db, p->user, p->password, MOVE_APPLICATION, "10",
@@ -890,19 +905,24 @@ static int wait_drained(move *m, uint64_t paused_at)
 
 /* ---- the switch ---- */
 
-/* moved_from's JSON (without moved_at, which the registry adds); malloc'ed. */
-static char *moved_from_json(move *m)
+/* moved_from's JSON (without moved_at, which the registry adds), its password in the
+ * form a row keeps (move_place_stored_password); malloc'ed, NULL with err filled. */
+static char *moved_from_json(move *m, char *err, size_t errlen)
 {
     const move_place *p = &m->src;
+    char *password = move_place_stored_password(p, err, errlen);
+    if (password == NULL)
+        return NULL;
     json_t *tables = json_object();
     for (int i = 0; i < m->ntables; i++)
         json_object_set_new(tables, m->tables[i].name,
                             json_pack("{s:I, s:s}", "rows", (json_int_t)m->tables[i].rows, "sum", m->tables[i].sum));
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "placement",
                           p->schema_placed ? "schema" : "database", "host", p->host, "port", p->port, "db", p->db,
-                          "schema", p->schema, "user", p->user, "password", p->password, "tables", tables);
+                          "schema", p->schema, "user", p->user, "password", password, "tables", tables);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
+    tq_secret_free(password);
     return text;
 }
 
@@ -925,13 +945,19 @@ static int row_at_target(move *m)
  * paused and at the source (nobody resumed or edited it meanwhile). */
 static int switch_row(move *m)
 {
-    char *from = moved_from_json(m);
+    char err[512];
+    char *from = moved_from_json(m, err, sizeof(err));
+    char *dst_password = from != NULL ? move_place_stored_password(&m->dst, err, sizeof(err)) : NULL;
+    if (dst_password == NULL) {
+        tq_secret_free(from);
+        return fail(m, "sealing the tenant's password: %s", err);
+    }
     const char *params[] = {m->spec->name,
                             m->dst.host,
                             m->dst.port,
                             m->dst.db,
                             m->dst.user,
-                            m->dst.password,
+                            dst_password,
                             m->dst.schema_placed ? "schema" : "database",
                             m->dst.schema,
                             from,
@@ -939,7 +965,6 @@ static int switch_row(move *m)
                             m->src.port,
                             m->src.db,
                             m->src.schema};
-    char err[512];
     PGresult *res = tq_pg_query(m->registry,
                                 "UPDATE tenants SET db_host = $2, db_port = $3::int, db_name = $4, db_user = $5,"
                                 " db_password = $6, placement = $7, db_schema = $8, paused = false,"
@@ -947,7 +972,9 @@ static int switch_row(move *m)
                                 " WHERE name = $1 AND paused AND db_host = $10 AND db_port = $11::int"
                                 " AND db_name = $12 AND db_schema = $13",
                                 13, params, err, sizeof(err));
-    free(from);
+    tq_secret_scrub_error(err); /* a DETAIL may quote the row */
+    tq_secret_free(from);
+    tq_secret_free(dst_password);
     if (res != NULL) {
         int n = atoi(PQcmdTuples(res));
         PQclear(res);

@@ -4,7 +4,9 @@
  * columns read NULL, is database/public; an unsafe schema or an unknown placement makes
  * the row be skipped), the "statements" pool option, paused (NULL on a registry from
  * before the column: not paused) and db_role (migration 5: valid names of schema-placed
- * tenants only, part of the connection key).
+ * tenants only, part of the connection key), and db_password in each of its forms (opened
+ * or resolved; one that cannot be makes the tenant unavailable; a hash of it, not it, in
+ * the connection key).
  */
 
 #include <libpq-fe.h>
@@ -13,10 +15,16 @@
 /* the record's layout is private to src/tenant; this test reads it through the accessors
  * and the pool options only */
 #include "../../../src/tenant/registry_internal.h"
+#include <sodium.h>
+
 #include "tenantql/log.h"
+#include "tenantql/secret.h"
 #include "tq_test.h"
 
 #define NCOLS 14
+
+/* the db_password of the rows made below */
+static const char *row_password = "secret";
 
 /* One row of SELECT_TENANTS; a NULL placement, schema, paused or role is SQL NULL (an old
  * registry). */
@@ -38,7 +46,7 @@ static PGresult *row_full(const char *pool_options, const char *placement, const
                                  "5432",
                                  "tenant_shared",
                                  "tq_shared",
-                                 "secret",
+                                 row_password,
                                  pool_options,
                                  "t",
                                  "{}",
@@ -176,8 +184,73 @@ static void test_role(tq_registry *r)
     CHECK(tq_role_name_valid("pgx") && tq_role_name_valid("_pg_x") && !tq_role_name_valid("pg_"));
 }
 
+/* The record's password parameter, or NULL. */
+static const char *password_of(const tq_tenant *t)
+{
+    for (int i = 0; t->keywords[i] != NULL; i++)
+        if (strcmp(t->keywords[i], "password") == 0)
+            return t->values[i];
+    return NULL;
+}
+
+static tq_tenant *record_password(tq_registry *r, const char *stored)
+{
+    row_password = stored;
+    tq_tenant *t = record(r, "{}", "database", "public");
+    row_password = "secret";
+    return t;
+}
+
+static void test_password(tq_registry *r)
+{
+    const char *pw = "Unit-Registry-Pw-4c1e";
+    char err[256], key[65], other[65];
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(key, sizeof(key), raw, sizeof(raw));
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(other, sizeof(other), raw, sizeof(raw));
+    tq_secret_ring *ring = tq_secret_ring_parse(key, err, sizeof(err)),
+                   *wrong = tq_secret_ring_parse(other, err, sizeof(err));
+    char *sealed = tq_secret_seal(ring, pw, err, sizeof(err)),
+         *sealed_wrong = tq_secret_seal(wrong, pw, err, sizeof(err));
+    tq_secret_ring_free(wrong);
+    tq_secret_install_ring(ring);
+
+    tq_tenant *plain = record_password(r, pw);
+    CHECK(plain != NULL && tq_tenant_credentials_ok(plain));
+    CHECK_STR(plain ? password_of(plain) : NULL, pw);
+    CHECK(plain != NULL && strstr(plain->conn_key, pw) == NULL); /* a hash stands for it */
+    tq_tenant *opened = record_password(r, sealed);
+    CHECK(opened != NULL && tq_tenant_credentials_ok(opened));
+    CHECK_STR(opened ? password_of(opened) : NULL, pw);
+    /* one password, whatever its form: one connection key */
+    CHECK(plain != NULL && opened != NULL && strcmp(plain->conn_key, opened->conn_key) == 0);
+    tq_tenant *changed = record_password(r, "Unit-Registry-Pw-other");
+    CHECK(changed != NULL && plain != NULL && strcmp(changed->conn_key, plain->conn_key) != 0);
+    setenv("TQ_UNIT_REGISTRY_PW", pw, 1);
+    tq_tenant *by_env = record_password(r, "env:TQ_UNIT_REGISTRY_PW");
+    CHECK_STR(by_env ? password_of(by_env) : NULL, pw);
+    /* unusable: kept as a record (the tenant is known) without a password, unavailable */
+    const char *bad[] = {sealed_wrong, "env:TQ_UNIT_REGISTRY_UNSET", "file:/nonexistent/tq-pw", "secretbox:v1:zz"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tq_tenant *t = record_password(r, bad[i]);
+        CHECK(t != NULL && !tq_tenant_credentials_ok(t) && password_of(t) == NULL);
+        tq_tenant_release(t);
+    }
+    tq_tenant_release(plain);
+    tq_tenant_release(opened);
+    tq_tenant_release(changed);
+    tq_tenant_release(by_env);
+    free(sealed);
+    free(sealed_wrong);
+    tq_secret_install_ring(NULL);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     tq_log_set_level(TQ_LOG_ERROR); /* the refused rows' warnings are expected */
     tq_registry r;
     memset(&r, 0, sizeof(r));
@@ -186,5 +259,6 @@ int main(void)
     test_statements(&r);
     test_paused(&r);
     test_role(&r);
+    test_password(&r);
     return TQ_TEST_REPORT();
 }
