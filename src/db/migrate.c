@@ -213,8 +213,7 @@ int tq_migrate_schema(PGconn *conn, tq_migration_set set, const char *schema, ch
  * the schema, its bookkeeping table, then each file and its bookkeeping row, in version
  * order; qschema and lschema are the schema's quoted name and literal. malloc'ed (the
  * caller frees it), NULL with err filled. */
-static char *new_schema_script(tq_migration_set set, const char *qschema, const char *lschema, char *err,
-                               size_t errlen)
+static char *new_schema_script(tq_migration_set set, const char *qschema, const char *lschema, char *err, size_t errlen)
 {
     int latest = tq_migrate_latest_version(set);
     size_t cap = 1024;
@@ -246,8 +245,9 @@ static char *new_schema_script(tq_migration_set set, const char *qschema, const 
             return NULL;
         }
         /* file names are ours (schema/tenant/NNN_word.sql): no quote to escape */
-        n += (size_t)snprintf(sql + n, cap - n, "%s\n;INSERT INTO tenantql_migrations (version, name) VALUES (%d, '%s');\n",
-                              found->data, v, found->name);
+        n += (size_t)snprintf(sql + n, cap - n,
+                              "%s\n;INSERT INTO tenantql_migrations (version, name) VALUES (%d, '%s');\n", found->data,
+                              v, found->name);
     }
     snprintf(sql + n, cap - n, "COMMIT");
     return sql;

@@ -204,7 +204,7 @@ int tq_pool_options_check(const char *json_text, char *err, size_t errlen)
     }
     const char *key;
     json_t *value;
-    json_object_foreach(opts, key, value) {
+    json_object_foreach (opts, key, value) {
         if (rc == 0 && !known_pool_option(key)) {
             snprintf(err, errlen,
                      "unknown pool option \"%s\" (known: max, acquire_timeout_ms, idle_timeout_ms, "

@@ -454,8 +454,8 @@ static int make_database(PGconn *registry, const new_place *p, bool *migrated, c
 {
     /* the database lives on the tenant's server; reuse the registry session when that is the same server */
     int same_server = strcmp(p->host, PQhost(registry)) == 0 && strcmp(p->port, PQport(registry)) == 0;
-    PGconn *server =
-        same_server ? registry : tq_pg_connect_db(p->host, p->port, "postgres", p->user, p->password, err, errlen);
+    PGconn *server = same_server ? registry
+                                 : tq_pg_connect_db(p->host, p->port, "postgres", p->user, p->password, err, errlen);
     if (server == NULL)
         return -1;
     int copied = p->schema_placed ? 0
@@ -477,9 +477,9 @@ static int migrate_new(PGconn *registry, const tq_tenant_spec *spec, const new_p
         return -1;
     char detail[512];
     /* a schema-placed tenant's schema is made by its migrations, with the shared role as its owner */
-    int applied = p->schema_placed ? tq_migrate_schema_new(tenant, TQ_MIGRATIONS_TENANT, p->schema, detail,
-                                                           sizeof(detail))
-                                   : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
+    int applied = p->schema_placed
+                      ? tq_migrate_schema_new(tenant, TQ_MIGRATIONS_TENANT, p->schema, detail, sizeof(detail))
+                      : tq_migrate(tenant, TQ_MIGRATIONS_TENANT, detail, sizeof(detail));
     if (applied == -2)
         applied = tq_migrate_schema(tenant, TQ_MIGRATIONS_TENANT, p->schema, detail, sizeof(detail));
     if (applied < 0) {
@@ -553,8 +553,8 @@ static int create_tenant(PGconn *registry, const tq_tenant_spec *spec, bool if_m
         return rc;
     if (spec->db_role != NULL && check_registry_has_roles(registry, err, errlen) != 0)
         return TQ_TENANT_FAILED;
-    if (spec->db_role != NULL && (rc = check_role_free(registry, p.host, p.port, spec->db_role, spec->name, err,
-                                                       errlen)) != 0)
+    if (spec->db_role != NULL &&
+        (rc = check_role_free(registry, p.host, p.port, spec->db_role, spec->name, err, errlen)) != 0)
         return rc;
     bool migrated;
     if (make_database(registry, &p, &migrated, err, errlen) != 0)
@@ -686,8 +686,8 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
         rc = -1;
     } else if (role == NULL) {
         rc = 0;
-    } else if ((rc = check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role,
-                                      name, err, errlen)) == 0) {
+    } else if ((rc = check_role_free(registry, PQgetvalue(row, 0, CONN_HOST), PQgetvalue(row, 0, CONN_PORT), role, name,
+                                     err, errlen)) == 0) {
         rc = -1;
         char *password = row_password(row, name, err, errlen);
         PGconn *tenant = password == NULL ? NULL

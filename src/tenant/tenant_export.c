@@ -22,8 +22,8 @@
 extern char **environ;
 
 #define PG_DUMP_INSTALLED "/usr/lib/postgresql/15/bin/pg_dump"
-#define MAX_ENV 1024       /* environment entries handed on to pg_dump */
-#define STDERR_KEEP 1024   /* bytes of pg_dump's error output kept for the message */
+#define MAX_ENV 1024     /* environment entries handed on to pg_dump */
+#define STDERR_KEEP 1024 /* bytes of pg_dump's error output kept for the message */
 
 /* mkdir -p, new directories 0700 (exports hold every row of a tenant). */
 static int make_dirs(const char *dir, char *err, size_t errlen)
@@ -92,9 +92,22 @@ static void drain(int fd, char *keep, size_t keeplen)
 static int run_pg_dump(const tq_tenant_place *p, const char *file, char *err, size_t errlen)
 {
     const char *bin = access(PG_DUMP_INSTALLED, X_OK) == 0 ? PG_DUMP_INSTALLED : "pg_dump";
-    const char *argv[] = {bin, "--format=custom", "--no-password", "--file", file, "--host", p->host, "--port",
-                          p->port, "--username", p->user, "--dbname", p->db, p->schema_placed ? "--schema" : NULL,
-                          p->schema, NULL};
+    const char *argv[] = {bin,
+                          "--format=custom",
+                          "--no-password",
+                          "--file",
+                          file,
+                          "--host",
+                          p->host,
+                          "--port",
+                          p->port,
+                          "--username",
+                          p->user,
+                          "--dbname",
+                          p->db,
+                          p->schema_placed ? "--schema" : NULL,
+                          p->schema,
+                          NULL};
     size_t pwlen = strlen(p->password) + sizeof("PGPASSWORD=");
     char *pw_entry = malloc(pwlen);
     char **env = pw_entry ? child_env(pw_entry) : NULL;

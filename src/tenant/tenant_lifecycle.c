@@ -29,8 +29,8 @@ int tq_tenant_set_pool_options(PGconn *registry, const char *name, const char *j
     if (tq_pool_options_check(json, err, errlen) != 0)
         return TQ_TENANT_INVALID;
     const char *params[] = {name, json};
-    PGresult *res =
-        tq_pg_query(registry, "UPDATE tenants SET pool_options = $2::jsonb WHERE name = $1", 2, params, err, errlen);
+    PGresult *res = tq_pg_query(registry, "UPDATE tenants SET pool_options = $2::jsonb WHERE name = $1", 2, params, err,
+                                errlen);
     if (res == NULL)
         return TQ_TENANT_FAILED;
     int n = atoi(PQcmdTuples(res));
@@ -178,8 +178,8 @@ static int drop_database(PGconn *registry, const tq_tenant_place *p, char *err, 
             snprintf(err, errlen, "refusing to drop database %s", p->db);
             return -1;
         }
-    PGconn *server =
-        same_server ? registry : tq_pg_connect_db(p->host, p->port, "postgres", p->user, p->password, err, errlen);
+    PGconn *server = same_server ? registry
+                                 : tq_pg_connect_db(p->host, p->port, "postgres", p->user, p->password, err, errlen);
     if (server == NULL)
         return -1;
     int rc = exec_named(server, "DROP DATABASE IF EXISTS ", p->db, " WITH (FORCE)", err, errlen);
@@ -253,9 +253,8 @@ static int drop_place_and_row(PGconn *registry, const char *name, const char *ro
     if (rc != TQ_TENANT_OK)
         return rc;
     const char *params[] = {name};
-    PGresult *res =
-        tq_pg_query(registry, "DELETE FROM tenants WHERE name = $1 AND offboarded_at IS NOT NULL", 1, params, err,
-                    errlen);
+    PGresult *res = tq_pg_query(registry, "DELETE FROM tenants WHERE name = $1 AND offboarded_at IS NOT NULL", 1,
+                                params, err, errlen);
     if (res == NULL)
         return TQ_TENANT_FAILED;
     PQclear(res);
@@ -324,10 +323,11 @@ int tq_tenant_drop_expired(PGconn *registry, const char *export_dir, long grace_
     snprintf(grace, sizeof(grace), "%ld", grace_s < 0 ? 0 : grace_s);
     snprintf(limit, sizeof(limit), "%d", TQ_DROP_EXPIRED_MAX);
     const char *params[] = {grace, limit};
-    PGresult *res = tq_pg_query(registry,
-                                "SELECT name FROM tenants WHERE offboarded_at + make_interval(secs => $1::bigint) <= now()"
-                                " ORDER BY offboarded_at LIMIT $2::int",
-                                2, params, err, errlen);
+    PGresult *res = tq_pg_query(
+        registry,
+        "SELECT name FROM tenants WHERE offboarded_at + make_interval(secs => $1::bigint) <= now()"
+        " ORDER BY offboarded_at LIMIT $2::int",
+        2, params, err, errlen);
     if (res == NULL)
         return TQ_TENANT_FAILED;
     int rc = TQ_TENANT_OK;

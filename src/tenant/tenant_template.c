@@ -33,11 +33,12 @@ typedef struct template_state {
 static int read_state(PGconn *server, const char *db, template_state *st, char *err, size_t errlen)
 {
     const char *params[] = {TQ_TEMPLATE_DATABASE, db};
-    PGresult *res = tq_pg_query(server,
-                                "SELECT pg_get_userbyid(d.datdba), coalesce(shobj_description(d.oid, 'pg_database'), ''),"
-                                " EXISTS (SELECT 1 FROM pg_database WHERE datname = $2)"
-                                " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = $1",
-                                2, params, err, errlen);
+    PGresult *res = tq_pg_query(
+        server,
+        "SELECT pg_get_userbyid(d.datdba), coalesce(shobj_description(d.oid, 'pg_database'), ''),"
+        " EXISTS (SELECT 1 FROM pg_database WHERE datname = $2)"
+        " FROM (SELECT 1) one LEFT JOIN pg_database d ON d.datname = $1",
+        2, params, err, errlen);
     if (res == NULL)
         return -1;
     st->exists = !PQgetisnull(res, 0, 0);
@@ -66,8 +67,8 @@ static int exec_on_template(PGconn *server, const char *before, const char *afte
 
 /* Opens the template for the time of its migration, migrates it as owner, records the
  * version and closes it again (also when the migration failed). */
-static int migrate_template(PGconn *server, const char *host, const char *port, const char *owner,
-                            const char *password, char *err, size_t errlen)
+static int migrate_template(PGconn *server, const char *host, const char *port, const char *owner, const char *password,
+                            char *err, size_t errlen)
 {
     if (exec_on_template(server, "ALTER DATABASE ", " ALLOW_CONNECTIONS true", err, errlen) != 0)
         return -1;

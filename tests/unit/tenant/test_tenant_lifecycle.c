@@ -60,8 +60,8 @@ static void test_change_codes(void)
     CHECK(tq_tenant_set_pool_options(registry, "a", "{\"idle\": 1}", err, sizeof(err)) == TQ_TENANT_INVALID);
     CHECK(tq_tenant_set_pool_options(registry, "a", "not json", err, sizeof(err)) == TQ_TENANT_INVALID);
     CHECK(tq_tenant_set_pool_options(registry, "nobody", "{}", err, sizeof(err)) == TQ_TENANT_NOT_FOUND);
-    CHECK(tq_tenant_set_pool_options(registry, "a", "{\"max\": 7, \"statement_timeout_ms\": 0}", err,
-                                     sizeof(err)) == TQ_TENANT_OK);
+    CHECK(tq_tenant_set_pool_options(registry, "a", "{\"max\": 7, \"statement_timeout_ms\": 0}", err, sizeof(err)) ==
+          TQ_TENANT_OK);
 }
 
 static void test_offboarding(const char *dir)
@@ -78,8 +78,7 @@ static void test_offboarding(const char *dir)
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size > 0);
     CHECK(tq_tenant_offboard(registry, "a", dir, again, sizeof(again), err, sizeof(err)) == TQ_TENANT_OK);
     CHECK_STR(again, path);
-    CHECK(tq_tenant_drop(registry, "a", TQ_OFFBOARD_GRACE_DEFAULT_S, false, err, sizeof(err)) ==
-          TQ_TENANT_WRONG_STATE);
+    CHECK(tq_tenant_drop(registry, "a", TQ_OFFBOARD_GRACE_DEFAULT_S, false, err, sizeof(err)) == TQ_TENANT_WRONG_STATE);
     CHECK(strstr(err, "grace period until") != NULL);
     int dropped = -1;
     CHECK(tq_tenant_drop_expired(registry, NULL, TQ_OFFBOARD_GRACE_DEFAULT_S, &dropped, err, sizeof(err)) ==
