@@ -346,6 +346,11 @@ static void create(admin_job *job, PGconn *c)
         fail(job, 400, "BAD_REQUEST", "\"placement\" must be \"database\" or \"schema\".");
         ok = false;
     }
+    char detail[256];
+    if (ok && pool_options != NULL && tq_pool_options_check(pool_options, detail, sizeof(detail)) != 0) {
+        fail(job, 400, "BAD_REQUEST", detail);
+        ok = false;
+    }
     if (ok) {
         spec.pool_options = pool_options;
         spec.quota = quota;

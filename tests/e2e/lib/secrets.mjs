@@ -5,4 +5,6 @@
 // is never a coincidence.
 export const TEST_SECRETS = {
   adminTenantPassword: 'tq-admin-e2e-password-5b1f',
+  // secrets.test.mjs's passwords all start with this (sealed, referenced, moved, changed)
+  secretsTestPasswords: 'TqSecretPw-',
 };
