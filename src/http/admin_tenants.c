@@ -18,6 +18,7 @@
 #include "tenantql/registry.h"
 #include "tenantql/tenant_admin.h"
 #include "tenantql/tenant_move.h"
+#include "tenantql/tenant_secrets.h"
 #include "tenantql/tenant_lifecycle.h"
 
 void tq_admin_error_json(tq_strbuf *b, const char *code, const char *msg)
@@ -377,7 +378,7 @@ static void create(admin_job *job, PGconn *c)
 
 /* ---- patch, pause, resume ---- */
 
-static const char *const patch_keys[] = {"pool_options", "quota", "active", NULL};
+static const char *const patch_keys[] = {"pool_options", "quota", "active", "password", NULL};
 
 static bool run_sql(PGconn *c, const char *sql)
 {
@@ -387,20 +388,52 @@ static bool run_sql(PGconn *c, const char *sql)
     return ok;
 }
 
+/* A new database password: env:NAME and file:/PATH are kept as references, anything else
+ * is sealed with the server's key ring (stored plain without one, as the CLI does). */
+static int set_password(PGconn *c, const char *name, const char *password, char *err, size_t errlen)
+{
+    bool reference = strncmp(password, "env:", 4) == 0 || strncmp(password, "file:", 5) == 0, sealed;
+    int others;
+    if (tq_tenant_set_password(c, name, password, reference, &sealed, &others, err, errlen) != 0)
+        return TQ_TENANT_FAILED;
+    if (!reference && !sealed)
+        tq_log_warn("admin", "tenant %s: its new database password is stored in plain text (no --secrets-key-file)",
+                    name);
+    return TQ_TENANT_OK;
+}
+
+/* Whether the tenant exists; else answers 404 (or 500). */
+static bool known_tenant(admin_job *job, PGconn *c)
+{
+    const char *params[1] = {job->name};
+    PGresult *r = query(job, c, "SELECT 1 FROM tenants WHERE name = $1", 1, params);
+    bool known = r != NULL && PQntuples(r) == 1;
+    if (r != NULL && !known)
+        fail(job, 404, "NOT_FOUND", "No tenant of that name.");
+    PQclear(r);
+    return known;
+}
+
 static void patch(admin_job *job, PGconn *c)
 {
     json_t *o = read_body(job, patch_keys);
     if (o == NULL)
         return;
+    if (!known_tenant(job, c)) {
+        json_decref(o);
+        return;
+    }
     char *pool_options = NULL, *quota = NULL, err[512] = "";
+    const char *password = NULL;
     json_t *active = json_object_get(o, "active");
-    bool ok = object_member(job, o, "pool_options", &pool_options) && object_member(job, o, "quota", &quota);
+    bool ok = object_member(job, o, "pool_options", &pool_options) && object_member(job, o, "quota", &quota) &&
+              string_member(job, o, "password", &password);
     if (ok && active != NULL && !json_is_boolean(active)) {
         fail(job, 400, "BAD_REQUEST", "\"active\" must be true or false.");
         ok = false;
     }
-    if (ok && pool_options == NULL && quota == NULL && active == NULL) {
-        fail(job, 400, "BAD_REQUEST", "Nothing to change: give pool_options, quota or active.");
+    if (ok && pool_options == NULL && quota == NULL && active == NULL && password == NULL) {
+        fail(job, 400, "BAD_REQUEST", "Nothing to change: give pool_options, quota, active or password.");
         ok = false;
     }
     /* all or nothing: one transaction around the tenant module's updates */
@@ -416,6 +449,8 @@ static void patch(admin_job *job, PGconn *c)
             rc = tq_tenant_set_quota(c, job->name, quota, err, sizeof(err));
         if (rc == 0 && active != NULL)
             rc = tq_tenant_set_active(c, job->name, json_is_true(active), err, sizeof(err));
+        if (rc == 0 && password != NULL)
+            rc = set_password(c, job->name, password, err, sizeof(err));
         if (rc == 0 && !run_sql(c, "COMMIT")) {
             rc = TQ_TENANT_FAILED;
             snprintf(err, sizeof(err), "The registry refused the change.");

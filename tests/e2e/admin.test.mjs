@@ -167,6 +167,13 @@ test('patch: quota and active take effect within a second; unknown keys refused'
   assert.equal((await call('PATCH', '/tenants/adm_schema', { body: { name: 'x' } })).status, 400);
   assert.equal((await call('PATCH', '/tenants/adm_schema', { body: {} })).status, 400);
   assert.equal((await call('PATCH', '/tenants/nobody', { body: { active: true } })).status, 404);
+  assert.equal((await call('PATCH', '/tenants/nobody', { body: { password: 'x' } })).status, 404);
+  // a new database password: accepted, never echoed (the secrets suite shows it taking effect)
+  const pw = await call('PATCH', '/tenants/adm_schema', { body: { password: TENANT_PASSWORD } });
+  assert.equal(pw.status, 200, JSON.stringify(pw.body));
+  assert.ok(!pw.text.includes(TENANT_PASSWORD));
+  assert.equal((await call('PATCH', '/tenants/adm_schema', { body: { password: 7 } })).status, 400);
+  dev.psql("UPDATE tenants SET db_password = '' WHERE name = 'adm_schema'"); // as it was: the cluster trusts
 });
 
 test('pause: requests wait instead of failing, and are served after resume', async () => {
