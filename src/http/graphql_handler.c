@@ -272,12 +272,12 @@ static void on_exec_done(tq_exec *ex, void *data)
         if (!too_large &&
             (tq_exec_has_error_code(ex, "TENANT_UNAVAILABLE") || tq_exec_has_error_code(ex, "TENANT_BUSY")))
             status = 503;
-        else if (!too_large && tq_exec_has_error_code(ex, "TENANT_MIGRATING")) {
+        else if (!too_large && tq_exec_has_error_code(ex, "TENANT_MIGRATING"))
             status = 503; /* its tables are behind this server's statements (datasource/db.c) */
-            r->retry_after_s = MIGRATING_RETRY_AFTER_S;
-        }
         else if (tq_exec_is_request_error(ex) && r->graphql_response)
             status = 400;
+        if (status == 503 && tq_exec_has_error_code(ex, "TENANT_MIGRATING"))
+            r->retry_after_s = MIGRATING_RETRY_AFTER_S;
         send_body(r, status, &b);
     }
     request_maybe_free(r);
@@ -615,10 +615,13 @@ static int gate_status(const char *code)
 
 static void gate_decided(tq_request *r, tq_exec *ex, const char *code, const char *message)
 {
-    if (code == NULL)
+    if (code == NULL) {
         run(r, ex);
-    else
-        send_error(r, gate_status(code), code, message);
+        return;
+    }
+    if (strcmp(code, "TENANT_MIGRATING") == 0) /* the user's columns are not there yet */
+        r->retry_after_s = MIGRATING_RETRY_AFTER_S;
+    send_error(r, gate_status(code), code, message);
 }
 
 /* The gate's answer after a lookup. r cannot be freed in here: the lookup still counts
@@ -793,10 +796,11 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     op_access access = operation_access(r, doc, op);
     if (!budget_access(r, access) || !identify_caller(r, access, header_tenant, header_len) || !admit_tenant(r))
         return;
-    /* only what reads or writes the tenant's tables waits: introspection needs no tenant,
-     * and login only reads (the copy a move leaves behind is complete while it is paused) */
+    /* a tenant whose tables may not fit this server's statements is refused before they run */
     if (access == ACCESS_TENANT && !schema_servable(r))
         return;
+    /* only what reads or writes the tenant's tables waits: introspection needs no tenant,
+     * and login only reads (the copy a move leaves behind is complete while it is paused) */
     if (access == ACCESS_TENANT && tq_tenant_paused(r->tenant)) {
         hold(r, doc, ex);
         return;
