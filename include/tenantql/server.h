@@ -23,6 +23,9 @@ typedef enum tq_limits_mode {
 typedef struct tq_server_config {
     const char *listen;          /* --listen HOST:PORT */
     const char *admin_listen;    /* --admin-listen HOST:PORT, or "off" */
+    const char *cors_origins;    /* --cors-origins: the CORS allow-list */
+    bool cors_credentials;       /* --cors-credentials */
+    long cors_max_age_s;         /* --cors-max-age-s: how long a browser may keep a preflight's answer */
     int admin_threads;           /* --admin-threads: blocking admin jobs at once */
     const char *export_dir;      /* --export-dir: where offboarding writes a tenant's archive */
     long offboard_grace_s;       /* --offboard-grace-s: an offboarded tenant is dropped after this */

@@ -434,6 +434,7 @@ int tq_admin_open(tq_server *s, char *err, size_t errlen)
     register_handler(host, "/tenants", s, on_tenants_req);
     register_handler(host, "/openapi.json", s, on_openapi_req);
     tq_ops_handlers_register(host, s);
+    tq_security_headers_register(host);
     s->admin = a;
     return 0;
 }

@@ -1,6 +1,5 @@
 /*
- * hygiene.c - HTTP/1 framing checks that run before any handler, and the headers every
- * JSON answer carries.
+ * hygiene.c - HTTP/1 framing checks that run before any handler.
  *
  * Request smuggling: a request with both Content-Length and Transfer-Encoding (RFC 9112
  * section 6.1), or with two different Content-Lengths (section 6.3), is framed one way
@@ -103,15 +102,6 @@ bool tq_http_framed_twice(h2o_req_t *req)
     framing f = {0};
     read_framing(sock->input->bytes, sock->input->size, &f);
     return (f.transfer_encoding && f.content_lengths > 0) || f.lengths_differ;
-}
-
-void tq_http_add_json_headers(h2o_req_t *req)
-{
-    /* a browser must never guess another type (HTML) from a JSON body, and answers that may
-     * carry a tenant's data, or a token, stay out of every cache */
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
-                          H2O_STRLIT("nosniff"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
 }
 
 static int on_hygiene_request(h2o_handler_t *self, h2o_req_t *req)

@@ -48,6 +48,18 @@ typedef enum tq_refusal_reason {
     TQ_REFUSED_REASONS_,
 } tq_refusal_reason;
 
+#define TQ_CORS_MAX_ORIGINS 64 /* --cors-origins entries */
+#define TQ_CORS_MAX_ORIGIN 255 /* bytes of one */
+
+/* The CORS allow-list, parsed once at start-up (read-only afterwards). */
+typedef struct tq_cors {
+    bool on;          /* any origin listed */
+    bool any;         /* "*": every origin, never with credentials */
+    bool credentials; /* --cors-credentials */
+    int count;
+    char origins[TQ_CORS_MAX_ORIGINS][TQ_CORS_MAX_ORIGIN + 1];
+} tq_cors;
+
 typedef struct tq_server {
     tq_server_config cfg;
     h2o_globalconf_t globalconf;
@@ -69,9 +81,22 @@ typedef struct tq_server {
     tq_client_budget *client_budget; /* per address, for requests without a token; NULL: off */
     tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
     struct tq_admin *admin;          /* the admin API (admin.c); NULL with --admin-listen off */
+    tq_cors cors;                    /* --cors-origins, parsed (middleware.c) */
 } tq_server;
 
 typedef struct tq_admin tq_admin;
+
+/* ---- the middleware (middleware.c) ---- */
+
+
+/* --cors-origins (comma- or space-separated origins, or "*") and --cors-credentials into
+ * out: 0, or -1 with err (a malformed origin, too many, "*" with credentials). */
+int tq_cors_parse(const char *list, bool credentials, tq_cors *out, char *err, size_t errlen);
+/* The preflight handler and the answer filter of /graphql, when CORS is on; register
+ * before the path's other handlers. */
+void tq_cors_register(h2o_pathconf_t *pathconf, tq_server *s);
+/* The security headers filter on every path of host (register once its paths are). */
+void tq_security_headers_register(h2o_hostconf_t *host);
 
 /* HOST:PORT (flag names the option in messages) resolved for bind(2): 0, or -1 with err. */
 int tq_http_resolve_listen(const char *listen, const char *flag, struct sockaddr_storage *ss, socklen_t *len,

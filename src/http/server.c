@@ -229,11 +229,13 @@ static void configure_h2o(tq_server *s)
     tq_hygiene_register(&host->fallback_path, s);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/graphql", 0);
     tq_hygiene_register(path, s);
+    tq_cors_register(path, s);
     tq_graphql_handler_register(path, s);
     tq_error_filter_register(path);
     if (s->graphiql != NULL)
         tq_graphiql_register(host, s->graphiql, s);
     tq_error_filter_register(&host->fallback_path);
+    tq_security_headers_register(host);
 }
 
 /* What login and the mutations need: the hashing threads, the login attempt limit, and
@@ -269,6 +271,8 @@ static int load_limits(tq_server *s, char *err, size_t errlen)
         return -1;
     }
     s->default_quota = (tq_quota){c->tenant_rate, c->tenant_burst, c->tenant_in_flight, c->tenant_db_ms};
+    if (tq_cors_parse(c->cors_origins, c->cors_credentials, &s->cors, err, errlen) != 0)
+        return -1;
     tq_share_configure(c->threads, c->fair_share);
     return 0;
 }
