@@ -51,7 +51,7 @@ typedef struct tq_api_ctx_params {
     const tq_jwt_claims *claims;      /* the verified token's (outlives the context), or NULL */
     const char *sub;                  /* the token's user id, or NULL */
     bool header_mode;                 /* the tenant came from a trusted X-Tenant-ID header */
-    unsigned long request_id;         /* for the log */
+    const char *request_id;           /* for the log (valid while the request runs) */
     void (*on_idle)(tq_db *db);       /* the request's queries are all back */
 } tq_api_ctx_params;
 

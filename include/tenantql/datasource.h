@@ -21,7 +21,7 @@ typedef struct tq_db {
     tq_arena *arena;
     int inflight;                       /* queries sent and not yet answered */
     void (*on_idle)(struct tq_db *db);  /* called when inflight drops to 0 */
-    unsigned long request_id;           /* for the log: which request a failure hurt */
+    const char *request_id;             /* for the log: which request a failure hurt (valid while it runs) */
     bool cancelled;                     /* tq_db_cancel: nothing more is sent */
 } tq_db;
 

@@ -43,7 +43,7 @@ static void judge(tq_api_ctx *ctx, const tq_user_status *st, const char **code, 
         return;
     char reason[96];
     snprintf(reason, sizeof(reason), "token refused: %s", why);
-    tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %lu: %s", ctx->db.request_id, reason);
+    tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %s: %s", ctx->db.request_id, reason);
     *code = "UNAUTHENTICATED";
     *message = REFUSED;
 }

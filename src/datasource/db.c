@@ -313,7 +313,7 @@ bool ds_failed(const tq_db *db, tq_db_status status, PGresult *res, tq_ds_result
         /* a client can cause some (a statement timeout): one budget per SQLSTATE */
         char reason[32];
         snprintf(reason, sizeof(reason), "query failed: %.5s", state ? state : "?");
-        tq_log_limited(TQ_LOG_ERROR, "datasource", reason, "request %lu: query failed: %s %.*s", db->request_id,
+        tq_log_limited(TQ_LOG_ERROR, "datasource", reason, "request %s: query failed: %s %.*s", db->request_id,
                        state ? state : "", (int)strcspn(msg, "\n"), msg);
         if (state != NULL && strcmp(state, "57014") == 0) {
             out->error_code = "TENANT_BUSY";

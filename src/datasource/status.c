@@ -245,7 +245,7 @@ static void on_status_result(tq_db_query *q, tq_db_status status, PGresult *res)
     ds_op_done(&b->op);
     ds_status *s = ds_worker(b->worker)->status;
     tq_ds_result failed = {0};
-    tq_db db = {.request_id = 0}; /* the log names no request: the lookup serves several */
+    tq_db db = {.request_id = "-"}; /* the log names no request: the lookup serves several */
     bool ok = !ds_failed(&db, status, res, &failed);
     for (int kind = 0; kind < 2; kind++) {
         status_entry **list = kind ? b->tokens : b->users;

@@ -76,14 +76,14 @@ static void send_json(tq_server *s, h2o_req_t *req, int status, const char *retr
     h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
 }
 
-static void log_call(h2o_req_t *req, unsigned long id, const char *sub, int status)
+static void log_call(h2o_req_t *req, const char *id, const char *sub, int status)
 {
-    tq_log_info("admin", "request %lu: %.*s %.*s by %s: %d", id, (int)req->method.len, req->method.base,
+    tq_log_info("admin", "request %s: %.*s %.*s by %s: %d", id, (int)req->method.len, req->method.base,
                 (int)(req->path.len > 256 ? 256 : req->path.len), req->path.base, sub[0] ? sub : "(no sub)",
                 status);
 }
 
-static int send_error(tq_server *s, h2o_req_t *req, unsigned long id, int status, const char *code, const char *msg)
+static int send_error(tq_server *s, h2o_req_t *req, const char *id, int status, const char *code, const char *msg)
 {
     tq_strbuf b = TQ_STRBUF_INIT;
     tq_admin_error_json(&b, code, msg);
@@ -96,7 +96,7 @@ static int send_error(tq_server *s, h2o_req_t *req, unsigned long id, int status
 /* ---- the platform token ---- */
 
 /* 0 with claims filled, or answers 401/403 and returns -1. */
-static int authenticate(tq_server *s, h2o_req_t *req, unsigned long id, tq_jwt_platform_claims *claims)
+static int authenticate(tq_server *s, h2o_req_t *req, const char *id, tq_jwt_platform_claims *claims)
 {
     ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     const h2o_iovec_t *v = at >= 0 ? &req->headers.entries[at].value : NULL;
@@ -107,7 +107,7 @@ static int authenticate(tq_server *s, h2o_req_t *req, unsigned long id, tq_jwt_p
     tq_jwt_status st = tq_jwt_verify_platform(s->jwt, v->base + 7, v->len - 7, (int64_t)time(NULL), claims);
     if (st == TQ_JWT_OK)
         return 0;
-    tq_log_warn("admin", "request %lu: platform token refused: %s", id, tq_jwt_status_text(st));
+    tq_log_warn("admin", "request %s: platform token refused: %s", id, tq_jwt_status_text(st));
     if (st == TQ_JWT_TENANT_TOKEN || st == TQ_JWT_NOT_PLATFORM)
         send_error(s, req, id, 403, "FORBIDDEN", "The admin API needs a platform token, not a tenant's.");
     else
@@ -202,7 +202,8 @@ static void on_req_gone(void *p)
 static int on_tenants_req(h2o_handler_t *self, h2o_req_t *req)
 {
     tq_server *s = ((admin_handler *)self)->server;
-    unsigned long id = atomic_fetch_add(&s->request_seq, 1) + 1;
+    char id[TQ_REQUEST_ID_SIZE];
+    tq_http_request_id(s, req, id);
     tq_jwt_platform_claims claims;
     if (authenticate(s, req, id, &claims) != 0)
         return 0;
@@ -217,7 +218,7 @@ static int on_tenants_req(h2o_handler_t *self, h2o_req_t *req)
     admin_job *job = calloc(1, sizeof(*job));
     job->call = (admin_call)call;
     job->server = s;
-    job->id = id;
+    memcpy(job->id, id, sizeof(job->id));
     job->answer = (tq_strbuf)TQ_STRBUF_INIT;
     strcpy(job->name, name);
     strcpy(job->operator_sub, claims.sub);
@@ -297,7 +298,7 @@ static int on_openapi_req(h2o_handler_t *self, h2o_req_t *req)
 {
     tq_server *s = ((admin_handler *)self)->server;
     if (!method_is(req, "GET") && !method_is(req, "HEAD"))
-        return send_error(s, req, 0, 405, "METHOD_NOT_ALLOWED", "Use GET.");
+        return send_error(s, req, "-", 405, "METHOD_NOT_ALLOWED", "Use GET.");
     const tq_embedded_file *f = tq_embedded_find(tq_admin_openapi_path);
     send_json(s, req, 200, NULL, (const char *)f->data, f->len);
     return 0;
@@ -306,7 +307,7 @@ static int on_openapi_req(h2o_handler_t *self, h2o_req_t *req)
 static int on_unknown_req(h2o_handler_t *self, h2o_req_t *req)
 {
     tq_server *s = ((admin_handler *)self)->server;
-    return send_error(s, req, 0, 404, "NOT_FOUND", "No such admin path.");
+    return send_error(s, req, "-", 404, "NOT_FOUND", "No such admin path.");
 }
 
 /* ---- the listener ---- */

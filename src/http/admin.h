@@ -56,7 +56,7 @@ struct admin_job {
     char after[64];                /* GET /tenants: the cursor */
     int limit;                     /* GET /tenants: at most this many */
     char operator_sub[TQ_JWT_MAX_PLATFORM_SUB + 1]; /* who asked, for the log */
-    unsigned long id;              /* request id, for the log */
+    char id[TQ_REQUEST_ID_SIZE];   /* request id, for the log */
     /* the answer, filled on the job thread */
     int status;
     tq_strbuf answer;              /* JSON */

@@ -68,7 +68,7 @@ static void fail_with(admin_job *job, int rc, const char *err)
         fail(job, 409, "WRONG_STATE", err);
         break;
     default:
-        tq_log_warn("admin", "request %lu: %s", job->id, err);
+        tq_log_warn("admin", "request %s: %s", job->id, err);
         fail(job, 500, "INTERNAL", err);
         break;
     }
@@ -160,7 +160,7 @@ static PGresult *query(admin_job *job, PGconn *c, const char *sql, int n, const 
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-        tq_log_warn("admin", "request %lu: registry query failed: %.*s", job->id,
+        tq_log_warn("admin", "request %s: registry query failed: %.*s", job->id,
                     (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
         fail(job, 500, "INTERNAL", "The registry query failed.");
         PQclear(r);
@@ -362,7 +362,7 @@ static void create(admin_job *job, PGconn *c)
             fail_with(job, rc, err);
         } else {
             bool served = wait_until_served(job->server, spec.name);
-            tq_log_info("admin", "request %lu: tenant %s created (%s)%s", job->id, spec.name,
+            tq_log_info("admin", "request %s: tenant %s created (%s)%s", job->id, spec.name,
                         spec.placement ? spec.placement : "database", served ? "" : ", not yet served here");
             job->call = ADMIN_GET;
             snprintf(job->name, sizeof(job->name), "%s", spec.name);
@@ -498,14 +498,14 @@ static void delete(admin_job *job, PGconn *c)
         int rc = tq_tenant_drop(c, job->name, cfg->offboard_grace_s, true, err, sizeof(err));
         if (rc != 0)
             return fail_with(job, rc, err);
-        tq_log_info("admin", "request %lu: tenant %s dropped", job->id, job->name);
+        tq_log_info("admin", "request %s: tenant %s dropped", job->id, job->name);
         answer(job, 200, json_pack("{s:s, s:s}", "name", job->name, "state", "dropped"));
         return;
     }
     int rc = tq_tenant_offboard(c, job->name, cfg->export_dir, path, sizeof(path), err, sizeof(err));
     if (rc != 0)
         return fail_with(job, rc, err);
-    tq_log_info("admin", "request %lu: tenant %s offboarded, exported to %s", job->id, job->name, path);
+    tq_log_info("admin", "request %s: tenant %s offboarded, exported to %s", job->id, job->name, path);
     time_t drop_at = time(NULL) + cfg->offboard_grace_s;
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&drop_at));

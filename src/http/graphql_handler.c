@@ -63,7 +63,7 @@ typedef struct tq_request {
     h2o_linklist_t link;         /* hw->requests */
     h2o_req_t *req;              /* NULL once the client has gone */
     struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
-    unsigned long id;
+    char id[TQ_REQUEST_ID_SIZE];   /* X-Request-ID: the client's, if sane, else made here */
     tq_gql_params params;
     bool graphql_response;       /* answer as application/graphql-response+json */
     bool head;                   /* HEAD: headers only */
@@ -115,7 +115,7 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
     r->hw = hw;
     h2o_linklist_insert(&hw->requests, &r->link);
     r->req = req;
-    r->id = atomic_fetch_add(&s->request_seq, 1) + 1;
+    tq_http_request_id(s, req, r->id);
     r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
     *r->guard = r;
     atomic_fetch_add(&s->requests_in_flight, 1);
@@ -228,7 +228,7 @@ static void send_error(tq_request *r, int status, const char *code, const char *
     tq_strbuf_lit(&b, ",\"extensions\":{\"code\":");
     tq_json_write_cstr(&b, code);
     tq_strbuf_lit(&b, "}}]}");
-    tq_log_debug("http", "request %lu: %d %s: %s", r->id, status, code, message);
+    tq_log_debug("http", "request %s: %d %s: %s", r->id, status, code, message);
     send_body(r, status, &b);
     request_maybe_free(r);
 }
@@ -236,7 +236,7 @@ static void send_error(tq_request *r, int status, const char *code, const char *
 static void on_request_timeout(h2o_timeout_entry_t *entry)
 {
     tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, timeout, entry);
-    tq_log_limited(TQ_LOG_WARN, "http", "request timed out", "request %lu: no answer after %ld ms", r->id,
+    tq_log_limited(TQ_LOG_WARN, "http", "request timed out", "request %s: no answer after %ld ms", r->id,
                    r->server->cfg.request_timeout_ms);
     tq_api_ctx_cancel(&r->api); /* before answering, which may free r */
     send_error(r, 503, "TENANT_BUSY", "The request took too long.");
@@ -320,7 +320,7 @@ static bool charge_client(tq_request *r, int cost)
     if (retry == 0)
         return true;
     tq_log_limited(TQ_LOG_INFO, "http", "refused: client address over its budget",
-                   "request %lu: refused: the client address is over its budget for requests without a token", r->id);
+                   "request %s: refused: the client address is over its budget for requests without a token", r->id);
     send_rate_limited(r, retry, tq_arena_sprintf(&r->arena,
                                                  "Too many requests without a token from this address; try again in "
                                                  "%d second%s.",
@@ -365,14 +365,14 @@ static bool admit_tenant(tq_request *r)
     int retry = r->quota.retry_after_s;
     if (r->quota.verdict == TQ_QUOTA_OVER_SHARE) {
         tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant over its fair share",
-                       "request %lu: refused: tenant %s is over its fair share of a busy server", r->id,
+                       "request %s: refused: tenant %s is over its fair share of a busy server", r->id,
                        tq_tenant_name(r->tenant));
         send_rate_limited(r, retry, "The server is busy and this tenant has had more than its share of it; try "
                                     "again in 1 second.");
         return false;
     }
     tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant over its quota",
-                   "request %lu: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
+                   "request %s: refused: tenant %s is over its quota of %s", r->id, tq_tenant_name(r->tenant),
                    r->quota.what);
     send_rate_limited(r, retry, tq_arena_sprintf(&r->arena, "Over the tenant's quota of %s; try again in %d second%s.",
                                                  r->quota.what, retry, retry == 1 ? "" : "s"));
@@ -410,7 +410,7 @@ static bool tenant_usable(tq_request *r)
     if (r->tenant == NULL || !tq_tenant_active(r->tenant)) {
         /* the tenant's name comes from the registry, never from the token */
         tq_log_limited(TQ_LOG_INFO, "auth", r->tenant ? "tenant refused: inactive" : "tenant refused: unknown",
-                       "request %lu: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
+                       "request %s: tenant refused: %s%s", r->id, r->tenant ? "inactive tenant " : "unknown tenant",
                        r->tenant ? tq_tenant_name(r->tenant) : "");
         send_error(r, 403, "FORBIDDEN", "Unknown or inactive tenant.");
         return false;
@@ -433,12 +433,12 @@ static bool schema_servable(tq_request *r)
     tq_server_count_refusal(r->server, TQ_REFUSED_TENANT_MIGRATING);
     if (gate == TQ_SCHEMA_MIGRATING) {
         tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant migrating",
-                       "request %lu: refused: tenant %s is being migrated; answered 503", r->id,
+                       "request %s: refused: tenant %s is being migrated; answered 503", r->id,
                        tq_tenant_name(r->tenant));
         r->retry_after_s = MIGRATING_RETRY_AFTER_S;
     } else {
         tq_log_limited(TQ_LOG_INFO, "http", "refused: tenant schema version out of range",
-                       "request %lu: refused: tenant %s is at schema version %d, this server serves %d..%d; answered "
+                       "request %s: refused: tenant %s is at schema version %d, this server serves %d..%d; answered "
                        "503",
                        r->id, tq_tenant_name(r->tenant), tq_tenant_schema_version(r->tenant), TQ_TENANT_SCHEMA_MIN,
                        tq_migrate_latest_version(TQ_MIGRATIONS_TENANT));
@@ -492,7 +492,7 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
         write_document_error(&b, vr.errors[i].message, vr.errors[i].locations, vr.errors[i].nlocations);
     }
     tq_strbuf_lit(&b, "]}");
-    tq_log_debug("http", "request %lu: %u validation errors", r->id, (unsigned)vr.count);
+    tq_log_debug("http", "request %s: %u validation errors", r->id, (unsigned)vr.count);
     send_document_errors(r, &b);
     return false;
 }
@@ -546,7 +546,7 @@ static bool identify_caller(tq_request *r, op_access access, const char *header_
     if (access != ACCESS_TENANT)
         return true;
     if (!r->authenticated && header_tenant == NULL) {
-        tq_log_limited(TQ_LOG_INFO, "auth", "refused: no token", "request %lu: refused: no token", r->id);
+        tq_log_limited(TQ_LOG_INFO, "auth", "refused: no token", "request %s: refused: no token", r->id);
         send_error(r, 401, "UNAUTHENTICATED", "Authentication required: send Authorization: Bearer <token>.");
         return false;
     }
@@ -685,7 +685,7 @@ static void unhold(tq_request *r)
 
 static void send_paused(tq_request *r, const char *why)
 {
-    tq_log_limited(TQ_LOG_WARN, "http", "refused: tenant paused", "request %lu: tenant %s is paused: %s; answered 503",
+    tq_log_limited(TQ_LOG_WARN, "http", "refused: tenant paused", "request %s: tenant %s is paused: %s; answered 503",
                    r->id, tq_tenant_name(r->tenant), why);
     r->retry_after_s = 1;
     send_error(r, 503, "TENANT_UNAVAILABLE", "The tenant is paused (being moved); try again shortly.");
@@ -707,7 +707,7 @@ static void hold(tq_request *r, const tq_gql_document *doc, tq_exec *ex)
     r->held_doc = doc;
     r->held_since = tq_worker_now(r->hw->w);
     r->hw->paused_waiting++;
-    tq_log_debug("http", "request %lu: tenant %s is paused: waiting", r->id, tq_tenant_name(r->tenant));
+    tq_log_debug("http", "request %s: tenant %s is paused: waiting", r->id, tq_tenant_name(r->tenant));
     hold_tick(r);
 }
 
@@ -738,7 +738,7 @@ static void on_pause_tick(h2o_timeout_entry_t *entry)
     const tq_gql_document *doc = r->held_doc;
     if (r->req == NULL) {
         /* the client went away (h2o freed the request): nothing ran, nobody to answer */
-        tq_log_debug("http", "request %lu: client gone while its tenant was paused", r->id);
+        tq_log_debug("http", "request %s: client gone while its tenant was paused", r->id);
         unhold(r);
         r->responded = true;
         request_maybe_free(r);
@@ -767,7 +767,7 @@ static void on_pause_tick(h2o_timeout_entry_t *entry)
     if (fresh != NULL && tq_tenant_active(fresh) && tq_tenant_paused(fresh)) {
         send_paused(r, tq_arena_sprintf(&r->arena, "still paused after %lu ms", (unsigned long)waited));
     } else if (tenant_usable(r) && schema_servable(r)) {
-        tq_log_debug("http", "request %lu: tenant %s no longer paused after %lu ms", r->id, tq_tenant_name(fresh),
+        tq_log_debug("http", "request %s: tenant %s no longer paused after %lu ms", r->id, tq_tenant_name(fresh),
                      (unsigned long)waited);
         proceed(r, ACCESS_TENANT, doc, ex);
     }
@@ -813,7 +813,7 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
 {
     if (authz.len < 7 || strncasecmp(authz.base, "Bearer ", 7) != 0) {
         tq_log_limited(TQ_LOG_INFO, "auth", "token refused: not Bearer",
-                       "request %lu: token refused: Authorization is not \"Bearer <token>\"", r->id);
+                       "request %s: token refused: Authorization is not \"Bearer <token>\"", r->id);
         send_error(r, 401, "UNAUTHENTICATED", "The Authorization header must be \"Bearer <token>\".");
         return false;
     }
@@ -826,7 +826,7 @@ static bool authenticate(tq_request *r, h2o_iovec_t authz)
         /* the reason goes to the log, never the token */
         char reason[96];
         snprintf(reason, sizeof(reason), "token refused: %s", tq_jwt_status_text(st));
-        tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %lu: %s", r->id, reason);
+        tq_log_limited(TQ_LOG_INFO, "auth", reason, "request %s: %s", r->id, reason);
         send_error(r, 401, "UNAUTHENTICATED",
                    st == TQ_JWT_EXPIRED ? "The token has expired." : "The token is invalid.");
         return false;
@@ -910,7 +910,7 @@ size_t tq_graphql_cut_off(http_worker *hw)
         l = l->next; /* answering may free r */
         if (r->responded)
             continue;
-        tq_log_warn("http", "request %lu: still running at the drain deadline: answered 503", r->id);
+        tq_log_warn("http", "request %s: still running at the drain deadline: answered 503", r->id);
         cut++;
         send_error(r, 503, "TENANT_UNAVAILABLE", "The server is shutting down; try again.");
     }

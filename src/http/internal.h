@@ -69,7 +69,8 @@ typedef struct tq_server {
     tq_schema *schema;
     struct tq_graphiql *graphiql;   /* NULL with --graphiql off */
     atomic_long requests_in_flight; /* across workers: shutdown waits for zero */
-    atomic_ulong request_seq;       /* request ids for logs */
+    atomic_ulong request_seq;       /* request ids made here (tq_http_request_id) */
+    char request_id_prefix[16];     /* this process's, random: ids from two processes never meet */
     struct sockaddr_storage listen_addr; /* every worker opens its own SO_REUSEPORT listener */
     socklen_t listen_addr_len;
     atomic_ulong http_statuses[TQ_HTTP_STATUSES + 1]; /* answers by status, the last: others */
@@ -97,6 +98,16 @@ int tq_cors_parse(const char *list, bool credentials, tq_cors *out, char *err, s
 void tq_cors_register(h2o_pathconf_t *pathconf, tq_server *s);
 /* The security headers filter on every path of host (register once its paths are). */
 void tq_security_headers_register(h2o_hostconf_t *host);
+
+/* A request's id: the client's X-Request-ID when it is sane (1 to TQ_REQUEST_ID_MAX bytes
+ * of A-Z a-z 0-9 and . _ : @ / + = -, nothing a log line or a JSON string must escape),
+ * else one made here, unique across processes (a random prefix per process, then a
+ * sequence number). It names the request on every log line and comes back in the answer's
+ * X-Request-ID. */
+#define TQ_REQUEST_ID_MAX 128
+#define TQ_REQUEST_ID_SIZE (TQ_REQUEST_ID_MAX + 1)
+/* Fills out with req's id and adds the X-Request-ID answer header. Any thread. */
+void tq_http_request_id(tq_server *s, h2o_req_t *req, char out[TQ_REQUEST_ID_SIZE]);
 
 /* HOST:PORT (flag names the option in messages) resolved for bind(2): 0, or -1 with err. */
 int tq_http_resolve_listen(const char *listen, const char *flag, struct sockaddr_storage *ss, socklen_t *len,
@@ -158,9 +169,9 @@ void tq_ops_handlers_register(h2o_hostconf_t *host, tq_server *s);
  * in measure mode (then what it exceeds is logged and counted); otherwise counts, logs and
  * writes the QUERY_TOO_COMPLEX answer to refusal ({"errors":[...]}, no data) and returns
  * false. Any thread. */
-bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_measure *m, tq_strbuf *refusal);
+bool tq_limits_admit(tq_server *s, const char *request_id, const tq_budget_measure *m, tq_strbuf *refusal);
 /* Counts and logs an answer cut off at --max-response-bytes. Any thread. */
-void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t bytes);
+void tq_limits_count_answer_cap(tq_server *s, const char *request_id, size_t bytes);
 /* Writes tenantql_limit_exceeded_total{limit,mode} in Prometheus text (ops.c's /metrics). */
 void tq_limits_write_metrics(tq_server *s, tq_strbuf *b);
 

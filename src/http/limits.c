@@ -70,7 +70,7 @@ static void write_refusal(tq_strbuf *b, tq_budget_limit l, uint64_t max, uint64_
                      limit_names[l], max, actual);
 }
 
-bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_measure *m, tq_strbuf *refusal)
+bool tq_limits_admit(tq_server *s, const char *request_id, const tq_budget_measure *m, tq_strbuf *refusal)
 {
     const tq_server_config *c = &s->cfg;
     char over[256];
@@ -91,17 +91,17 @@ bool tq_limits_admit(tq_server *s, unsigned long request_id, const tq_budget_mea
         return true;
     /* one line per request, whichever limits it passes */
     const char *what = c->limits == TQ_LIMITS_MEASURE ? "over the budget, run anyway (measure)" : "refused";
-    tq_log_limited(TQ_LOG_INFO, "limits", what, "request %lu: %s: %s", request_id, what, over);
+    tq_log_limited(TQ_LOG_INFO, "limits", what, "request %s: %s: %s", request_id, what, over);
     if (c->limits == TQ_LIMITS_MEASURE)
         return true;
     write_refusal(refusal, (tq_budget_limit)first, maximum(c, (tq_budget_limit)first), m->value[first]);
     return false;
 }
 
-void tq_limits_count_answer_cap(tq_server *s, unsigned long request_id, size_t bytes)
+void tq_limits_count_answer_cap(tq_server *s, const char *request_id, size_t bytes)
 {
     atomic_fetch_add(&s->limits_exceeded[TQ_LIMIT_COUNT_][TQ_LIMITS_ENFORCE], 1);
-    tq_log_limited(TQ_LOG_INFO, "limits", "answer cut off", "request %lu: answer cut off: more than %ld bytes (%zu counted)",
+    tq_log_limited(TQ_LOG_INFO, "limits", "answer cut off", "request %s: answer cut off: more than %ld bytes (%zu counted)",
                    request_id, s->cfg.max_response_bytes, bytes);
 }
 

@@ -1,7 +1,7 @@
 /*
  * middleware.c - what every answer passes through, in the order of the product's design
- * (CORS, security headers; rate limits are the quota module's, request ids and the
- * access log come later):
+ * (CORS, security headers; rate limits are the quota module's; request ids; the access
+ * log comes later):
  *
  *   CORS      /graphql only. Origins on the allow-list (--cors-origins; none by default:
  *             browsers on other origins cannot read answers) get their preflight
@@ -15,6 +15,8 @@
  *             nosniff, Referrer-Policy: no-referrer, X-Frame-Options: DENY, and
  *             Cache-Control: no-store on JSON. A handler's own value wins (GraphiQL's
  *             cacheable assets, its Content-Security-Policy).
+ *   request id  X-Request-ID kept when sane, else made; on every log line about the
+ *             request and in its answer (tq_http_request_id).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,4 +286,37 @@ void tq_cors_register(h2o_pathconf_t *pathconf, tq_server *s)
     cors_filter *f = (cors_filter *)h2o_create_filter(pathconf, sizeof(*f));
     f->super.on_setup_ostream = on_cors_answer;
     f->server = s;
+}
+
+/* ---- request ids ---- */
+
+static bool request_id_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("._:@/+=-", c) != NULL;
+}
+
+static bool sane_request_id(const h2o_iovec_t *v)
+{
+    if (v->len == 0 || v->len > TQ_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < v->len; i++)
+        if (v->base[i] == '\0' || !request_id_char((unsigned char)v->base[i]))
+            return false;
+    return true;
+}
+
+void tq_http_request_id(tq_server *s, h2o_req_t *req, char out[TQ_REQUEST_ID_SIZE])
+{
+    const h2o_iovec_t *given = request_header(req, H2O_STRLIT("x-request-id"));
+    size_t n;
+    if (given != NULL && sane_request_id(given)) {
+        memcpy(out, given->base, given->len);
+        n = given->len;
+    } else {
+        n = (size_t)snprintf(out, TQ_REQUEST_ID_SIZE, "%s-%lu", s->request_id_prefix,
+                             atomic_fetch_add(&s->request_seq, 1) + 1);
+    }
+    out[n] = '\0';
+    h2o_iovec_t copy = h2o_strdup(&req->pool, out, n); /* the answer may outlive the caller's copy */
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, copy.base, copy.len);
 }

@@ -408,6 +408,10 @@ int tq_server_run(const tq_server_config *cfg)
         free(s);
         return 2;
     }
+    uint8_t prefix[4];
+    randombytes_buf(prefix, sizeof(prefix));
+    snprintf(s->request_id_prefix, sizeof(s->request_id_prefix), "%02x%02x%02x%02x", prefix[0], prefix[1], prefix[2],
+             prefix[3]);
     int probe;
     /* a probe without SO_REUSEPORT tells "address in use" apart from sharing the port */
     if (tq_http_resolve_listen(cfg->listen, "--listen", &s->listen_addr, &s->listen_addr_len, err, sizeof(err)) != 0 ||

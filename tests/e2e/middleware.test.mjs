@@ -3,7 +3,7 @@
 // kind of answer of both listeners (success, 4xx, 5xx, GraphiQL, the admin API).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, stopDev, startServe, gql } from './lib/harness.mjs';
+import { startDev, stopDev, startServe, gql, until } from './lib/harness.mjs';
 
 const APP = 'https://app.example';
 let dev;
@@ -135,4 +135,29 @@ test('security headers on every kind of answer, both listeners', async () => {
   assert.equal(page.status, 200);
   assert.ok(page.headers.get('content-security-policy'), 'GraphiQL\'s CSP');
   assertSecurityHeaders(page, 'GraphiQL', { json: false });
+});
+
+test('request ids: a sane X-Request-ID is kept, others replaced by a made one; echoed and on the log lines', async () => {
+  const kept = await gql(dev.url, '{ me { email } }', { headers: { 'x-request-id': 'trace-7f3a:01/ok=+@' } });
+  assert.equal(kept.status, 401);
+  assert.equal(kept.headers.get('x-request-id'), 'trace-7f3a:01/ok=+@');
+  const made = await gql(dev.url, '{ __typename }');
+  assert.match(made.headers.get('x-request-id'), /^[0-9a-f]{8}-\d+$/);
+  const next = await gql(dev.url, '{ __typename }');
+  assert.notEqual(next.headers.get('x-request-id'), made.headers.get('x-request-id'));
+  for (const bad of ['has space', 'x'.repeat(129), 'quote"d', 'semi;colon', 'tab\there', '{json}']) {
+    const r = await fetch(dev.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': bad },
+      body: '{"query":"{ __typename }"}' });
+    await r.arrayBuffer();
+    assert.match(r.headers.get('x-request-id'), /^[0-9a-f]{8}-\d+$/, `${JSON.stringify(bad)} replaced`);
+  }
+  // the log line of the refusal names the client's id
+  const logged = await until((t) => t.includes('request trace-7f3a:01/ok=+@: refused: no token'), () => dev.stderr(), 2000);
+  assert.ok(logged.includes('request trace-7f3a:01/ok=+@: refused: no token'), 'the refusal is logged with the id');
+  // the admin API too
+  const a = await fetch(`${dev.adminOrigin}/tenants`, { headers: { 'x-request-id': 'ops-call-1' } });
+  await a.arrayBuffer();
+  assert.equal(a.headers.get('x-request-id'), 'ops-call-1');
+  assert.match(await until((t) => t.includes('admin: request ops-call-1: GET /tenants'), () => dev.stderr(), 2000),
+    /admin: request ops-call-1: GET \/tenants by \(no sub\): 401/);
 });

@@ -106,7 +106,7 @@ test('--pause-max-wait-ms: a request still held then gets 503 TENANT_UNAVAILABLE
     assert.equal(r.body.errors[0].extensions.code, 'TENANT_UNAVAILABLE');
     assert.equal(r.headers.get('retry-after'), '1');
     assert.ok(waited >= 450 && waited < 5000, `answered after ${waited} ms`);
-    assert.match(serve.stderr(), /request \d+: tenant acme is paused: still paused after \d+ ms; answered 503/);
+    assert.match(serve.stderr(), /request [0-9a-f]+-\d+: tenant acme is paused: still paused after \d+ ms; answered 503/);
     // clients that give up while held: nobody left to answer, nothing may leak (the
     // sanitizer build checks that at exit)
     const gone = Array.from({ length: 4 }, async () => {
