@@ -90,8 +90,10 @@ if ! buildah build --isolation chroot --format docker --layers --force-rm --buil
   tail -n 60 "$tmp/build.log" >&2
   fail "the image did not build (above: the end of buildah's output)"
 fi
-grep -A20 'cat /runtime-packages' "$tmp/build.log" | grep -E '^lib' | tr '\n' ' ' \
-  | sed 's/^/docker: runtime packages: /; s/$/\n/'
+# the packages the final stage installed for the binary (a step cached by --layers prints
+# nothing)
+runtime=$(sed -n '/cat \/runtime-packages$/,/STEP/p' "$tmp/build.log" | grep -E '^lib' | tr '\n' ' ' || true)
+echo "docker: runtime packages: ${runtime:-(cached)}"
 
 # --- 3. its configuration -----------------------------------------------------------
 step "image configuration"
