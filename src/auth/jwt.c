@@ -533,6 +533,23 @@ bool tq_jwt_can_sign(const tq_jwt_verifier *v)
     return v->signer != NULL;
 }
 
+/* The claims every token this server issues starts with: iss and aud where configured.
+ * NULL when out of memory. */
+static json_t *claims_base(const tq_jwt_verifier *v)
+{
+    json_t *o = json_object();
+    int rc = o == NULL;
+    if (!rc && v->issuer != NULL)
+        rc |= json_object_set_new(o, "iss", json_string(v->issuer));
+    if (!rc && v->audience != NULL)
+        rc |= json_object_set_new(o, "aud", json_string(v->audience));
+    if (rc && o != NULL) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
 {
     char tenant[TQ_UUID_TEXT_SIZE], sub[TQ_UUID_TEXT_SIZE], jti[TQ_UUID_TEXT_SIZE];
@@ -543,12 +560,8 @@ static json_t *claims_json(const tq_jwt_verifier *v, const tq_jwt_claims *c)
     if (c->has_jti && !tq_uuid_canonicalize(c->jti, strnlen(c->jti, sizeof(c->jti)), jti))
         return NULL;
 
-    json_t *o = json_object();
+    json_t *o = claims_base(v);
     int rc = o == NULL;
-    if (!rc && v->issuer != NULL)
-        rc |= json_object_set_new(o, "iss", json_string(v->issuer));
-    if (!rc && v->audience != NULL)
-        rc |= json_object_set_new(o, "aud", json_string(v->audience));
     if (!rc && c->has_sub)
         rc |= json_object_set_new(o, "sub", json_string(sub));
     if (!rc)
@@ -657,12 +670,8 @@ char *tq_jwt_issue_platform(const tq_jwt_verifier *v, const char *sub, int64_t n
         snprintf(err, errlen, "no random bytes for the token id");
         return NULL;
     }
-    json_t *o = json_object();
+    json_t *o = claims_base(v);
     int rc = o == NULL;
-    if (!rc && v->issuer != NULL)
-        rc |= json_object_set_new(o, "iss", json_string(v->issuer));
-    if (!rc && v->audience != NULL)
-        rc |= json_object_set_new(o, "aud", json_string(v->audience));
     if (!rc && sub != NULL)
         rc |= json_object_set_new(o, "sub", json_string(sub));
     if (!rc)

@@ -66,11 +66,16 @@ static int parse_registry_command(const char *usage, const char *summary, admin_
 {
     const tq_opt_group groups[] = {{registry_option, ao, NULL}};
     const tq_opt_command cmd = {usage, summary, groups, 1};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
+    return tq_cli_parse(&cmd, npositional, argc, argv);
+}
+
+int tq_cli_parse(const tq_opt_command *cmd, int npositional, int argc, char **argv)
+{
+    int npos, rc = tq_opts_parse(cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (npos != npositional) {
-        fprintf(stderr, "usage: %s\n", usage);
+        fprintf(stderr, "usage: %s\n", cmd->usage);
         return 2;
     }
     return -1;
@@ -187,13 +192,9 @@ static int tenant_create(int argc, char **argv)
         "With --placement schema: creates the shared database (unless it exists) and the schema tenant_NAME in it,\n"
         "and migrates that schema instead; with --role as well, its statements run as a role of its own.",
         groups, 3};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
     bool schema_placed = spec.placement != NULL && strcmp(spec.placement, "schema") == 0;
     if (so.database != NULL && !schema_placed) {
         fprintf(stderr, "tenantql: --database names the shared database of --placement schema; a database of the "
@@ -509,13 +510,9 @@ static int tenant_drop_expired(int argc, char **argv)
                                 "Drops (as `tenant delete NAME --drop`) the tenants whose grace period since their "
                                 "offboarding is over, oldest first, at most 16 per run (for cron).",
                                 groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 0) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 0, argc, argv);
+    if (rc >= 0)
+        return rc;
     PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
@@ -607,13 +604,9 @@ static int tenant_set_password(int argc, char **argv)
         "`ps` shows. Running servers connect with it within a second; their connections with the old one are\n"
         "drained. Change the role's password in PostgreSQL (ALTER ROLE ... PASSWORD) first.",
         groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
     PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
@@ -777,13 +770,9 @@ int tq_cmd_token(int argc, char **argv)
     const tq_opt_command cmd = {"tenantql token (--tenant NAME [--sub USER_ID] | --platform [--sub NAME]) [--ttl SECONDS] "
                                 "[options]",
                                 "Prints a signed token for a tenant, or a platform token for the admin API.", groups, 3};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 0) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 0, argc, argv);
+    if (rc >= 0)
+        return rc;
     tq_jwt_settings js;
     tq_server_jwt_settings(&keys, &js);
     char err[512];

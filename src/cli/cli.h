@@ -10,11 +10,16 @@
 #include <stdbool.h>
 
 #include "tenantql/jwt.h"
+#include "tenantql/options.h"
 
 /* A token for the named tenant (looked up in the registry), signed by signer
  * (tq_jwt_issue); malloc'ed, or NULL with err filled. Used by `token` and `dev`'s banner. */
 char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char *tenant, const char *sub, long ttl,
                      char *err, size_t errlen);
+
+/* Parses a command's options (options.h) and counts its positional arguments (then in
+ * argv[1..]): -1 to go on, else the exit status (0 after --help, 2 after printing why). */
+int tq_cli_parse(const tq_opt_command *cmd, int npositional, int argc, char **argv);
 
 int tq_cmd_serve(int argc, char **argv);
 int tq_cmd_migrate(int argc, char **argv);

@@ -248,13 +248,9 @@ int tq_cmd_migrate(int argc, char **argv)
         "outcome in its registry row. Tenants the registry records as current are skipped (--recheck: connect\n"
         "anyway). Exit status 1 when a tenant failed. See README, \"Migrations\".",
         groups, 1};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 0) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 0, argc, argv);
+    if (rc >= 0)
+        return rc;
     char err[512];
     if (tq_secret_install_from(mo.secrets_key_file, err, sizeof(err)) != 0) {
         fprintf(stderr, "tenantql: %s\n", err);

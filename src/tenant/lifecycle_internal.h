@@ -23,6 +23,11 @@
 int tq_template_create_database(PGconn *registry, PGconn *server, const char *host, const char *port, const char *db,
                                 const char *owner, const char *password, char *err, size_t errlen);
 
+/* Runs sql, an UPDATE of one tenant's row with $1 its name and $2 value: TQ_TENANT_OK,
+ * TQ_TENANT_NOT_FOUND when no row has that name, TQ_TENANT_FAILED (err filled either way). */
+int tq_tenant_update_row(PGconn *registry, const char *sql, const char *name, const char *value, char *err,
+                         size_t errlen);
+
 /* A tenant's place and credentials from its registry row (tenant_admin.c reads them, the
  * one place that does); strings malloc'ed, tq_tenant_place_free clears the password. */
 typedef struct tq_tenant_place {

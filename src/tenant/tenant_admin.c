@@ -72,6 +72,18 @@ static int tenant_conn_row(PGconn *registry, const char *name, PGresult **out, c
     return 1;
 }
 
+/* tenant_conn_row as a tq_tenant_result: TQ_TENANT_OK with *out set, TQ_TENANT_NOT_FOUND or
+ * TQ_TENANT_FAILED with err filled. */
+static int conn_row(PGconn *registry, const char *name, PGresult **out, char *err, size_t errlen)
+{
+    int found = tenant_conn_row(registry, name, out, err, errlen);
+    if (found > 0)
+        return TQ_TENANT_OK;
+    if (found == 0)
+        snprintf(err, errlen, "no tenant named \"%s\"", name);
+    return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
+}
+
 /* The password of a row of SELECT_TENANT_CONN, whatever form it is stored in
  * (tq_secret_reveal): free it with tq_secret_free. NULL with err naming the tenant. */
 static char *row_password(PGresult *row, const char *name, char *err, size_t errlen)
@@ -335,12 +347,9 @@ static bool valid_role(const char *role, char *err, size_t errlen)
 static int migrate_existing(PGconn *registry, const char *name, bool schema_placed, char *err, size_t errlen)
 {
     PGresult *row = NULL;
-    int found = tenant_conn_row(registry, name, &row, err, errlen);
-    if (found <= 0) {
-        if (found == 0)
-            snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
-    }
+    int found = conn_row(registry, name, &row, err, errlen);
+    if (found != TQ_TENANT_OK)
+        return found;
     const char *placement = PQgetvalue(row, 0, CONN_PLACEMENT);
     bool row_schema_placed = strcmp(placement, "schema") == 0;
     if (row_schema_placed != schema_placed) {
@@ -594,12 +603,8 @@ int tq_tenant_create(PGconn *registry, const tq_tenant_spec *spec, bool if_missi
 PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t errlen)
 {
     PGresult *res = NULL;
-    int found = tenant_conn_row(registry, name, &res, err, errlen);
-    if (found <= 0) {
-        if (found == 0)
-            snprintf(err, errlen, "no tenant named \"%s\"", name);
+    if (conn_row(registry, name, &res, err, errlen) != TQ_TENANT_OK)
         return NULL;
-    }
     const char *schema = PQgetvalue(res, 0, CONN_SCHEMA);
     char options[96] = "";
     if (strcmp(PQgetvalue(res, 0, CONN_PLACEMENT), "schema") == 0) {
@@ -638,7 +643,7 @@ PGconn *tq_tenant_connect(PGconn *registry, const char *name, char *err, size_t 
 
 /* Runs an UPDATE of one tenant's row ($1 its name, $2 the new value): TQ_TENANT_NOT_FOUND
  * when no tenant has that name, -1 when it fails (err filled either way). */
-static int update_tenant(PGconn *registry, const char *sql, const char *name, const char *value, char *err,
+int tq_tenant_update_row(PGconn *registry, const char *sql, const char *name, const char *value, char *err,
                          size_t errlen)
 {
     const char *params[] = {name, value};
@@ -658,12 +663,12 @@ int tq_tenant_set_quota(PGconn *registry, const char *name, const char *quota, c
 {
     if (tq_quota_check(quota, err, errlen) != 0)
         return TQ_TENANT_INVALID;
-    return update_tenant(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", name, quota, err, errlen);
+    return tq_tenant_update_row(registry, "UPDATE tenants SET quota = $2::jsonb WHERE name = $1", name, quota, err, errlen);
 }
 
 int tq_tenant_set_active(PGconn *registry, const char *name, bool active, char *err, size_t errlen)
 {
-    return update_tenant(registry, "UPDATE tenants SET active = $2::boolean WHERE name = $1", name,
+    return tq_tenant_update_row(registry, "UPDATE tenants SET active = $2::boolean WHERE name = $1", name,
                          active ? "true" : "false", err, errlen);
 }
 
@@ -672,12 +677,9 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
     if (role != NULL && !valid_role(role, err, errlen))
         return TQ_TENANT_INVALID;
     PGresult *row = NULL;
-    int found = tenant_conn_row(registry, name, &row, err, errlen);
-    if (found <= 0) {
-        if (found == 0)
-            snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
-    }
+    int found = conn_row(registry, name, &row, err, errlen);
+    if (found != TQ_TENANT_OK)
+        return found;
     int rc = -1;
     if (strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") != 0) {
         snprintf(err, errlen, ROLE_FOR_SCHEMA_ONLY, name);
@@ -703,7 +705,7 @@ int tq_tenant_set_role(PGconn *registry, const char *name, const char *role, cha
     PQclear(row);
     /* stored last: servers switch to the role only once it may do the tenant's work */
     if (rc == 0)
-        rc = update_tenant(registry, "UPDATE tenants SET db_role = $2 WHERE name = $1", name, role, err, errlen);
+        rc = tq_tenant_update_row(registry, "UPDATE tenants SET db_role = $2 WHERE name = $1", name, role, err, errlen);
     return rc;
 }
 
@@ -715,12 +717,9 @@ static char *dup_value(PGresult *res, int col)
 int tq_tenant_place_read(PGconn *registry, const char *name, tq_tenant_place *out, char *err, size_t errlen)
 {
     PGresult *row = NULL;
-    int found = tenant_conn_row(registry, name, &row, err, errlen);
-    if (found <= 0) {
-        if (found == 0)
-            snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return found == 0 ? TQ_TENANT_NOT_FOUND : TQ_TENANT_FAILED;
-    }
+    int found = conn_row(registry, name, &row, err, errlen);
+    if (found != TQ_TENANT_OK)
+        return found;
     *out = (tq_tenant_place){.schema_placed = strcmp(PQgetvalue(row, 0, CONN_PLACEMENT), "schema") == 0,
                              .host = dup_value(row, CONN_HOST),
                              .port = dup_value(row, CONN_PORT),

@@ -28,18 +28,8 @@ int tq_tenant_set_pool_options(PGconn *registry, const char *name, const char *j
 {
     if (tq_pool_options_check(json, err, errlen) != 0)
         return TQ_TENANT_INVALID;
-    const char *params[] = {name, json};
-    PGresult *res = tq_pg_query(registry, "UPDATE tenants SET pool_options = $2::jsonb WHERE name = $1", 2, params, err,
+    return tq_tenant_update_row(registry, "UPDATE tenants SET pool_options = $2::jsonb WHERE name = $1", name, json, err,
                                 errlen);
-    if (res == NULL)
-        return TQ_TENANT_FAILED;
-    int n = atoi(PQcmdTuples(res));
-    PQclear(res);
-    if (n != 1) {
-        snprintf(err, errlen, "no tenant named \"%s\"", name);
-        return TQ_TENANT_NOT_FOUND;
-    }
-    return TQ_TENANT_OK;
 }
 
 /* The checks every offboarding step starts with: a valid name, a registry with migration
