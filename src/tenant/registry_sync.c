@@ -122,7 +122,10 @@ int registry_connect(tq_registry *r, char *err, size_t errlen)
     return 0;
 }
 
-static void handle_notifications(tq_registry *r)
+/* Applies the notifications libpq holds; true when that ran queries, which may have
+ * brought more notifications into libpq's queue without a byte left on the socket for
+ * poll to see: the caller must look again at once. */
+static bool handle_notifications(tq_registry *r)
 {
     uint8_t ids[NOTIFY_BATCH][16];
     size_t n = 0;
@@ -142,6 +145,7 @@ static void handle_notifications(tq_registry *r)
     } else if (n > 0) {
         load_some(r, ids, n);
     }
+    return overflow || n > 0;
 }
 
 static void lose_connection(tq_registry *r, const char *why)
@@ -158,10 +162,14 @@ static void *registry_thread(void *arg)
 {
     tq_registry *r = arg;
     uint64_t next_refresh = tq_clock_ms() + (uint64_t)r->refresh_ms, next_sweep = tq_clock_ms() + IDLE_SWEEP_MS;
+    /* queries just ran on the connection: notifications may wait in libpq's queue, which
+     * poll cannot see (a tenant created while the last re-read ran stayed unknown until the
+     * next notification or the next full re-read: up to refresh_ms) */
+    bool queued = false;
     for (;;) {
         uint64_t now = tq_clock_ms();
         uint64_t next = next_refresh < next_sweep ? next_refresh : next_sweep;
-        int timeout = r->conn == NULL ? RECONNECT_DELAY_MS : next > now ? (int)(next - now) : 0;
+        int timeout = r->conn == NULL ? RECONNECT_DELAY_MS : queued || next <= now ? 0 : (int)(next - now);
         struct pollfd fds[2] = {{r->stop_pipe[0], POLLIN, 0}, {r->conn ? PQsocket(r->conn) : -1, POLLIN, 0}};
         int rc = poll(fds, 2, timeout);
         if (rc < 0 && errno != EINTR)
@@ -175,23 +183,26 @@ static void *registry_thread(void *arg)
         }
         char err[256];
         if (r->conn == NULL) {
-            if (registry_connect(r, err, sizeof(err)) == 0)
+            if (registry_connect(r, err, sizeof(err)) == 0) {
                 tq_log_info("registry", "registry connection restored");
+                queued = true;
+            }
             continue;
         }
         if (now >= next_refresh) {
             next_refresh = now + (uint64_t)r->refresh_ms;
             if (load_all(r, err, sizeof(err)) != 0)
                 lose_connection(r, err);
+            queued = r->conn != NULL;
             continue;
         }
-        if (rc == 0)
+        if (rc == 0 && !queued)
             continue;
-        if (!PQconsumeInput(r->conn)) {
+        if (rc > 0 && !PQconsumeInput(r->conn)) {
             lose_connection(r, PQerrorMessage(r->conn));
             continue;
         }
-        handle_notifications(r);
+        queued = handle_notifications(r);
         if (PQstatus(r->conn) != CONNECTION_OK)
             lose_connection(r, "connection closed");
     }

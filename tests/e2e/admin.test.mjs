@@ -110,6 +110,21 @@ test('create in both placements: queryable within a second; 409 for a taken name
   await notJson.arrayBuffer();
 });
 
+test('tenants created at the same moment are each served at once (no notification left behind)', async () => {
+  // two job threads create two tenants side by side: one row's notification may reach the
+  // registry thread while it re-reads the other; each answer must still mean "served"
+  const create = async (name) => {
+    const t0 = Date.now();
+    const r = await call('POST', '/tenants', { body: { name, placement: 'schema' } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.ok(Date.now() - t0 < 2000, `${name} answered after ${Date.now() - t0} ms`);
+    const q = await gql(dev.url, Q, { token: dev.token({ tenantId: r.body.id }) });
+    assert.equal(q.status, 200, `${name} served at once: ${JSON.stringify(q.body)}`);
+  };
+  for (let i = 0; i < 25; i++) await Promise.all([create(`adm_pair${i}a`), create(`adm_pair${i}b`)]);
+  assert.doesNotMatch(dev.stderr(), /not yet served here/);
+});
+
 test('a password given at creation never comes back, nor reaches the log', async () => {
   dev.psql(`CREATE ROLE adm_pw_user LOGIN PASSWORD '${TENANT_PASSWORD}'`);
   dev.psql('GRANT CREATE ON DATABASE tenantql_shared TO adm_pw_user');
