@@ -57,6 +57,33 @@ tq_usage *tq_usage_new(void);
 tq_usage *tq_usage_ref(tq_usage *u);
 void tq_usage_release(tq_usage *u);
 
+/* What a tenant's requests came to, for /metrics: counted once per answered request. */
+typedef enum tq_request_outcome {
+    TQ_OUTCOME_OK,           /* 2xx (GraphQL errors in a 200 included) */
+    TQ_OUTCOME_CLIENT_ERROR, /* 4xx but 429: bad input, unauthenticated, forbidden */
+    TQ_OUTCOME_REFUSED,      /* 429: over a quota or a fair share */
+    TQ_OUTCOME_SERVER_ERROR, /* 5xx: unavailable, busy, migrating, paused too long */
+    TQ_OUTCOMES_,
+} tq_request_outcome;
+
+/* Upper bounds (ms) of the request duration histogram, plus one bucket above the last. */
+#define TQ_REQUEST_BUCKETS 10
+#define TQ_REQUEST_BOUNDS_MS {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}
+
+typedef struct tq_request_stats {
+    unsigned long outcomes[TQ_OUTCOMES_];
+    unsigned long buckets[TQ_REQUEST_BUCKETS + 1]; /* not cumulative */
+    unsigned long count;
+    uint64_t sum_us;
+} tq_request_stats;
+
+/* Counts one answered request of the tenant (any thread). */
+void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us);
+/* A snapshot of the tenant's counts (any thread); adds into *acc (zero it first). */
+void tq_usage_add_request_stats(tq_usage *u, tq_request_stats *acc);
+/* The outcome of an HTTP status. */
+tq_request_outcome tq_request_outcome_of(int status);
+
 /* Which limit refused a request. */
 typedef enum tq_quota_verdict {
     TQ_QUOTA_OK,

@@ -45,6 +45,9 @@ tq_tenant *tq_registry_get_by_name(tq_registry *r, const char *name, size_t len)
 /* False while the registry database cannot be reached (the cache may be stale). */
 bool tq_registry_healthy(tq_registry *r);
 size_t tq_registry_count(tq_registry *r);
+/* Calls fn for every cached tenant, with the cache read-locked: fn must not call back into
+ * the registry; name and usage are valid during the call. */
+void tq_registry_foreach(tq_registry *r, void (*fn)(const char *name, tq_usage *usage, void *data), void *data);
 
 /* Whether a pool_options text (the registry row's JSON) is one servers take as it is: a
  * JSON object of known keys, each of the right type and range (see README, "Adding a

@@ -34,6 +34,9 @@ const tq_opt tq_server_options[] = {
     {CFG(admin_listen), .name = "admin-listen", .env = "TENANTQL_ADMIN_LISTEN", .type = TQ_OPT_STRING,
      .metavar = "HOST:PORT", .def_str = "127.0.0.1:9090",
      .help = "the admin API, `/metrics`, `/healthz` and `/readyz` (see [Admin API](#admin-api)); `off`: none"},
+    {CFG(metrics_tenants), .name = "metrics-tenants", .env = "TENANTQL_METRICS_TENANTS", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 20, .min = 1, .max = 10000,
+     .help = "the busiest N tenants get `/metrics` request series of their own, the rest share `tenant=\"other\"`"},
     {CFG(cors_origins), .name = "cors-origins", .env = "TENANTQL_CORS_ORIGINS", .type = TQ_OPT_STRING,
      .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)",
      .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "

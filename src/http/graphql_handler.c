@@ -64,6 +64,7 @@ typedef struct tq_request {
     h2o_req_t *req;              /* NULL once the client has gone */
     struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
     char id[TQ_REQUEST_ID_SIZE];   /* X-Request-ID: the client's, if sane, else made here */
+    uint64_t start_us;           /* tq_clock_us when it arrived (its duration in /metrics) */
     tq_gql_params params;
     bool graphql_response;       /* answer as application/graphql-response+json */
     bool head;                   /* HEAD: headers only */
@@ -116,6 +117,7 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
     h2o_linklist_insert(&hw->requests, &r->link);
     r->req = req;
     tq_http_request_id(s, req, r->id);
+    r->start_us = tq_clock_us();
     r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
     *r->guard = r;
     atomic_fetch_add(&s->requests_in_flight, 1);
@@ -171,6 +173,8 @@ static void send_body(tq_request *r, int status, tq_strbuf *body)
 {
     r->responded = true;
     tq_server_count_status(r->server, status);
+    if (r->tenant != NULL) /* the tenant it named pays; a request refused before that, nobody */
+        tq_usage_count_request(tq_tenant_usage(r->tenant), tq_request_outcome_of(status), tq_clock_us() - r->start_us);
     h2o_req_t *req = r->req;
     if (req == NULL) {
         tq_strbuf_free(body);

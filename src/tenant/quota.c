@@ -36,6 +36,10 @@ struct tq_usage {
     int in_flight;        /* admitted and not yet freed */
     int db_ms_limit;      /* the database limit of the last admission: what charges refill at (0: none) */
     share_window served;  /* microseconds of the workers' time its requests took */
+    atomic_ulong outcomes[TQ_OUTCOMES_];              /* answered requests, for /metrics */
+    atomic_ulong duration_buckets[TQ_REQUEST_BUCKETS + 1];
+    atomic_ulong duration_count;
+    atomic_ullong duration_sum_us;
 };
 
 /* The process's fair-share meter (tq_share_configure), owned by this module: the workers'
@@ -325,4 +329,39 @@ int tq_usage_in_flight(tq_usage *u)
     int n = u->in_flight;
     pthread_mutex_unlock(&u->lock);
     return n;
+}
+
+/* ---- requests, for /metrics ---- */
+
+tq_request_outcome tq_request_outcome_of(int status)
+{
+    if (status == 429)
+        return TQ_OUTCOME_REFUSED;
+    if (status >= 500)
+        return TQ_OUTCOME_SERVER_ERROR;
+    if (status >= 400)
+        return TQ_OUTCOME_CLIENT_ERROR;
+    return TQ_OUTCOME_OK;
+}
+
+void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us)
+{
+    static const unsigned bounds[TQ_REQUEST_BUCKETS] = TQ_REQUEST_BOUNDS_MS;
+    int b = 0;
+    while (b < TQ_REQUEST_BUCKETS && duration_us > (uint64_t)bounds[b] * 1000)
+        b++;
+    atomic_fetch_add_explicit(&u->outcomes[outcome], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_sum_us, duration_us, memory_order_relaxed);
+}
+
+void tq_usage_add_request_stats(tq_usage *u, tq_request_stats *acc)
+{
+    for (int i = 0; i < TQ_OUTCOMES_; i++)
+        acc->outcomes[i] += atomic_load_explicit(&u->outcomes[i], memory_order_relaxed);
+    for (int i = 0; i <= TQ_REQUEST_BUCKETS; i++)
+        acc->buckets[i] += atomic_load_explicit(&u->duration_buckets[i], memory_order_relaxed);
+    acc->count += atomic_load_explicit(&u->duration_count, memory_order_relaxed);
+    acc->sum_us += atomic_load_explicit(&u->duration_sum_us, memory_order_relaxed);
 }

@@ -663,3 +663,15 @@ size_t tq_registry_count(tq_registry *r)
     pthread_rwlock_unlock(&r->lock);
     return n;
 }
+
+void tq_registry_foreach(tq_registry *r, void (*fn)(const char *name, tq_usage *usage, void *data), void *data)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    uint32_t pos = 0;
+    void *value;
+    while (tq_map_next(&r->by_id, &pos, NULL, NULL, &value)) {
+        tq_tenant *t = value;
+        fn(t->name, t->usage, data);
+    }
+    pthread_rwlock_unlock(&r->lock);
+}

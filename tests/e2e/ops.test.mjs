@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDev, gql } from './lib/harness.mjs';
+import { startDev, startServe, gql } from './lib/harness.mjs';
 
 let dev, base;
 before(async () => {
@@ -61,6 +61,37 @@ test('/metrics: pool gauges and counters per tenant, the global figures, answers
   assert.ok(sample(m.text, 'tenantql_connections') >= 1);
   assert.ok(sample(m.text, 'tenantql_http_responses_total', '{status="200"}') >= ok0 + 5);
   assert.equal(sample(m.text, 'tenantql_http_responses_total', '{status="401"}'), unauth0 + 1);
+});
+
+test('/metrics: requests per tenant by outcome and their durations; past --metrics-tenants, "other"', async () => {
+  const srv = await startServe(dev, ['--metrics-tenants', '1'], { TENANTQL_JWT_SECRET: dev.secret });
+  try {
+    const Q = '{ products(first: 1) { totalCount } }';
+    for (let i = 0; i < 3; i++) assert.equal((await gql(srv.url, Q, { token: dev.tokens.acme })).status, 200);
+    assert.equal((await gql(srv.url, Q, { token: dev.tokens.globex })).status, 200);
+    // a 4xx the tenant pays for: GET cannot carry a mutation (405)
+    const get = await fetch(`${srv.url}?query=${encodeURIComponent('mutation { logout }')}`,
+      { headers: { authorization: `Bearer ${dev.tokens.globex}` } });
+    await get.arrayBuffer();
+    assert.equal(get.status, 405);
+    await gql(srv.url, Q); // no token: nobody's
+    const m = await srv.metrics();
+    assert.equal(sample(m, 'tenantql_tenant_requests_total', '{tenant="acme",outcome="ok"}'), 3);
+    assert.equal(sample(m, 'tenantql_tenant_requests_total', '{tenant="other",outcome="ok"}'), 1, 'globex is past the cap');
+    assert.equal(sample(m, 'tenantql_tenant_requests_total', '{tenant="other",outcome="client_error"}'), 1);
+    assert.equal(m.includes('tenant="globex",outcome'), false, 'no series of its own');
+    assert.equal(sample(m, 'tenantql_tenant_request_duration_seconds_count', '{tenant="acme"}'), 3);
+    assert.equal(sample(m, 'tenantql_tenant_request_duration_seconds_bucket', '{tenant="acme",le="+Inf"}'), 3);
+    assert.ok(sample(m, 'tenantql_tenant_request_duration_seconds_sum', '{tenant="acme"}') > 0);
+    assert.equal(sample(m, 'tenantql_tenant_request_duration_seconds_count', '{tenant="other"}'), 2);
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+  // under the cap (20 by default) both have their own
+  await gql(dev.url, '{ products(first: 1) { totalCount } }', { token: dev.tokens.globex });
+  const m = await (await fetch(`${base}/metrics`)).text();
+  assert.ok(sample(m, 'tenantql_tenant_requests_total', '{tenant="globex",outcome="ok"}') >= 1);
+  assert.deepEqual(m.split('\n').filter((l) => l.startsWith('tenantql_tenant_') && l.includes('tenant="other"')), []);
 });
 
 test('registry down: /readyz 503, cached tenants still served; back up: ready again', async () => {
