@@ -87,8 +87,14 @@ static const metric_family pool_families[] = {
 };
 enum { F_SIZE, F_MAX, F_IN_USE, F_IDLE, F_WAITING, F_CREATED, F_CLOSED, F_WAIT, F_COUNT_ };
 
+typedef struct tenant_requests tenant_requests;
+
 typedef struct pool_sample {
     tq_strbuf *families[F_COUNT_];
+    const tenant_requests *named; /* the tenants with series of their own, NULL: every tenant */
+    size_t nnamed;
+    tq_pool_stats other;          /* the pools of all other tenants, summed */
+    bool have_other;
 } pool_sample;
 
 static void write_sample(tq_strbuf *b, const char *family, const char *suffix, const char *tenant, const char *extra,
@@ -99,11 +105,9 @@ static void write_sample(tq_strbuf *b, const char *family, const char *suffix, c
     tq_strbuf_printf(b, "\"%s} %lu\n", extra, value);
 }
 
-static void sample_pool(tq_pool *p, void *data)
+static void write_pool(pool_sample *ps, const tq_pool_stats *stp)
 {
-    pool_sample *ps = data;
-    tq_pool_stats st;
-    tq_pool_get_stats(p, &st);
+    const tq_pool_stats st = *stp;
     const char *t = st.label;
     write_sample(ps->families[F_SIZE], pool_families[F_SIZE].name, "", t, "", (unsigned long)st.total);
     write_sample(ps->families[F_MAX], pool_families[F_MAX].name, "", t, "", (unsigned long)st.max);
@@ -133,6 +137,39 @@ static void sample_pool(tq_pool *p, void *data)
     write_sample(ps->families[F_WAIT], pool_families[F_WAIT].name, "_count", t, "", st.wait_count);
 }
 
+static bool is_named(const pool_sample *ps, const char *tenant);
+
+static void add_pool_stats(tq_pool_stats *acc, const tq_pool_stats *st)
+{
+    acc->max += st->max, acc->in_use += st->in_use, acc->waiting += st->waiting;
+    acc->total += st->total, acc->idle += st->idle;
+    acc->created += st->created, acc->closed += st->closed;
+    for (int i = 0; i < TQ_POOL_CLOSE_REASONS_; i++)
+        acc->closed_by[i] += st->closed_by[i];
+    for (int i = 0; i <= TQ_POOL_WAIT_BUCKETS; i++)
+        acc->wait_buckets[i] += st->wait_buckets[i];
+    acc->wait_count += st->wait_count, acc->wait_sum_ms += st->wait_sum_ms;
+}
+
+static void sample_pool(tq_pool *p, void *data)
+{
+    pool_sample *ps = data;
+    tq_pool_stats st;
+    tq_pool_get_stats(p, &st);
+    if (is_named(ps, st.label)) {
+        write_pool(ps, &st);
+        return;
+    }
+    add_pool_stats(&ps->other, &st);
+    ps->have_other = true;
+}
+
+static void count_pool(tq_pool *p, void *data)
+{
+    (void)p;
+    ++*(size_t *)data;
+}
+
 static void write_header(tq_strbuf *b, const char *name, const char *type, const char *help)
 {
     tq_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -158,10 +195,20 @@ static void write_password_metrics(tq_strbuf *b)
 
 /* ---- per-tenant request series, the busiest tenants by name ---- */
 
-typedef struct tenant_requests {
+struct tenant_requests {
     char *name;
     tq_request_stats st;
-} tenant_requests;
+};
+
+static bool is_named(const pool_sample *ps, const char *tenant)
+{
+    if (ps->named == NULL)
+        return true;
+    for (size_t i = 0; i < ps->nnamed; i++)
+        if (strcmp(ps->named[i].name, tenant) == 0)
+            return true;
+    return false;
+}
 
 typedef struct requests_list {
     tenant_requests *items;
@@ -221,13 +268,8 @@ static void write_duration(tq_strbuf *hist, const char *tenant, const tq_request
 
 /* The busiest --metrics-tenants tenants by name, the rest summed as tenant="other": with
  * 10,000 tenants, a scrape stays a few hundred series. */
-static void write_tenant_request_metrics(tq_server *s, tq_strbuf *b)
+static void write_tenant_request_metrics(const requests_list l, size_t named, tq_strbuf *b)
 {
-    requests_list l = {0};
-    tq_registry_foreach(s->registry, collect_tenant, &l);
-    if (l.n > 0)
-        qsort(l.items, l.n, sizeof(*l.items), busiest_first);
-    size_t named = l.n < (size_t)s->cfg.metrics_tenants ? l.n : (size_t)s->cfg.metrics_tenants;
     tq_request_stats other = {0};
     for (size_t i = named; i < l.n; i++) {
         for (int k = 0; k < TQ_OUTCOMES_; k++)
@@ -252,21 +294,30 @@ static void write_tenant_request_metrics(tq_server *s, tq_strbuf *b)
                  "Time from a request's arrival to its answer, per tenant (as tenantql_tenant_requests_total).");
     tq_strbuf_append(b, hist.data ? hist.data : "", hist.len);
     tq_strbuf_free(&hist);
-    for (size_t i = 0; i < l.n; i++)
-        free(l.items[i].name);
-    free(l.items);
 }
 
 static int answer_metrics(ops_handler *h, h2o_req_t *req)
 {
     tq_server *s = h->server;
+    /* the busiest --metrics-tenants tenants by requests are named in the per-tenant series
+     * (pools too, once there are more pools than that); the rest are summed as "other" */
+    requests_list busiest = {0};
+    tq_registry_foreach(s->registry, collect_tenant, &busiest);
+    if (busiest.n > 0)
+        qsort(busiest.items, busiest.n, sizeof(*busiest.items), busiest_first);
+    size_t cap = (size_t)s->cfg.metrics_tenants, named = busiest.n < cap ? busiest.n : cap, pools = 0;
+    tq_pools_foreach(count_pool, &pools);
     tq_strbuf fam[F_COUNT_];
-    pool_sample ps;
+    pool_sample ps = {.named = pools > cap ? busiest.items : NULL, .nnamed = named};
     for (int i = 0; i < F_COUNT_; i++) {
         fam[i] = (tq_strbuf)TQ_STRBUF_INIT;
         ps.families[i] = &fam[i];
     }
     tq_pools_foreach(sample_pool, &ps);
+    if (ps.have_other) {
+        ps.other.label = "other";
+        write_pool(&ps, &ps.other);
+    }
 
     tq_strbuf b = TQ_STRBUF_INIT;
     for (int i = 0; i < F_COUNT_; i++) {
@@ -307,7 +358,10 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
     write_password_metrics(&b);
     tq_limits_write_metrics(s, &b);
-    write_tenant_request_metrics(s, &b);
+    write_tenant_request_metrics(busiest, named, &b);
+    for (size_t i = 0; i < busiest.n; i++)
+        free(busiest.items[i].name);
+    free(busiest.items);
 
     size_t len;
     char *body = tq_strbuf_detach(&b, &len);

@@ -84,6 +84,11 @@ test('/metrics: requests per tenant by outcome and their durations; past --metri
     assert.equal(sample(m, 'tenantql_tenant_request_duration_seconds_bucket', '{tenant="acme",le="+Inf"}'), 3);
     assert.ok(sample(m, 'tenantql_tenant_request_duration_seconds_sum', '{tenant="acme"}') > 0);
     assert.equal(sample(m, 'tenantql_tenant_request_duration_seconds_count', '{tenant="other"}'), 2);
+    // more pools than the cap: the pool series follow the same names
+    assert.ok(sample(m, 'tenantql_pool_connections', '{tenant="acme"}') >= 1);
+    assert.ok(sample(m, 'tenantql_pool_connections', '{tenant="other"}') >= 1, 'globex\'s pool is summed into other');
+    assert.equal(sample(m, 'tenantql_pool_connections', '{tenant="globex"}'), undefined);
+    assert.ok(sample(m, 'tenantql_pool_acquire_wait_seconds_count', '{tenant="other"}') >= 1);
   } finally {
     assert.equal(await srv.stop(), 0);
   }

@@ -28,7 +28,8 @@ const activeConnections = () => Number(dev.psql(`SELECT count(*) FROM pg_stat_ac
   WHERE application_name = 'tenantql' AND backend_type = 'client backend' AND datname = '${SHARED}'`)[0]);
 
 before(async () => {
-  dev = await startDev({ args: ['--max-connections', String(CAP), '--shared-db-max', String(CAP)] });
+  dev = await startDev({ args: ['--max-connections', String(CAP), '--shared-db-max', String(CAP),
+    '--metrics-tenants', '10000'] }); // every tenant's pool figures by name
   dev.tenantql('tenant', 'create', 'tpl', '--placement', 'schema', '--database', SHARED);
   dev.psql(`INSERT INTO tenant_tpl.users (email, password, first_name) VALUES ('who@template.example', 'x', 'M')`, SHARED);
   userId = dev.psql('SELECT id FROM tenant_tpl.users', SHARED)[0];
