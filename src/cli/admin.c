@@ -74,11 +74,13 @@ int tq_cli_parse(const tq_opt_command *cmd, int npositional, int argc, char **ar
     int npos, rc = tq_opts_parse(cmd, argc, argv, &npos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    if (npos != npositional) {
-        fprintf(stderr, "usage: %s\n", cmd->usage);
-        return 2;
-    }
-    return -1;
+    return npos == npositional ? -1 : tq_cli_usage(cmd);
+}
+
+int tq_cli_usage(const tq_opt_command *cmd)
+{
+    fprintf(stderr, "usage: %s\n", cmd->usage);
+    return 2;
 }
 
 #define SPEC(member) TQ_OPT_FIELD(tq_tenant_spec, member)
@@ -385,13 +387,11 @@ static int tenant_move(int argc, char **argv)
         "requests wait), copies what changed, compares, and points the registry at the new place. The old copy\n"
         "stays until `tenant move NAME --finish` drops it. See README, \"Moving a tenant\".",
         groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1 || (mo.to == NULL) == !mo.finish) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if ((mo.to == NULL) == !mo.finish)
+        return tq_cli_usage(&cmd);
     PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
@@ -467,13 +467,11 @@ static int tenant_delete(int argc, char **argv)
         "grace period since the first step is over (or --force): drops its database or schema and its registry\n"
         "row. See README, \"Offboarding a tenant\".",
         groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1 || (d.force && !d.drop)) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 1, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (d.force && !d.drop)
+        return tq_cli_usage(&cmd);
     PGconn *c = connect_registry(&ao);
     if (c == NULL)
         return 1;
@@ -547,14 +545,12 @@ static int tenant_set_role(int argc, char **argv)
         "tenant's schema. off: they run as the shared login role again (the role and its grants stay).\n"
         "For placement schema only. Running servers apply it within a second.",
         groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    bool on = npos == 2 && strcmp(argv[2], "on") == 0, off = npos == 2 && strcmp(argv[2], "off") == 0;
-    if (!on && !off) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
-        return 2;
-    }
+    int rc = tq_cli_parse(&cmd, 2, argc, argv);
+    if (rc >= 0)
+        return rc;
+    bool on = strcmp(argv[2], "on") == 0, off = strcmp(argv[2], "off") == 0;
+    if (!on && !off)
+        return tq_cli_usage(&cmd);
     if (off && so.role_name != NULL) {
         fprintf(stderr, "tenantql: --role-name names the role of `on`\n");
         return 2;
@@ -830,13 +826,11 @@ static int secrets_new_key(int argc, char **argv)
                                 "Prints a new random key for a key ring (base64 of 32 bytes) on standard output, and "
                                 "its id on standard error.",
                                 NULL, 0};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    if (npos != 0 || sodium_init() < 0) {
-        fprintf(stderr, "usage: %s\n", cmd.usage);
+    int rc = tq_cli_parse(&cmd, 0, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (sodium_init() < 0)
         return 2;
-    }
     unsigned char key[TQ_SECRET_KEY_BYTES];
     char b64[sodium_base64_ENCODED_LEN(TQ_SECRET_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL)], err[256];
     randombytes_buf(key, sizeof(key));

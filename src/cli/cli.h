@@ -20,6 +20,8 @@ char *tq_issue_token(PGconn *registry, const tq_jwt_verifier *signer, const char
 /* Parses a command's options (options.h) and counts its positional arguments (then in
  * argv[1..]): -1 to go on, else the exit status (0 after --help, 2 after printing why). */
 int tq_cli_parse(const tq_opt_command *cmd, int npositional, int argc, char **argv);
+/* Prints the command's usage to stderr; returns 2 (the exit status of a bad command line). */
+int tq_cli_usage(const tq_opt_command *cmd);
 
 int tq_cmd_serve(int argc, char **argv);
 int tq_cmd_migrate(int argc, char **argv);

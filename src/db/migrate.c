@@ -47,6 +47,16 @@ static int migration_version(tq_migration_set set, const tq_embedded_file *f)
     return (int)v;
 }
 
+/* The set's file of version v, or NULL when this build lacks it. */
+static const tq_embedded_file *migration_file(tq_migration_set set, int v)
+{
+    const tq_embedded_file *found = NULL;
+    for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
+        if (migration_version(set, f) == v)
+            found = f;
+    return found;
+}
+
 int tq_migrate_latest_version(tq_migration_set set)
 {
     int latest = 0;
@@ -164,10 +174,7 @@ static int migrate_target(PGconn *conn, tq_migration_set set, target *to, char *
 
     int applied = 0, latest = tq_migrate_latest_version(set);
     for (int v = have + 1; have >= 0 && v <= latest; v++) {
-        const tq_embedded_file *found = NULL;
-        for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
-            if (migration_version(set, f) == v)
-                found = f;
+        const tq_embedded_file *found = migration_file(set, v);
         if (found == NULL) {
             snprintf(err, errlen, "migration %d is missing from this build", v);
             applied = -1;
@@ -235,10 +242,7 @@ static char *new_schema_script(tq_migration_set set, const char *qschema, const 
                                 " applied_at timestamptz NOT NULL DEFAULT now());\n",
                                 qschema, lschema);
     for (int v = 1; v <= latest; v++) {
-        const tq_embedded_file *found = NULL;
-        for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
-            if (migration_version(set, f) == v)
-                found = f;
+        const tq_embedded_file *found = migration_file(set, v);
         if (found == NULL) {
             snprintf(err, errlen, "migration %d is missing from this build", v);
             free(sql);
@@ -286,10 +290,8 @@ int tq_migrate_schema_new(PGconn *conn, tq_migration_set set, const char *schema
 
 const char *tq_migrate_name(tq_migration_set set, int version)
 {
-    for (const tq_embedded_file *f = tq_embedded_files; f->name != NULL; f++)
-        if (migration_version(set, f) == version)
-            return f->name;
-    return NULL;
+    const tq_embedded_file *f = migration_file(set, version);
+    return f != NULL ? f->name : NULL;
 }
 
 int tq_migrate_version(PGconn *conn, const char *schema, char *err, size_t errlen)

@@ -5,6 +5,7 @@
  * a typo must not pass for a setting), and no answer ever holds a password.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "admin.h"
 #include "tenantql/log.h"
+#include "tenantql/map.h"
 #include "tenantql/migrate.h"
 #include "tenantql/pool.h"
 #include "tenantql/registry.h"
@@ -109,24 +111,44 @@ static const char *state_of(PGresult *r, int row)
     return "active";
 }
 
-/* This server's live figures of the tenant's pool (none until its first query). */
-typedef struct pool_lookup {
-    const char *name;
-    json_t *figures;
-} pool_lookup;
+/* This server's live figures of the pools of a page of tenants (rows of r): one walk over
+ * the pools for the whole page, under their lock, whatever the page's size. A tenant
+ * without a pool here (no query yet) has none. */
+typedef struct page_pools {
+    tq_map rows;     /* tenant name -> its row + 1 */
+    json_t **figures; /* by row; NULL: no pool */
+} page_pools;
 
-static void find_pool(tq_pool *p, void *data)
+static void find_pools(tq_pool *p, void *data)
 {
-    pool_lookup *l = data;
-    tq_pool_stats st;
-    if (l->figures != NULL || strcmp(tq_pool_label(p), l->name) != 0)
+    page_pools *pp = data;
+    const char *label = tq_pool_label(p);
+    uintptr_t row = (uintptr_t)tq_map_get(&pp->rows, label, strlen(label));
+    if (row == 0 || pp->figures[row - 1] != NULL)
         return;
+    tq_pool_stats st;
     tq_pool_get_stats(p, &st);
-    l->figures = json_pack("{s:i, s:i, s:i, s:i, s:i, s:I}", "max", st.max, "in_use", st.in_use, "waiting",
-                           st.waiting, "connections", st.total, "idle", st.idle, "created", (json_int_t)st.created);
+    pp->figures[row - 1] =
+        json_pack("{s:i, s:i, s:i, s:i, s:i, s:I}", "max", st.max, "in_use", st.in_use, "waiting", st.waiting,
+                  "connections", st.total, "idle", st.idle, "created", (json_int_t)st.created);
 }
 
-static json_t *tenant_json(PGresult *r, int row, bool with_pool)
+/* figures[i] for rows 0..n-1 of r (calloc'ed; the caller frees the array, the JSON goes
+ * into the answers). */
+static json_t **pools_of_rows(PGresult *r, int n)
+{
+    page_pools pp = {.figures = calloc((size_t)n + 1, sizeof(json_t *))};
+    tq_map_init(&pp.rows, NULL);
+    for (int i = 0; i < n; i++)
+        tq_map_put(&pp.rows, PQgetvalue(r, i, C_NAME), (size_t)PQgetlength(r, i, C_NAME), (void *)(uintptr_t)(i + 1));
+    if (n > 0)
+        tq_pools_foreach(find_pools, &pp);
+    tq_map_dispose(&pp.rows);
+    return pp.figures;
+}
+
+/* Row row of r as the API's tenant; pool (taken) is this server's figures, NULL: none. */
+static json_t *tenant_json(PGresult *r, int row, json_t *pool)
 {
     json_t *pool_options = json_loads(PQgetvalue(r, row, C_POOL_OPTIONS), 0, NULL);
     json_t *quota = json_loads(PQgetvalue(r, row, C_QUOTA), 0, NULL);
@@ -140,19 +162,17 @@ static json_t *tenant_json(PGresult *r, int row, bool with_pool)
                           text_or_null(r, row, C_OFFBOARDED_AT), "export_path", text_or_null(r, row, C_EXPORT_PATH),
                           "pool_options", pool_options ? pool_options : json_object(), "quota",
                           quota ? quota : json_object());
-    if (o == NULL)
+    if (o == NULL) {
+        json_decref(pool);
         return NULL;
+    }
     json_object_set_new(o, "server", json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", PQgetvalue(r, row, C_HOST), "port",
                                                atoi(PQgetvalue(r, row, C_PORT)), "database", PQgetvalue(r, row, C_DB),
                                                "schema", PQgetvalue(r, row, C_SCHEMA), "user",
                                                PQgetvalue(r, row, C_USER)));
     json_object_set_new(o, "role", text_or_null(r, row, C_ROLE));
     json_object_set_new(o, "created_at", text_or_null(r, row, C_CREATED_AT));
-    if (with_pool) {
-        pool_lookup l = {PQgetvalue(r, row, C_NAME), NULL};
-        tq_pools_foreach(find_pool, &l);
-        json_object_set_new(o, "pool", l.figures != NULL ? l.figures : json_null());
-    }
+    json_object_set_new(o, "pool", pool != NULL ? pool : json_null());
     return o;
 }
 
@@ -175,10 +195,13 @@ static void get_one(admin_job *job, PGconn *c)
     PGresult *r = query(job, c, TENANT_COLUMNS "WHERE name = $1", 1, params);
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
+    if (PQntuples(r) == 0) {
         fail(job, 404, "NOT_FOUND", "No tenant of that name.");
-    else
-        answer(job, 200, tenant_json(r, 0, true));
+    } else {
+        json_t **pools = pools_of_rows(r, 1);
+        answer(job, 200, tenant_json(r, 0, pools[0]));
+        free(pools);
+    }
     PQclear(r);
 }
 
@@ -191,9 +214,10 @@ static void list(admin_job *job, PGconn *c)
     if (r == NULL)
         return;
     int n = PQntuples(r) > job->limit ? job->limit : PQntuples(r);
-    json_t *items = json_array();
+    json_t *items = json_array(), **pools = pools_of_rows(r, n);
     for (int i = 0; i < n; i++)
-        json_array_append_new(items, tenant_json(r, i, true));
+        json_array_append_new(items, tenant_json(r, i, pools[i]));
+    free(pools);
     json_t *o = json_pack("{s:o, s:o}", "tenants", items, "next",
                           PQntuples(r) > job->limit ? json_string(PQgetvalue(r, n - 1, C_NAME)) : json_null());
     PQclear(r);
