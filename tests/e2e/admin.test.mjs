@@ -138,6 +138,29 @@ test('a password given at creation never comes back, nor reaches the log', async
   }
 });
 
+test('bounds: a body over 64 KiB is refused unread; at most 64 admin connections are open', async () => {
+  const big = await fetch(`${admin}/tenants`, { method: 'POST', headers: { authorization: `Bearer ${platform}` },
+    body: JSON.stringify({ name: 'x', pad: 'y'.repeat(70000) }) });
+  await big.arrayBuffer();
+  assert.equal(big.status, 413);
+  // 70 idle connections: the first 64 stay open, the rest are closed at once
+  const { connect } = await import('node:net');
+  const port = Number(new URL(admin).port);
+  let closed = 0;
+  const socks = await Promise.all(Array.from({ length: 70 }, () => new Promise((resolve) => {
+    const sk = connect(port, '127.0.0.1', () => resolve(sk));
+    sk.on('error', () => resolve(sk));
+    sk.on('end', () => { closed++; });
+    sk.resume();
+  })));
+  await new Promise((r) => setTimeout(r, 500));
+  for (const sk of socks) sk.destroy();
+  // (this test file's own kept-alive connections count too)
+  assert.ok(closed >= 6 && closed <= 12, `${closed} of 70 connections closed by the server`);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await fetch(`${admin}/healthz`)).status, 200, 'served again once they are gone');
+});
+
 test('list with a cursor, one tenant with its live pool figures, 404 for unknown', async () => {
   const first = await call('GET', '/tenants?limit=2');
   assert.equal(first.status, 200);
