@@ -15,6 +15,13 @@
 #include "tenantql/schema.h"
 #include "tenantql/pool.h"
 
+/* Time a request spent on its tenant's database (microseconds). */
+typedef struct tq_db_timings {
+    uint64_t wait_us;                   /* waiting for a connection (pool queue, connecting) */
+    uint64_t pg_us;                     /* from sending a statement to its result */
+    uint32_t statements;                /* statements whose results it waited for */
+} tq_db_timings;
+
 typedef struct tq_db {
     tq_pool *pool;                      /* borrowed by whoever made the tq_db, who returns it */
     tq_worker *worker;
@@ -23,6 +30,13 @@ typedef struct tq_db {
     void (*on_idle)(struct tq_db *db);  /* called when inflight drops to 0 */
     const char *request_id;             /* for the log: which request a failure hurt (valid while it runs) */
     bool cancelled;                     /* tq_db_cancel: nothing more is sent */
+    /* What the request's statements took, summed as each one's result comes back: a read
+     * shared with other requests of the same loop turn counts in full for each of them
+     * (each waited for all of it). */
+    tq_db_timings timings;
+    /* Told of each statement as its result comes back (NULL: nobody listens), on the
+     * request's worker; q is valid during the call only. */
+    void (*on_statement)(struct tq_db *db, const tq_db_query *q, tq_db_status status);
 } tq_db;
 
 /* The request gave up (it timed out, or its client went away): queries that only it

@@ -71,6 +71,10 @@ struct tq_db_query {
     const char *params[TQ_DB_MAX_PARAMS];
     tq_db_query_cb cb;
     void *data;
+    /* set by the pool before cb, for the caller's timings (tq_clock_us; 0: never happened) */
+    uint64_t asked_us;             /* tq_pool_query */
+    uint64_t sent_us;              /* a connection took it: asked_us..sent_us is the wait for one */
+    uint64_t done_us;              /* its result came back (or it failed): sent_us..done_us is PostgreSQL's */
     /* private to the pool */
     tq_pool *pool;
     struct pool_worker *worker;    /* the issuing worker's pool state: callbacks run there */

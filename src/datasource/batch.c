@@ -47,9 +47,10 @@ static void unlink_open(ds_batch *b)
         }
 }
 
-static void entry_done(batch_entry *e, tq_db_status status, PGresult *res, int row)
+static void entry_done(batch_entry *e, const tq_db_query *q, tq_db_status status, PGresult *res, int row)
 {
     tq_db *db = e->db;
+    ds_account(db, q, status);
     e->fn(e->data, status, res, row);
     if (--db->inflight == 0 && db->on_idle != NULL)
         db->on_idle(db);
@@ -70,7 +71,7 @@ static void on_batch_result(tq_db_query *q, tq_db_status status, PGresult *res)
     ds_op_done(&b->op);
     for (uint32_t i = 0; i < b->n; i++) {
         int row = status == TQ_DB_OK ? find_row(res, b->entries[i].id) : -1;
-        entry_done(&b->entries[i], status, res, row);
+        entry_done(&b->entries[i], q, status, res, row);
     }
     PQclear(res);
     free(b->id_array);

@@ -144,6 +144,20 @@ void tq_ds_init(tq_workers *ws)
     ds_slot = tq_workers_add_module(ws, &hooks);
 }
 
+void ds_account(tq_db *db, const tq_db_query *q, tq_db_status status)
+{
+    tq_db_timings *t = &db->timings;
+    t->statements++;
+    if (q->sent_us != 0) {
+        t->wait_us += q->sent_us - q->asked_us;
+        t->pg_us += q->done_us > q->sent_us ? q->done_us - q->sent_us : 0;
+    } else if (q->done_us > q->asked_us) {
+        t->wait_us += q->done_us - q->asked_us; /* never sent: it waited all along */
+    }
+    if (db->on_statement != NULL)
+        db->on_statement(db, q, status);
+}
+
 static void on_read_done(tq_db_query *q, tq_db_status status, PGresult *res)
 {
     ds_read *rd = (ds_read *)q;
@@ -151,6 +165,7 @@ static void on_read_done(tq_db_query *q, tq_db_status status, PGresult *res)
     for (ds_waiter *wt = rd->waiters; wt != NULL;) {
         ds_waiter *next = wt->next; /* wt lives in a request that may be freed below */
         tq_db *db = wt->db;
+        ds_account(db, q, status);
         wt->fn(wt->data, status, res);
         if (--db->inflight == 0 && db->on_idle != NULL)
             db->on_idle(db);
@@ -245,6 +260,7 @@ static void on_write_done(tq_db_query *q, tq_db_status status, PGresult *res)
     ds_write_call *wc = (ds_write_call *)q;
     ds_op_done(&wc->op);
     tq_db *db = wc->db;
+    ds_account(db, q, status);
     wc->fn(wc->data, status, res);
     PQclear(res);
     free(wc);

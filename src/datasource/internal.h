@@ -57,6 +57,9 @@ typedef struct ds_op {
 /* Sends op's query through db's pool and lists it until it completes (ds_op_done). */
 void ds_op_send(ds_op *op, tq_pool *pool, tq_worker *w);
 void ds_op_done(ds_op *op);
+/* Adds a statement's times (q's, once its result is back) to db's request, which waited
+ * for it, and tells the request's observer. */
+void ds_account(tq_db *db, const tq_db_query *q, tq_db_status status);
 /* A request that was cancelled asks for nothing more: fn gets TQ_DB_CANCELLED on a later
  * loop turn. Returns whether it did so. */
 bool ds_refuse_cancelled(tq_db *db, ds_result_fn fn, void *data);

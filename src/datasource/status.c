@@ -61,6 +61,7 @@ typedef struct status_entry {
 /* One request's question: a user, and maybe a token. */
 struct status_req {
     tq_db *db;
+    const void *accounted;          /* the last batch whose time it was charged (one lookup may wait on two entries of it) */
     int pending;                    /* entries not yet answered */
     const char *error_code, *error_message;
     tq_user_status st;
@@ -198,13 +199,17 @@ static void req_step(status_req *rq)
 }
 
 /* Hands e's answer (or the failure) to the requests waiting for it. */
-static void notify(status_entry *e, bool token, const tq_ds_result *failed)
+static void notify(status_entry *e, bool token, const tq_ds_result *failed, const tq_db_query *q, tq_db_status status)
 {
     status_wait *wt = e->waiters;
     e->waiters = NULL;
     while (wt != NULL) {
         status_wait *next = wt->next; /* wt lives in a request that may be freed below */
         status_req *rq = wt->req;
+        if (rq->accounted != q) {
+            rq->accounted = q;
+            ds_account(rq->db, q, status);
+        }
         if (failed != NULL && rq->error_code == NULL) {
             rq->error_code = failed->error_code;
             rq->error_message = failed->error_message;
@@ -258,7 +263,7 @@ static void on_status_result(tq_db_query *q, tq_db_status status, PGresult *res)
                 h2o_linklist_unlink(&e->age);
                 h2o_linklist_insert(&s->by_age, &e->age);
             }
-            notify(e, kind, ok ? NULL : &failed);
+            notify(e, kind, ok ? NULL : &failed, q, status);
             if (!ok)
                 entry_remove(s, e); /* nothing to remember: the next request asks again */
         }

@@ -375,6 +375,8 @@ static void on_deferred_completion(h2o_timeout_entry_t *entry)
 /* Completes q on its own worker on a later loop turn. Runs on q's worker. */
 static void complete_later(tq_db_query *q, tq_db_status status)
 {
+    if (q->done_us == 0)
+        q->done_us = tq_clock_us();
     if (h2o_timeout_is_linked(&q->timer))
         h2o_timeout_unlink(&q->timer);
     q->status = status;
@@ -611,8 +613,9 @@ static void on_conn_result(void *owner, PGresult *res, const char *errmsg)
     c->query = NULL;
     h2o_linklist_unlink(&c->busy_link);
     /* the database's time, cancelled queries and errors included: what the connection was busy for */
+    q->done_us = tq_clock_us();
     if (p->usage != NULL)
-        tq_usage_charge_db(p->usage, tq_clock_us() - c->sent_us);
+        tq_usage_charge_db(p->usage, q->done_us - c->sent_us);
     tq_db_status status;
     if (res == NULL) {
         tq_log_warn("pool", "%s: connection lost during a query of %s: %.*s", c->db->label, p->label,
@@ -674,7 +677,7 @@ static void run_query(tq_db_query *q, pool_conn *c)
     h2o_linklist_insert(&pw->busy, &c->busy_link);
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
-    c->sent_us = tq_clock_us();
+    c->sent_us = q->sent_us = tq_clock_us();
     if (tq_pgconn_send(c->pg, q->stmt, &q->pool->scope, q->params) == 0)
         q->conn = c;
 }
@@ -789,6 +792,8 @@ void tq_pool_query(tq_pool *p, tq_worker *w, tq_db_query *q)
     q->pool = p;
     q->worker = pw;
     q->asked_at = tq_worker_now(w);
+    q->asked_us = tq_clock_us();
+    q->sent_us = q->done_us = 0;
     atomic_store_explicit(&p->last_asked_ms, tq_clock_ms(), memory_order_relaxed);
     q->conn = NULL;
     q->steal = false;
