@@ -65,6 +65,9 @@ bool tq_exec_is_request_error(tq_exec *ex);
 bool tq_exec_answer_too_large(tq_exec *ex, size_t *bytes);
 /* Whether any error carries this extensions.code. */
 bool tq_exec_has_error_code(tq_exec *ex, const char *code);
+/* The distinct extensions.code values of its errors, in order, at most max of them, into
+ * codes (pointers valid while ex is); returns how many. */
+size_t tq_exec_error_codes(tq_exec *ex, const char **codes, size_t max);
 
 /* ---- for resolvers ---- */
 

@@ -70,15 +70,23 @@ typedef enum tq_request_outcome {
 #define TQ_REQUEST_BUCKETS 10
 #define TQ_REQUEST_BOUNDS_MS {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}
 
-typedef struct tq_request_stats {
-    unsigned long outcomes[TQ_OUTCOMES_];
+/* A histogram of times with TQ_REQUEST_BOUNDS_MS. */
+typedef struct tq_request_hist {
     unsigned long buckets[TQ_REQUEST_BUCKETS + 1]; /* not cumulative */
     unsigned long count;
     uint64_t sum_us;
+} tq_request_hist;
+
+typedef struct tq_request_stats {
+    unsigned long outcomes[TQ_OUTCOMES_];
+    tq_request_hist duration;  /* arrival to answer */
+    tq_request_hist db;        /* time in PostgreSQL, of requests that ran statements */
 } tq_request_stats;
 
-/* Counts one answered request of the tenant (any thread). */
-void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us);
+/* Counts one answered request of the tenant (any thread): its duration, and the time its
+ * statements took in PostgreSQL (statements: how many; none, and it adds no db sample). */
+void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us, uint64_t db_us,
+                            uint32_t statements);
 /* A snapshot of the tenant's counts (any thread); adds into *acc (zero it first). */
 void tq_usage_add_request_stats(tq_usage *u, tq_request_stats *acc);
 /* The outcome of an HTTP status. */

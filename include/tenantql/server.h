@@ -20,6 +20,9 @@ typedef enum tq_limits_mode {
 
 /* The options of `serve` (and `dev`): each field below that is an option is filled from
  * tq_server_options, which holds its flag, variable, default and bounds (config.c). */
+/* --access-log's formats, in its choices' order. */
+enum { TQ_ACCESS_LOG_JSON, TQ_ACCESS_LOG_TEXT, TQ_ACCESS_LOG_OFF };
+
 typedef struct tq_server_config {
     const char *listen;          /* --listen HOST:PORT */
     const char *admin_listen;    /* --admin-listen HOST:PORT, or "off" */
@@ -56,6 +59,8 @@ typedef struct tq_server_config {
     const char *secrets_key_file; /* --secrets-key-file: the key ring of sealed passwords (else TENANTQL_SECRETS_KEY) */
     tq_log_level log_level;      /* --log-level: process-wide; the command line sets it before serving */
     int log_rate_limit;          /* --log-rate-limit: client-caused lines per reason per 10 s, 0 = no limit */
+    int access_log;              /* --access-log: TQ_ACCESS_LOG_JSON, _TEXT or _OFF */
+    const char *access_log_file; /* --access-log-file: "-" is standard output */
     bool introspection;          /* --introspection: answer __schema and __type */
     bool graphiql;               /* --graphiql: serve GraphiQL to browsers at / and /graphql */
     int hash_threads;            /* --hash-threads: password hashing threads */

@@ -51,6 +51,10 @@ static void on_login_db_idle(tq_db *db)
     tq_pool_return(lc->db.pool); /* its one query is back: the pool is no longer needed */
     lc->db.pool = NULL;
     tq_db *p = lc->parent;
+    /* its statements are the request's */
+    p->timings.wait_us += db->timings.wait_us;
+    p->timings.pg_us += db->timings.pg_us;
+    p->timings.statements += db->timings.statements;
     if (--p->inflight == 0 && p->on_idle != NULL)
         p->on_idle(p);
 }

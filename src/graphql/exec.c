@@ -785,6 +785,21 @@ bool tq_exec_has_error_code(tq_exec *ex, const char *code)
     return false;
 }
 
+size_t tq_exec_error_codes(tq_exec *ex, const char **codes, size_t max)
+{
+    size_t n = 0;
+    for (exec_error *e = ex->errors; e != NULL && n < max; e = e->next) {
+        if (e->code == NULL)
+            continue;
+        size_t i = 0;
+        while (i < n && strcmp(codes[i], e->code) != 0)
+            i++;
+        if (i == n)
+            codes[n++] = e->code;
+    }
+    return n;
+}
+
 /* ---- response ---- */
 
 static void write_node(tq_strbuf *b, const rnode *n)

@@ -26,6 +26,7 @@ static long long cores(void)
 }
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}; /* tq_log_level's order */
+static const char *const access_log_formats[] = {"json", "text", "off", NULL}; /* TQ_ACCESS_LOG_*'s order */
 static const char *const limit_modes[] = {"enforce", "measure", NULL};            /* tq_limits_mode's order */
 
 const tq_opt tq_server_options[] = {
@@ -135,6 +136,14 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = TQ_LOG_LIMIT_DEFAULT_LINES, .min = 0, .max = 1000000,
      .help = "lines a client can cause (refused tokens, tenants and logins, failed queries) written per reason per "
              "10 s; the rest are counted in one \"N similar line(s) suppressed\" line (0: no limit)"},
+    {CFG(access_log), .name = "access-log", .env = "TENANTQL_ACCESS_LOG", .type = TQ_OPT_CHOICE, .metavar = "FORMAT",
+     .choices = access_log_formats, .def = TQ_ACCESS_LOG_JSON,
+     .help = "a line per `/graphql` request: `json` (one object a line, see [Access log](#access-log)), `text` (for a "
+             "terminal) or `off`"},
+    {CFG(access_log_file), .name = "access-log-file", .env = "TENANTQL_ACCESS_LOG_FILE", .type = TQ_OPT_STRING,
+     .metavar = "FILE", .def_str = "-",
+     .help = "where access log lines are appended (`-`: standard output); written by a thread of their own, lines that "
+             "find its 4 MiB buffer full are dropped and counted, never waited for"},
     {CFG(introspection), .name = "introspection", .env = "TENANTQL_INTROSPECTION", .type = TQ_OPT_ONOFF, .def = 1,
      .help = "off: a query selecting `__schema` or `__type` gets a `BAD_USER_INPUT` error and no data (`__typename` "
              "still works)"},

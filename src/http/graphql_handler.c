@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <arpa/inet.h>
 
 #include "graphiql.h"
 #include "internal.h"
@@ -90,6 +91,16 @@ typedef struct tq_request {
     const tq_gql_document *held_doc; /* and its document */
     h2o_timeout_entry_t pause_timer; /* the next look at the tenant's record while held */
     uint64_t held_since;         /* loop time (ms) the wait began */
+    /* for its access log line */
+    int64_t arrived_unix_us;     /* wall clock at arrival */
+    uint64_t answered_us;        /* tq_clock_us when answered */
+    int status;                  /* the answer's */
+    size_t bytes;                /* the answer's body */
+    const tq_gql_operation *op;  /* the operation it runs, once picked (in its document) */
+    const char *codes[TQ_ACCESS_MAX_CODES]; /* the answer's distinct extensions.code values */
+    int ncodes;
+    char remote[TQ_ACCESS_REMOTE_SIZE];
+    const char *method;          /* GET, POST, HEAD or OTHER */
 } tq_request;
 
 /* ---- request lifetime ---- */
@@ -107,6 +118,20 @@ static void on_req_pool_dispose(void *p)
         tq_api_ctx_cancel(&r->api);
 }
 
+/* The client's address, as text, for the access log. */
+static void remote_address(h2o_req_t *req, char out[TQ_ACCESS_REMOTE_SIZE])
+{
+    struct sockaddr_storage ss;
+    out[0] = '\0';
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (len == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, TQ_ACCESS_REMOTE_SIZE);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, TQ_ACCESS_REMOTE_SIZE);
+}
+
 static tq_request *request_new(http_worker *hw, h2o_req_t *req)
 {
     tq_server *s = hw->server;
@@ -118,6 +143,16 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
     r->req = req;
     tq_http_request_id(s, req, r->id);
     r->start_us = tq_clock_us();
+    if (s->access_log != NULL) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        r->arrived_unix_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+        remote_address(req, r->remote);
+    }
+    r->method = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))  ? "POST"
+                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ? "GET"
+                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) ? "HEAD"
+                                                                                   : "OTHER";
     r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
     *r->guard = r;
     atomic_fetch_add(&s->requests_in_flight, 1);
@@ -126,8 +161,52 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
 
 static void unhold(tq_request *r);
 
+static const char *operation_type_name(const tq_gql_operation *op)
+{
+    if (op == NULL)
+        return NULL;
+    return op->type == TQ_GQL_OP_MUTATION ? "mutation" : op->type == TQ_GQL_OP_SUBSCRIPTION ? "subscription" : "query";
+}
+
+/* Its access log line: once freed, its statements (even one outliving the answer) are all
+ * counted. */
+static void log_access(tq_request *r)
+{
+    tq_access_entry e = {
+        .request_id = r->id,
+        .arrived_unix_us = r->arrived_unix_us,
+        .remote = r->remote,
+        .method = r->method,
+        .tenant = r->tenant != NULL ? tq_tenant_name(r->tenant) : NULL,
+        .op_type = operation_type_name(r->op),
+        .op_name = r->op != NULL ? r->op->name.s : NULL,
+        .op_name_len = r->op != NULL ? r->op->name.len : 0,
+        .document = r->params.query,
+        .document_len = r->params.query_len,
+        .status = r->status,
+        .duration_us = r->answered_us > r->start_us ? r->answered_us - r->start_us : 0,
+        .db = r->api.db.timings,
+        .bytes = r->bytes,
+        .ncodes = r->ncodes,
+    };
+    memcpy(e.codes, r->codes, sizeof(e.codes));
+    tq_access_log_write(r->server, &e);
+}
+
+/* Remembers an extensions.code of the answer (distinct, the first few). */
+static void note_code(tq_request *r, const char *code)
+{
+    for (int i = 0; i < r->ncodes; i++)
+        if (strcmp(r->codes[i], code) == 0)
+            return;
+    if (r->ncodes < TQ_ACCESS_MAX_CODES)
+        r->codes[r->ncodes++] = code;
+}
+
 static void request_free(tq_request *r)
 {
+    if (r->server->access_log != NULL && r->responded)
+        log_access(r);
     if (r->req != NULL)
         *r->guard = NULL;
     if (h2o_timeout_is_linked(&r->timeout))
@@ -172,9 +251,13 @@ static void free_body(void *p)
 static void send_body(tq_request *r, int status, tq_strbuf *body)
 {
     r->responded = true;
+    r->status = status;
+    r->bytes = body->len;
+    r->answered_us = tq_clock_us();
     tq_server_count_status(r->server, status);
     if (r->tenant != NULL) /* the tenant it named pays; a request refused before that, nobody */
-        tq_usage_count_request(tq_tenant_usage(r->tenant), tq_request_outcome_of(status), tq_clock_us() - r->start_us);
+        tq_usage_count_request(tq_tenant_usage(r->tenant), tq_request_outcome_of(status), r->answered_us - r->start_us,
+                               r->api.db.timings.pg_us, r->api.db.timings.statements);
     h2o_req_t *req = r->req;
     if (req == NULL) {
         tq_strbuf_free(body);
@@ -233,6 +316,7 @@ static void send_error(tq_request *r, int status, const char *code, const char *
     tq_json_write_cstr(&b, code);
     tq_strbuf_lit(&b, "}}]}");
     tq_log_debug("http", "request %s: %d %s: %s", r->id, status, code, message);
+    note_code(r, code);
     send_body(r, status, &b);
     request_maybe_free(r);
 }
@@ -270,6 +354,10 @@ static void on_exec_done(tq_exec *ex, void *data)
         bool too_large = tq_exec_answer_too_large(ex, &bytes);
         if (too_large)
             tq_limits_count_answer_cap(r->server, r->id, bytes);
+        if (too_large)
+            note_code(r, "QUERY_TOO_COMPLEX");
+        else
+            r->ncodes = (int)tq_exec_error_codes(ex, r->codes, TQ_ACCESS_MAX_CODES);
         tq_exec_write_response(ex, &b);
         int status = 200;
         /* an answer cut off is that one error, whatever else went wrong meanwhile */
@@ -477,6 +565,7 @@ static void write_document_error(tq_strbuf *b, const char *message, const tq_gql
  * graphql-response+json, 200 for application/json, as GraphQL over HTTP asks. */
 static void send_document_errors(tq_request *r, tq_strbuf *errors_json)
 {
+    note_code(r, "BAD_USER_INPUT");
     send_body(r, r->graphql_response ? 400 : 200, errors_json);
     request_maybe_free(r);
 }
@@ -791,6 +880,7 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     ep.max_response_bytes = (size_t)r->server->cfg.max_response_bytes;
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
+    r->op = op;
     if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
         /* GET must stay safe (links, prefetching, caches): only queries run over it */
         r->allow = "POST";

@@ -83,6 +83,7 @@ typedef struct tq_server {
     tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
     struct tq_admin *admin;          /* the admin API (admin.c); NULL with --admin-listen off */
     tq_cors cors;                    /* --cors-origins, parsed (middleware.c) */
+    struct tq_linesink *access_log;  /* NULL: --access-log off (access_log.c) */
 } tq_server;
 
 typedef struct tq_admin tq_admin;
@@ -108,6 +109,44 @@ void tq_security_headers_register(h2o_hostconf_t *host);
 #define TQ_REQUEST_ID_SIZE (TQ_REQUEST_ID_MAX + 1)
 /* Fills out with req's id and adds the X-Request-ID answer header. Any thread. */
 void tq_http_request_id(tq_server *s, h2o_req_t *req, char out[TQ_REQUEST_ID_SIZE]);
+
+/* ---- the access log (access_log.c) ---- */
+
+#define TQ_ACCESS_MAX_CODES 4 /* distinct extensions.code values a line names */
+#define TQ_ACCESS_REMOTE_SIZE 48
+#define TQ_ACCESS_TRACE_ID_SIZE 33
+
+/* What a line says of one /graphql request: only what the server decided or measured,
+ * never a token, a variable's value, a password or the document's text. */
+typedef struct tq_access_entry {
+    const char *request_id;
+    int64_t arrived_unix_us;        /* wall clock at arrival */
+    const char *remote;             /* the client's address ("" unknown) */
+    const char *method;
+    const char *tenant;             /* NULL: none named (or refused before) */
+    const char *op_type;            /* "query", "mutation", "subscription"; NULL: none picked */
+    const char *op_name;            /* NULL or "": anonymous */
+    size_t op_name_len;
+    const char *document;           /* hashed (SHA-256), never logged; NULL: none read */
+    size_t document_len;
+    int status;
+    uint64_t duration_us;           /* arrival to answer */
+    tq_db_timings db;
+    size_t bytes;                   /* the answer's body */
+    const char *codes[TQ_ACCESS_MAX_CODES];
+    int ncodes;
+    const char *trace_id;           /* 32 hex digits, or NULL */
+} tq_access_entry;
+
+/* Opens the access log of --access-log and --access-log-file (s->access_log stays NULL
+ * with "off"): 0, or -1 with err. */
+int tq_access_log_open(tq_server *s, char *err, size_t errlen);
+/* Writes e's line (JSON or text); any worker. Never waits for the file: a line that does
+ * not fit the buffer is dropped and counted. */
+void tq_access_log_write(tq_server *s, const tq_access_entry *e);
+/* Its /metrics lines (lines written, dropped). */
+void tq_access_log_write_metrics(tq_server *s, tq_strbuf *b);
+void tq_access_log_close(tq_server *s);
 
 /* HOST:PORT (flag names the option in messages) resolved for bind(2): 0, or -1 with err. */
 int tq_http_resolve_listen(const char *listen, const char *flag, struct sockaddr_storage *ss, socklen_t *len,

@@ -220,7 +220,7 @@ static void collect_tenant(const char *name, tq_usage *usage, void *data)
     requests_list *l = data;
     tq_request_stats st = {0};
     tq_usage_add_request_stats(usage, &st);
-    if (st.count == 0)
+    if (st.duration.count == 0)
         return; /* no series for a tenant without requests */
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
@@ -232,8 +232,8 @@ static void collect_tenant(const char *name, tq_usage *usage, void *data)
 static int busiest_first(const void *a, const void *b)
 {
     const tenant_requests *x = a, *y = b;
-    if (x->st.count != y->st.count)
-        return x->st.count < y->st.count ? 1 : -1;
+    if (x->st.duration.count != y->st.duration.count)
+        return x->st.duration.count < y->st.duration.count ? 1 : -1;
     return strcmp(x->name, y->name);
 }
 
@@ -247,23 +247,31 @@ static void write_outcomes(tq_strbuf *b, const char *tenant, const tq_request_st
     }
 }
 
-static void write_duration(tq_strbuf *hist, const char *tenant, const tq_request_stats *st)
+static void write_hist(tq_strbuf *hist, const char *name, const char *tenant, const tq_request_hist *h)
 {
     static const unsigned bounds[TQ_REQUEST_BUCKETS] = TQ_REQUEST_BOUNDS_MS;
     unsigned long cumulative = 0;
     for (int i = 0; i <= TQ_REQUEST_BUCKETS; i++) {
         char le[48];
-        cumulative += st->buckets[i];
+        cumulative += h->buckets[i];
         if (i < TQ_REQUEST_BUCKETS)
             snprintf(le, sizeof(le), ",le=\"%g\"", bounds[i] / 1000.0);
         else
             snprintf(le, sizeof(le), ",le=\"+Inf\"");
-        write_sample(hist, "tenantql_tenant_request_duration_seconds", "_bucket", tenant, le, cumulative);
+        write_sample(hist, name, "_bucket", tenant, le, cumulative);
     }
-    tq_strbuf_printf(hist, "tenantql_tenant_request_duration_seconds_sum{tenant=\"");
+    tq_strbuf_printf(hist, "%s_sum{tenant=\"", name);
     write_label(hist, tenant);
-    tq_strbuf_printf(hist, "\"} %.6f\n", (double)st->sum_us / 1e6);
-    write_sample(hist, "tenantql_tenant_request_duration_seconds", "_count", tenant, "", st->count);
+    tq_strbuf_printf(hist, "\"} %.6f\n", (double)h->sum_us / 1e6);
+    write_sample(hist, name, "_count", tenant, "", h->count);
+}
+
+static void add_hist(tq_request_hist *to, const tq_request_hist *from)
+{
+    for (int k = 0; k <= TQ_REQUEST_BUCKETS; k++)
+        to->buckets[k] += from->buckets[k];
+    to->count += from->count;
+    to->sum_us += from->sum_us;
 }
 
 /* The busiest --metrics-tenants tenants by name, the rest summed as tenant="other": with
@@ -274,26 +282,33 @@ static void write_tenant_request_metrics(const requests_list l, size_t named, tq
     for (size_t i = named; i < l.n; i++) {
         for (int k = 0; k < TQ_OUTCOMES_; k++)
             other.outcomes[k] += l.items[i].st.outcomes[k];
-        for (int k = 0; k <= TQ_REQUEST_BUCKETS; k++)
-            other.buckets[k] += l.items[i].st.buckets[k];
-        other.count += l.items[i].st.count;
-        other.sum_us += l.items[i].st.sum_us;
+        add_hist(&other.duration, &l.items[i].st.duration);
+        add_hist(&other.db, &l.items[i].st.db);
     }
-    tq_strbuf hist = TQ_STRBUF_INIT;
+    tq_strbuf hist = TQ_STRBUF_INIT, db = TQ_STRBUF_INIT;
     write_header(b, "tenantql_tenant_requests_total", "counter",
                  "Answered GraphQL requests per tenant, by outcome (ok, client_error, refused: 429, server_error); "
                  "the busiest --metrics-tenants tenants by name, the rest as tenant=\"other\".");
     for (size_t i = 0; i <= named; i++) {
         const tenant_requests *t = i < named ? &l.items[i] : NULL;
-        if (t == NULL && other.count == 0)
+        if (t == NULL && other.duration.count == 0)
             break;
-        write_outcomes(b, t ? t->name : "other", t ? &t->st : &other);
-        write_duration(&hist, t ? t->name : "other", t ? &t->st : &other);
+        const tq_request_stats *st = t ? &t->st : &other;
+        const char *name = t ? t->name : "other";
+        write_outcomes(b, name, st);
+        write_hist(&hist, "tenantql_tenant_request_duration_seconds", name, &st->duration);
+        if (st->db.count > 0)
+            write_hist(&db, "tenantql_tenant_request_db_seconds", name, &st->db);
     }
     write_header(b, "tenantql_tenant_request_duration_seconds", "histogram",
                  "Time from a request's arrival to its answer, per tenant (as tenantql_tenant_requests_total).");
     tq_strbuf_append(b, hist.data ? hist.data : "", hist.len);
+    write_header(b, "tenantql_tenant_request_db_seconds", "histogram",
+                 "Time a request's statements took in PostgreSQL (from sending each to its result, summed), per "
+                 "tenant, of requests that ran statements.");
+    tq_strbuf_append(b, db.data ? db.data : "", db.len);
     tq_strbuf_free(&hist);
+    tq_strbuf_free(&db);
 }
 
 static int answer_metrics(ops_handler *h, h2o_req_t *req)
@@ -354,6 +369,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
                  "Requests refused before they ran, by reason (framing, client_budget, tenant_rate, tenant_in_flight, "
                  "tenant_db_time, tenant_share, tenant_migrating).");
     tq_server_write_refusal_metrics(s, &b);
+    tq_access_log_write_metrics(s, &b);
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
     write_password_metrics(&b);

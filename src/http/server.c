@@ -313,6 +313,8 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the tenant registry: %s", detail);
         return -1;
     }
+    if (tq_access_log_open(s, err, errlen) != 0)
+        return -1;
     return load_auth(s, err, errlen) == 0 ? load_limits(s, err, errlen) : -1;
 }
 
@@ -329,6 +331,7 @@ static void unload_parts(tq_server *s)
     tq_graphiql_free(s->graphiql);
     tq_budget_schema_free(s->budget);
     tq_schema_free(s->schema);
+    tq_access_log_close(s); /* last: the workers, whose requests write to it, are gone */
 }
 
 /* Waits for SIGINT or SIGTERM; meanwhile, once a second, what is the main thread's to say:

@@ -38,6 +38,9 @@ struct tq_usage {
     share_window served;  /* microseconds of the workers' time its requests took */
     atomic_ulong outcomes[TQ_OUTCOMES_];              /* answered requests, for /metrics */
     atomic_ulong duration_buckets[TQ_REQUEST_BUCKETS + 1];
+    atomic_ulong db_buckets[TQ_REQUEST_BUCKETS + 1];
+    atomic_ulong db_count;
+    atomic_ullong db_sum_us;
     atomic_ulong duration_count;
     atomic_ullong duration_sum_us;
 };
@@ -344,24 +347,39 @@ tq_request_outcome tq_request_outcome_of(int status)
     return TQ_OUTCOME_OK;
 }
 
-void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us)
+static int request_bucket(uint64_t us)
 {
     static const unsigned bounds[TQ_REQUEST_BUCKETS] = TQ_REQUEST_BOUNDS_MS;
     int b = 0;
-    while (b < TQ_REQUEST_BUCKETS && duration_us > (uint64_t)bounds[b] * 1000)
+    while (b < TQ_REQUEST_BUCKETS && us > (uint64_t)bounds[b] * 1000)
         b++;
+    return b;
+}
+
+void tq_usage_count_request(tq_usage *u, tq_request_outcome outcome, uint64_t duration_us, uint64_t db_us,
+                            uint32_t statements)
+{
     atomic_fetch_add_explicit(&u->outcomes[outcome], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&u->duration_buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_buckets[request_bucket(duration_us)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->duration_count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->duration_sum_us, duration_us, memory_order_relaxed);
+    if (statements == 0)
+        return;
+    atomic_fetch_add_explicit(&u->db_buckets[request_bucket(db_us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->db_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->db_sum_us, db_us, memory_order_relaxed);
 }
 
 void tq_usage_add_request_stats(tq_usage *u, tq_request_stats *acc)
 {
     for (int i = 0; i < TQ_OUTCOMES_; i++)
         acc->outcomes[i] += atomic_load_explicit(&u->outcomes[i], memory_order_relaxed);
-    for (int i = 0; i <= TQ_REQUEST_BUCKETS; i++)
-        acc->buckets[i] += atomic_load_explicit(&u->duration_buckets[i], memory_order_relaxed);
-    acc->count += atomic_load_explicit(&u->duration_count, memory_order_relaxed);
-    acc->sum_us += atomic_load_explicit(&u->duration_sum_us, memory_order_relaxed);
+    for (int i = 0; i <= TQ_REQUEST_BUCKETS; i++) {
+        acc->duration.buckets[i] += atomic_load_explicit(&u->duration_buckets[i], memory_order_relaxed);
+        acc->db.buckets[i] += atomic_load_explicit(&u->db_buckets[i], memory_order_relaxed);
+    }
+    acc->duration.count += atomic_load_explicit(&u->duration_count, memory_order_relaxed);
+    acc->duration.sum_us += atomic_load_explicit(&u->duration_sum_us, memory_order_relaxed);
+    acc->db.count += atomic_load_explicit(&u->db_count, memory_order_relaxed);
+    acc->db.sum_us += atomic_load_explicit(&u->db_sum_us, memory_order_relaxed);
 }

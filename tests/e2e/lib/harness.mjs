@@ -367,11 +367,12 @@ export async function startServe(dev, args = [], env = {}) {
   const adminArgs = args.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${adminPort}`];
   const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--threads', '1', ...adminArgs, ...args], {
     env: { ...process.env, TENANTQL_REGISTRY: dev.registry, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let err = '';
+  let err = '', out = '';
   child.stderr.on('data', (d) => { err += d; });
-  keepOutput(() => err);
+  child.stdout.on('data', (d) => { out += d; }); // the access log, unless a test sends it elsewhere
+  keepOutput(() => out + err);
   const origin = `http://127.0.0.1:${port}`;
   const adminOrigin = `http://127.0.0.1:${adminPort}`;
   for (let i = 0; i < 400; i++) {
@@ -379,7 +380,7 @@ export async function startServe(dev, args = [], env = {}) {
       await fetch(`${adminOrigin}/healthz`);
       adminOrigins.set(`${origin}/graphql`, adminOrigin);
       return {
-        origin, url: `${origin}/graphql`, stderr: () => err, pid: child.pid, adminOrigin,
+        origin, url: `${origin}/graphql`, stderr: () => err, stdout: () => out, pid: child.pid, adminOrigin,
         async metrics() { return (await fetch(`${adminOrigin}/metrics`)).text(); },
         /** Sends sig (SIGTERM by default); resolves to the exit code. */
         stop(sig = 'SIGTERM') {
@@ -393,6 +394,8 @@ export async function startServe(dev, args = [], env = {}) {
     }
   }
   child.kill('SIGKILL');
+  // what it said before it exited may still be in the pipe
+  await new Promise((r) => { child.stderr.once('close', r); setTimeout(r, 2000).unref(); });
   throw new Error(`tenantql serve did not start:\n${err}`);
 }
 
