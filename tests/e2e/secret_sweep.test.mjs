@@ -22,3 +22,22 @@ test('no test secret in any output of the run', (t) => {
   }
   t.diagnostic(`${files.length} outputs, ${bytes} bytes searched for ${Object.keys(TEST_SECRETS).length} secrets`);
 });
+
+// Access log lines (one JSON object each, from every server of the run): never a token
+// (a JWT starts "eyJ"), a demo password or a test secret, whatever the tests sent.
+test('no token or password in any access log line of the run', (t) => {
+  const dir = process.env.TQ_E2E_OUTPUT_DIR;
+  const files = dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
+  if (files.length === 0) return t.skip('no outputs kept (run with the whole suite)');
+  let lines = 0;
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (!line.startsWith('{"time"')) continue;
+      lines++;
+      assert.doesNotThrow(() => JSON.parse(line), `${f}: not JSON: ${line}`);
+      for (const bad of ['eyJ', 'demo-password', ...Object.values(TEST_SECRETS)])
+        assert.ok(!line.includes(bad), `${f}: an access log line holds ${bad}: ${line}`);
+    }
+  }
+  t.diagnostic(`${lines} access log lines searched`);
+});
