@@ -8,9 +8,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_SECRETS } from './lib/secrets.mjs';
 
+const dir = process.env.TQ_E2E_OUTPUT_DIR;
+const files = dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
+
 test('no test secret in any output of the run', (t) => {
-  const dir = process.env.TQ_E2E_OUTPUT_DIR;
-  const files = dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
   if (files.length === 0) return t.skip('no outputs kept (run with the whole suite)');
   let bytes = 0;
   for (const f of files) {
@@ -26,8 +27,6 @@ test('no test secret in any output of the run', (t) => {
 // Access log lines (one JSON object each, from every server of the run): never a token
 // (a JWT starts "eyJ"), a demo password or a test secret, whatever the tests sent.
 test('no token or password in any access log line of the run', (t) => {
-  const dir = process.env.TQ_E2E_OUTPUT_DIR;
-  const files = dir && existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
   if (files.length === 0) return t.skip('no outputs kept (run with the whole suite)');
   let lines = 0;
   for (const f of files) {
