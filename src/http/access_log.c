@@ -6,6 +6,7 @@
  * stands in for it, so that equal documents group together without their text and
  * values), a variable, a token or a password.
  */
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,11 +83,12 @@ static void format_json(tq_strbuf *b, const tq_access_entry *e, const char *hash
     json_opt_string(b, "operation_type", e->op_type, e->op_type ? strlen(e->op_type) : 0);
     json_opt_string(b, "operation_name", e->op_name, e->op_name_len);
     json_opt_string(b, "document_hash", hash, strlen(hash));
+    /* milliseconds with three decimals from integer microseconds: no floating point */
     tq_strbuf_printf(b,
-                     ",\"status\":%d,\"duration_ms\":%.3f,\"db_wait_ms\":%.3f,\"db_ms\":%.3f,\"db_statements\":%u,"
-                     "\"bytes\":%zu,\"errors\":[",
-                     e->status, e->duration_us / 1e3, e->db.wait_us / 1e3, e->db.pg_us / 1e3, e->db.statements,
-                     e->bytes);
+                     ",\"status\":%d,\"duration_ms\":%" PRIu64 ".%03" PRIu64 ",\"db_wait_ms\":%" PRIu64 ".%03" PRIu64
+                     ",\"db_ms\":%" PRIu64 ".%03" PRIu64 ",\"db_statements\":%u,\"bytes\":%zu,\"errors\":[",
+                     e->status, e->duration_us / 1000, e->duration_us % 1000, e->db.wait_us / 1000, e->db.wait_us % 1000,
+                     e->db.pg_us / 1000, e->db.pg_us % 1000, e->db.statements, e->bytes);
     for (int i = 0; i < e->ncodes; i++) {
         if (i > 0)
             tq_strbuf_lit(b, ",");
