@@ -29,6 +29,11 @@ bool tq_linesink_write(tq_linesink *s, const char *line, size_t len);
 uint64_t tq_linesink_dropped(const tq_linesink *s);
 uint64_t tq_linesink_written(const tq_linesink *s);
 
+/* Asks the writer to open the file again before its next write (log rotation: the old
+ * file was renamed); if that fails the old file is kept and one line says so on stderr.
+ * Nothing for standard output. Any thread. */
+void tq_linesink_reopen(tq_linesink *s);
+
 /* Writes what is queued, stops the thread and closes the file (not standard output).
  * No producer may write any more. NULL is fine. */
 void tq_linesink_close(tq_linesink *s);

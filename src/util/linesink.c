@@ -35,6 +35,8 @@ typedef struct line_buf {
 struct tq_linesink {
     int fd;
     bool own_fd;
+    char *path;                 /* for reopening; NULL: standard output */
+    atomic_bool reopen;         /* tq_linesink_reopen asked; the writer does it */
     size_t capacity;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -78,6 +80,22 @@ static void write_all(tq_linesink *s, const char *buf, size_t len)
     }
 }
 
+/* Opens the file again (after rotation moved it away); the old one stays if that fails. */
+static void reopen_file(tq_linesink *s)
+{
+    int fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        char msg[512];
+        int m = snprintf(msg, sizeof(msg), "linesink: cannot reopen %s (%s); still writing to the old file\n", s->path,
+                         strerror(errno));
+        if (write(STDERR_FILENO, msg, (size_t)m) < 0) { /* nowhere else to tell */
+        }
+        return;
+    }
+    close(s->fd);
+    s->fd = fd;
+}
+
 static void *writer_main(void *arg)
 {
     tq_linesink *s = arg;
@@ -101,6 +119,8 @@ static void *writer_main(void *arg)
         s->fill = s->drain;
         s->fill.len = 0;
         pthread_mutex_unlock(&s->lock);
+        if (s->own_fd && atomic_exchange(&s->reopen, false))
+            reopen_file(s);
         write_all(s, full.data, full.len);
         pthread_mutex_lock(&s->lock);
         s->drain = full;
@@ -126,6 +146,11 @@ tq_linesink *tq_linesink_open(const char *path, size_t capacity, char *err, size
             goto fail;
         }
         s->own_fd = true;
+        if ((s->path = strdup(path)) == NULL) {
+            close(s->fd);
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -135,6 +160,7 @@ tq_linesink *tq_linesink_open(const char *path, size_t capacity, char *err, size
         pthread_cond_destroy(&s->wake);
         if (s->own_fd)
             close(s->fd);
+        free(s->path);
         goto fail;
     }
     return s;
@@ -197,5 +223,12 @@ void tq_linesink_close(tq_linesink *s)
     pthread_cond_destroy(&s->wake);
     free(s->fill.data);
     free(s->drain.data);
+    free(s->path);
     free(s);
+}
+
+void tq_linesink_reopen(tq_linesink *s)
+{
+    if (s != NULL)
+        atomic_store(&s->reopen, true);
 }

@@ -1,7 +1,8 @@
 /*
  * test_linesink.c - util/linesink.c: lines reach the file whole and in order; a reader
  * that takes nothing costs dropped lines, never a blocked writer; close gives up on such
- * a reader within its grace; a line longer than the buffer is dropped.
+ * a reader within its grace; a line longer than the buffer is dropped; reopening after a
+ * rotation writes on into the new file.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,6 +85,41 @@ static void test_stuck_reader(void)
     close(p[1]);
 }
 
+/* Reads a whole (small) file into buf; its length, 0 if it is missing. */
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return n;
+}
+
+static void test_reopen(void)
+{
+    char path[] = "/tmp/tq-linesink-XXXXXX", moved[64], buf[256];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    snprintf(moved, sizeof(moved), "%s.1", path);
+    char err[128];
+    tq_linesink *s = tq_linesink_open(path, 4096, err, sizeof(err));
+    CHECK(s != NULL);
+    CHECK(tq_linesink_write(s, "before\n", 7));
+    for (int i = 0; i < 100 && slurp(path, buf, sizeof(buf)) == 0; i++)
+        usleep(20000);
+    CHECK(rename(path, moved) == 0); /* what logrotate does */
+    tq_linesink_reopen(s);
+    CHECK(tq_linesink_write(s, "after\n", 6));
+    tq_linesink_close(s);
+    CHECK(slurp(moved, buf, sizeof(buf)) == 7 && strcmp(buf, "before\n") == 0);
+    CHECK(slurp(path, buf, sizeof(buf)) == 6 && strcmp(buf, "after\n") == 0);
+    unlink(path);
+    unlink(moved);
+}
+
 static void test_open_fails(void)
 {
     char err[128];
@@ -95,6 +131,7 @@ int main(void)
 {
     test_lines_in_order();
     test_stuck_reader();
+    test_reopen();
     test_open_fails();
     return TQ_TEST_REPORT();
 }
