@@ -37,7 +37,7 @@ static const char *const limit_modes[] = {"enforce", "measure", NULL};          
 const tq_opt tq_server_options[] = {
     {CFG(config_file), .name = "config", .env = "TENANTQL_CONFIG", .type = TQ_OPT_STRING, .metavar = "FILE",
      .help = "options from a file, `name = value` a line (see [Configuration file and reload](#configuration-file-and-"
-             "reload)); a flag beats a variable beats the file; `SIGHUP` reloads it"},
+             "reload)); a flag beats a variable beats the file; `SIGHUP` reads it again"},
     {CFG(listen), .name = "listen", .env = "TENANTQL_LISTEN", .type = TQ_OPT_STRING, .metavar = "HOST:PORT",
      .def_str = "127.0.0.1:8080", .help = "address"},
     {CFG(admin_listen), .name = "admin-listen", .env = "TENANTQL_ADMIN_LISTEN", .type = TQ_OPT_STRING,

@@ -644,6 +644,8 @@ static void help_facts(const tq_opt *o, char *buf, size_t len)
         snprintf(part, sizeof(part), "env %s", o->env);
         add_part(buf, len, part);
     }
+    if (o->flags & TQ_OPTF_RELOAD)
+        add_part(buf, len, "SIGHUP reloads it");
 }
 
 static void print_option_help(FILE *out, const tq_opt *o)
@@ -681,8 +683,9 @@ void tq_opts_print_markdown(FILE *out, const tq_opt *opts, const char *const *on
         bounds_range(o, "–", range, sizeof(range));
         if (o->type == TQ_OPT_CHOICE)
             choices_text(o, "`", range, sizeof(range));
-        fprintf(out, "| `%s` | %s%s%s | %s | %s%s%s%s |\n", flag, o->env ? "`" : "—", o->env ? o->env : "",
-                o->env ? "`" : "", def, o->help, *range ? " (" : "", range, *range ? ")" : "");
+        const char *reload = (o->flags & TQ_OPTF_RELOAD) ? "; `SIGHUP` reloads it" : "";
+        fprintf(out, "| `%s` | %s%s%s | %s | %s%s%s%s%s |\n", flag, o->env ? "`" : "—", o->env ? o->env : "",
+                o->env ? "`" : "", def, o->help, *range ? " (" : "", range, *range ? ")" : "", reload);
     }
 }
 
