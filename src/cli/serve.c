@@ -22,7 +22,10 @@ static int parse_serve(int argc, char **argv, tq_server_config *cfg, char **text
         "Serves the GraphQL API at /graphql. Tenants come from the registry database; each request names its\n"
         "tenant through the tenantId claim of its bearer token. Options come from flags, TENANTQL_* variables\n"
         "and --config FILE, in that order of precedence; SIGHUP reloads what can change without a restart.",
-        groups, 1, "config", text};
+        groups,
+        1,
+        "config",
+        text};
     return tq_opts_parse_quiet(&cmd, argc, argv, npos, err, errlen);
 }
 

@@ -5,9 +5,9 @@
  * starts. A new option is one entry here plus its field in tq_server_config.
  */
 #include <limits.h>
-#include <string.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tenantql/jwt.h"
@@ -47,14 +47,15 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 20, .min = 1, .max = 10000,
      .help = "the busiest N tenants get `/metrics` request series of their own, the rest share `tenant=\"other\"`"},
     {CFG(cors_origins), .name = "cors-origins", .env = "TENANTQL_CORS_ORIGINS", .type = TQ_OPT_STRING,
-     .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)",
-     .flags = RELOAD, .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "
+     .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)", .flags = RELOAD,
+     .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "
              "any, without credentials); see [CORS and security headers](#cors-and-security-headers)"},
     {CFG(cors_credentials), .name = "cors-credentials", .env = "TENANTQL_CORS_CREDENTIALS", .type = TQ_OPT_ONOFF,
-     .def = 0, .flags = RELOAD, .help = "let those origins send cookies and HTTP authentication (`Access-Control-Allow-Credentials`)"},
+     .def = 0, .flags = RELOAD,
+     .help = "let those origins send cookies and HTTP authentication (`Access-Control-Allow-Credentials`)"},
     {CFG(cors_max_age_s), .name = "cors-max-age-s", .env = "TENANTQL_CORS_MAX_AGE_S", .type = TQ_OPT_INT,
-     .metavar = "SECONDS", .def = 600, .min = 0, .max = 86400,
-     .flags = RELOAD, .help = "how long a browser may reuse a preflight's answer"},
+     .metavar = "SECONDS", .def = 600, .min = 0, .max = 86400, .flags = RELOAD,
+     .help = "how long a browser may reuse a preflight's answer"},
     {CFG(admin_threads), .name = "admin-threads", .env = "TENANTQL_ADMIN_THREADS", .type = TQ_OPT_INT, .metavar = "N",
      .def = 2, .min = 1, .max = 16,
      .help = "threads for the admin API's database work (creating, exporting, dropping tenants)"},
@@ -72,25 +73,29 @@ const tq_opt tq_server_options[] = {
      .default_doc = "— (≥ 32 bytes; `dev` keeps one in `.tenantql/jwt-secret` unless another key is configured)",
      .flags = RELOAD | TQ_OPTF_SECRET, .help = "one HS256 key, no kid"},
     {CFG(jwt_alg), .name = "jwt-alg", .env = "TENANTQL_JWT_ALG", .type = TQ_OPT_STRING, .metavar = "ALG",
-     .default_doc = "`HS256`", .flags = RELOAD, .help = "`HS256` (with `--jwt-secret`), `RS256` or `ES256` (with `--jwt-public-key`)"},
+     .default_doc = "`HS256`", .flags = RELOAD,
+     .help = "`HS256` (with `--jwt-secret`), `RS256` or `ES256` (with `--jwt-public-key`)"},
     {CFG(jwt_public_key), .name = "jwt-public-key", .env = "TENANTQL_JWT_PUBLIC_KEY", .type = TQ_OPT_STRING,
-     .metavar = "FILE",
-     .flags = RELOAD, .help = "PEM public key (`BEGIN PUBLIC KEY`) or certificate: the one RS256/ES256 verification key, no kid"},
+     .metavar = "FILE", .flags = RELOAD,
+     .help = "PEM public key (`BEGIN PUBLIC KEY`) or certificate: the one RS256/ES256 verification key, no kid"},
     {CFG(jwt_private_key), .name = "jwt-private-key", .env = "TENANTQL_JWT_PRIVATE_KEY", .type = TQ_OPT_STRING,
-     .metavar = "FILE",
-     .flags = RELOAD, .help = "its unencrypted PEM private key; only needed to issue tokens (`login`, `dev`'s banner)"},
+     .metavar = "FILE", .flags = RELOAD,
+     .help = "its unencrypted PEM private key; only needed to issue tokens (`login`, `dev`'s banner)"},
     {CFG(jwt_keys), .name = "jwt-keys", .env = "TENANTQL_JWT_KEYS", .type = TQ_OPT_STRING, .metavar = "FILE",
-     .flags = RELOAD, .help = "JSON key set with kids, for rotation (see [Tokens](#tokens)); replaces the four options above"},
+     .flags = RELOAD,
+     .help = "JSON key set with kids, for rotation (see [Tokens](#tokens)); replaces the four options above"},
     {CFG(jwt_issuer), .name = "jwt-issuer", .env = "TENANTQL_JWT_ISSUER", .type = TQ_OPT_STRING, .metavar = "ISS",
-     .def_str = TQ_JWT_DEFAULT_ISSUER, .flags = RELOAD, .help = "required `iss`, also written into issued tokens (empty: not checked)"},
+     .def_str = TQ_JWT_DEFAULT_ISSUER, .flags = RELOAD,
+     .help = "required `iss`, also written into issued tokens (empty: not checked)"},
     {CFG(jwt_audience), .name = "jwt-audience", .env = "TENANTQL_JWT_AUDIENCE", .type = TQ_OPT_STRING, .metavar = "AUD",
-     .default_doc = "— (not checked)",
-     .flags = RELOAD, .help = "required in `aud` (a string or an array of strings), also written into issued tokens"},
+     .default_doc = "— (not checked)", .flags = RELOAD,
+     .help = "required in `aud` (a string or an array of strings), also written into issued tokens"},
     {CFG(jwt_leeway), .name = "jwt-leeway", .env = "TENANTQL_JWT_LEEWAY", .type = TQ_OPT_INT, .metavar = "SECONDS",
-     .def = TQ_JWT_DEFAULT_LEEWAY, .min = 0, .max = TQ_JWT_MAX_LEEWAY,
-     .flags = RELOAD, .help = "clock skew allowed for `exp`, `nbf` and `iat`"},
+     .def = TQ_JWT_DEFAULT_LEEWAY, .min = 0, .max = TQ_JWT_MAX_LEEWAY, .flags = RELOAD,
+     .help = "clock skew allowed for `exp`, `nbf` and `iat`"},
     {CFG(token_ttl), .name = "token-ttl", .env = "TENANTQL_TOKEN_TTL", .type = TQ_OPT_INT, .metavar = "SECONDS",
-     .def = 3600, .min = 1, .max = 31 * 86400, .flags = RELOAD, .help = "lifetime (`exp` − `iat`) of the tokens the server issues"},
+     .def = 3600, .min = 1, .max = 31 * 86400, .flags = RELOAD,
+     .help = "lifetime (`exp` − `iat`) of the tokens the server issues"},
     {CFG(trust_tenant_header), .name = "trust-tenant-header", .env = "TENANTQL_TRUST_TENANT_HEADER",
      .type = TQ_OPT_FLAG, .def = 0,
      .help = "`X-Tenant-ID: <name or id>` selects a tenant without a token — **local benchmarks only** (logged "
@@ -110,8 +115,8 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
              "`max_connections`"},
-    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT,
-     .metavar = "N", .def = 20, .min = 1, .max = 100000,
+    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 20, .min = 1, .max = 100000,
      .help = "connections to one shared database, across the tenants placed in its schemas (each tenant holds at "
              "most its `pool_options.max` of them at once; see [Tenant placement](#tenant-placement))"},
     {CFG(statement_cache), .name = "statement-cache", .env = "TENANTQL_STATEMENT_CACHE", .type = TQ_OPT_INT,
@@ -174,23 +179,25 @@ const tq_opt tq_server_options[] = {
              "ends (live ones are never forgotten)"},
     /* the budget: README's "Limits" says why these defaults */
     {CFG(limits), .name = "limits", .env = "TENANTQL_LIMITS", .type = TQ_OPT_CHOICE, .metavar = "MODE",
-     .choices = limit_modes, .def = TQ_LIMITS_ENFORCE,
-     .flags = RELOAD, .help = "`enforce`: an operation over a `--max-*` limit below gets `QUERY_TOO_COMPLEX` and does not run; "
+     .choices = limit_modes, .def = TQ_LIMITS_ENFORCE, .flags = RELOAD,
+     .help = "`enforce`: an operation over a `--max-*` limit below gets `QUERY_TOO_COMPLEX` and does not run; "
              "`measure`: it runs, and what it exceeds is logged and counted (see [Limits](#limits))"},
     {CFG(max_depth), .name = "max-depth", .env = "TENANTQL_MAX_DEPTH", .type = TQ_OPT_INT, .metavar = "N", .def = 15,
-     .min = 1, .max = 1000000,
-     .flags = RELOAD, .help = "field nesting of an operation, fragments expanded (GraphiQL's introspection query: 15)"},
+     .min = 1, .max = 1000000, .flags = RELOAD,
+     .help = "field nesting of an operation, fragments expanded (GraphiQL's introspection query: 15)"},
     {CFG(max_fields), .name = "max-fields", .env = "TENANTQL_MAX_FIELDS", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 1000, .min = 1, .max = 1000000000, .flags = RELOAD, .help = "field selections of an operation, fragments expanded"},
+     .def = 1000, .min = 1, .max = 1000000000, .flags = RELOAD,
+     .help = "field selections of an operation, fragments expanded"},
     {CFG(max_aliases), .name = "max-aliases", .env = "TENANTQL_MAX_ALIASES", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 30, .min = 0, .max = 1000000000, .flags = RELOAD, .help = "aliased field selections of an operation, fragments expanded"},
+     .def = 30, .min = 0, .max = 1000000000, .flags = RELOAD,
+     .help = "aliased field selections of an operation, fragments expanded"},
     {CFG(max_cost), .name = "max-cost", .env = "TENANTQL_MAX_COST", .type = TQ_OPT_INT, .metavar = "N", .def = 100000,
-     .min = 1, .max = 1000000000000000LL,
-     .flags = RELOAD, .help = "1 per field, and a list field's selections times the items it can return (`first`, the `ids` of "
+     .min = 1, .max = 1000000000000000LL, .flags = RELOAD,
+     .help = "1 per field, and a list field's selections times the items it can return (`first`, the `ids` of "
              "`nodes`, introspection's real sizes)"},
     {CFG(max_response_bytes), .name = "max-response-bytes", .env = "TENANTQL_MAX_RESPONSE_BYTES", .type = TQ_OPT_BYTES,
-     .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX,
-     .flags = RELOAD, .help = "an answer growing past this is replaced by one `QUERY_TOO_COMPLEX` error (in `measure` mode too)"},
+     .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX, .flags = RELOAD,
+     .help = "an answer growing past this is replaced by one `QUERY_TOO_COMPLEX` error (in `measure` mode too)"},
     /* the reasons for these defaults are in README's "Quotas and rate limits" */
     {CFG(anon_rate), .name = "anon-rate", .env = "TENANTQL_ANON_RATE", .type = TQ_OPT_INT, .metavar = "N", .def = 10,
      .min = 1, .max = 1000000, .flags = TQ_OPTF_ZERO_OFF,
@@ -202,17 +209,17 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 10, .min = 1, .max = 1000000,
      .help = "what one `login` takes from it (a password hash; other requests take 1); at most `--anon-burst`"},
     {CFG(tenant_rate), .name = "tenant-rate", .env = "TENANTQL_TENANT_RATE", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
-     .flags = RELOAD, .help = "requests per second of a tenant whose `quota` has no `rate` (0: no limit)"},
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
+     .help = "requests per second of a tenant whose `quota` has no `rate` (0: no limit)"},
     {CFG(tenant_burst), .name = "tenant-burst", .env = "TENANTQL_TENANT_BURST", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
-     .flags = RELOAD, .help = "its burst, when the `quota` has none (0: one second of the rate)"},
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
+     .help = "its burst, when the `quota` has none (0: one second of the rate)"},
     {CFG(tenant_in_flight), .name = "tenant-in-flight", .env = "TENANTQL_TENANT_IN_FLIGHT", .type = TQ_OPT_INT,
-     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX,
-     .flags = RELOAD, .help = "requests of a tenant being served at once, when its `quota` has no `in_flight` (0: no limit)"},
+     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
+     .help = "requests of a tenant being served at once, when its `quota` has no `in_flight` (0: no limit)"},
     {CFG(tenant_db_ms), .name = "tenant-db-ms", .env = "TENANTQL_TENANT_DB_MS", .type = TQ_OPT_INT, .metavar = "MS",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
-     .flags = RELOAD, .help = "milliseconds of database time per second of a tenant, when its `quota` has no `db_ms_per_s` (0: no "
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
+     .help = "milliseconds of database time per second of a tenant, when its `quota` has no `db_ms_per_s` (0: no "
              "limit)"},
     {CFG(fair_share), .name = "fair-share", .env = "TENANTQL_FAIR_SHARE", .type = TQ_OPT_INT, .metavar = "PERCENT",
      .def = 50, .min = 0, .max = 100,

@@ -136,8 +136,7 @@ static void name_text(const char *name, char *buf, size_t len)
 }
 
 /* Adds the entry of line number ln: 0, or -1 with err (a duplicate, too many). */
-static int add_entry(tq_opts_file *f, const char *label, int ln, const tq_opts_file_entry *e, char *err,
-                     size_t errlen)
+static int add_entry(tq_opts_file *f, const char *label, int ln, const tq_opts_file_entry *e, char *err, size_t errlen)
 {
     char name[80];
     name_text(e->name, name, sizeof(name));
@@ -187,8 +186,7 @@ static int parse_lines(tq_opts_file *f, const char *label, size_t len, char *err
     return 0;
 }
 
-int tq_opts_file_parse(const char *label, const char *data, size_t len, tq_opts_file *out, char *err,
-                       size_t errlen)
+int tq_opts_file_parse(const char *label, const char *data, size_t len, tq_opts_file *out, char *err, size_t errlen)
 {
     *out = (tq_opts_file){0};
     snprintf(out->path, sizeof(out->path), "%s", label);
