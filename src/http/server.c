@@ -280,6 +280,13 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     s->schema = tq_api_schema_build(sdl->data, sdl->len, err, errlen);
     if (s->schema == NULL || (s->budget = tq_budget_schema_new(s->schema, tq_api_list_sizes, err, errlen)) == NULL)
         return -1;
+    /* the keys, limits, quotas and CORS, what SIGHUP may replace (live.c): checked before
+     * the registry is opened, so a bad key is reported as such */
+    if ((s->live = tq_live_build(s, &s->cfg, err, errlen)) == NULL)
+        return -1;
+    char keys[512];
+    tq_jwt_describe(s->live->jwt, keys, sizeof(keys));
+    tq_log_info("auth", "tokens: %s", keys);
     if (s->cfg.graphiql && (s->graphiql = tq_graphiql_new(&s->cfg)) == NULL) {
         snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
         return -1;
@@ -305,12 +312,9 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     }
     if (load_auth(s, err, errlen) != 0 || load_limits(s, err, errlen) != 0)
         return -1;
-    /* the keys, limits, quotas and CORS: what SIGHUP may replace (live.c) */
-    if ((s->live = tq_live_build(s, &s->cfg, err, errlen)) == NULL)
-        return -1;
-    char keys[512];
-    tq_jwt_describe(s->live->jwt, keys, sizeof(keys));
-    tq_log_info("auth", "tokens: %s", keys);
+    /* the snapshot was built before the registry and the login limit existed */
+    s->live->api_auth.registry = s->api_auth.registry;
+    s->live->api_auth.login_limit = s->api_auth.login_limit;
     return 0;
 }
 
