@@ -4,14 +4,15 @@
 // configuration stays in force and the server keeps serving; no secret reaches the log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDev, stopDev, startServe, gql, signJwt, until } from './lib/harness.mjs';
 
 const K1 = 'k1-secret-0123456789abcdef0123456789abcdef';
 const K2 = 'k2-secret-fedcba9876543210fedcba9876543210';
 const NEW_ORIGIN = 'https://new.example';
-let dev, srv, conf, keys;
+let dev, srv, conf, keys, devDir;
 
 // a tenant token like dev's own for acme, signed with key kid
 function token(kid, secret) {
@@ -41,7 +42,10 @@ const START = [
 ];
 
 before(async () => {
-  dev = await startDev();
+  // dev takes --config too (and keeps its own registry and secret across a reload)
+  devDir = mkdtempSync(join(tmpdir(), 'tq-e2e-conf-'));
+  writeFileSync(join(devDir, 'dev.conf'), 'cors-max-age-s = 77\n', { mode: 0o600 });
+  dev = await startDev({ args: ['--config', join(devDir, 'dev.conf')] });
   conf = join(dev.dir, 'tenantql.conf');
   keys = join(dev.dir, 'keys.json');
   writeKeys([['k1', K1]]);
@@ -51,6 +55,7 @@ before(async () => {
 after(async () => {
   if (srv) assert.equal(await srv.stop(), 0);
   await stopDev(dev);
+  rmSync(devDir, { recursive: true, force: true });
 });
 
 const deep = '{ __schema { types { fields { type { name } } } } }'; // depth 5
@@ -136,6 +141,45 @@ test('SIGHUP with a bad file: refused with its line, the old configuration in fo
   hup();
   assert.equal(await until((n) => n === bad.length + 1, () => metric('refused'), 5000), bad.length + 1);
   assert.match(srv.stderr(), /writable by every user/);
+});
+
+test('dev: --config and SIGHUP, its own registry and JWT secret kept', async () => {
+  const origin = 'https://dev.example';
+  const devPreflight = () => fetch(dev.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+  assert.equal((await devPreflight()).status, 405);
+  writeFileSync(join(devDir, 'dev.conf'), `cors-max-age-s = 77\ncors-origins = ${origin}\n`);
+  process.kill(dev.child.pid, 'SIGHUP');
+  const reloads = async () => Number((await (await fetch(`${dev.adminOrigin}/metrics`)).text())
+    .match(/tenantql_config_reloads_total\{outcome="ok"\} (\d+)/)?.[1]);
+  assert.equal(await until((n) => n === 1, reloads, 5000), 1);
+  const r = await until((x) => x.status === 204, devPreflight);
+  assert.equal(r.status, 204);
+  assert.equal(r.headers.get('access-control-max-age'), '77', 'from the file');
+  assert.equal((await gql(dev.url, '{ me { email } }', { token: dev.tokens.acme })).status, 200, 'dev\'s secret');
+});
+
+test('reloads under traffic: every request answered, no crash', async () => {
+  writeKeys([['k2', K2]]);
+  writeConf([`jwt-keys = ${keys}`, 'max-fields = 3', 'log-level = info', `cors-origins = ${NEW_ORIGIN}`]);
+  const ok0 = await metric('ok');
+  const t = token('k2', K2);
+  let stop = false;
+  const load = async () => {
+    const statuses = [];
+    while (!stop) statuses.push((await gql(srv.url, '{ me { email } }', { token: t })).status);
+    return statuses;
+  };
+  const clients = [load(), load(), load(), load()];
+  for (let i = 0; i < 20; i++) {
+    writeConf([`jwt-keys = ${keys}`, `max-fields = ${3 + (i % 2)}`, 'log-level = info', `cors-origins = ${NEW_ORIGIN}`]);
+    hup();
+    await until((n) => n === ok0 + i + 1, () => metric('ok'), 5000);
+  }
+  stop = true;
+  const all = (await Promise.all(clients)).flat();
+  assert.ok(all.length > 20, `${all.length} requests`);
+  assert.deepEqual([...new Set(all)], [200]);
+  assert.equal(await metric('ok'), ok0 + 20);
 });
 
 test('no secret of a file, a key set or a token reaches the log', async () => {
