@@ -50,7 +50,7 @@ before(async () => {
   keys = join(dev.dir, 'keys.json');
   writeKeys([['k1', K1]]);
   writeConf(START.map((l) => l.replace('KEYS', keys)));
-  srv = await startServe(dev, ['--config', conf, '--max-depth', '4'], { TENANTQL_MAX_ALIASES: '2' });
+  srv = await startServe(dev, ['--config', conf, '--max-depth', '4', '--threads', '2'], { TENANTQL_MAX_ALIASES: '2' });
 });
 after(async () => {
   if (srv) assert.equal(await srv.stop(), 0);
