@@ -131,6 +131,14 @@ test('SIGHUP with a bad file: refused with its line, the old configuration in fo
     assert.equal(await until((n) => n === i + 1, () => metric('refused'), 5000), i + 1, lines.join(' / '));
     assert.match(srv.stderr(), why);
   }
+  // a broken key set: refused without quoting the text near the error (it may be a secret)
+  writeFileSync(keys, '{"keys": [{"kid": "k3", "alg": "HS256", "secret": "broken-secret-near-the-error');
+  writeConf([`jwt-keys = ${keys}`]);
+  hup();
+  assert.equal(await until((n) => n === bad.length + 1, () => metric('refused'), 5000), bad.length + 1);
+  assert.match(srv.stderr(), /keys\.json: not JSON \(line 1, column \d+\)/);
+  assert.ok(!srv.stderr().includes('broken-secret'));
+  writeKeys([['k2', K2]]);
   assert.equal(await metric('ok'), 1, 'nothing applied');
   assert.match(await message(await gql(srv.url, fields(4))), /at most 3/, 'the reloaded limit still holds');
   assert.equal((await preflight(NEW_ORIGIN)).status, 204, 'CORS as reloaded');
@@ -139,7 +147,7 @@ test('SIGHUP with a bad file: refused with its line, the old configuration in fo
   writeFileSync(conf, 'max-fields = 3\n');
   chmodSync(conf, 0o666);
   hup();
-  assert.equal(await until((n) => n === bad.length + 1, () => metric('refused'), 5000), bad.length + 1);
+  assert.equal(await until((n) => n === bad.length + 2, () => metric('refused'), 5000), bad.length + 2);
   assert.match(srv.stderr(), /writable by every user/);
 });
 
@@ -184,5 +192,5 @@ test('reloads under traffic: every request answered, no crash', async () => {
 
 test('no secret of a file, a key set or a token reaches the log', async () => {
   const err = srv.stderr();
-  for (const s of [K1, K2, 'other-secret-value-xyz']) assert.ok(!err.includes(s), `${s.slice(0, 6)}... logged`);
+  for (const s of [K1, K2, 'other-secret-value-xyz', 'broken-secret']) assert.ok(!err.includes(s), `${s.slice(0, 6)}... logged`);
 });
