@@ -31,6 +31,8 @@ typedef enum tq_opt_type {
 enum {
     TQ_OPTF_REQUIRED = 1 << 0, /* parsing fails unless the flag or the variable gives it */
     TQ_OPTF_ZERO_OFF = 1 << 1, /* 0 is accepted below .min and means "off" */
+    TQ_OPTF_SECRET = 1 << 2,   /* its value is never repeated in a message */
+    TQ_OPTF_RELOAD = 1 << 3,   /* a running server applies a new value on SIGHUP (config.c) */
 };
 
 typedef struct tq_opt {
@@ -66,6 +68,14 @@ typedef struct tq_opt_command {
     const char *summary; /* one paragraph */
     const tq_opt_group *groups;
     size_t ngroups;
+    /* The STRING option naming a configuration file (e.g. "config"), or NULL: none. Its
+     * entries fill what neither a flag nor a variable gave: flag > variable > file >
+     * default. */
+    const char *config_option;
+    /* Where the file's text goes: the string values taken from it point into it, and the
+     * caller frees it (free) once the target is no longer used. NULL: the file's strings
+     * would dangle, so give one whenever config_option is given. */
+    char **config_text;
 } tq_opt_command;
 
 /* Writes every entry's default into target (the other bytes are left alone). */
@@ -86,6 +96,53 @@ int tq_opts_parse(const tq_opt_command *cmd, int argc, char **argv, int *npositi
  * with err naming the first bad option ("--threads (TENANTQL_THREADS) must be between 1
  * and 256"). */
 int tq_opts_check(const tq_opt *opts, const void *target, char *err, size_t errlen);
+
+/* tq_opts_parse without printing errors: -1 with the message in err (no "tenantql: "
+ * prefix). --help still prints to stdout and returns 1. */
+int tq_opts_parse_quiet(const tq_opt_command *cmd, int argc, char **argv, int *npositional, char *err,
+                        size_t errlen);
+
+/* ---- configuration files (options_file.c) ----
+ *
+ * A file holds options by their long names, one a line:
+ *
+ *     # a comment
+ *     listen = 0.0.0.0:8080
+ *     cors-origins = "https://a.example https://b.example"   # quotes keep spaces and #
+ *
+ * A line is blank, a comment (# to the end of the line), or NAME = VALUE with an optional
+ * comment after it. NAME is letters, digits and '-'. VALUE is bare (no '"' or '#'; spaces
+ * around it are dropped; not empty) or double-quoted (anything but '"', no escapes; ""
+ * is the empty string). A name given twice, a NUL byte, a control character, a line over
+ * TQ_OPTS_FILE_MAX_LINE bytes or a file over TQ_OPTS_FILE_MAX_BYTES is refused. */
+#define TQ_OPTS_FILE_MAX_BYTES (256 * 1024)
+#define TQ_OPTS_FILE_MAX_LINE 4096
+#define TQ_OPTS_FILE_MAX_ENTRIES 1024
+
+typedef struct tq_opts_file_entry {
+    const char *name;  /* points into the file's text */
+    const char *value; /* points into the file's text */
+    int line;          /* 1-based */
+} tq_opts_file_entry;
+
+typedef struct tq_opts_file {
+    char path[4096];   /* as given, for messages */
+    char *text;        /* the names and values, NUL-terminated in place; malloc'ed */
+    tq_opts_file_entry *entries;
+    size_t n;
+} tq_opts_file;
+
+/* Parses len bytes of data (label names it in messages) into out: 0, or -1 with err
+ * ("label:line: ..."), which never repeats a value. Free out with tq_opts_file_free. */
+int tq_opts_file_parse(const char *label, const char *data, size_t len, tq_opts_file *out, char *err,
+                       size_t errlen);
+
+/* Reads and parses the file at path: 0, or -1 with err. Refused: not a regular file, over
+ * TQ_OPTS_FILE_MAX_BYTES, or writable by every user (anyone could then set the keys). */
+int tq_opts_file_read(const char *path, tq_opts_file *out, char *err, size_t errlen);
+
+/* Frees what out holds (text too, unless taken: set out->text to NULL first). */
+void tq_opts_file_free(tq_opts_file *out);
 
 /* Reads on/off, true/false, yes/no, 1/0 (any case; "" is off): 0, or -1 for anything else. */
 int tq_opts_parse_bool(const char *s, bool *out);

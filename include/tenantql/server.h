@@ -22,8 +22,15 @@ typedef enum tq_limits_mode {
  * tq_server_options, which holds its flag, variable, default and bounds (config.c). */
 /* --access-log's formats, in its choices' order. */
 enum { TQ_ACCESS_LOG_JSON, TQ_ACCESS_LOG_TEXT, TQ_ACCESS_LOG_OFF };
+/* Reads the configuration again as at start-up - the same command line, the environment,
+ * the configuration file as it is now - into out (after tq_server_config_init): 0, or -1
+ * with err. *text receives the file's text, which out's strings from the file point into
+ * (the caller frees it). Blocking: the reload thread calls it. */
+typedef struct tq_server_config tq_server_config;
+typedef int (*tq_server_reparse_fn)(void *arg, tq_server_config *out, char **text, char *err, size_t errlen);
 
 typedef struct tq_server_config {
+    const char *config_file;     /* --config FILE: options beneath flags and variables; SIGHUP reloads it */
     const char *listen;          /* --listen HOST:PORT */
     const char *admin_listen;    /* --admin-listen HOST:PORT, or "off" */
     int metrics_tenants;         /* --metrics-tenants: tenants named in per-tenant request series */
@@ -88,6 +95,10 @@ typedef struct tq_server_config {
     const char *ready_banner;     /* printed to stdout once listening, or NULL */
     const char *graphiql_headers; /* JSON text pre-filled in GraphiQL's headers tab, or NULL */
     const char *graphiql_query;   /* query pre-filled in GraphiQL, or NULL */
+
+    /* set by `serve` and `dev`: how SIGHUP reads the configuration again (NULL: it cannot) */
+    tq_server_reparse_fn reparse;
+    void *reparse_arg;
 } tq_server_config;
 
 /* The serve options over tq_server_config, ending with a zeroed entry; static. */
@@ -103,7 +114,14 @@ int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen
 /* The token options of cfg, for tq_jwt_settings_load (server start-up, dev's banner). */
 void tq_server_jwt_settings(const tq_server_config *cfg, tq_jwt_settings *out);
 
-/* Starts the workers and serves until SIGINT or SIGTERM, then drains and cleans up.
+/* Which options a SIGHUP applies (TQ_OPTF_RELOAD) and which need a restart, old against
+ * new: the names of reloadable options that differ go to reload (comma-separated), of the
+ * others to restart; secret values are compared, never written. */
+void tq_server_config_diff(const tq_server_config *old, const tq_server_config *now, char *reload, size_t rlen,
+                           char *restart, size_t slen);
+
+/* Starts the workers and serves until SIGINT or SIGTERM, then drains and cleans up;
+ * SIGHUP reloads (cfg->reparse).
  * Returns the process exit code. */
 int tq_server_run(const tq_server_config *cfg);
 

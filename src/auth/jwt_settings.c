@@ -288,7 +288,8 @@ static tq_jwt_verifier *load_keys_file(const tq_jwt_settings *s, char *err, size
     if (ks == NULL)
         snprintf(err, errlen, "out of memory");
     else if (root == NULL)
-        snprintf(err, errlen, "--jwt-keys %s: not JSON: %s (line %d)", s->keys_file, je.text, je.line);
+        /* not je.text: jansson quotes the text near the error, which may be a secret */
+        snprintf(err, errlen, "--jwt-keys %s: not JSON (line %d, column %d)", s->keys_file, je.line, je.column);
     else if (!json_is_object(root))
         snprintf(err, errlen, "--jwt-keys %s: must be a JSON object {\"keys\": [...]}", s->keys_file);
     else if (!only_members(root, members, bad, sizeof(bad)))

@@ -23,6 +23,19 @@ int tq_cli_parse(const tq_opt_command *cmd, int npositional, int argc, char **ar
 /* Prints the command's usage to stderr; returns 2 (the exit status of a bad command line). */
 int tq_cli_usage(const tq_opt_command *cmd);
 
+/* A command line kept for reading it again (SIGHUP): argv's pointers, copied. */
+typedef struct tq_cli_saved {
+    int argc;
+    char **argv;
+} tq_cli_saved;
+/* Parses argc/argv into target, the configuration file's text into *text: 0, 1 (help), or
+ * -1 with err. */
+typedef int (*tq_cli_parse_fn)(int argc, char **argv, void *target, char **text, int *npos, char *err,
+                               size_t errlen);
+/* Runs parse on a copy of the saved command line: 0, or -1 with err. */
+int tq_cli_parse_again(const tq_cli_saved *saved, tq_cli_parse_fn parse, void *target, char **text, char *err,
+                       size_t errlen);
+
 int tq_cmd_serve(int argc, char **argv);
 int tq_cmd_migrate(int argc, char **argv);
 int tq_cmd_tenant(int argc, char **argv);

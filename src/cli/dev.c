@@ -396,31 +396,82 @@ static const tq_opt dev_option_table[] = {
     {0},
 };
 
-int tq_cmd_dev(int argc, char **argv)
-{
+typedef struct dev_parsed {
     dev_options dev;
     tq_server_config cfg;
-    tq_server_config_init(&cfg);
-    const tq_opt_group groups[] = {{dev_option_table, &dev, NULL}, {tq_server_options, &cfg, NULL}};
+} dev_parsed;
+
+static int parse_dev(int argc, char **argv, void *target, char **text, int *npos, char *err, size_t errlen)
+{
+    dev_parsed *p = target;
+    tq_server_config_init(&p->cfg);
+    const tq_opt_group groups[] = {{dev_option_table, &p->dev, NULL}, {tq_server_options, &p->cfg, NULL}};
     const tq_opt_command cmd = {
         "tenantql dev [options]",
         "Starts a private PostgreSQL cluster under --dir, creates the registry and the demo tenants acme and globex\n"
         "(each in a database of its own, or with --demo-placement schema in schemas of one shared database),\n"
         "prints a token for each and serves until Ctrl-C, then stops the cluster. Takes every option of serve;\n"
         "--registry and --jwt-secret default to the private cluster and a secret kept in --dir.",
-        groups, 2};
-    int npos, rc = tq_opts_parse(&cmd, argc, argv, &npos);
-    if (rc != 0)
+        groups, 2, "config", text};
+    return tq_opts_parse_quiet(&cmd, argc, argv, npos, err, errlen);
+}
+
+/* What SIGHUP needs to read dev's configuration again: the command line, and what dev
+ * filled in at start (the private registry, its JWT secret, the banner). */
+typedef struct dev_reload {
+    tq_cli_saved saved;
+    const tq_server_config *start;
+    const char *secret; /* dev's own JWT secret, or NULL when another key was configured */
+} dev_reload;
+
+static int reparse_dev(void *arg, tq_server_config *out, char **text, char *err, size_t errlen)
+{
+    dev_reload *r = arg;
+    dev_parsed p;
+    if (tq_cli_parse_again(&r->saved, parse_dev, &p, text, err, errlen) != 0)
+        return -1;
+    *out = p.cfg;
+    if (out->registry == NULL)
+        out->registry = r->start->registry;
+    if (r->secret != NULL && out->jwt_secret == NULL && out->jwt_keys == NULL &&
+        (out->jwt_alg == NULL || strcmp(out->jwt_alg, "HS256") == 0))
+        out->jwt_secret = r->secret;
+    out->ready_banner = r->start->ready_banner;
+    out->graphiql_headers = r->start->graphiql_headers;
+    out->graphiql_query = r->start->graphiql_query;
+    out->reparse = r->start->reparse;
+    out->reparse_arg = r->start->reparse_arg;
+    return 0;
+}
+
+int tq_cmd_dev(int argc, char **argv)
+{
+    char **saved_argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (saved_argv == NULL)
+        return 1;
+    memcpy(saved_argv, argv, (size_t)argc * sizeof(char *));
+    dev_parsed parsed;
+    char *text = NULL, perr[4608];
+    int npos, rc = parse_dev(argc, argv, &parsed, &text, &npos, perr, sizeof(perr));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "tenantql: %s\n", perr);
+        free(text);
+        free(saved_argv);
         return rc > 0 ? 0 : 2;
-    if (sodium_init() < 0)
-        return 2;
+    }
+    dev_options dev = parsed.dev;
+    tq_server_config cfg = parsed.cfg;
+    dev_reload reload = {{argc, saved_argv}, &cfg, NULL};
     tq_log_set_level(cfg.log_level);
 
-    char err[1024];
+    char err[1024] = "libsodium cannot start";
     tq_pg_cluster cluster;
-    if (tq_pg_cluster_prepare(&cluster, dev.dir, dev.pg_port, err, sizeof(err)) != 0 ||
+    if (sodium_init() < 0 || tq_pg_cluster_prepare(&cluster, dev.dir, dev.pg_port, err, sizeof(err)) != 0 ||
         tq_pg_cluster_init(&cluster, err, sizeof(err)) < 0 || tq_pg_cluster_start(&cluster, err, sizeof(err)) != 0) {
         fprintf(stderr, "tenantql dev: %s\n", err);
+        free(text);
+        free(saved_argv);
         return 1;
     }
     tq_log_info("dev", "PostgreSQL %s on port %d (data in %s)", cluster.bindir, cluster.port, cluster.datadir);
@@ -435,6 +486,7 @@ int tq_cmd_dev(int argc, char **argv)
             rc = 1;
         }
         cfg.jwt_secret = secret;
+        reload.secret = secret;
     }
     if (rc == 0 && check_demo_placement(reg, dev.dir, dev.demo_placement, err, sizeof(err)) != 0)
         rc = 1;
@@ -452,6 +504,8 @@ int tq_cmd_dev(int argc, char **argv)
         cfg.ready_banner = banner;
         cfg.graphiql_headers = graphiql_headers;
         cfg.graphiql_query = graphiql_sample_query;
+        cfg.reparse = reparse_dev;
+        cfg.reparse_arg = &reload;
         PQfinish(reg);
         reg = NULL;
         rc = tq_server_run(&cfg);
@@ -466,5 +520,7 @@ int tq_cmd_dev(int argc, char **argv)
         tq_log_warn("dev", "PostgreSQL did not stop cleanly; see %s", cluster.logfile);
     else
         tq_log_info("dev", "PostgreSQL stopped");
+    free(text);
+    free(saved_argv);
     return rc;
 }

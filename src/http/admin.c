@@ -104,7 +104,9 @@ static int authenticate(tq_server *s, h2o_req_t *req, const char *id, tq_jwt_pla
         send_error(s, req, id, 401, "UNAUTHENTICATED", "A platform token is required (Authorization: Bearer).");
         return -1;
     }
-    tq_jwt_status st = tq_jwt_verify_platform(s->jwt, v->base + 7, v->len - 7, (int64_t)time(NULL), claims);
+    tq_live *live = tq_live_acquire(s); /* the keys in force (SIGHUP may replace them) */
+    tq_jwt_status st = tq_jwt_verify_platform(live->jwt, v->base + 7, v->len - 7, (int64_t)time(NULL), claims);
+    tq_live_release(live);
     if (st == TQ_JWT_OK)
         return 0;
     tq_log_warn("admin", "request %s: platform token refused: %s", id, tq_jwt_status_text(st));

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tenantql/jwt.h"
@@ -29,7 +30,15 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const access_log_formats[] = {"json", "text", "off", NULL}; /* TQ_ACCESS_LOG_*'s order */
 static const char *const limit_modes[] = {"enforce", "measure", NULL};            /* tq_limits_mode's order */
 
+/* TQ_OPTF_RELOAD: what a SIGHUP applies to the running server (README's "Configuration file
+ * and reload"): the token keys, the budget's limits, the tenants' default quotas, CORS and
+ * the log level. Everything else is read once at start-up. */
+#define RELOAD TQ_OPTF_RELOAD
+
 const tq_opt tq_server_options[] = {
+    {CFG(config_file), .name = "config", .env = "TENANTQL_CONFIG", .type = TQ_OPT_STRING, .metavar = "FILE",
+     .help = "options from a file, `name = value` a line (see [Configuration file and reload](#configuration-file-and-"
+             "reload)); a flag beats a variable beats the file; `SIGHUP` reads it again"},
     {CFG(listen), .name = "listen", .env = "TENANTQL_LISTEN", .type = TQ_OPT_STRING, .metavar = "HOST:PORT",
      .def_str = "127.0.0.1:8080", .help = "address"},
     {CFG(admin_listen), .name = "admin-listen", .env = "TENANTQL_ADMIN_LISTEN", .type = TQ_OPT_STRING,
@@ -39,13 +48,14 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 20, .min = 1, .max = 10000,
      .help = "the busiest N tenants get `/metrics` request series of their own, the rest share `tenant=\"other\"`"},
     {CFG(cors_origins), .name = "cors-origins", .env = "TENANTQL_CORS_ORIGINS", .type = TQ_OPT_STRING,
-     .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)",
+     .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)", .flags = RELOAD,
      .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "
              "any, without credentials); see [CORS and security headers](#cors-and-security-headers)"},
     {CFG(cors_credentials), .name = "cors-credentials", .env = "TENANTQL_CORS_CREDENTIALS", .type = TQ_OPT_ONOFF,
-     .def = 0, .help = "let those origins send cookies and HTTP authentication (`Access-Control-Allow-Credentials`)"},
+     .def = 0, .flags = RELOAD,
+     .help = "let those origins send cookies and HTTP authentication (`Access-Control-Allow-Credentials`)"},
     {CFG(cors_max_age_s), .name = "cors-max-age-s", .env = "TENANTQL_CORS_MAX_AGE_S", .type = TQ_OPT_INT,
-     .metavar = "SECONDS", .def = 600, .min = 0, .max = 86400,
+     .metavar = "SECONDS", .def = 600, .min = 0, .max = 86400, .flags = RELOAD,
      .help = "how long a browser may reuse a preflight's answer"},
     {CFG(admin_threads), .name = "admin-threads", .env = "TENANTQL_ADMIN_THREADS", .type = TQ_OPT_INT, .metavar = "N",
      .def = 2, .min = 1, .max = 16,
@@ -62,27 +72,31 @@ const tq_opt tq_server_options[] = {
      .default_doc = "— (required; `dev` sets it)", .help = "libpq conninfo/URI of the registry"},
     {CFG(jwt_secret), .name = "jwt-secret", .env = "TENANTQL_JWT_SECRET", .type = TQ_OPT_STRING, .metavar = "SECRET",
      .default_doc = "— (≥ 32 bytes; `dev` keeps one in `.tenantql/jwt-secret` unless another key is configured)",
-     .help = "one HS256 key, no kid"},
+     .flags = RELOAD | TQ_OPTF_SECRET, .help = "one HS256 key, no kid"},
     {CFG(jwt_alg), .name = "jwt-alg", .env = "TENANTQL_JWT_ALG", .type = TQ_OPT_STRING, .metavar = "ALG",
-     .default_doc = "`HS256`", .help = "`HS256` (with `--jwt-secret`), `RS256` or `ES256` (with `--jwt-public-key`)"},
+     .default_doc = "`HS256`", .flags = RELOAD,
+     .help = "`HS256` (with `--jwt-secret`), `RS256` or `ES256` (with `--jwt-public-key`)"},
     {CFG(jwt_public_key), .name = "jwt-public-key", .env = "TENANTQL_JWT_PUBLIC_KEY", .type = TQ_OPT_STRING,
-     .metavar = "FILE",
+     .metavar = "FILE", .flags = RELOAD,
      .help = "PEM public key (`BEGIN PUBLIC KEY`) or certificate: the one RS256/ES256 verification key, no kid"},
     {CFG(jwt_private_key), .name = "jwt-private-key", .env = "TENANTQL_JWT_PRIVATE_KEY", .type = TQ_OPT_STRING,
-     .metavar = "FILE",
+     .metavar = "FILE", .flags = RELOAD,
      .help = "its unencrypted PEM private key; only needed to issue tokens (`login`, `dev`'s banner)"},
     {CFG(jwt_keys), .name = "jwt-keys", .env = "TENANTQL_JWT_KEYS", .type = TQ_OPT_STRING, .metavar = "FILE",
+     .flags = RELOAD,
      .help = "JSON key set with kids, for rotation (see [Tokens](#tokens)); replaces the four options above"},
     {CFG(jwt_issuer), .name = "jwt-issuer", .env = "TENANTQL_JWT_ISSUER", .type = TQ_OPT_STRING, .metavar = "ISS",
-     .def_str = TQ_JWT_DEFAULT_ISSUER, .help = "required `iss`, also written into issued tokens (empty: not checked)"},
+     .def_str = TQ_JWT_DEFAULT_ISSUER, .flags = RELOAD,
+     .help = "required `iss`, also written into issued tokens (empty: not checked)"},
     {CFG(jwt_audience), .name = "jwt-audience", .env = "TENANTQL_JWT_AUDIENCE", .type = TQ_OPT_STRING, .metavar = "AUD",
-     .default_doc = "— (not checked)",
+     .default_doc = "— (not checked)", .flags = RELOAD,
      .help = "required in `aud` (a string or an array of strings), also written into issued tokens"},
     {CFG(jwt_leeway), .name = "jwt-leeway", .env = "TENANTQL_JWT_LEEWAY", .type = TQ_OPT_INT, .metavar = "SECONDS",
-     .def = TQ_JWT_DEFAULT_LEEWAY, .min = 0, .max = TQ_JWT_MAX_LEEWAY,
+     .def = TQ_JWT_DEFAULT_LEEWAY, .min = 0, .max = TQ_JWT_MAX_LEEWAY, .flags = RELOAD,
      .help = "clock skew allowed for `exp`, `nbf` and `iat`"},
     {CFG(token_ttl), .name = "token-ttl", .env = "TENANTQL_TOKEN_TTL", .type = TQ_OPT_INT, .metavar = "SECONDS",
-     .def = 3600, .min = 1, .max = 31 * 86400, .help = "lifetime (`exp` − `iat`) of the tokens the server issues"},
+     .def = 3600, .min = 1, .max = 31 * 86400, .flags = RELOAD,
+     .help = "lifetime (`exp` − `iat`) of the tokens the server issues"},
     {CFG(trust_tenant_header), .name = "trust-tenant-header", .env = "TENANTQL_TRUST_TENANT_HEADER",
      .type = TQ_OPT_FLAG, .def = 0,
      .help = "`X-Tenant-ID: <name or id>` selects a tenant without a token — **local benchmarks only** (logged "
@@ -102,8 +116,8 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
              "`max_connections`"},
-    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT,
-     .metavar = "N", .def = 20, .min = 1, .max = 100000,
+    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT, .metavar = "N",
+     .def = 20, .min = 1, .max = 100000,
      .help = "connections to one shared database, across the tenants placed in its schemas (each tenant holds at "
              "most its `pool_options.max` of them at once; see [Tenant placement](#tenant-placement))"},
     {CFG(statement_cache), .name = "statement-cache", .env = "TENANTQL_STATEMENT_CACHE", .type = TQ_OPT_INT,
@@ -130,7 +144,7 @@ const tq_opt tq_server_options[] = {
      .help = "key ring that opens sealed tenant database passwords: keys of 32 bytes, 64 hex digits or base64 each, "
              "one a line, the first seals (see [Secrets](#secrets))"},
     {CFG(log_level), .name = "log-level", .env = "TENANTQL_LOG_LEVEL", .type = TQ_OPT_CHOICE, .metavar = "LEVEL",
-     .choices = log_levels, .def = TQ_LOG_INFO, .help = "the least severe messages logged"},
+     .choices = log_levels, .def = TQ_LOG_INFO, .flags = RELOAD, .help = "the least severe messages logged"},
     /* 10 a reason per 10 s: a flood leaves 60 lines a minute per reason, each with a request id */
     {CFG(log_rate_limit), .name = "log-rate-limit", .env = "TENANTQL_LOG_RATE_LIMIT", .type = TQ_OPT_INT,
      .metavar = "N", .def = TQ_LOG_LIMIT_DEFAULT_LINES, .min = 0, .max = 1000000,
@@ -174,22 +188,24 @@ const tq_opt tq_server_options[] = {
              "ends (live ones are never forgotten)"},
     /* the budget: README's "Limits" says why these defaults */
     {CFG(limits), .name = "limits", .env = "TENANTQL_LIMITS", .type = TQ_OPT_CHOICE, .metavar = "MODE",
-     .choices = limit_modes, .def = TQ_LIMITS_ENFORCE,
+     .choices = limit_modes, .def = TQ_LIMITS_ENFORCE, .flags = RELOAD,
      .help = "`enforce`: an operation over a `--max-*` limit below gets `QUERY_TOO_COMPLEX` and does not run; "
              "`measure`: it runs, and what it exceeds is logged and counted (see [Limits](#limits))"},
     {CFG(max_depth), .name = "max-depth", .env = "TENANTQL_MAX_DEPTH", .type = TQ_OPT_INT, .metavar = "N", .def = 15,
-     .min = 1, .max = 1000000,
+     .min = 1, .max = 1000000, .flags = RELOAD,
      .help = "field nesting of an operation, fragments expanded (GraphiQL's introspection query: 15)"},
     {CFG(max_fields), .name = "max-fields", .env = "TENANTQL_MAX_FIELDS", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 1000, .min = 1, .max = 1000000000, .help = "field selections of an operation, fragments expanded"},
+     .def = 1000, .min = 1, .max = 1000000000, .flags = RELOAD,
+     .help = "field selections of an operation, fragments expanded"},
     {CFG(max_aliases), .name = "max-aliases", .env = "TENANTQL_MAX_ALIASES", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 30, .min = 0, .max = 1000000000, .help = "aliased field selections of an operation, fragments expanded"},
+     .def = 30, .min = 0, .max = 1000000000, .flags = RELOAD,
+     .help = "aliased field selections of an operation, fragments expanded"},
     {CFG(max_cost), .name = "max-cost", .env = "TENANTQL_MAX_COST", .type = TQ_OPT_INT, .metavar = "N", .def = 100000,
-     .min = 1, .max = 1000000000000000LL,
+     .min = 1, .max = 1000000000000000LL, .flags = RELOAD,
      .help = "1 per field, and a list field's selections times the items it can return (`first`, the `ids` of "
              "`nodes`, introspection's real sizes)"},
     {CFG(max_response_bytes), .name = "max-response-bytes", .env = "TENANTQL_MAX_RESPONSE_BYTES", .type = TQ_OPT_BYTES,
-     .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX,
+     .metavar = "BYTES", .def = 4 * 1024 * 1024, .min = 1024, .max = LONG_MAX, .flags = RELOAD,
      .help = "an answer growing past this is replaced by one `QUERY_TOO_COMPLEX` error (in `measure` mode too)"},
     /* the reasons for these defaults are in README's "Quotas and rate limits" */
     {CFG(anon_rate), .name = "anon-rate", .env = "TENANTQL_ANON_RATE", .type = TQ_OPT_INT, .metavar = "N", .def = 10,
@@ -202,16 +218,16 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 10, .min = 1, .max = 1000000,
      .help = "what one `login` takes from it (a password hash; other requests take 1); at most `--anon-burst`"},
     {CFG(tenant_rate), .name = "tenant-rate", .env = "TENANTQL_TENANT_RATE", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
      .help = "requests per second of a tenant whose `quota` has no `rate` (0: no limit)"},
     {CFG(tenant_burst), .name = "tenant-burst", .env = "TENANTQL_TENANT_BURST", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
      .help = "its burst, when the `quota` has none (0: one second of the rate)"},
     {CFG(tenant_in_flight), .name = "tenant-in-flight", .env = "TENANTQL_TENANT_IN_FLIGHT", .type = TQ_OPT_INT,
-     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX,
+     .metavar = "N", .def = 256, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
      .help = "requests of a tenant being served at once, when its `quota` has no `in_flight` (0: no limit)"},
     {CFG(tenant_db_ms), .name = "tenant-db-ms", .env = "TENANTQL_TENANT_DB_MS", .type = TQ_OPT_INT, .metavar = "MS",
-     .def = 0, .min = 0, .max = TQ_QUOTA_MAX,
+     .def = 0, .min = 0, .max = TQ_QUOTA_MAX, .flags = RELOAD,
      .help = "milliseconds of database time per second of a tenant, when its `quota` has no `db_ms_per_s` (0: no "
              "limit)"},
     {CFG(fair_share), .name = "fair-share", .env = "TENANTQL_FAIR_SHARE", .type = TQ_OPT_INT, .metavar = "PERCENT",
@@ -255,4 +271,37 @@ int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen
         return -1;
     }
     return 0;
+}
+
+/* Whether option o has the same value in a and b (strings by content; NULL only equals NULL). */
+static bool same_value(const tq_opt *o, const tq_server_config *a, const tq_server_config *b)
+{
+    const char *pa = (const char *)a + o->offset, *pb = (const char *)b + o->offset;
+    if (o->type != TQ_OPT_STRING)
+        return memcmp(pa, pb, o->size) == 0;
+    const char *sa, *sb;
+    memcpy(&sa, pa, sizeof(sa));
+    memcpy(&sb, pb, sizeof(sb));
+    return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+}
+
+static void append_name(char *buf, size_t len, const char *name)
+{
+    size_t used = strlen(buf);
+    if (used < len)
+        snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", name);
+}
+
+void tq_server_config_diff(const tq_server_config *old, const tq_server_config *now, char *reload, size_t rlen,
+                           char *restart, size_t slen)
+{
+    reload[0] = restart[0] = '\0';
+    for (const tq_opt *o = tq_server_options; o->name != NULL; o++) {
+        if (same_value(o, old, now))
+            continue;
+        if (o->flags & TQ_OPTF_RELOAD)
+            append_name(reload, rlen, o->name);
+        else
+            append_name(restart, slen, o->name);
+    }
 }

@@ -61,6 +61,7 @@ typedef struct tq_request {
     tq_arena arena;
     tq_server *server;
     http_worker *hw;
+    tq_live *live;               /* the reloadable settings as it arrived (a reference: login signs late) */
     h2o_linklist_t link;         /* hw->requests */
     h2o_req_t *req;              /* NULL once the client has gone */
     struct tq_request **guard;   /* slot in req->pool whose disposal clears req */
@@ -139,6 +140,7 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
     tq_arena_init(&r->arena, 8192);
     r->server = s;
     r->hw = hw;
+    r->live = tq_live_hold(hw->live);
     h2o_linklist_insert(&hw->requests, &r->link);
     r->req = req;
     tq_http_request_id(s, req, r->id);
@@ -223,6 +225,7 @@ static void request_free(tq_request *r)
     tq_gql_params_dispose(&r->params);
     tq_doc_cache_release(r->hw->docs, r->doc_pin);
     tq_arena_free(&r->arena);
+    tq_live_release(r->live);
     atomic_fetch_sub(&r->server->requests_in_flight, 1);
     free(r);
 }
@@ -650,7 +653,7 @@ static bool identify_caller(tq_request *r, op_access access, const char *header_
  * may have replaced since the caller was identified). */
 static void bind_context(tq_request *r, op_access access)
 {
-    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->server->api_auth, NULL, NULL, NULL, false, r->id, on_db_idle};
+    tq_api_ctx_params ap = {&r->arena, r->hw->w, NULL, &r->live->api_auth, NULL, NULL, NULL, false, r->id, on_db_idle};
     if (access == ACCESS_SCHEMA)
         return;
     if (access == ACCESS_TENANT) {
@@ -877,7 +880,7 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
         return;
     tq_exec_params ep = {r->server->schema, doc, gp->operation_name, gp->variables, &r->api, &r->arena,
                          on_exec_done, r};
-    ep.max_response_bytes = (size_t)r->server->cfg.max_response_bytes;
+    ep.max_response_bytes = (size_t)r->live->max_response_bytes;
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
     r->op = op;

@@ -6,6 +6,7 @@
 #define TENANTQL_HTTP_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "tenantql/api.h"
@@ -51,7 +52,7 @@ typedef enum tq_refusal_reason {
 #define TQ_CORS_MAX_ORIGINS 64 /* --cors-origins entries */
 #define TQ_CORS_MAX_ORIGIN 255 /* bytes of one */
 
-/* The CORS allow-list, parsed once at start-up (read-only afterwards). */
+/* The CORS allow-list, parsed at start-up and by each reload (read-only afterwards). */
 typedef struct tq_cors {
     bool on;          /* any origin listed */
     bool any;         /* "*": every origin, never with credentials */
@@ -60,12 +61,27 @@ typedef struct tq_cors {
     char origins[TQ_CORS_MAX_ORIGINS][TQ_CORS_MAX_ORIGIN + 1];
 } tq_cors;
 
+/* The settings a SIGHUP may change, as one immutable snapshot (live.c). Read it on a
+ * worker through tq_live_here() or a request's own reference; never keep a pointer into it
+ * past the callback that read it unless you hold a reference. */
+typedef struct tq_live {
+    atomic_long refs;
+    tq_jwt_verifier *jwt;         /* the keys (owned) */
+    tq_api_auth api_auth;         /* the server's, with this snapshot's signer, token TTL and leeway */
+    tq_cors cors;                 /* --cors-origins, --cors-credentials */
+    long cors_max_age_s;
+    tq_limits_mode limits;        /* --limits and the --max-* budget */
+    long max_depth, max_fields, max_aliases, max_cost, max_response_bytes;
+    tq_quota default_quota;       /* for what a tenant's own quota leaves out (--tenant-*) */
+} tq_live;
+
+enum { TQ_RELOAD_OK, TQ_RELOAD_REFUSED, TQ_RELOAD_OUTCOMES_ };
+
 typedef struct tq_server {
-    tq_server_config cfg;
+    tq_server_config cfg;           /* as started; read-only (the reloadable part is in live) */
     h2o_globalconf_t globalconf;
     tq_workers *workers;
     tq_registry *registry;
-    tq_jwt_verifier *jwt;
     tq_schema *schema;
     struct tq_graphiql *graphiql;   /* NULL with --graphiql off */
     atomic_long requests_in_flight; /* across workers: shutdown waits for zero */
@@ -80,10 +96,15 @@ typedef struct tq_server {
     tq_budget_schema *budget;       /* the list sizes the execution budget multiplies by */
     atomic_ulong limits_exceeded[TQ_HTTP_LIMITS][2]; /* by limit and tq_limits_mode (limits.c) */
     tq_client_budget *client_budget; /* per address, for requests without a token; NULL: off */
-    tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
     struct tq_admin *admin;          /* the admin API (admin.c); NULL with --admin-listen off */
-    tq_cors cors;                    /* --cors-origins, parsed (middleware.c) */
     struct tq_linesink *access_log;  /* NULL: --access-log off (access_log.c) */
+    pthread_mutex_t live_lock;       /* guards the live pointer (not what it points to) */
+    tq_live *live;                   /* the settings in force; the server holds one reference */
+    struct http_worker **hws;        /* each worker's http state by worker id, for reload notes */
+    int nhws;
+    tq_server_config in_force;       /* main thread: cfg with the reloadable options last applied */
+    char *in_force_text;             /* the configuration file text in_force's strings point into */
+    atomic_ulong reloads[TQ_RELOAD_OUTCOMES_]; /* SIGHUP reloads by outcome */
 } tq_server;
 
 typedef struct tq_admin tq_admin;
@@ -168,7 +189,37 @@ typedef struct http_worker {
     tq_token_cache *tokens;         /* bearer tokens this worker has verified */
     tq_doc_cache *docs;             /* documents this worker has parsed and found valid */
     size_t paused_waiting;          /* requests waiting for their tenant's pause to end */
+    tq_live *live;                  /* the settings this worker applies (a reference; live.c) */
+    h2o_multithread_receiver_t live_rx; /* a reload's note: take the new settings */
+    h2o_multithread_message_t live_msg;
+    atomic_bool live_pending;       /* live_msg is on its way */
 } http_worker;
+
+/* ---- reloadable settings (live.c) ---- */
+
+#define TQ_HTTP_TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
+
+/* A snapshot of cfg's reloadable settings (reads key files: not on a loop), with one
+ * reference for the caller; NULL with err (the same messages as at start-up). */
+tq_live *tq_live_build(tq_server *s, const tq_server_config *cfg, char *err, size_t errlen);
+/* Another reference to l (the caller holds one already); returns l. */
+tq_live *tq_live_hold(tq_live *l);
+/* Drops a reference (NULL: nothing); the last one frees the snapshot. */
+void tq_live_release(tq_live *l);
+/* A reference to the snapshot in force. Any thread. */
+tq_live *tq_live_acquire(tq_server *s);
+/* The calling worker's snapshot: valid until this callback returns (a worker thread only;
+ * NULL elsewhere). */
+const tq_live *tq_live_here(void);
+/* A worker's http state takes the snapshot in force and listens for reloads (on its
+ * thread, at init), and lets go (at dispose). */
+void tq_live_worker_init(http_worker *hw);
+void tq_live_worker_dispose(http_worker *hw);
+/* SIGHUP, on the main thread: reads the configuration again, checks it, and applies its
+ * reloadable part or refuses all of it; logs and counts the outcome. */
+void tq_server_reload(tq_server *s);
+/* tenantql_config_reloads_total{outcome} in Prometheus text. */
+void tq_server_write_reload_metrics(tq_server *s, tq_strbuf *b);
 
 /* The worker state of the h2o context a request arrived on. */
 static inline http_worker *tq_http_worker_of(h2o_req_t *req)

@@ -14,7 +14,7 @@
 
 static const char *const limit_names[TQ_HTTP_LIMITS] = {"depth", "fields", "aliases", "cost", "response_bytes"};
 
-static uint64_t maximum(const tq_server_config *c, tq_budget_limit l)
+static uint64_t maximum(const tq_live *c, tq_budget_limit l)
 {
     switch (l) {
     case TQ_LIMIT_DEPTH:
@@ -28,9 +28,9 @@ static uint64_t maximum(const tq_server_config *c, tq_budget_limit l)
     }
 }
 
-static void count(tq_server *s, int limit)
+static void count(tq_server *s, const tq_live *c, int limit)
 {
-    atomic_fetch_add(&s->limits_exceeded[limit][s->cfg.limits], 1);
+    atomic_fetch_add(&s->limits_exceeded[limit][c->limits], 1);
 }
 
 /* What the client reads: one error, the limit, its maximum and the measure. */
@@ -72,7 +72,7 @@ static void write_refusal(tq_strbuf *b, tq_budget_limit l, uint64_t max, uint64_
 
 bool tq_limits_admit(tq_server *s, const char *request_id, const tq_budget_measure *m, tq_strbuf *refusal)
 {
-    const tq_server_config *c = &s->cfg;
+    const tq_live *c = tq_live_here(); /* the limits in force on this worker (SIGHUP may change them) */
     char over[256];
     size_t len = 0;
     int first = -1;
@@ -82,7 +82,7 @@ bool tq_limits_admit(tq_server *s, const char *request_id, const tq_budget_measu
             continue;
         if (first < 0)
             first = l;
-        count(s, l);
+        count(s, c, l);
         int n = snprintf(over + len, sizeof(over) - len, "%s%s %" PRIu64 " > %" PRIu64, len ? ", " : "", limit_names[l],
                          m->value[l], max);
         len = n > 0 && (size_t)n < sizeof(over) - len ? len + (size_t)n : len;
@@ -102,7 +102,7 @@ void tq_limits_count_answer_cap(tq_server *s, const char *request_id, size_t byt
 {
     atomic_fetch_add(&s->limits_exceeded[TQ_LIMIT_COUNT_][TQ_LIMITS_ENFORCE], 1);
     tq_log_limited(TQ_LOG_INFO, "limits", "answer cut off", "request %s: answer cut off: more than %ld bytes (%zu counted)",
-                   request_id, s->cfg.max_response_bytes, bytes);
+                   request_id, tq_live_here()->max_response_bytes, bytes);
 }
 
 void tq_limits_write_metrics(tq_server *s, tq_strbuf *b)

@@ -236,8 +236,9 @@ static int send_preflight(tq_server *s, h2o_req_t *req, int status, const char *
 static int on_preflight(h2o_handler_t *self, h2o_req_t *req)
 {
     tq_server *s = ((cors_handler *)self)->server;
-    const tq_cors *c = &s->cors;
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")))
+    const tq_live *live = tq_live_here();
+    const tq_cors *c = &live->cors;
+    if (!c->on || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")))
         return -1;
     const h2o_iovec_t *origin = request_header(req, H2O_STRLIT("origin"));
     const h2o_iovec_t *method = request_header(req, H2O_STRLIT("access-control-request-method"));
@@ -256,7 +257,7 @@ static int on_preflight(h2o_handler_t *self, h2o_req_t *req)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
                           H2O_STRLIT(CORS_ALLOW_HEADERS));
     char age[24];
-    int n = snprintf(age, sizeof(age), "%ld", s->cfg.cors_max_age_s);
+    int n = snprintf(age, sizeof(age), "%ld", live->cors_max_age_s);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
                           h2o_strdup(&req->pool, age, (size_t)n).base, (size_t)n);
     return send_preflight(s, req, 204, "No Content");
@@ -264,12 +265,16 @@ static int on_preflight(h2o_handler_t *self, h2o_req_t *req)
 
 static void on_cors_answer(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    tq_server *s = ((cors_filter *)self)->server;
+    const tq_cors *c = &tq_live_here()->cors;
+    if (!c->on) { /* a reload may turn CORS on: the filter is always there */
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
     const h2o_iovec_t *origin = request_header(req, H2O_STRLIT("origin"));
     vary_on_origin(req);
     if (origin != NULL && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) &&
-        origin_allowed(&s->cors, origin->base, origin->len)) {
-        allow_origin(&s->cors, req, origin);
+        origin_allowed(c, origin->base, origin->len)) {
+        allow_origin(c, req, origin);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
                               H2O_STRLIT(CORS_EXPOSE_HEADERS));
     }
@@ -278,8 +283,6 @@ static void on_cors_answer(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 
 void tq_cors_register(h2o_pathconf_t *pathconf, tq_server *s)
 {
-    if (!s->cors.on)
-        return;
     cors_handler *h = (cors_handler *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_preflight;
     h->server = s;

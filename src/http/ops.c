@@ -370,6 +370,9 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
                  "tenant_db_time, tenant_share, tenant_migrating).");
     tq_server_write_refusal_metrics(s, &b);
     tq_access_log_write_metrics(s, &b);
+    write_header(&b, "tenantql_config_reloads_total", "counter",
+                 "Configuration reloads (SIGHUP), by outcome (ok, refused).");
+    tq_server_write_reload_metrics(s, &b);
     write_header(&b, "tenantql_requests_in_flight", "gauge", "GraphQL requests not yet answered.");
     tq_strbuf_printf(&b, "tenantql_requests_in_flight %ld\n", atomic_load(&s->requests_in_flight));
     write_password_metrics(&b);

@@ -25,6 +25,7 @@
 #include "admin.h"
 #include "graphiql.h"
 #include "internal.h"
+#include "tenantql/linesink.h"
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
 #include "tenantql/doc_cache.h"
@@ -34,7 +35,6 @@
 #include "tenantql/secret.h"
 #include "tenantql/token_cache.h"
 
-#define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
 /* client addresses whose budget is remembered: 48 bytes each, 768 KiB; more addresses
@@ -145,11 +145,13 @@ static int http_worker_init(tq_worker *w, void *arg, char *err, size_t errlen)
     hw->server = s;
     h2o_linklist_init_anchor(&hw->requests);
     tq_worker_set_state(w, http_slot, hw);
+    s->hws[tq_worker_id(w)] = hw;
+    tq_live_worker_init(hw);
     tq_worker_timeout(w, TQ_HTTP_PAUSE_POLL_MS); /* its bucket now, while there is room (internal.h) */
     h2o_context_init(&hw->ctx, tq_worker_loop(w), &s->globalconf);
     hw->accept_ctx.ctx = &hw->ctx;
     hw->accept_ctx.hosts = s->globalconf.hosts;
-    hw->tokens = tq_token_cache_new(s->jwt, TOKEN_CACHE_SLOTS);
+    hw->tokens = tq_token_cache_new(hw->live->jwt, TQ_HTTP_TOKEN_CACHE_SLOTS);
     hw->docs = tq_doc_cache_new(s->schema, (size_t)s->cfg.doc_cache_entries, DOC_CACHE_BYTES, DOC_CACHE_MAX_TEXT);
     int fd = tq_http_open_listener(&s->listen_addr, s->listen_addr_len, true, err, errlen);
     if (fd < 0)
@@ -211,6 +213,8 @@ static void http_worker_dispose(tq_worker *w, void *arg)
         h2o_context_dispose(&hw->ctx);
     tq_token_cache_free(hw->tokens);
     tq_doc_cache_free(hw->docs);
+    tq_live_worker_dispose(hw);
+    hw->server->hws[tq_worker_id(w)] = NULL;
     tq_worker_set_state(w, http_slot, NULL);
     free(hw);
 }
@@ -253,10 +257,7 @@ static int load_auth(tq_server *s, char *err, size_t errlen)
             return -1;
         }
     }
-    s->api_auth.registry = s->registry;
-    s->api_auth.jwt = s->jwt;
-    s->api_auth.token_ttl = c->token_ttl;
-    s->api_auth.leeway = c->jwt_leeway;
+    s->api_auth.registry = s->registry; /* the signer, token TTL and leeway are the live settings' */
     return 0;
 }
 
@@ -270,9 +271,6 @@ static int load_limits(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    s->default_quota = (tq_quota){c->tenant_rate, c->tenant_burst, c->tenant_in_flight, c->tenant_db_ms};
-    if (tq_cors_parse(c->cors_origins, c->cors_credentials, &s->cors, err, errlen) != 0)
-        return -1;
     tq_share_configure(c->threads, c->fair_share);
     return 0;
 }
@@ -283,12 +281,12 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     s->schema = tq_api_schema_build(sdl->data, sdl->len, err, errlen);
     if (s->schema == NULL || (s->budget = tq_budget_schema_new(s->schema, tq_api_list_sizes, err, errlen)) == NULL)
         return -1;
-    tq_jwt_settings js;
-    tq_server_jwt_settings(&s->cfg, &js);
-    if ((s->jwt = tq_jwt_settings_load(&js, err, errlen)) == NULL)
+    /* the keys, limits, quotas and CORS, what SIGHUP may replace (live.c): checked before
+     * the registry is opened, so a bad key is reported as such */
+    if ((s->live = tq_live_build(s, &s->cfg, err, errlen)) == NULL)
         return -1;
     char keys[512];
-    tq_jwt_describe(s->jwt, keys, sizeof(keys));
+    tq_jwt_describe(s->live->jwt, keys, sizeof(keys));
     tq_log_info("auth", "tokens: %s", keys);
     if (s->cfg.graphiql && (s->graphiql = tq_graphiql_new(&s->cfg)) == NULL) {
         snprintf(err, errlen, "GraphiQL's files are not all compiled in (see graphiql_assets in meson.build)");
@@ -315,7 +313,12 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     }
     if (tq_access_log_open(s, err, errlen) != 0)
         return -1;
-    return load_auth(s, err, errlen) == 0 ? load_limits(s, err, errlen) : -1;
+    if (load_auth(s, err, errlen) != 0 || load_limits(s, err, errlen) != 0)
+        return -1;
+    /* the snapshot was built before the registry and the login limit existed */
+    s->live->api_auth.registry = s->api_auth.registry;
+    s->live->api_auth.login_limit = s->api_auth.login_limit;
+    return 0;
 }
 
 static void unload_parts(tq_server *s)
@@ -327,25 +330,33 @@ static void unload_parts(tq_server *s)
     tq_registry_close(s->registry);
     tq_secret_install_ring(NULL);
     tq_pools_destroy();
-    tq_jwt_verifier_free(s->jwt);
+    tq_live_release(s->live);
+    s->live = NULL;
     tq_graphiql_free(s->graphiql);
     tq_budget_schema_free(s->budget);
     tq_schema_free(s->schema);
     tq_access_log_close(s); /* last: the workers, whose requests write to it, are gone */
 }
 
-/* Waits for SIGINT or SIGTERM; meanwhile, once a second, what is the main thread's to say:
- * suppressed log lines whose window is over, refused client connections. */
+/* Waits for SIGINT or SIGTERM; meanwhile reloads on SIGHUP and, once a second, says what
+ * is the main thread's to say: suppressed log lines whose window is over, refused client
+ * connections. (Signals are blocked in every thread and taken here synchronously: no
+ * handler runs, and the reload is ordinary code on this thread, off the worker loops.) */
 static int wait_for_signal(tq_server *s)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     const struct timespec tick = {1, 0};
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig > 0)
+        if (sig == SIGHUP) {
+            tq_server_reload(s);
+            tq_linesink_reopen(s->access_log); /* whatever the file says: log rotation */
+        }
+        else if (sig > 0)
             return sig;
         tq_log_flush_suppressed(false);
         tq_server_report_clients(s);
@@ -384,6 +395,9 @@ static void server_free(tq_server *s)
     unload_parts(s);
     h2o_config_dispose(&s->globalconf);
     tq_workers_free(s->workers);
+    pthread_mutex_destroy(&s->live_lock);
+    free(s->hws);
+    free(s->in_force_text);
     free(s);
 }
 
@@ -404,8 +418,15 @@ static void tune_allocator(int threads)
 int tq_server_run(const tq_server_config *cfg)
 {
     char err[512];
+    /* SIGHUP reloads (wait_for_signal); blocked before any thread starts, which inherit
+     * the mask, so that no thread dies of it in the meantime */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
     tq_server *s = calloc(1, sizeof(*s));
     s->cfg = *cfg;
+    s->in_force = *cfg;
     if (tq_server_config_check(cfg, err, sizeof(err)) != 0 || sodium_init() < 0) {
         tq_log_error("server", "%s", err);
         free(s);
@@ -432,6 +453,9 @@ int tq_server_run(const tq_server_config *cfg)
         return 1;
     }
     h2o_config_init(&s->globalconf);
+    pthread_mutex_init(&s->live_lock, NULL);
+    s->nhws = cfg->threads;
+    s->hws = calloc((size_t)cfg->threads, sizeof(*s->hws));
     /* modules register with the workers bottom-up: pools, data sources, passwords, http */
     s->workers = tq_workers_new(cfg->threads, cfg->drain_timeout_ms);
     tq_pgconn_set_statement_cache(cfg->statement_cache);

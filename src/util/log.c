@@ -23,8 +23,15 @@
 
 #define LINE_MAX_BYTES 2048
 
-/* written once before the worker threads start, read-only afterwards */
-static tq_log_level min_level = TQ_LOG_INFO;
+/* set at start-up and by a SIGHUP reload while every thread logs: atomic (relaxed: a
+ * line logged at the old level just after a change does no harm) */
+static _Atomic int min_level_value = TQ_LOG_INFO;
+#define min_level ((tq_log_level)atomic_load_explicit(&min_level_value, memory_order_relaxed))
+
+static void store_level(tq_log_level level)
+{
+    atomic_store_explicit(&min_level_value, (int)level, memory_order_relaxed);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -32,7 +39,7 @@ int tq_log_set_level_name(const char *name)
 {
     for (int i = 0; i <= TQ_LOG_ERROR; i++) {
         if (strcmp(name, level_names[i]) == 0) {
-            min_level = (tq_log_level)i;
+            store_level((tq_log_level)i);
             return 0;
         }
     }
@@ -41,7 +48,7 @@ int tq_log_set_level_name(const char *name)
 
 void tq_log_set_level(tq_log_level level)
 {
-    min_level = level;
+    store_level(level);
 }
 
 int tq_log_enabled(tq_log_level level)

@@ -200,13 +200,26 @@ int tq_opts_parse_bool(const char *s, bool *out)
     return -1;
 }
 
-/* "(got "x")" or "(got "x" from TENANTQL_X)": where a refused value came from. */
-static void refuse(const tq_opt *o, const char *value, const char *env, const char *why)
+/* Where a value comes from: a variable's name, a "file:line" (a prefix of the message),
+ * or nothing for a flag. */
+typedef struct value_source {
+    const char *env;
+    const char *file_line;
+} value_source;
+
+/* "(got "x")" or "(got "x" from TENANTQL_X)": where a refused value came from. A secret
+ * option's value is never repeated (it may be the secret with one character wrong). */
+static void refuse(const tq_opt *o, const char *value, value_source src, const char *why, char *err, size_t errlen)
 {
-    if (env != NULL)
-        fprintf(stderr, "tenantql: --%s must be %s (got \"%s\" from %s)\n", o->name, why, value, env);
+    bool hide = (o->flags & TQ_OPTF_SECRET) != 0;
+    const char *shown = hide ? "(not shown)" : value;
+    const char *q = hide ? "" : "\"";
+    if (src.file_line != NULL)
+        snprintf(err, errlen, "%s: --%s must be %s (got %s%s%s)", src.file_line, o->name, why, q, shown, q);
+    else if (src.env != NULL)
+        snprintf(err, errlen, "--%s must be %s (got %s%s%s from %s)", o->name, why, q, shown, q, src.env);
     else
-        fprintf(stderr, "tenantql: --%s must be %s (got \"%s\")\n", o->name, why, value);
+        snprintf(err, errlen, "--%s must be %s (got %s%s%s)", o->name, why, q, shown, q);
 }
 
 static int parse_integer(const tq_opt *o, const char *value, long long *out)
@@ -226,9 +239,9 @@ static int parse_integer(const tq_opt *o, const char *value, long long *out)
     return 0;
 }
 
-/* Stores value (NULL: a FLAG given alone) into target; env names the variable it came
- * from, NULL for a flag. Refuses with a message on stderr. */
-static int assign(const tq_opt *o, void *target, const char *value, const char *env)
+/* Stores value (NULL: a FLAG given alone) into target; src says where it came from.
+ * Refuses with a message in err. */
+static int assign(const tq_opt *o, void *target, const char *value, value_source src, char *err, size_t errlen)
 {
     char why[256];
     bounds_sentence(o, why, sizeof(why));
@@ -239,7 +252,7 @@ static int assign(const tq_opt *o, void *target, const char *value, const char *
     if (o->type == TQ_OPT_FLAG || o->type == TQ_OPT_ONOFF) {
         bool b = true;
         if (value != NULL && tq_opts_parse_bool(value, &b) != 0) {
-            refuse(o, value, env, why);
+            refuse(o, value, src, why, err, errlen);
             return -1;
         }
         store_bool(o, target, b);
@@ -248,13 +261,13 @@ static int assign(const tq_opt *o, void *target, const char *value, const char *
     long long v;
     if (parse_integer(o, value, &v) != 0) {
         if (o->type == TQ_OPT_CHOICE)
-            refuse(o, value, env, why);
+            refuse(o, value, src, why, err, errlen);
         else
-            refuse(o, value, env, "a whole number");
+            refuse(o, value, src, "a whole number", err, errlen);
         return -1;
     }
     if (!in_bounds(o, v)) {
-        refuse(o, value, env, why);
+        refuse(o, value, src, why, err, errlen);
         return -1;
     }
     store_int(o, target, v);
@@ -335,27 +348,25 @@ static void apply_defaults(active_opt *all, size_t n)
         default_one(all[i].opt, all[i].target);
 }
 
-static int apply_environment(active_opt *all, size_t n)
+static int apply_environment(active_opt *all, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         const char *v = all[i].opt->env ? getenv(all[i].opt->env) : NULL;
         if (v == NULL)
             continue;
-        if (assign(all[i].opt, all[i].target, v, all[i].opt->env) != 0)
+        if (assign(all[i].opt, all[i].target, v, (value_source){all[i].opt->env, NULL}, err, errlen) != 0)
             return -1;
         all[i].given = true;
     }
     return 0;
 }
 
-static int check_required(const active_opt *all, size_t n)
+static int check_required(const active_opt *all, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         const tq_opt *o = all[i].opt;
         if ((o->flags & TQ_OPTF_REQUIRED) && (!all[i].given || !has_value(o, all[i].target))) {
-            char err[256];
-            required_message(o, err, sizeof(err));
-            fprintf(stderr, "tenantql: %s\n", err);
+            required_message(o, err, errlen);
             return -1;
         }
     }
@@ -378,22 +389,25 @@ static struct option *long_options(const active_opt *all, size_t n)
     return longopts;
 }
 
-static void unknown_option(int argc, char **argv)
+static void unknown_option(int argc, char **argv, char *err, size_t errlen)
 {
     if (optopt >= FIRST_OPTION || (optopt == 0 && optind - 1 < argc && argv[optind - 1] != NULL))
-        fprintf(stderr, "tenantql: option %s needs a value or is unknown (see --help)\n", argv[optind - 1]);
+        snprintf(err, errlen, "option %s needs a value or is unknown (see --help)", argv[optind - 1]);
     else
-        fprintf(stderr, "tenantql: unknown option (see --help)\n");
+        snprintf(err, errlen, "unknown option (see --help)");
 }
 
 /* The getopt loop: 0, 1 after help, -1 after an error. */
-static int apply_flags(const tq_opt_command *cmd, active_opt *all, size_t n, int argc, char **argv, int *npos)
+static int apply_flags(const tq_opt_command *cmd, active_opt *all, size_t n, int argc, char **argv, int *npos,
+                       char *err, size_t errlen)
 {
     struct option *longopts = long_options(all, n);
-    if (longopts == NULL)
+    if (longopts == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
     int ret = 0;
-    optind = 1;
+    optind = 0; /* glibc: 0 starts afresh (a reload parses the same command line again) */
     opterr = 0;
     /* "-" keeps positional arguments in order (code 1) instead of permuting them */
     for (int c; ret == 0 && (c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1;) {
@@ -408,10 +422,10 @@ static int apply_flags(const tq_opt_command *cmd, active_opt *all, size_t n, int
             ret = 1;
         } else if (c >= FIRST_OPTION) {
             active_opt *a = &all[c - FIRST_OPTION];
-            ret = assign(a->opt, a->target, optarg, NULL);
+            ret = assign(a->opt, a->target, optarg, (value_source){NULL, NULL}, err, errlen);
             a->given = true;
         } else {
-            unknown_option(argc, argv);
+            unknown_option(argc, argv, err, errlen);
             ret = -1;
         }
     }
@@ -419,24 +433,99 @@ static int apply_flags(const tq_opt_command *cmd, active_opt *all, size_t n, int
     return ret;
 }
 
-int tq_opts_parse(const tq_opt_command *cmd, int argc, char **argv, int *npositional)
+/* ---- the configuration file ---- */
+
+static active_opt *find_active(active_opt *all, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i].opt->name, name) == 0)
+            return &all[i];
+    return NULL;
+}
+
+/* Fills what neither a flag nor a variable gave from the file's entries: 0, or -1 with
+ * err naming file:line and the option. */
+static int apply_file_entries(active_opt *all, size_t n, const char *config_name, const tq_opts_file *f,
+                              char *err, size_t errlen)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const tq_opts_file_entry *e = &f->entries[i];
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%d", f->path, e->line);
+        active_opt *a = find_active(all, n, e->name);
+        if (a == NULL) {
+            snprintf(err, errlen, "%s: unknown option \"%s\"", where, e->name);
+            return -1;
+        }
+        if (strcmp(e->name, config_name) == 0) {
+            snprintf(err, errlen, "%s: --%s cannot be set in the configuration file", where, e->name);
+            return -1;
+        }
+        if (a->given)
+            continue; /* a flag or a variable wins over the file */
+        if (a->opt->type == TQ_OPT_FLAG && e->value[0] == '\0') {
+            snprintf(err, errlen, "%s: --%s needs a value (on or off)", where, e->name);
+            return -1;
+        }
+        if (assign(a->opt, a->target, e->value, (value_source){NULL, where}, err, errlen) != 0)
+            return -1;
+        a->given = true;
+    }
+    return 0;
+}
+
+/* When the command has a configuration option and it names a file: reads it and applies
+ * it beneath the flags and the variables. */
+static int apply_file(const tq_opt_command *cmd, active_opt *all, size_t n, char *err, size_t errlen)
+{
+    if (cmd->config_option == NULL)
+        return 0;
+    active_opt *c = find_active(all, n, cmd->config_option);
+    const char *path = c != NULL && c->opt->type == TQ_OPT_STRING ? load_str(c->opt, c->target) : NULL;
+    if (path == NULL || *path == '\0')
+        return 0;
+    tq_opts_file f;
+    if (tq_opts_file_read(path, &f, err, errlen) != 0)
+        return -1;
+    int rc = apply_file_entries(all, n, cmd->config_option, &f, err, errlen);
+    if (rc == 0 && cmd->config_text != NULL) {
+        *cmd->config_text = f.text; /* the file's string values point into it */
+        f.text = NULL;
+    }
+    tq_opts_file_free(&f);
+    return rc;
+}
+
+int tq_opts_parse_quiet(const tq_opt_command *cmd, int argc, char **argv, int *npositional, char *err,
+                        size_t errlen)
 {
     size_t n = 0;
     int npos = 0;
     active_opt *all = collect(cmd, &n);
     if (all == NULL) {
-        fprintf(stderr, "tenantql: out of memory\n");
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     apply_defaults(all, n);
-    int ret = apply_environment(all, n);
+    int ret = apply_environment(all, n, err, errlen);
     if (ret == 0)
-        ret = apply_flags(cmd, all, n, argc, argv, &npos);
+        ret = apply_flags(cmd, all, n, argc, argv, &npos, err, errlen);
     if (ret == 0)
-        ret = check_required(all, n);
+        ret = apply_file(cmd, all, n, err, errlen);
+    if (ret == 0)
+        ret = check_required(all, n, err, errlen);
     free(all);
     if (npositional != NULL)
         *npositional = npos;
+    return ret;
+}
+
+int tq_opts_parse(const tq_opt_command *cmd, int argc, char **argv, int *npositional)
+{
+    char err[PATH_MAX + 512];
+    int ret = tq_opts_parse_quiet(cmd, argc, argv, npositional, err, sizeof(err));
+    if (ret < 0)
+        fprintf(stderr, "tenantql: %s\n", err);
     return ret;
 }
 
@@ -555,6 +644,8 @@ static void help_facts(const tq_opt *o, char *buf, size_t len)
         snprintf(part, sizeof(part), "env %s", o->env);
         add_part(buf, len, part);
     }
+    if (o->flags & TQ_OPTF_RELOAD)
+        add_part(buf, len, "SIGHUP reloads it");
 }
 
 static void print_option_help(FILE *out, const tq_opt *o)
@@ -592,8 +683,9 @@ void tq_opts_print_markdown(FILE *out, const tq_opt *opts, const char *const *on
         bounds_range(o, "–", range, sizeof(range));
         if (o->type == TQ_OPT_CHOICE)
             choices_text(o, "`", range, sizeof(range));
-        fprintf(out, "| `%s` | %s%s%s | %s | %s%s%s%s |\n", flag, o->env ? "`" : "—", o->env ? o->env : "",
-                o->env ? "`" : "", def, o->help, *range ? " (" : "", range, *range ? ")" : "");
+        const char *reload = (o->flags & TQ_OPTF_RELOAD) ? "; `SIGHUP` reloads it" : "";
+        fprintf(out, "| `%s` | %s%s%s | %s | %s%s%s%s%s |\n", flag, o->env ? "`" : "—", o->env ? o->env : "",
+                o->env ? "`" : "", def, o->help, *range ? " (" : "", range, *range ? ")" : "", reload);
     }
 }
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDev, stopDev, startServe, gql, until } from './lib/harness.mjs';
@@ -123,6 +123,14 @@ test('--access-log text into --access-log-file; --access-log off writes nothing'
     const line = readFileSync(file, 'utf8').split('\n').find((l) => l.includes('al-text'));
     assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z al-text 127\.0\.0\.1 POST acme query Me 200 [\d.]+ms db=[\d.]+ms\/\d+ wait=[\d.]+ms \d+B doc=[0-9a-f]{12}$/);
     assert.equal(text.stdout(), '', 'nothing on standard output');
+    // rotation: the file is moved away, SIGHUP, and the next lines go to a new file
+    renameSync(file, `${file}.1`);
+    process.kill(text.pid, 'SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(text.url, 'query Me { me { email } }', { token: dev.tokens.acme, headers: { 'x-request-id': 'al-rotated' } });
+    await until((t) => t.includes('al-rotated'), () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } }, 5000);
+    assert.ok(readFileSync(file, 'utf8').includes('al-rotated'));
+    assert.ok(!readFileSync(`${file}.1`, 'utf8').includes('al-rotated'));
     await gql(off.url, '{ me { email } }', { token: dev.tokens.acme, headers: { 'x-request-id': 'al-off' } });
     await new Promise((r) => setTimeout(r, 400)); // more than the writer's flush interval
     assert.equal(off.stdout(), '');

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tenantql/server.h"
 #include "tq_test.h"
@@ -85,10 +86,51 @@ static void test_check(void)
     CHECK_STR(err, "--pause-max-wait-ms must be between 0 and 600000 (got 600001)");
 }
 
+static const tq_opt *option(const char *name)
+{
+    for (const tq_opt *o = tq_server_options; o->name != NULL; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+/* What SIGHUP applies and what it names as needing a restart (README's "Configuration file
+ * and reload" lists the same). */
+static void test_reload_diff(void)
+{
+    CHECK(option("config") != NULL && !(option("config")->flags & TQ_OPTF_RELOAD));
+    CHECK(option("jwt-secret")->flags & TQ_OPTF_SECRET);
+    static const char *const reloadable[] = {"jwt-secret", "jwt-keys", "token-ttl", "max-cost", "limits",
+                                             "tenant-rate", "cors-origins", "log-level", NULL};
+    for (const char *const *n = reloadable; *n != NULL; n++)
+        CHECK(option(*n)->flags & TQ_OPTF_RELOAD);
+    static const char *const restart[] = {"listen", "threads", "registry", "anon-rate", "fair-share", NULL};
+    for (const char *const *n = restart; *n != NULL; n++)
+        CHECK(!(option(*n)->flags & TQ_OPTF_RELOAD));
+    tq_server_config a, b;
+    tq_server_config_init(&a);
+    tq_server_config_init(&b);
+    char same1[32] = "a.example", same2[32] = "a.example"; /* equal strings at different addresses */
+    a.cors_origins = same1;
+    b.cors_origins = same2;
+    char reload[512], needs[512];
+    tq_server_config_diff(&a, &b, reload, sizeof(reload), needs, sizeof(needs));
+    CHECK_STR(reload, "");
+    CHECK_STR(needs, "");
+    b.jwt_secret = "0123456789abcdef0123456789abcdef";
+    b.max_cost = 5;
+    b.threads = a.threads + 1;
+    b.listen = "0.0.0.0:1";
+    tq_server_config_diff(&a, &b, reload, sizeof(reload), needs, sizeof(needs));
+    CHECK_STR(reload, "jwt-secret, max-cost");
+    CHECK_STR(needs, "listen, threads");
+}
+
 int main(void)
 {
     test_table();
     test_defaults();
     test_check();
+    test_reload_diff();
     return TQ_TEST_REPORT();
 }
