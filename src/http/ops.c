@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tenantql/cluster.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 #include "tenantql/registry.h"
@@ -175,6 +176,25 @@ static void write_header(tq_strbuf *b, const char *name, const char *type, const
     tq_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Several processes sharing the registry (--cluster-max-connections): only when on. */
+static void write_cluster_metrics(tq_strbuf *b)
+{
+    if (!tq_cluster_on())
+        return;
+    write_header(b, "tenantql_cluster_instances", "gauge",
+                 "Live server processes sharing the registry, this one included (at the last heartbeat).");
+    tq_strbuf_printf(b, "tenantql_cluster_instances %d\n", tq_cluster_instances());
+    write_header(b, "tenantql_cluster_connection_target", "gauge",
+                 "This process's share of --cluster-max-connections: floor(cap / instances), at least 1.");
+    tq_strbuf_printf(b, "tenantql_cluster_connection_target %d\n", tq_cluster_target());
+    write_header(b, "tenantql_cluster_connection_share", "gauge",
+                 "The cap this process enforces now: its share, or less until the others have shrunk theirs.");
+    tq_strbuf_printf(b, "tenantql_cluster_connection_share %d\n", tq_cluster_share());
+    write_header(b, "tenantql_cluster_heartbeat_failures_total", "counter",
+                 "Heartbeats that failed (the registry unreachable or slow).");
+    tq_strbuf_printf(b, "tenantql_cluster_heartbeat_failures_total %lu\n", tq_cluster_heartbeat_failures());
+}
+
 /* The hashing threads: what they computed (one verification per login attempt that was
  * not refused first) and what they answered BUSY. */
 static void write_password_metrics(tq_strbuf *b)
@@ -329,6 +349,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     tq_strbuf_printf(&b, "tenantql_connections %d\n", tq_pools_open_connections());
     write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections; 0: none).");
     tq_strbuf_printf(&b, "tenantql_connections_max %d\n", tq_pools_max_connections());
+    write_cluster_metrics(&b);
     unsigned long prepared, unnamed, prepares;
     tq_pgconn_statement_counts(&prepared, &unnamed, &prepares);
     write_header(&b, "tenantql_statements_total", "counter",
