@@ -344,7 +344,8 @@ void tq_cluster_leave(void)
         tq_log_warn("cluster", "cannot remove this process from the registry (%s); the others take it for dead "
                                "after %d ms", err, cl.opts.timeout_ms);
     else if ((res = tq_pg_query(cl.conn,
-                                "WITH d AS (DELETE FROM instances WHERE id = $1) SELECT pg_notify('tenantql_instances', $1)",
+                                "WITH d AS (DELETE FROM instances WHERE id = $1::uuid)"
+                                " SELECT pg_notify('tenantql_instances', $1::text)",
                                 1, p, err, sizeof(err))) == NULL)
         tq_log_warn("cluster", "cannot remove this process from the registry: %s", err);
     PQclear(res);
