@@ -300,7 +300,10 @@ static void *cluster_thread(void *arg)
         }
         last = tq_clock_ms();
         next = last + interval;
-        others_changed(); /* our own notification, and any that came with the queries */
+        /* what came with the COMMIT: our own notification, and others' (a process that left
+         * while the heartbeat ran, say) that the heartbeat may not have seen */
+        if (others_changed())
+            next = last + MIN_GAP_MS;
     }
     return NULL;
 }
