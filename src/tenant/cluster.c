@@ -34,14 +34,14 @@
 #include "tenantql/pg_admin.h"
 #include "tenantql/uuid.h"
 
-#define MIN_GAP_MS 100        /* between heartbeats that notifications ask for */
+#define MIN_GAP_MS 100 /* between heartbeats that notifications ask for */
 #define RECONNECT_DELAY_MS 500
 /* pg_advisory_xact_lock's key: every process serializes its heartbeat on it */
 #define LOCK_KEY "7305672127394918415"
 
 static struct {
     atomic_bool on;
-    atomic_bool detached;         /* the cap no longer moves (shutdown) */
+    atomic_bool detached; /* the cap no longer moves (shutdown) */
     atomic_int instances;
     atomic_int target;
     atomic_ulong failures;
@@ -50,7 +50,7 @@ static struct {
     char id[TQ_UUID_TEXT_SIZE];
     char host[256];
     char pid[16];
-    PGconn *conn;                 /* the thread's (the caller's during join) */
+    PGconn *conn; /* the thread's (the caller's during join) */
     int last_claim, last_instances;
     bool warned_mismatch;
     pthread_t thread;
@@ -135,67 +135,102 @@ static int next_cap(int target, int current, int others)
     return max_int(current, room < target ? room : target);
 }
 
-/* The transaction's statements, after BEGIN and the lock; *raise_to set when the cap may
- * grow once it commits. */
-static int heartbeat_locked(int *raise_to, bool *changed, char *err, size_t errlen)
+/* What a heartbeat reads under the lock. */
+typedef struct census {
+    int dead;     /* rows of dead processes it deleted */
+    bool renewed; /* false: this process's row was made (at join, or after the others took it for dead) */
+    int live;     /* live processes, this one included */
+    int others;   /* the other live processes' claims, added up */
+    int mismatch; /* processes with another cluster cap */
+} census;
+
+/* Deletes the dead's rows, renews this process's (or makes it again, claiming what it
+ * has), and counts. */
+static int take_census(census *c, char *err, size_t errlen)
 {
     char timeout[16], cmax[16], claim_now[16];
     snprintf(timeout, sizeof(timeout), "%d", cl.opts.timeout_ms);
     snprintf(cmax, sizeof(cmax), "%d", cl.opts.max_connections);
     snprintf(claim_now, sizeof(claim_now), "%d", max_int(cap_max(), cap_open_connections()));
     const char *p_dead[] = {cl.id, timeout};
-    int dead = 0, inserted = 0, counts[3] = {1, 0, 0};
+    const char *p_me[] = {cl.id, cl.host, cl.pid, cmax, claim_now};
+    const char *p_count[] = {cl.id, cmax};
+    int inserted = 0, counts[3] = {1, 0, 0};
     if (query_ints("WITH d AS (DELETE FROM instances WHERE id <> $1"
                    " AND heartbeat_at < now() - make_interval(secs => $2::int / 1000.0) RETURNING 1)"
                    " SELECT count(*) FROM d",
-                   2, p_dead, &dead, 1, err, errlen) != 0)
-        return -1;
-    /* renewed, or made again after the others took this process for dead */
-    const char *p_me[] = {cl.id, cl.host, cl.pid, cmax, claim_now};
-    if (query_ints("INSERT INTO instances (id, host, pid, cluster_max, claim) VALUES ($1, $2, $3, $4, $5)"
+                   2, p_dead, &c->dead, 1, err, errlen) != 0 ||
+        query_ints("INSERT INTO instances (id, host, pid, cluster_max, claim) VALUES ($1, $2, $3, $4, $5)"
                    " ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() RETURNING (xmax = 0)::int",
-                   5, p_me, &inserted, 1, err, errlen) != 0)
-        return -1;
-    const char *p_count[] = {cl.id, cmax};
-    if (query_ints("SELECT count(*), coalesce(sum(claim) FILTER (WHERE id <> $1), 0),"
+                   5, p_me, &inserted, 1, err, errlen) != 0 ||
+        query_ints("SELECT count(*), coalesce(sum(claim) FILTER (WHERE id <> $1), 0),"
                    " count(*) FILTER (WHERE cluster_max <> $2::int) FROM instances",
                    2, p_count, counts, 3, err, errlen) != 0)
         return -1;
-    int n = max_int(counts[0], 1), others = counts[1];
-    if (counts[2] > 0 && !cl.warned_mismatch)
-        tq_log_warn("cluster", "%d other process(es) run with another --cluster-max-connections than %d: the cap "
-                               "holds only if every process has the same", counts[2], cl.opts.max_connections);
-    cl.warned_mismatch = counts[2] > 0;
-    int target = max_int(cl.opts.max_connections / n, 1);
-    int current = cap_max();
-    int next = atomic_load(&cl.detached) ? current : next_cap(target, current, others);
-    if (next < current)
-        cap_set_max(next); /* before the claim is written: it must cover what stays open */
-    int claim = max_int(next, cap_open_connections());
+    c->renewed = !inserted;
+    c->live = max_int(counts[0], 1);
+    c->others = counts[1];
+    c->mismatch = counts[2];
+    return 0;
+}
+
+/* Writes this process's claim and what it counted, and announces a change. */
+static int write_claim(int claim, int live, bool announce, char *err, size_t errlen)
+{
     char claim_s[16], n_s[16];
     snprintf(claim_s, sizeof(claim_s), "%d", claim);
-    snprintf(n_s, sizeof(n_s), "%d", n);
-    const char *p_upd[] = {cl.id, claim_s, n_s};
-    PGresult *res = tq_pg_query(cl.conn, "UPDATE instances SET claim = $2, instances = $3 WHERE id = $1", 3, p_upd,
-                                err, errlen);
+    snprintf(n_s, sizeof(n_s), "%d", live);
+    const char *p[] = {cl.id, claim_s, n_s};
+    PGresult *res = tq_pg_query(cl.conn, "UPDATE instances SET claim = $2, instances = $3 WHERE id = $1", 3, p, err,
+                                errlen);
     if (res == NULL)
         return -1;
     PQclear(res);
-    *changed = dead > 0 || inserted || claim != cl.last_claim || n != cl.last_instances;
-    if (*changed && (res = tq_pg_query(cl.conn, "SELECT pg_notify('tenantql_instances', $1)", 1, p_upd, err,
-                                       errlen)) == NULL)
+    if (!announce)
+        return 0;
+    res = tq_pg_query(cl.conn, "SELECT pg_notify('tenantql_instances', $1)", 1, p, err, errlen);
+    if (res == NULL)
         return -1;
-    if (*changed)
-        PQclear(res);
-    if (dead > 0)
-        tq_log_info("cluster", "%d process(es) without a heartbeat for %d ms taken for dead", dead,
+    PQclear(res);
+    return 0;
+}
+
+static void log_census(const census *c, int target)
+{
+    if (c->mismatch > 0 && !cl.warned_mismatch)
+        tq_log_warn("cluster",
+                    "%d other process(es) run with another --cluster-max-connections than %d: the cap holds only "
+                    "if every process has the same",
+                    c->mismatch, cl.opts.max_connections);
+    cl.warned_mismatch = c->mismatch > 0;
+    if (c->dead > 0)
+        tq_log_info("cluster", "%d process(es) without a heartbeat for %d ms taken for dead", c->dead,
                     cl.opts.timeout_ms);
-    if (n != cl.last_instances)
-        tq_log_info("cluster", "%d live process(es): a share of %d connection(s) of %d", n, target,
+    if (c->live != cl.last_instances)
+        tq_log_info("cluster", "%d live process(es): a share of %d connection(s) of %d", c->live, target,
                     cl.opts.max_connections);
+}
+
+/* The transaction's statements, after BEGIN and the lock; *raise_to set (else -1) when the
+ * cap may grow once it commits. */
+static int heartbeat_locked(int *raise_to, char *err, size_t errlen)
+{
+    census c;
+    if (take_census(&c, err, errlen) != 0)
+        return -1;
+    int target = max_int(cl.opts.max_connections / c.live, 1);
+    int current = cap_max();
+    int next = atomic_load(&cl.detached) ? current : next_cap(target, current, c.others);
+    if (next < current)
+        cap_set_max(next); /* before the claim is written: it must cover what stays open */
+    int claim = max_int(next, cap_open_connections());
+    bool changed = c.dead > 0 || !c.renewed || claim != cl.last_claim || c.live != cl.last_instances;
+    if (write_claim(claim, c.live, changed, err, errlen) != 0)
+        return -1;
+    log_census(&c, target);
     cl.last_claim = claim;
-    cl.last_instances = n;
-    atomic_store(&cl.instances, n);
+    cl.last_instances = c.live;
+    atomic_store(&cl.instances, c.live);
     atomic_store(&cl.target, target);
     *raise_to = next > current ? next : -1;
     return 0;
@@ -207,8 +242,7 @@ static int heartbeat(char *err, size_t errlen)
     if (tq_pg_exec(cl.conn, "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_KEY ")", err, errlen) != 0)
         return -1;
     int raise_to = -1;
-    bool changed = false;
-    if (heartbeat_locked(&raise_to, &changed, err, errlen) != 0 || tq_pg_exec(cl.conn, "COMMIT", err, errlen) != 0) {
+    if (heartbeat_locked(&raise_to, err, errlen) != 0 || tq_pg_exec(cl.conn, "COMMIT", err, errlen) != 0) {
         tq_pg_exec(cl.conn, "ROLLBACK", NULL, 0);
         return -1;
     }
@@ -344,8 +378,10 @@ void tq_cluster_leave(void)
     const char *p[] = {cl.id};
     PGresult *res = NULL;
     if (cl.conn == NULL && connect_registry(err, sizeof(err)) != 0)
-        tq_log_warn("cluster", "cannot remove this process from the registry (%s); the others take it for dead "
-                               "after %d ms", err, cl.opts.timeout_ms);
+        tq_log_warn("cluster",
+                    "cannot remove this process from the registry (%s); the others take it for dead "
+                    "after %d ms",
+                    err, cl.opts.timeout_ms);
     else if ((res = tq_pg_query(cl.conn,
                                 "WITH d AS (DELETE FROM instances WHERE id = $1::uuid)"
                                 " SELECT pg_notify('tenantql_instances', $1::text)",
