@@ -100,7 +100,7 @@ test(`two processes under a cluster cap of ${CAP}: never above it, a process joi
   servers.push(b);
   const half = Math.floor(CAP / 2);
   for (const s of [a, b]) {
-    const share = await until((v) => v === half, () => metric(s, 'tenantql_cluster_connection_share'), 5000);
+    const share = await until((v) => v === half, () => metric(s, 'tenantql_cluster_connection_share'), 8000);
     assert.equal(share, half, 'each process takes half of the cap within seconds');
     assert.equal(await metric(s, 'tenantql_cluster_instances'), 2);
     assert.equal(await metric(s, 'tenantql_cluster_connection_target'), half);
@@ -122,10 +122,11 @@ test('a process killed with SIGKILL: the survivor takes the whole cap within sec
   await b.stop('SIGKILL');
   const killed = Date.now();
   b = undefined;
-  const share = await until((v) => v === CAP, () => metric(a, 'tenantql_cluster_connection_share'), 6000);
+  const share = await until((v) => v === CAP, () => metric(a, 'tenantql_cluster_connection_share'), 8000);
   const took = Date.now() - killed;
   assert.equal(share, CAP, 'the survivor\'s share is the whole cap');
-  assert.ok(took < TIMEOUT_MS + 2000, `within the timeout and a heartbeat or two (${took} ms)`);
+  // the timeout, a heartbeat (a third of it), and room for a loaded CI machine
+  assert.ok(took < TIMEOUT_MS + 3000, `within the timeout and a heartbeat or two (${took} ms)`);
   assert.equal(await metric(a, 'tenantql_cluster_instances'), 1);
   const used = await until((p) => p > Math.floor(CAP / 2), async () => sample.peak(), 5000);
   const failures = await work.stop();
