@@ -347,7 +347,8 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     }
     write_header(&b, "tenantql_connections", "gauge", "Connections to tenant databases, all tenants.");
     tq_strbuf_printf(&b, "tenantql_connections %d\n", tq_pools_open_connections());
-    write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections; 0: none).");
+    write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections, 0: none; or this process's share of "
+                 "--cluster-max-connections).");
     tq_strbuf_printf(&b, "tenantql_connections_max %d\n", tq_pools_max_connections());
     write_cluster_metrics(&b);
     unsigned long prepared, unnamed, prepares;
