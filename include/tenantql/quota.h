@@ -8,8 +8,8 @@
  * of the row), with the server's defaults for what the row leaves out. The counters
  * belong to the tenant, not to one record of it: a changed row swaps the record but keeps
  * the counters, so a changed quota applies at once to the usage so far. They are shared
- * by every worker thread and kept per process (several server processes each allow the
- * quota).
+ * by every worker thread and kept per process: several server processes sharing a
+ * registry (--cluster-max-connections) each allow their part of it (tq_quota_split).
  */
 #ifndef TENANTQL_QUOTA_H
 #define TENANTQL_QUOTA_H
@@ -45,6 +45,10 @@ int tq_quota_check(const char *json_text, char *err, size_t errlen);
 void tq_quota_merge(tq_quota *q, const tq_quota *defaults);
 /* Whether any limit is in force. */
 bool tq_quota_any(const tq_quota *q);
+/* This process's part of an effective quota when `parts` processes share the tenant
+ * (README, "Several processes"): every limit in force becomes ceil(limit / parts), so the
+ * parts add up to at most limit + parts - 1 and none is 0 (no limit). parts <= 1: as is. */
+void tq_quota_split(tq_quota *q, int parts);
 /* The burst of an effective quota: its own, or one second of its rate. */
 int tq_quota_burst(const tq_quota *q);
 

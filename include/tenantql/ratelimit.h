@@ -30,6 +30,11 @@ typedef struct tq_ratelimit_ticket {
     uint64_t window_start;
 } tq_ratelimit_ticket;
 
+/* Makes the limit this process's part when `parts` processes share it (README, "Several
+ * processes"): ceil(limit / parts) attempts per window, so the parts add up to at most
+ * limit + parts - 1. 1 (the default): the whole limit. Thread-safe. */
+void tq_ratelimit_set_parts(tq_ratelimit *rl, int parts);
+
 /* Counts one attempt for key at now_ms (any monotonic millisecond clock). Returns 0
  * when it is allowed (and fills *ticket unless it is NULL), else the whole seconds (>= 1)
  * until the key's window ends - or, for a new key that finds the table full, until the

@@ -57,6 +57,8 @@ typedef struct tq_server_config {
     long drain_timeout_ms;       /* --drain-timeout-ms: shutdown waits this long for requests in flight */
     long pause_max_wait_ms;      /* --pause-max-wait-ms: a paused tenant's request waits this long, then 503 */
     int max_connections;         /* --max-connections: tenant connections across all pools, 0 = no cap */
+    int cluster_max_connections; /* --cluster-max-connections: the cap of all processes sharing the registry, 0 = off */
+    int cluster_timeout_ms;      /* --cluster-timeout-ms: a heartbeat older than this is a dead process's */
     int shared_db_max;           /* --shared-db-max: connections to one shared database */
     int statement_cache;         /* --statement-cache: prepared statements kept per database connection, 0 = none */
     int max_client_connections;  /* --max-client-connections: open HTTP connections, 0 = derived from the fd limit */

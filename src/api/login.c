@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "tenantql/clock.h"
+#include "tenantql/cluster.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 
@@ -198,6 +199,7 @@ static bool count_attempt(login_call *lc, const char *tenant_key, const char *em
     memcpy(key, tenant_key, tl);
     key[tl] = '\0'; /* a name cannot hold NUL: the split is unambiguous */
     memcpy(key + tl + 1, email, el);
+    tq_ratelimit_set_parts(rl, tq_cluster_instances()); /* the live processes share the limit */
     int retry = tq_ratelimit_hit(rl, key, tl + 1 + el, tq_clock_ms(), &lc->ticket);
     lc->counted = retry == 0;
     if (retry == 0)

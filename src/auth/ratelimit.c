@@ -4,6 +4,7 @@
  * entries, and a scan costs far less than the password hash it protects.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct rl_shard {
 
 struct tq_ratelimit {
     uint32_t limit;
+    _Atomic uint32_t part;        /* this process's part of limit (tq_ratelimit_set_parts) */
     uint64_t window_ms;
     uint8_t key[crypto_generichash_KEYBYTES]; /* random: digests cannot be precomputed */
     int nshards;
@@ -41,6 +43,7 @@ tq_ratelimit *tq_ratelimit_new(int limit, int window_s, size_t max_keys)
     if (rl == NULL)
         return NULL;
     rl->limit = (uint32_t)limit;
+    atomic_init(&rl->part, (uint32_t)limit);
     rl->window_ms = (uint64_t)window_s * 1000;
     randombytes_buf(rl->key, sizeof(rl->key));
     if (max_keys < TQ_RATELIMIT_MIN_KEYS)
@@ -70,6 +73,12 @@ void tq_ratelimit_free(tq_ratelimit *rl)
         pthread_mutex_destroy(&rl->shards[i].lock);
     }
     free(rl);
+}
+
+void tq_ratelimit_set_parts(tq_ratelimit *rl, int parts)
+{
+    uint32_t n = parts > 1 ? (uint32_t)parts : 1;
+    atomic_store_explicit(&rl->part, (rl->limit + n - 1) / n, memory_order_relaxed);
 }
 
 /* ms since e's window began (0 when another thread's clock read was a little later) */
@@ -130,7 +139,7 @@ int tq_ratelimit_hit(tq_ratelimit *rl, const void *key, size_t len, uint64_t now
     const rl_entry *soonest;
     rl_entry *e = find_slot(rl, s, digest, now_ms, &found, &soonest);
     if (found && live(rl, e, now_ms)) {
-        if (e->count >= rl->limit)
+        if (e->count >= atomic_load_explicit(&rl->part, memory_order_relaxed))
             retry = seconds_left(rl, e, now_ms);
         else
             e->count++;

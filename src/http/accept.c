@@ -87,8 +87,10 @@ int tq_server_client_limits(tq_server *s, char *err, size_t errlen)
 {
     const tq_server_config *c = &s->cfg;
     long limit = raise_descriptor_limit();
-    /* without a cap on database connections, half the descriptors are kept for them */
-    long db = c->max_connections > 0 ? (long)c->max_connections * DESCRIPTORS_PER_DB_CONNECTION : limit / 2;
+    /* without a cap on database connections, half the descriptors are kept for them; a
+     * cluster cap (which replaces --max-connections) may all be this process's share */
+    int cap = c->cluster_max_connections > 0 ? c->cluster_max_connections : c->max_connections;
+    long db = cap > 0 ? (long)cap * DESCRIPTORS_PER_DB_CONNECTION : limit / 2;
     long workers = (long)c->threads * DESCRIPTORS_PER_WORKER;
     long derived = limit - db - workers - SPARE_DESCRIPTORS;
     if (c->max_client_connections > 0) {
@@ -106,14 +108,14 @@ int tq_server_client_limits(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen,
                  "%ld descriptors leave no room for client connections next to %ld for --max-connections %d: raise "
                  "the limit (ulimit -n) or lower --max-connections",
-                 limit, db, c->max_connections);
+                 limit, db, cap);
         return -1;
     }
     s->clients.max = derived;
     tq_log_info("server",
                 "client connections: at most %ld (%ld descriptors - %ld for %s database connections - %ld for %d "
                 "worker thread(s) - %d spare)",
-                derived, limit, db, c->max_connections > 0 ? "the" : "uncapped", workers, c->threads,
+                derived, limit, db, cap > 0 ? "the" : "uncapped", workers, c->threads,
                 SPARE_DESCRIPTORS);
     return 0;
 }

@@ -116,8 +116,17 @@ const tq_opt tq_server_options[] = {
      .metavar = "N", .def = 100, .min = 0, .max = 100000,
      .help = "connections to tenant databases across all tenants (0: no cap); keep it below PostgreSQL's "
              "`max_connections`"},
-    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT, .metavar = "N",
-     .def = 20, .min = 1, .max = 100000,
+    {CFG(cluster_max_connections), .name = "cluster-max-connections", .env = "TENANTQL_CLUSTER_MAX_CONNECTIONS",
+     .type = TQ_OPT_INT, .metavar = "N", .def = 0, .min = 0, .max = 100000,
+     .help = "one cap on tenant connections for all the processes sharing the registry, split among the live ones "
+             "and replacing `--max-connections`; also splits tenant quotas and the login limit (0: off; see "
+             "[Several processes](#several-processes))"},
+    {CFG(cluster_timeout_ms), .name = "cluster-timeout-ms", .env = "TENANTQL_CLUSTER_TIMEOUT_MS", .type = TQ_OPT_INT,
+     .metavar = "MS", .def = 3000, .min = 300, .max = 600000,
+     .help = "with `--cluster-max-connections`: a process whose last heartbeat (every third of this) is older is "
+             "taken for dead and its share goes to the others"},
+    {CFG(shared_db_max), .name = "shared-db-max", .env = "TENANTQL_SHARED_DB_MAX", .type = TQ_OPT_INT,
+     .metavar = "N", .def = 20, .min = 1, .max = 100000,
      .help = "connections to one shared database, across the tenants placed in its schemas (each tenant holds at "
              "most its `pool_options.max` of them at once; see [Tenant placement](#tenant-placement))"},
     {CFG(statement_cache), .name = "statement-cache", .env = "TENANTQL_STATEMENT_CACHE", .type = TQ_OPT_INT,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tenantql/cluster.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 #include "tenantql/registry.h"
@@ -173,6 +174,25 @@ static void count_pool(tq_pool *p, void *data)
 static void write_header(tq_strbuf *b, const char *name, const char *type, const char *help)
 {
     tq_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Several processes sharing the registry (--cluster-max-connections): only when on. */
+static void write_cluster_metrics(tq_strbuf *b)
+{
+    if (!tq_cluster_on())
+        return;
+    write_header(b, "tenantql_cluster_instances", "gauge",
+                 "Live server processes sharing the registry, this one included (at the last heartbeat).");
+    tq_strbuf_printf(b, "tenantql_cluster_instances %d\n", tq_cluster_instances());
+    write_header(b, "tenantql_cluster_connection_target", "gauge",
+                 "This process's share of --cluster-max-connections: floor(cap / instances), at least 1.");
+    tq_strbuf_printf(b, "tenantql_cluster_connection_target %d\n", tq_cluster_target());
+    write_header(b, "tenantql_cluster_connection_share", "gauge",
+                 "The cap this process enforces now: its share, or less until the others have shrunk theirs.");
+    tq_strbuf_printf(b, "tenantql_cluster_connection_share %d\n", tq_cluster_share());
+    write_header(b, "tenantql_cluster_heartbeat_failures_total", "counter",
+                 "Heartbeats that failed (the registry unreachable or slow).");
+    tq_strbuf_printf(b, "tenantql_cluster_heartbeat_failures_total %lu\n", tq_cluster_heartbeat_failures());
 }
 
 /* The hashing threads: what they computed (one verification per login attempt that was
@@ -342,8 +362,10 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     }
     write_header(&b, "tenantql_connections", "gauge", "Connections to tenant databases, all tenants.");
     tq_strbuf_printf(&b, "tenantql_connections %d\n", tq_pools_open_connections());
-    write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections; 0: none).");
+    write_header(&b, "tenantql_connections_max", "gauge", "The global cap (--max-connections, 0: none; or this process's share of "
+                 "--cluster-max-connections).");
     tq_strbuf_printf(&b, "tenantql_connections_max %d\n", tq_pools_max_connections());
+    write_cluster_metrics(&b);
     unsigned long prepared, unnamed, prepares;
     tq_pgconn_statement_counts(&prepared, &unnamed, &prepares);
     write_header(&b, "tenantql_statements_total", "counter",

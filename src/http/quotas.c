@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "tenantql/clock.h"
+#include "tenantql/cluster.h"
 #include "tenantql/log.h"
 
 /* ---- the budget of a client address ---- */
@@ -92,6 +93,7 @@ bool tq_quotas_tenant_admit(tq_server *s, tq_tenant *t, tq_arena *a, tq_quota_ti
     memset(ticket, 0, sizeof(*ticket));
     tq_quota q = *tq_tenant_quota(t);
     tq_quota_merge(&q, &tq_live_here()->default_quota);
+    tq_quota_split(&q, tq_cluster_instances()); /* 1 outside a cluster */
     bool any = tq_quota_any(&q);
     if (!any && !tq_share_enabled())
         return true;

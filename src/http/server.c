@@ -25,6 +25,7 @@
 #include "admin.h"
 #include "graphiql.h"
 #include "internal.h"
+#include "tenantql/cluster.h"
 #include "tenantql/linesink.h"
 #include "tenantql/api.h"
 #include "tenantql/embedded.h"
@@ -392,6 +393,7 @@ static void serve(tq_server *s)
 static void server_free(tq_server *s)
 {
     tq_admin_close(s);
+    tq_cluster_leave(); /* a start-up that failed after joining: out of the registry at once */
     unload_parts(s);
     h2o_config_dispose(&s->globalconf);
     tq_workers_free(s->workers);
@@ -413,6 +415,22 @@ static void tune_allocator(int threads)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     mallopt(M_ARENA_MAX, threads + 2);
+}
+
+/* With --cluster-max-connections: registers this process in the registry and takes its
+ * share of the cluster's cap (README, "Several processes"). */
+static int join_cluster(const tq_server_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->cluster_max_connections == 0)
+        return 0;
+    tq_cluster_options co = {cfg->registry, cfg->cluster_max_connections, cfg->cluster_timeout_ms};
+    char detail[400];
+    if (tq_cluster_join(&co, detail, sizeof(detail)) != 0) {
+        snprintf(err, errlen, "cannot join the processes sharing the registry (is it migrated? `tenantql migrate`): %s",
+                 detail);
+        return -1;
+    }
+    return 0;
 }
 
 int tq_server_run(const tq_server_config *cfg)
@@ -461,7 +479,7 @@ int tq_server_run(const tq_server_config *cfg)
     tq_pgconn_set_statement_cache(cfg->statement_cache);
     tq_pools_init(s->workers, cfg->max_connections);
     tq_ds_init(s->workers);
-    if (load_parts(s, err, sizeof(err)) != 0) {
+    if (load_parts(s, err, sizeof(err)) != 0 || join_cluster(cfg, err, sizeof(err)) != 0) {
         tq_log_error("server", "%s", err);
         server_free(s);
         return 1;
@@ -496,14 +514,16 @@ int tq_server_run(const tq_server_config *cfg)
         return 1;
     }
     int rc = 0;
-    if (tq_registry_start(s->registry) != 0) {
+    if (tq_registry_start(s->registry) != 0 || tq_cluster_start() != 0) {
         tq_log_error("server", "start-up failed: the tenant registry cannot be read");
         rc = 1;
     } else {
         serve(s);
     }
     tq_admin_stop(s); /* first: its /metrics reads the pools the workers close */
+    tq_cluster_detach(); /* the cap stays put while the workers close the connections */
     tq_workers_stop(s->workers);
+    tq_cluster_leave(); /* every connection closed: the others may take this share */
     tq_server_report_clients(s);
     server_free(s);
     tq_log_flush_suppressed(true);

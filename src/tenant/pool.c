@@ -502,6 +502,21 @@ static bool reserve_connection_for_waiters_locked(pool_db *db)
     return true;
 }
 
+/* With db's lock held (released on return): the cap was lowered below what is open (a
+ * cluster share shrank), so free connection c goes even if queries wait; they queue for
+ * a slot under the new cap like any pool that needs one. */
+static void close_over_cap_unlock(pool_conn *c, pool_worker *pw)
+{
+    pool_db *db = c->db;
+    db->total--;
+    bool needs = db->live_shares > 0 && pool_needs_connection_locked(db);
+    pthread_mutex_unlock(&db->lock);
+    if (needs)
+        cap_wait_for_slot(db, pw); /* queued before the slot frees, so the queue sees it */
+    cap_count_eviction();
+    close_releasing_slot(c, TQ_POOL_CLOSED_EVICTED);
+}
+
 /* Connection c on worker pw is free (and the share `done`, if any, no longer holds it):
  * the next share in turn gets it for its first waiter, else it goes idle. */
 static void conn_available(pool_conn *c, pool_worker *pw, tq_pool *done)
@@ -510,6 +525,10 @@ static void conn_available(pool_conn *c, pool_worker *pw, tq_pool *done)
     pthread_mutex_lock(&db->lock);
     if (done != NULL)
         share_let_go_locked(done);
+    if (cap_over() && !tq_worker_stopping(pw->w)) {
+        close_over_cap_unlock(c, pw);
+        return;
+    }
     /* queued queries belong to requests in flight, also while the server drains or after
      * the shares were retired: they are served first, and only a connection nobody waits
      * for is closed */

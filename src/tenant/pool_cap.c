@@ -7,6 +7,10 @@
  * longest-idle connection of another database closed to make room. A slot is given back only
  * once the server has let go of the connection (graceful close), so PostgreSQL never
  * counts more connections than the cap.
+ *
+ * Under --cluster-max-connections the cap is this process's share of the cluster's
+ * (cluster.c) and moves while the server runs: lowered, idle connections above it are
+ * closed at once and busy ones as they are released; raised, waiting pools get slots.
  */
 #include <stdlib.h>
 
@@ -16,11 +20,12 @@
 /* An idle connection closed on its own worker to free a slot for another pool. */
 typedef struct evict_msg {
     h2o_multithread_message_t super;
-    pool_conn *conn;
+    pool_conn *conn;               /* NULL: no connection, hand free slots to waiting pools */
 } evict_msg;
 
 static struct {
-    int max_total;                 /* 0: no cap */
+    _Atomic int max_total;         /* 0: no cap, unless movable (then: no connection at all) */
+    bool movable;                  /* a cluster share (cap_set_max): 0 is a cap too */
     _Atomic int total;             /* connections open or opening, all pools */
     pthread_mutex_t lock;          /* the slot queue; never held while taking another lock */
     h2o_linklist_t slot_waiters;   /* pool_db.slot_link, FIFO */
@@ -29,14 +34,31 @@ static struct {
 
 void cap_init(int max_connections)
 {
-    cap.max_total = max_connections;
+    atomic_store(&cap.max_total, max_connections);
+    cap.movable = false;
     atomic_store(&cap.total, 0);
     h2o_linklist_init_anchor(&cap.slot_waiters);
 }
 
+void cap_make_movable(int initial)
+{
+    cap.movable = true;
+    atomic_store(&cap.max_total, initial);
+}
+
 int cap_max(void)
 {
-    return cap.max_total;
+    return atomic_load(&cap.max_total);
+}
+
+static bool capped(void)
+{
+    return cap.movable || atomic_load(&cap.max_total) > 0;
+}
+
+bool cap_over(void)
+{
+    return capped() && atomic_load(&cap.total) > atomic_load(&cap.max_total);
 }
 
 int cap_open_connections(void)
@@ -58,7 +80,7 @@ bool cap_reserve(void)
 {
     int cur = atomic_load(&cap.total);
     do {
-        if (cap.max_total > 0 && cur >= cap.max_total)
+        if (capped() && cur >= atomic_load(&cap.max_total))
             return false;
     } while (!atomic_compare_exchange_weak(&cap.total, &cur, cur + 1));
     return true;
@@ -81,7 +103,7 @@ static void queue_for_slot(pool_db *p)
 
 bool cap_has_waiters(void)
 {
-    if (cap.max_total == 0)
+    if (!capped())
         return false;
     pthread_mutex_lock(&cap.lock);
     bool any = !h2o_linklist_is_empty(&cap.slot_waiters);
@@ -185,6 +207,8 @@ static pool_conn *take_longest_idle_locked(const pool_db *for_pool)
     return still_idle ? victim : NULL;
 }
 
+static void send_evict_msg(pool_worker *to, pool_conn *c);
+
 /* Closes the longest-idle connection of another pool, on the worker it lives on; its
  * slot then goes to the first pool waiting for one. Nothing idle: nothing to do (a slot
  * frees when some connection is released or closes). */
@@ -199,11 +223,7 @@ static void evict_idle_connection(pool_db *for_pool, pool_worker *pw)
         pool_close_evicted(victim, pw);
         return;
     }
-    evict_msg *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        abort();
-    m->conn = victim;
-    h2o_multithread_send_message(&victim->worker->evict_rx, &m->super);
+    send_evict_msg(victim->worker, victim);
 }
 
 void cap_wait_for_slot(pool_db *p, pool_worker *pw)
@@ -218,8 +238,47 @@ static void on_evict_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *mes
     while (!h2o_linklist_is_empty(messages)) {
         evict_msg *m = H2O_STRUCT_FROM_MEMBER(evict_msg, super.link, messages->next);
         h2o_linklist_unlink(&m->super.link);
-        pool_close_evicted(m->conn, pw);
+        if (m->conn != NULL)
+            pool_close_evicted(m->conn, pw);
+        else
+            grant_slots(pw);
         free(m);
+    }
+}
+
+static void send_evict_msg(pool_worker *to, pool_conn *c)
+{
+    evict_msg *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        abort();
+    m->conn = c;
+    h2o_multithread_send_message(&to->evict_rx, &m->super);
+}
+
+/* Any thread but a worker's: closes idle connections (longest idle first, each on its own
+ * worker) until no more than the cap are open, at most as many as are over it now. */
+static void trim_idle(void)
+{
+    int over = atomic_load(&cap.total) - atomic_load(&cap.max_total);
+    for (int i = 0; i < over; i++) {
+        pthread_mutex_lock(&pools_module.lock);
+        pool_conn *victim = take_longest_idle_locked(NULL);
+        pthread_mutex_unlock(&pools_module.lock);
+        if (victim == NULL)
+            return;
+        send_evict_msg(victim->worker, victim);
+    }
+}
+
+void cap_set_max(int max_connections)
+{
+    int before = atomic_exchange(&cap.max_total, max_connections);
+    if (max_connections < before) {
+        trim_idle();
+    } else if (max_connections > before && pools_module.nworkers > 0 && pools_module.workers[0] != NULL &&
+               cap_has_waiters()) {
+        /* slots are opened on a worker's loop: the first worker serves the queue */
+        send_evict_msg(pools_module.workers[0], NULL);
     }
 }
 

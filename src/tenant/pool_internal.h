@@ -130,7 +130,16 @@ void pool_close_evicted(pool_conn *c, pool_worker *pw);
 /* ---- pool_cap.c: the global cap on connections across all pools ---- */
 
 void cap_init(int max_connections);
+/* Makes the cap a cluster share (cluster.c) that cap_set_max moves, where 0 means no
+ * connection rather than no cap; before the workers start. */
+void cap_make_movable(int initial);
+/* Moves the cap (any thread but a worker's, while the workers run): lowered, idle
+ * connections above it are closed on their workers; raised, pools waiting for slots get
+ * them. */
+void cap_set_max(int max_connections);
 int cap_max(void);
+/* Whether more connections are open than the cap allows (it was lowered). */
+bool cap_over(void);
 /* Takes a slot for a new connection when the cap allows. */
 bool cap_reserve(void);
 /* A connection is gone for good: its slot goes to the next pool waiting for one, whose

@@ -149,6 +149,22 @@ bool tq_quota_any(const tq_quota *q)
     return q->rate > 0 || q->in_flight > 0 || q->db_ms > 0;
 }
 
+/* ceil(v / parts) for a limit in force (> 0): never 0, which would mean no limit */
+static int part_of(int v, int parts)
+{
+    return v > 0 ? (int)(((long long)v + parts - 1) / parts) : v;
+}
+
+void tq_quota_split(tq_quota *q, int parts)
+{
+    if (parts <= 1)
+        return;
+    q->rate = part_of(q->rate, parts);
+    q->burst = part_of(q->burst, parts);
+    q->in_flight = part_of(q->in_flight, parts);
+    q->db_ms = part_of(q->db_ms, parts);
+}
+
 int tq_quota_burst(const tq_quota *q)
 {
     return q->burst > 0 ? q->burst : q->rate;

@@ -1,7 +1,7 @@
 /*
  * test_ratelimit.c - the login attempt counter: the limit per window, the seconds to
  * wait, independent keys, a full table that refuses new keys instead of forgetting live
- * ones (one shard and sixteen), and attempts given back.
+ * ones (one shard and sixteen), attempts given back, and a limit split among processes.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -134,10 +134,29 @@ static void test_give_back(void)
     tq_ratelimit_free(rl);
 }
 
+/* several processes share the limit: ceil(limit / parts) each, never 0 */
+static void test_parts(void)
+{
+    tq_ratelimit *rl = tq_ratelimit_new(5, 10, 1024);
+    tq_ratelimit_set_parts(rl, 2);
+    for (int i = 0; i < 3; i++)
+        CHECK(hit(rl, "k", 1000 + (uint64_t)i) == 0);
+    CHECK(hit(rl, "k", 1003) == 10);
+    tq_ratelimit_set_parts(rl, 100);
+    CHECK(hit(rl, "other", 1004) == 0);
+    CHECK(hit(rl, "other", 1005) == 10);
+    tq_ratelimit_set_parts(rl, 1); /* alone again: the whole limit */
+    CHECK(hit(rl, "k", 1006) == 0);
+    CHECK(hit(rl, "k", 1007) == 0);
+    CHECK(hit(rl, "k", 1008) == 10);
+    tq_ratelimit_free(rl);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
+    test_parts();
     test_window();
     test_keys();
     test_full_table();

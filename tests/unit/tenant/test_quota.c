@@ -142,9 +142,24 @@ static void test_fair_share(void)
     tq_usage_release(light);
 }
 
+/* several processes share a quota: ceil(limit / parts) each; 0 (no limit) stays 0 */
+static void test_split(void)
+{
+    tq_quota q = {10, 0, 3, 1000};
+    tq_quota_split(&q, 1);
+    CHECK(q.rate == 10 && q.burst == 0 && q.in_flight == 3 && q.db_ms == 1000);
+    tq_quota_split(&q, 3);
+    CHECK(q.rate == 4 && q.burst == 0 && q.in_flight == 1 && q.db_ms == 334);
+    CHECK(tq_quota_burst(&q) == 4);
+    tq_quota r = {1, 7, 0, 0};
+    tq_quota_split(&r, 4);
+    CHECK(r.rate == 1 && r.burst == 2 && r.in_flight == 0 && r.db_ms == 0);
+}
+
 int main(void)
 {
     tq_log_set_level(TQ_LOG_ERROR);
+    test_split();
     test_parse_and_merge();
     test_rate();
     test_in_flight();
