@@ -15,7 +15,6 @@
  * longer registered is freed without a callback.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "tenantql/log.h"
 #include "tenantql/map.h"
 #include "tenantql/password.h"
+#include "tenantql/thread.h"
 
 #define KEY_DIGEST 16 /* BLAKE2b bytes a share key is reduced to */
 
@@ -483,16 +483,10 @@ int tq_password_start(const tq_password_config *cfg, tq_workers *ws, char *err, 
     pw.threads = calloc((size_t)cfg->threads, sizeof(pthread_t));
     pw.nthreads = 0;
     pthread_mutex_unlock(&pw.lock);
-    /* signals are the main thread's business (SIGINT/SIGTERM start the shutdown): the
-     * hashing threads inherit a mask that blocks them all */
-    sigset_t all, saved;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &saved);
     int created = 0;
-    while (created < cfg->threads && pthread_create(&pw.threads[created], NULL, hash_thread, NULL) == 0)
+    while (created < cfg->threads && tq_thread_start(&pw.threads[created], hash_thread, NULL) == 0)
         created++;
     pw.nthreads = created;
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (created < cfg->threads) {
         snprintf(err, errlen, "cannot start the password hashing threads");
         tq_password_stop();

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "tenantql/log.h"
 #include "tenantql/pgconn.h"
+#include "tenantql/thread.h"
 
 #define CANCEL_QUEUE_MAX 1024
 
@@ -69,7 +70,7 @@ static bool start_thread_locked(void)
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    cancels.started = pthread_create(&cancels.thread, NULL, cancel_thread, NULL) == 0;
+    cancels.started = tq_thread_start(&cancels.thread, cancel_thread, NULL) == 0;
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return cancels.started;
 }

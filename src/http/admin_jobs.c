@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "tenantql/log.h"
+#include "tenantql/thread.h"
 
 struct admin_jobs {
     pthread_mutex_t lock;
@@ -94,7 +95,7 @@ admin_jobs *tq_admin_jobs_start(int n, const char *conninfo, h2o_multithread_rec
     j->tail = &j->head;
     j->done = done;
     for (; j->nthreads < n; j->nthreads++) {
-        if (pthread_create(&j->threads[j->nthreads], NULL, job_thread, j) != 0) {
+        if (tq_thread_start(&j->threads[j->nthreads], job_thread, j) != 0) {
             snprintf(err, errlen, "cannot start the admin job threads");
             tq_admin_jobs_stop(j);
             return NULL;

@@ -33,6 +33,7 @@
 #include "tenantql/log.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/uuid.h"
+#include "tenantql/thread.h"
 
 #define MIN_GAP_MS 100 /* between heartbeats that notifications ask for */
 #define RECONNECT_DELAY_MS 500
@@ -348,7 +349,7 @@ int tq_cluster_start(void)
         return 0;
     if (pipe2(cl.stop_pipe, O_CLOEXEC) != 0)
         return -1;
-    if (pthread_create(&cl.thread, NULL, cluster_thread, NULL) != 0)
+    if (tq_thread_start(&cl.thread, cluster_thread, NULL) != 0)
         return -1;
     cl.thread_started = true;
     return 0;

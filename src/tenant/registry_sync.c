@@ -19,6 +19,7 @@
 #include "tenantql/log.h"
 #include "tenantql/pg_admin.h"
 #include "tenantql/uuid.h"
+#include "tenantql/thread.h"
 
 #define RECONNECT_DELAY_MS 1000
 #define IDLE_SWEEP_MS 1000      /* how often pools idle past their timeout are looked for */
@@ -213,7 +214,7 @@ int tq_registry_start(tq_registry *r)
 {
     if (pipe2(r->stop_pipe, O_CLOEXEC) != 0)
         return -1;
-    if (pthread_create(&r->thread, NULL, registry_thread, r) != 0)
+    if (tq_thread_start(&r->thread, registry_thread, r) != 0)
         return -1;
     r->thread_started = true;
     return 0;

@@ -7,6 +7,7 @@
  * half full: a few large writes a second rather than one per line.
  */
 #include "tenantql/linesink.h"
+#include "tenantql/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,7 +155,7 @@ tq_linesink *tq_linesink_open(const char *path, size_t capacity, char *err, size
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+    if (tq_thread_start(&s->thread, writer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the log writer thread");
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);

@@ -16,13 +16,13 @@
 #include "tenantql/worker.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tenantql/log.h"
+#include "tenantql/thread.h"
 
 #define CUT_OFF_GRACE_MS 3000 /* after cutting off: time for cancelled work to come back */
 
@@ -281,13 +281,8 @@ int tq_workers_start(tq_workers *ws, char *err, size_t errlen)
     ws->started = true;
     pthread_barrier_init(&ws->barrier, NULL, (unsigned)ws->n + 1);
     ws->barrier_made = true;
-    /* signals are the main thread's business: workers inherit a mask that blocks them */
-    sigset_t all, saved;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &saved);
     for (int i = 0; i < ws->n; i++)
-        pthread_create(&ws->workers[i].thread, NULL, worker_main, &ws->workers[i]);
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        tq_thread_start(&ws->workers[i].thread, worker_main, &ws->workers[i]);
     pthread_barrier_wait(&ws->barrier);
     int rc = 0;
     for (int i = 0; i < ws->n && rc == 0; i++)
