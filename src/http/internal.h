@@ -83,6 +83,7 @@ typedef struct tq_server {
     tq_quota default_quota;          /* for what a tenant's own quota leaves out (--tenant-*) */
     struct tq_admin *admin;          /* the admin API (admin.c); NULL with --admin-listen off */
     tq_cors cors;                    /* --cors-origins, parsed (middleware.c) */
+    struct tq_tracer *tracer;        /* --otlp-endpoint's exporter; NULL: no traces */
 } tq_server;
 
 typedef struct tq_admin tq_admin;

@@ -33,6 +33,7 @@
 #include "tenantql/pgconn.h"
 #include "tenantql/secret.h"
 #include "tenantql/token_cache.h"
+#include "tenantql/trace.h"
 
 #define TOKEN_CACHE_SLOTS 1024 /* per worker; a slot holds one token of a few hundred bytes */
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
@@ -277,6 +278,18 @@ static int load_limits(tq_server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The trace exporter, when --otlp-endpoint names a collector. */
+static int load_tracer(tq_server *s, char *err, size_t errlen)
+{
+    if (s->cfg.otlp_endpoint == NULL)
+        return 0;
+    tq_tracer_config tc = {s->cfg.otlp_endpoint, 0};
+    if (tq_trace_parse_sample(s->cfg.trace_sample, &tc.sample, err, errlen) != 0)
+        return -1;
+    s->tracer = tq_tracer_start(&tc, err, errlen);
+    return s->tracer != NULL ? 0 : -1;
+}
+
 static int load_parts(tq_server *s, char *err, size_t errlen)
 {
     const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
@@ -313,11 +326,14 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the tenant registry: %s", detail);
         return -1;
     }
-    return load_auth(s, err, errlen) == 0 ? load_limits(s, err, errlen) : -1;
+    if (load_auth(s, err, errlen) != 0 || load_limits(s, err, errlen) != 0)
+        return -1;
+    return load_tracer(s, err, errlen);
 }
 
 static void unload_parts(tq_server *s)
 {
+    tq_tracer_stop(s->tracer); /* the workers are stopped: every request has handed its spans over */
     tq_password_stop();
     tq_pgconn_cancel_shutdown();
     tq_ratelimit_free(s->api_auth.login_limit);
