@@ -81,6 +81,7 @@ typedef struct tq_span {
 /* A request's trace, embedded in the request (zeroed: no trace). */
 typedef struct tq_trace {
     tq_tracer *tracer;         /* NULL: tracing is off, or the request has no trace yet */
+    const char *method;        /* the request's HTTP method (static) */
     bool sampled;              /* recording: spans are kept and exported */
     bool has_parent;           /* continued from the request's traceparent */
     bool answered;
@@ -98,11 +99,12 @@ typedef struct tq_trace {
     char comment[TQ_TRACE_COMMENT_SIZE]; /* sampled: the statements' SQL comment, else "" */
 } tq_trace;
 
-/* A request arrived at start_us (tq_clock_us): continues traceparent (header value, len
- * bytes; NULL when absent, or when the request had it more than once) or starts a trace,
- * and decides whether it is sampled. tr NULL: tracing off, t stays empty. */
-void tq_trace_begin(tq_trace *t, tq_tracer *tr, const char *traceparent, size_t len, uint64_t start_us,
-                    tq_arena *arena);
+/* A request (method: a static name) arrived at start_us (tq_clock_us): continues
+ * traceparent (header value, len bytes; NULL when absent, or when the request had it more
+ * than once) or starts a trace, and decides whether it is sampled. tr NULL: tracing off,
+ * t stays empty. */
+void tq_trace_begin(tq_trace *t, tq_tracer *tr, const char *method, const char *traceparent, size_t len,
+                    uint64_t start_us, tq_arena *arena);
 
 /* Whether t records spans. */
 static inline bool tq_trace_sampled(const tq_trace *t)
@@ -151,7 +153,6 @@ void tq_trace_answered(tq_trace *t, int status);
 
 /* What the root span says about the request (strings copied by tq_trace_finish). */
 typedef struct tq_trace_request {
-    const char *method;     /* "GET", "POST" */
     const char *tenant;     /* its name, or NULL when no tenant was resolved */
     const char *request_id; /* X-Request-ID */
 } tq_trace_request;

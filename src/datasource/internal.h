@@ -5,6 +5,8 @@
 #ifndef TENANTQL_DATASOURCE_INTERNAL_H
 #define TENANTQL_DATASOURCE_INTERNAL_H
 
+#include <string.h>
+
 #include "tenantql/datasource.h"
 #include "tenantql/uuid.h"
 
@@ -60,6 +62,15 @@ void ds_op_done(ds_op *op);
 /* Adds a statement's times (q's, once its result is back) to db's request, which waited
  * for it, and tells the request's observer. */
 void ds_account(tq_db *db, const tq_db_query *q, tq_db_status status);
+/* q carries db's SQL comment, unless it has one already (a shared query: the first's). */
+static inline void ds_comment(tq_db_query *q, const tq_db *db)
+{
+    if (db->sql_comment != NULL && q->comment[0] == '\0') {
+        size_t n = strnlen(db->sql_comment, TQ_DB_COMMENT_SIZE - 1);
+        memcpy(q->comment, db->sql_comment, n);
+        q->comment[n] = '\0';
+    }
+}
 /* A request that was cancelled asks for nothing more: fn gets TQ_DB_CANCELLED on a later
  * loop turn. Returns whether it did so. */
 bool ds_refuse_cancelled(tq_db *db, ds_result_fn fn, void *data);

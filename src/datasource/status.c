@@ -356,6 +356,7 @@ static status_batch *open_batch(tq_db *db)
 static void ask(tq_db *db, status_entry *e, bool token)
 {
     status_batch *b = open_batch(db);
+    ds_comment(&b->op.q, db);
     if (token)
         b->tokens[b->ntokens++] = e;
     else

@@ -29,13 +29,14 @@ static void make_comment(tq_trace *t)
     memcpy(t->comment + 15 + TQ_TRACEPARENT_LEN, "'*/", 4);
 }
 
-void tq_trace_begin(tq_trace *t, tq_tracer *tr, const char *traceparent, size_t len, uint64_t start_us,
-                    tq_arena *arena)
+void tq_trace_begin(tq_trace *t, tq_tracer *tr, const char *method, const char *traceparent, size_t len,
+                    uint64_t start_us, tq_arena *arena)
 {
     if (tr == NULL)
         return;
     tq_traceparent tp;
     t->tracer = tr;
+    t->method = method;
     t->arena = arena;
     t->start_us = start_us;
     if (traceparent != NULL && tq_traceparent_parse(traceparent, len, &tp)) {
@@ -196,7 +197,7 @@ void tq_trace_finish(tq_trace *t, const tq_trace_request *req)
         return;
     if (t->dropped > 0)
         trace_count_dropped(t->tracer, TRACE_DROP_SPAN_LIMIT, t->dropped);
-    size_t strings = string_size(req->method) + string_size(req->tenant) + string_size(t->op_name) +
+    size_t strings = string_size(t->method) + string_size(req->tenant) + string_size(t->op_name) +
                      string_size(req->request_id);
     size_t spans = t->nspans * sizeof(tq_span);
     trace_entry *e = malloc(sizeof(*e) + spans + strings);
@@ -218,7 +219,7 @@ void tq_trace_finish(tq_trace *t, const tq_trace_request *req)
     if (spans > 0)
         memcpy(e->spans, t->spans, spans);
     char *at = (char *)e->spans + spans;
-    e->method = put_string(&at, req->method);
+    e->method = put_string(&at, t->method);
     e->tenant = put_string(&at, req->tenant);
     e->op_type = t->op_type; /* static */
     e->op_name = put_string(&at, t->op_name);
