@@ -47,6 +47,9 @@ const tq_opt tq_server_options[] = {
      .metavar = "RATIO", .def_str = "0.01",
      .help = "share of new traces recorded, 0 to 1; a request's `traceparent` decides for its own trace "
              "(parent-based)"},
+    {CFG(trace_sql_comment), .name = "trace-sql-comment", .env = "TENANTQL_TRACE_SQL_COMMENT", .type = TQ_OPT_ONOFF,
+     .def = 1,
+     .help = "a recorded request's statements carry its `traceparent` as an SQL comment (and so run unprepared)"},
     {CFG(cors_origins), .name = "cors-origins", .env = "TENANTQL_CORS_ORIGINS", .type = TQ_OPT_STRING,
      .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)",
      .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "

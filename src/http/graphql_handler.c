@@ -142,12 +142,14 @@ static void trace_statement(tq_db *db, const tq_db_query *q, tq_db_status status
     tq_trace_statement(&r->trace, q->stmt->name, q->asked_us, q->sent_us, q->done_us, status != TQ_DB_OK);
 }
 
-/* A sampled request's statements carry its trace: a span each, and the SQL comment. */
+/* A sampled request's statements carry its trace: a span each, and the SQL comment
+ * (unless --trace-sql-comment is off). */
 static void trace_bind_db(tq_request *r)
 {
     if (!tq_trace_sampled(&r->trace))
         return;
-    r->api.db.sql_comment = tq_trace_sql_comment(&r->trace);
+    if (r->server->cfg.trace_sql_comment)
+        r->api.db.sql_comment = tq_trace_sql_comment(&r->trace);
     r->api.db.on_statement = trace_statement;
 }
 

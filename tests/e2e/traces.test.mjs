@@ -180,8 +180,8 @@ test('--trace-sample 0 sends nothing (unless a caller samples); tracing off adds
 test('the collector down, refusing, or stopped mid-test: answers as usual, spans dropped and counted', async () => {
   const rx2 = await startOtlpReceiver();
   const srv = await startServe(dev, ['--otlp-endpoint', rx2.url, '--trace-sample', '1'], { TENANTQL_JWT_SECRET: dev.secret });
-  const nowhere = await startServe(dev, ['--otlp-endpoint', `http://127.0.0.1:${await freePort()}/v1/traces`, '--trace-sample', '1'],
-    { TENANTQL_JWT_SECRET: dev.secret });
+  const nowhere = await startServe(dev, ['--otlp-endpoint', `http://127.0.0.1:${await freePort()}/v1/traces`, '--trace-sample', '1',
+    '--trace-sql-comment', 'off'], { TENANTQL_JWT_SECRET: dev.secret });
   const ask = (s) => gql(s.url, '{ users(first: 1) { totalCount } }', { token: dev.tokens.acme });
   try {
     // nobody listens: every batch fails at once
@@ -190,6 +190,19 @@ test('the collector down, refusing, or stopped mid-test: answers as usual, spans
     assert.ok(metric(dropped, DROPPED_FAILED) >= 20, dropped.match(/tenantql_trace.*/g).join('\n'));
     assert.equal(metric(dropped, 'tenantql_trace_spans_exported_total'), 0);
     assert.match(nowhere.stderr(), /cannot connect to 127\.0\.0\.1:\d+.*spans are dropped/);
+    // --trace-sql-comment off: a recorded request's statement reaches PostgreSQL as it is
+    const { db, schema } = dev.tenantPlace('acme');
+    const lock = await lockTable(dev, db, `${schema}.products`);
+    let pending;
+    try {
+      pending = gql(nowhere.url, '{ products(first: 1) { totalCount } }', { token: dev.tokens.acme });
+      const rows = await until((x) => x.length > 0, async () => dev.psql(`SELECT query FROM pg_stat_activity
+        WHERE datname = '${db}' AND application_name = 'tenantql' AND state = 'active' AND query LIKE '%products%'`), 5000);
+      assert.ok(rows.length > 0 && rows.every((q) => !q.includes('traceparent')), rows.join('\n'));
+    } finally {
+      await lock.end();
+    }
+    assert.equal((await pending).status, 200);
     // a collector that answers, then refuses, then is gone, then back
     assert.equal((await ask(srv)).status, 200);
     await until((m) => metric(m, 'tenantql_trace_spans_exported_total') > 0, () => srv.metrics(), 5000);
