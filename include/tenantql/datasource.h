@@ -39,7 +39,7 @@ typedef struct tq_db {
     void (*on_statement)(struct tq_db *db, const tq_db_query *q, tq_db_status status);
     /* NULL: none. Else the SQL comment its statements carry (the request's trace, see
      * tq_db_query.comment), valid while the request runs; a read or lookup shared with
-     * other requests carries the comment of the first that has one. */
+     * other requests carries the comment of the request that made it (or none). */
     const char *sql_comment;
 } tq_db;
 

@@ -237,10 +237,10 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
         rd->send_timer.cb = on_send_timer;
         rd->next_open = dw->open_reads;
         dw->open_reads = rd;
+        ds_comment(&rd->op.q, db);
         /* sent when this loop turn's events are all handled, so that twins can join */
         h2o_timeout_link(tq_worker_loop(db->worker), tq_worker_timeout(db->worker, 0), &rd->send_timer);
     }
-    ds_comment(&rd->op.q, db);
     ds_waiter *wt = tq_arena_calloc(db->arena, 1, sizeof(*wt));
     *wt = (ds_waiter){NULL, db, fn, data};
     *rd->tail = wt;

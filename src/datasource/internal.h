@@ -62,10 +62,13 @@ void ds_op_done(ds_op *op);
 /* Adds a statement's times (q's, once its result is back) to db's request, which waited
  * for it, and tells the request's observer. */
 void ds_account(tq_db *db, const tq_db_query *q, tq_db_status status);
-/* q carries db's SQL comment, unless it has one already (a shared query: the first's). */
+/* q, made for db's request, carries its SQL comment. A query shared with requests that
+ * join later keeps the comment of the one that made it (or none): a shared query that
+ * any recorded request joined would otherwise run unprepared several times as often as
+ * requests are recorded (a batch of status lookups serves many requests). */
 static inline void ds_comment(tq_db_query *q, const tq_db *db)
 {
-    if (db->sql_comment != NULL && q->comment[0] == '\0') {
+    if (db->sql_comment != NULL) {
         size_t n = strnlen(db->sql_comment, TQ_DB_COMMENT_SIZE - 1);
         memcpy(q->comment, db->sql_comment, n);
         q->comment[n] = '\0';
