@@ -149,7 +149,7 @@ test('/metrics counts exported spans; none dropped while the collector answers',
   assert.equal(metric(m, 'tenantql_trace_spans_dropped_total{reason="queue_full"}'), 0);
 });
 
-test('--trace-sample 0 sends nothing (unless a caller samples); tracing off adds no header', async () => {
+test('--trace-sample 0 sends nothing (unless a caller samples), shutdown flushes; tracing off adds no header', async () => {
   const quiet = await startOtlpReceiver();
   const srv = await startServe(dev, ['--otlp-endpoint', quiet.url, '--trace-sample', '0'], { TENANTQL_JWT_SECRET: dev.secret });
   const off = await startServe(dev, [], { TENANTQL_JWT_SECRET: dev.secret });
@@ -162,7 +162,9 @@ test('--trace-sample 0 sends nothing (unless a caller samples); tracing off adds
     const sampled = await gql(srv.url, '{ users(first: 1) { totalCount } }',
       { token: dev.tokens.acme, headers: { traceparent: `00-3af7651916cd43dd8448eb211c80319f-${PARENT}-01` } });
     assert.equal(sampled.status, 200);
-    await spansOf(quiet, '3af7651916cd43dd8448eb211c80319f');
+    // stopped before its exporter's next batch: shutdown sends what is queued
+    assert.equal(await srv.stop(), 0);
+    assert.ok(quiet.trace('3af7651916cd43dd8448eb211c80319f').length > 1, 'flushed at shutdown');
     assert.deepEqual([...new Set(quiet.spans.map((s) => s.traceId))], ['3af7651916cd43dd8448eb211c80319f'],
       'only the caller\'s sampled trace');
     const r = await gql(off.url, '{ users(first: 1) { totalCount } }', { token: dev.tokens.acme, headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
