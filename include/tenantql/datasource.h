@@ -37,6 +37,10 @@ typedef struct tq_db {
     /* Told of each statement as its result comes back (NULL: nobody listens), on the
      * request's worker; q is valid during the call only. */
     void (*on_statement)(struct tq_db *db, const tq_db_query *q, tq_db_status status);
+    /* NULL: none. Else the SQL comment its statements carry (the request's trace, see
+     * tq_db_query.comment), valid while the request runs; a read or lookup shared with
+     * other requests carries the comment of the request that made it (or none). */
+    const char *sql_comment;
 } tq_db;
 
 /* The request gave up (it timed out, or its client went away): queries that only it

@@ -123,6 +123,12 @@ tq_pgconn_state tq_pgconn_get_state(const tq_pgconn *c);
  * The answer is the statement's result, or the error of a failed Prepare, DEALLOCATE or
  * role switch sent before it. */
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params);
+/* The same with comment (NULL: none) written before the statement's text, so that
+ * pg_stat_activity.query shows it (first: PostgreSQL cuts that column at
+ * track_activity_query_size). A commented execution is always unnamed, and neither uses
+ * nor changes what the connection remembers of stmt. */
+int tq_pgconn_send_commented(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params,
+                             const char *comment);
 
 /* False once the connection's prepared statements on the server may differ from what it
  * remembers (a DEALLOCATE failed, the server lost a statement, the connection broke): the

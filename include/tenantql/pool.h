@@ -65,10 +65,17 @@ typedef void (*tq_db_query_cb)(tq_db_query *q, tq_db_status status, PGresult *re
 struct pool_conn;
 struct pool_worker;
 
+/* A statement's SQL comment: a traceparent in sqlcommenter style (73 bytes) and a NUL. */
+#define TQ_DB_COMMENT_SIZE 80
+
 struct tq_db_query {
     /* set by the caller */
     const tq_stmt *stmt;
     const char *params[TQ_DB_MAX_PARAMS];
+    /* "" (the calloc'd default): none. Else a comment ("/" "*...*" "/", nothing in it that
+     * ends a comment early) sent before the statement's text, which then runs unnamed (a
+     * prepared statement's text cannot change per execution): see tq_pgconn_send */
+    char comment[TQ_DB_COMMENT_SIZE];
     tq_db_query_cb cb;
     void *data;
     /* set by the pool before cb, for the caller's timings (tq_clock_us; 0: never happened) */

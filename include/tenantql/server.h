@@ -34,6 +34,9 @@ typedef struct tq_server_config {
     const char *listen;          /* --listen HOST:PORT */
     const char *admin_listen;    /* --admin-listen HOST:PORT, or "off" */
     int metrics_tenants;         /* --metrics-tenants: tenants named in per-tenant request series */
+    const char *otlp_endpoint;   /* --otlp-endpoint: the OTLP/HTTP collector's URL, or NULL: no traces */
+    const char *trace_sample;    /* --trace-sample: ratio of new traces recorded ("0.01") */
+    bool trace_sql_comment;      /* --trace-sql-comment: recorded requests' statements carry their traceparent */
     const char *cors_origins;    /* --cors-origins: the CORS allow-list */
     bool cors_credentials;       /* --cors-credentials */
     long cors_max_age_s;         /* --cors-max-age-s: how long a browser may keep a preflight's answer */

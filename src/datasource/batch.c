@@ -159,6 +159,8 @@ void ds_lookup_by_id(tq_db *db, const ds_batch_kind *kind, const char *id, ds_ro
         return;
     }
     ds_batch *b = open_batch(db, kind);
+    if (b->n == 0)
+        ds_comment(&b->op.q, db);
     b->entries[b->n++] = (batch_entry){id, db, fn, data};
     db->inflight++;
     if (b->n == BATCH_MAX)

@@ -237,6 +237,7 @@ void ds_query(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
         rd->send_timer.cb = on_send_timer;
         rd->next_open = dw->open_reads;
         dw->open_reads = rd;
+        ds_comment(&rd->op.q, db);
         /* sent when this loop turn's events are all handled, so that twins can join */
         h2o_timeout_link(tq_worker_loop(db->worker), tq_worker_timeout(db->worker, 0), &rd->send_timer);
     }
@@ -284,6 +285,7 @@ void ds_write(tq_db *db, const tq_stmt *stmt, const char *const *params, int npa
     for (int i = 0; i < nparams; i++)
         wc->op.q.params[i] = params[i]; /* in the caller's arena, which outlives the query */
     wc->op.q.cb = on_write_done;
+    ds_comment(&wc->op.q, db);
     wc->op.only_for = write_only_for;
     wc->db = db;
     wc->fn = fn;

@@ -5,6 +5,8 @@
 #ifndef TENANTQL_DATASOURCE_INTERNAL_H
 #define TENANTQL_DATASOURCE_INTERNAL_H
 
+#include <string.h>
+
 #include "tenantql/datasource.h"
 #include "tenantql/uuid.h"
 
@@ -60,6 +62,18 @@ void ds_op_done(ds_op *op);
 /* Adds a statement's times (q's, once its result is back) to db's request, which waited
  * for it, and tells the request's observer. */
 void ds_account(tq_db *db, const tq_db_query *q, tq_db_status status);
+/* q, made for db's request, carries its SQL comment. A query shared with requests that
+ * join later keeps the comment of the one that made it (or none): a shared query that
+ * any recorded request joined would otherwise run unprepared several times as often as
+ * requests are recorded (a batch of status lookups serves many requests). */
+static inline void ds_comment(tq_db_query *q, const tq_db *db)
+{
+    if (db->sql_comment != NULL) {
+        size_t n = strnlen(db->sql_comment, TQ_DB_COMMENT_SIZE - 1);
+        memcpy(q->comment, db->sql_comment, n);
+        q->comment[n] = '\0';
+    }
+}
 /* A request that was cancelled asks for nothing more: fn gets TQ_DB_CANCELLED on a later
  * loop turn. Returns whether it did so. */
 bool ds_refuse_cancelled(tq_db *db, ds_result_fn fn, void *data);

@@ -356,6 +356,8 @@ static status_batch *open_batch(tq_db *db)
 static void ask(tq_db *db, status_entry *e, bool token)
 {
     status_batch *b = open_batch(db);
+    if (b->nusers + b->ntokens == 0)
+        ds_comment(&b->op.q, db);
     if (token)
         b->tokens[b->ntokens++] = e;
     else

@@ -533,13 +533,43 @@ static bool send_deallocate(tq_pgconn *c, const stmt_entry *evicted)
 
 int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params)
 {
+    return tq_pgconn_send_commented(c, stmt, scope, params, NULL);
+}
+
+/* The text of an unnamed execution: stmt's, expanded for the schema, after comment. */
+static const char *commented_sql(tq_pgconn *c, const char *sql, const char *schema, const char *comment)
+{
+    const char *text = expand_sql(c, sql, schema);
+    if (text == NULL || comment == NULL)
+        return text;
+    size_t cl = strlen(comment), tl = strlen(text), need = cl + 1 + tl + 1;
+    if (need > c->sql_size) {
+        /* text may be c->sql itself: grow in place keeps it */
+        char *grown = realloc(c->sql, need);
+        if (grown == NULL)
+            return NULL;
+        if (text == c->sql)
+            text = grown;
+        c->sql = grown;
+        c->sql_size = need;
+    }
+    memmove(c->sql + cl + 1, text, tl + 1);
+    memcpy(c->sql, comment, cl);
+    c->sql[cl] = ' ';
+    return c->sql;
+}
+
+int tq_pgconn_send_commented(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope, const char *const *params,
+                             const char *comment)
+{
     c->state = TQ_PGCONN_BUSY;
     c->nprelude = 0;
     c->exec_prepared = false;
     c->entry = 0;
     char name[STMT_NAME_MAX + 1];
     stmt_cache *k = &c->cache;
-    if (!scope->unnamed && !stmt->plan_per_values && k->capacity > 0 && statement_name(name, stmt->name, scope->id)) {
+    if (comment == NULL && !scope->unnamed && !stmt->plan_per_values && k->capacity > 0 &&
+        statement_name(name, stmt->name, scope->id)) {
         uint64_t key = cache_key(scope, stmt);
         stmt_entry *x = cache_find(k, key);
         if (x == NULL) {
@@ -593,7 +623,7 @@ int tq_pgconn_send(tq_pgconn *c, const tq_stmt *stmt, const tq_stmt_scope *scope
         if (!PQsendQueryPrepared(c->pg, name, stmt->nparams, params, NULL, NULL, 0))
             goto broken;
     } else {
-        const char *sql = expand_sql(c, stmt->sql, scope->schema);
+        const char *sql = commented_sql(c, stmt->sql, scope->schema, comment);
         if (sql == NULL || !PQsendQueryParams(c->pg, sql, stmt->nparams, NULL, params, NULL, NULL, 0))
             goto broken;
     }

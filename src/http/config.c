@@ -16,6 +16,7 @@
 #include "tenantql/ratelimit.h"
 #include "tenantql/quota.h"
 #include "tenantql/server.h"
+#include "tenantql/trace.h"
 
 #define CFG(member) TQ_OPT_FIELD(tq_server_config, member)
 #define DAY_MS (86400L * 1000)
@@ -47,6 +48,18 @@ const tq_opt tq_server_options[] = {
     {CFG(metrics_tenants), .name = "metrics-tenants", .env = "TENANTQL_METRICS_TENANTS", .type = TQ_OPT_INT,
      .metavar = "N", .def = 20, .min = 1, .max = 10000,
      .help = "the busiest N tenants get `/metrics` request series of their own, the rest share `tenant=\"other\"`"},
+    /* traces: README's "Traces" says what is recorded and why these defaults */
+    {CFG(otlp_endpoint), .name = "otlp-endpoint", .env = "TENANTQL_OTLP_ENDPOINT", .type = TQ_OPT_STRING,
+     .metavar = "URL", .default_doc = "— (none: no traces)",
+     .help = "export traces to this OpenTelemetry collector, OTLP over HTTP with JSON (`http://HOST:PORT/v1/traces`; "
+             "no TLS); see [Traces](#traces)"},
+    {CFG(trace_sample), .name = "trace-sample", .env = "TENANTQL_TRACE_SAMPLE", .type = TQ_OPT_STRING,
+     .metavar = "RATIO", .def_str = "0.01",
+     .help = "share of new traces recorded, 0 to 1; a request's `traceparent` decides for its own trace "
+             "(parent-based)"},
+    {CFG(trace_sql_comment), .name = "trace-sql-comment", .env = "TENANTQL_TRACE_SQL_COMMENT", .type = TQ_OPT_ONOFF,
+     .def = 1,
+     .help = "a recorded request's statements carry its `traceparent` as an SQL comment (and so run unprepared)"},
     {CFG(cors_origins), .name = "cors-origins", .env = "TENANTQL_CORS_ORIGINS", .type = TQ_OPT_STRING,
      .metavar = "ORIGINS", .default_doc = "— (none: no cross-origin browser reads)", .flags = RELOAD,
      .help = "origins allowed to call `/graphql` from a browser (`https://app.example,http://localhost:3000`; `*`: "
@@ -273,6 +286,10 @@ int tq_server_config_check(const tq_server_config *cfg, char *err, size_t errlen
         return -1;
     }
     if (tq_opts_check(tq_server_options, cfg, err, errlen) != 0)
+        return -1;
+    double sample;
+    if (tq_trace_parse_sample(cfg->trace_sample, &sample, err, errlen) != 0 ||
+        (cfg->otlp_endpoint != NULL && tq_trace_check_endpoint(cfg->otlp_endpoint, err, errlen) != 0))
         return -1;
     if (cfg->anon_rate > 0 && cfg->anon_login_cost > cfg->anon_burst) {
         snprintf(err, errlen, "--anon-login-cost (%d) must be at most --anon-burst (%d), or no login could pass",

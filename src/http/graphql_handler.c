@@ -45,6 +45,7 @@
 #include "tenantql/log.h"
 #include "tenantql/migrate.h"
 #include "tenantql/token_cache.h"
+#include "tenantql/trace.h"
 #include "tenantql/uuid.h"
 
 #define MAX_DOCUMENT_DEPTH 64
@@ -101,7 +102,8 @@ typedef struct tq_request {
     const char *codes[TQ_ACCESS_MAX_CODES]; /* the answer's distinct extensions.code values */
     int ncodes;
     char remote[TQ_ACCESS_REMOTE_SIZE];
-    const char *method;          /* GET, POST, HEAD or OTHER */
+    const char *method;          /* GET, POST, HEAD, ... (method_name) */
+    tq_trace trace;              /* its trace (--otlp-endpoint): ids, and spans when sampled */
 } tq_request;
 
 /* ---- request lifetime ---- */
@@ -133,6 +135,70 @@ static void remote_address(h2o_req_t *req, char out[TQ_ACCESS_REMOTE_SIZE])
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, TQ_ACCESS_REMOTE_SIZE);
 }
 
+/* ---- traces (trace.h): the request's span and its children ---- */
+
+static const char *method_name(h2o_req_t *req)
+{
+    static const char *const known[] = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (h2o_memis(req->method.base, req->method.len, known[i], strlen(known[i])))
+            return known[i];
+    return "_OTHER"; /* OpenTelemetry's name for a method it does not list */
+}
+
+/* With tracing on: the request's trace, continued from its traceparent (a request with
+ * two is read as having none) or started, and its id in the answer's traceparent. */
+static void trace_begin(tq_request *r, h2o_req_t *req)
+{
+    if (r->server->tracer == NULL)
+        return;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), -1);
+    bool one = i >= 0 && h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), i) < 0;
+    h2o_iovec_t v = one ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+    tq_trace_begin(&r->trace, r->server->tracer, method_name(req), v.base, v.len, r->start_us, &r->arena);
+    char *tp = h2o_mem_alloc_pool(&req->pool, TQ_TRACEPARENT_LEN + 1);
+    tq_trace_response_header(&r->trace, tp);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("traceparent"), 0, NULL, tp, TQ_TRACEPARENT_LEN);
+}
+
+/* One of the request's statements came back (tq_db.on_statement; sampled requests). */
+static void trace_statement(tq_db *db, const tq_db_query *q, tq_db_status status)
+{
+    tq_request *r = H2O_STRUCT_FROM_MEMBER(tq_request, api.db, db);
+    tq_trace_statement(&r->trace, q->stmt->name, q->asked_us, q->sent_us, q->done_us, status != TQ_DB_OK);
+}
+
+/* A sampled request's statements carry its trace: a span each, and the SQL comment
+ * (unless --trace-sql-comment is off). */
+static void trace_bind_db(tq_request *r)
+{
+    if (!tq_trace_sampled(&r->trace))
+        return;
+    if (r->server->cfg.trace_sql_comment)
+        r->api.db.sql_comment = tq_trace_sql_comment(&r->trace);
+    r->api.db.on_statement = trace_statement;
+}
+
+static const char *operation_type_name(const tq_gql_operation *op)
+{
+    if (op == NULL)
+        return NULL;
+    return op->type == TQ_GQL_OP_MUTATION ? "mutation" : op->type == TQ_GQL_OP_SUBSCRIPTION ? "subscription" : "query";
+}
+
+static void trace_operation(tq_request *r, const tq_gql_operation *op)
+{
+    if (op != NULL)
+        tq_trace_operation(&r->trace, operation_type_name(op), op->name.s, op->name.len);
+}
+
+/* The request is freed: its spans go to the exporter. */
+static void trace_finish(tq_request *r)
+{
+    tq_trace_request tr = {r->tenant != NULL ? tq_tenant_name(r->tenant) : NULL, r->id};
+    tq_trace_finish(&r->trace, &tr);
+}
+
 static tq_request *request_new(http_worker *hw, h2o_req_t *req)
 {
     tq_server *s = hw->server;
@@ -151,10 +217,8 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
         r->arrived_unix_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
         remote_address(req, r->remote);
     }
-    r->method = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))  ? "POST"
-                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ? "GET"
-                : h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) ? "HEAD"
-                                                                                   : "OTHER";
+    r->method = method_name(req);
+    trace_begin(r, req);
     r->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*r->guard), on_req_pool_dispose);
     *r->guard = r;
     atomic_fetch_add(&s->requests_in_flight, 1);
@@ -162,13 +226,6 @@ static tq_request *request_new(http_worker *hw, h2o_req_t *req)
 }
 
 static void unhold(tq_request *r);
-
-static const char *operation_type_name(const tq_gql_operation *op)
-{
-    if (op == NULL)
-        return NULL;
-    return op->type == TQ_GQL_OP_MUTATION ? "mutation" : op->type == TQ_GQL_OP_SUBSCRIPTION ? "subscription" : "query";
-}
 
 /* Its access log line: once freed, its statements (even one outliving the answer) are all
  * counted. */
@@ -192,6 +249,9 @@ static void log_access(tq_request *r)
         .ncodes = r->ncodes,
     };
     memcpy(e.codes, r->codes, sizeof(e.codes));
+    char trace_id[TQ_TRACE_ID_HEX_SIZE];
+    if (tq_trace_id_hex(&r->trace, trace_id))
+        e.trace_id = trace_id;
     tq_access_log_write(r->server, &e);
 }
 
@@ -209,6 +269,7 @@ static void request_free(tq_request *r)
 {
     if (r->server->access_log != NULL && r->responded)
         log_access(r);
+    trace_finish(r);
     if (r->req != NULL)
         *r->guard = NULL;
     if (h2o_timeout_is_linked(&r->timeout))
@@ -253,6 +314,7 @@ static void free_body(void *p)
 
 static void send_body(tq_request *r, int status, tq_strbuf *body)
 {
+    tq_trace_answered(&r->trace, status);
     r->responded = true;
     r->status = status;
     r->bytes = body->len;
@@ -577,7 +639,9 @@ static void send_document_errors(tq_request *r, tq_strbuf *errors_json)
  * returns false. */
 static bool validate_document(tq_request *r, const tq_gql_document *doc)
 {
+    int span = tq_trace_begin_span(&r->trace, "graphql.validate");
     tq_validation_result vr = tq_validate(r->server->schema, doc, &r->arena);
+    tq_trace_end_span(&r->trace, span, vr.count > 0);
     if (vr.count == 0)
         return true;
     tq_strbuf b = TQ_STRBUF_INIT;
@@ -598,12 +662,17 @@ static bool validate_document(tq_request *r, const tq_gql_document *doc)
  * answering with a syntax error. */
 static const tq_gql_document *parse_document(tq_request *r, const tq_gql_params *gp)
 {
+    int span = tq_trace_begin_span(&r->trace, "graphql.parse");
     /* pinned: other requests may evict the entry while this one waits for the database */
     r->doc_pin = tq_doc_cache_get(r->hw->docs, gp->query, gp->query_len);
-    if (r->doc_pin != NULL)
+    tq_trace_set_cached(&r->trace, span, r->doc_pin != NULL);
+    if (r->doc_pin != NULL) {
+        tq_trace_end_span(&r->trace, span, false);
         return tq_doc_pin_document(r->doc_pin);
+    }
     tq_gql_parse_error perr;
     tq_gql_document *doc = tq_gql_parse(&r->arena, gp->query, gp->query_len, &parse_options, &perr);
+    tq_trace_end_span(&r->trace, span, doc == NULL);
     if (doc == NULL) {
         tq_strbuf b = TQ_STRBUF_INIT;
         tq_strbuf_lit(&b, "{\"errors\":[");
@@ -664,6 +733,7 @@ static void bind_context(tq_request *r, op_access access)
         ap.header_mode = !r->authenticated;
     }
     tq_api_ctx_init(&r->api, &ap);
+    trace_bind_db(r);
 }
 
 /* The execution budget, after validation and before anything runs, for cached documents
@@ -675,9 +745,12 @@ static bool check_budget(tq_request *r, const tq_gql_document *doc, const tq_gql
 {
     if (op == NULL)
         return true; /* nothing runs: the request error needs no budget */
+    int span = tq_trace_begin_span(&r->trace, "graphql.budget");
     tq_budget_measure m = tq_budget_measure_operation(r->server->budget, doc, op, gp->variables, &r->arena);
     tq_strbuf refusal = TQ_STRBUF_INIT;
-    if (tq_limits_admit(r->server, r->id, &m, &refusal))
+    bool admitted = tq_limits_admit(r->server, r->id, &m, &refusal);
+    tq_trace_end_span(&r->trace, span, !admitted);
+    if (admitted)
         return true;
     send_document_errors(r, &refusal);
     return false;
@@ -884,6 +957,7 @@ static void execute(tq_request *r, const tq_gql_params *gp, const char *header_t
     tq_exec *ex = tq_exec_create(&ep);
     const tq_gql_operation *op = tq_exec_operation(ex);
     r->op = op;
+    trace_operation(r, op);
     if (op != NULL && op->type != TQ_GQL_OP_QUERY && r->req != NULL && !is_post(r->req)) {
         /* GET must stay safe (links, prefetching, caches): only queries run over it */
         r->allow = "POST";

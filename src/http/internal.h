@@ -105,6 +105,7 @@ typedef struct tq_server {
     tq_server_config in_force;       /* main thread: cfg with the reloadable options last applied */
     char *in_force_text;             /* the configuration file text in_force's strings point into */
     atomic_ulong reloads[TQ_RELOAD_OUTCOMES_]; /* SIGHUP reloads by outcome */
+    struct tq_tracer *tracer;        /* --otlp-endpoint's exporter; NULL: no traces */
 } tq_server;
 
 typedef struct tq_admin tq_admin;
@@ -135,7 +136,6 @@ void tq_http_request_id(tq_server *s, h2o_req_t *req, char out[TQ_REQUEST_ID_SIZ
 
 #define TQ_ACCESS_MAX_CODES 4 /* distinct extensions.code values a line names */
 #define TQ_ACCESS_REMOTE_SIZE 48
-#define TQ_ACCESS_TRACE_ID_SIZE 33
 
 /* What a line says of one /graphql request: only what the server decided or measured,
  * never a token, a variable's value, a password or the document's text. */

@@ -33,7 +33,7 @@ static const char *const cors_headers[] = {"accept", "authorization", "content-t
                                            "tracestate", NULL};
 #define CORS_ALLOW_METHODS "GET, POST"
 #define CORS_ALLOW_HEADERS "Accept, Authorization, Content-Type, X-Request-ID, traceparent, tracestate"
-#define CORS_EXPOSE_HEADERS "RateLimit, RateLimit-Policy, Retry-After, X-Request-ID"
+#define CORS_EXPOSE_HEADERS "RateLimit, RateLimit-Policy, Retry-After, X-Request-ID, traceparent"
 
 /* ---- the allow-list ---- */
 

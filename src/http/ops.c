@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "tenantql/cluster.h"
+#include "tenantql/trace.h"
 #include "tenantql/log.h"
 #include "tenantql/password.h"
 #include "tenantql/registry.h"
@@ -400,6 +401,7 @@ static int answer_metrics(ops_handler *h, h2o_req_t *req)
     write_password_metrics(&b);
     tq_limits_write_metrics(s, &b);
     write_tenant_request_metrics(busiest, named, &b);
+    tq_tracer_write_metrics(s->tracer, &b);
     for (size_t i = 0; i < busiest.n; i++)
         free(busiest.items[i].name);
     free(busiest.items);

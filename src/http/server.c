@@ -35,6 +35,7 @@
 #include "tenantql/pgconn.h"
 #include "tenantql/secret.h"
 #include "tenantql/token_cache.h"
+#include "tenantql/trace.h"
 
 #define DOC_CACHE_BYTES (8u << 20) /* per worker: parsed documents */
 #define DOC_CACHE_MAX_TEXT 65536   /* longer query texts are parsed each time */
@@ -276,6 +277,18 @@ static int load_limits(tq_server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The trace exporter, when --otlp-endpoint names a collector. */
+static int load_tracer(tq_server *s, char *err, size_t errlen)
+{
+    if (s->cfg.otlp_endpoint == NULL)
+        return 0;
+    tq_tracer_config tc = {s->cfg.otlp_endpoint, 0};
+    if (tq_trace_parse_sample(s->cfg.trace_sample, &tc.sample, err, errlen) != 0)
+        return -1;
+    s->tracer = tq_tracer_start(&tc, err, errlen);
+    return s->tracer != NULL ? 0 : -1;
+}
+
 static int load_parts(tq_server *s, char *err, size_t errlen)
 {
     const tq_embedded_file *sdl = tq_embedded_find("schema/schema.graphql");
@@ -319,11 +332,12 @@ static int load_parts(tq_server *s, char *err, size_t errlen)
     /* the snapshot was built before the registry and the login limit existed */
     s->live->api_auth.registry = s->api_auth.registry;
     s->live->api_auth.login_limit = s->api_auth.login_limit;
-    return 0;
+    return load_tracer(s, err, errlen);
 }
 
 static void unload_parts(tq_server *s)
 {
+    tq_tracer_stop(s->tracer); /* the workers are stopped: every request has handed its spans over */
     tq_password_stop();
     tq_pgconn_cancel_shutdown();
     tq_ratelimit_free(s->api_auth.login_limit);

@@ -697,7 +697,7 @@ static void run_query(tq_db_query *q, pool_conn *c)
     /* q->conn stays NULL during the send, which tells on_conn_result to defer */
     q->conn = NULL;
     c->sent_us = q->sent_us = tq_clock_us();
-    if (tq_pgconn_send(c->pg, q->stmt, &q->pool->scope, q->params) == 0)
+    if (tq_pgconn_send_commented(c->pg, q->stmt, &q->pool->scope, q->params, q->comment[0] ? q->comment : NULL) == 0)
         q->conn = c;
 }
 

@@ -6,7 +6,8 @@
  * schema, a pair is prepared on its second use only, the server never holds more than the
  * capacity (pg_prepared_statements, read on the same connection, agrees with the cache),
  * eviction deallocates, a failed Prepare or execution leaves the other statements alone,
- * and unnamed scopes and a cache of 0 never prepare.
+ * and unnamed scopes and a cache of 0 never prepare; an execution with an SQL comment (a
+ * traced request's) runs unnamed with the comment first and leaves the cache alone.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ static const tq_stmt stmt_count = {2, "count", "SELECT count(*) FROM pg_prepared
 static const tq_stmt stmt_names = {
     3, "names", "SELECT string_agg(name, ',' ORDER BY name COLLATE \"C\") FROM pg_prepared_statements", 0};
 static const tq_stmt stmt_forget = {4, "forget", "DEALLOCATE v_1", 0};
+static const tq_stmt stmt_text = {5, "text", "SELECT current_query() FROM @.t", 0};
+static const tq_stmt stmt_plain = {6, "plain", "SELECT current_query()", 0};
 
 static const tq_stmt_scope meta = {100, "public", true};
 static tq_stmt_scope scope[7]; /* 1..6: s1..s6 */
@@ -317,6 +320,53 @@ static int create_schemas(char *err, size_t errlen)
                       err, errlen);
 }
 
+/* The first column of a commented execution's one row (as answer()). */
+static const char *answer_commented(conn *c, const tq_stmt *stmt, const tq_stmt_scope *sc, const char *comment)
+{
+    static char out[2048];
+    const char *params[1] = {NULL};
+    int before = c->results;
+    c->res = NULL;
+    snprintf(out, sizeof(out), "!broken");
+    if (tq_pgconn_send_commented(c->pg, stmt, sc, params, comment) != 0)
+        return out;
+    run_until(&c->results, before + 1);
+    if (c->res != NULL && PQresultStatus(c->res) == PGRES_TUPLES_OK && PQntuples(c->res) == 1)
+        snprintf(out, sizeof(out), "%s", PQgetvalue(c->res, 0, 0));
+    PQclear(c->res);
+    return out;
+}
+
+/* A commented execution (a traced request's) runs unnamed with the comment first in its
+ * text, and leaves the prepared statements and the cache as they were. */
+static void test_commented(void)
+{
+    static const char comment[] = "/*traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'*/";
+    conn c;
+    open_conn(&c);
+    check_v(&c, 1);
+    check_v(&c, 1); /* prepared now */
+    int cached = tq_pgconn_cached_statements(c.pg);
+    CHECK(cached >= 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK_STR(answer_commented(&c, &stmt_text, &scope[2], comment),
+                  "/*traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'*/ SELECT current_query() "
+                  "FROM \"s2\".t");
+        CHECK_STR(answer_commented(&c, &stmt_v, &scope[1], comment), value_of(1));
+    }
+    CHECK(tq_pgconn_cached_statements(c.pg) == cached);
+    CHECK(!tq_pgconn_knows(c.pg, &stmt_text, &scope[2]));
+    check_agree(&c);
+    check_v(&c, 1); /* the prepared one still runs */
+    /* quoting, and a text without `@.` (not copied by the expansion) */
+    CHECK_STR(answer_commented(&c, &stmt_text, &odd, comment),
+              "/*traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'*/ SELECT current_query() "
+              "FROM \"Odd\"\"Name\".t");
+    CHECK_STR(answer_commented(&c, &stmt_plain, &meta, comment),
+              "/*traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'*/ SELECT current_query()");
+    tq_pgconn_close(c.pg);
+}
+
 int main(void)
 {
     char err[512];
@@ -339,6 +389,7 @@ int main(void)
         test_unnamed_scope_and_no_cache();
         test_unknown_state_is_not_reusable();
         test_against_model();
+        test_commented();
         PQfinish(admin);
     }
 
