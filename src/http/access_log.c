@@ -6,7 +6,6 @@
  * stands in for it, so that equal documents group together without their text and
  * values), a variable, a token or a password.
  */
-#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,13 +39,34 @@ void tq_access_log_close(tq_server *s)
     s->access_log = NULL;
 }
 
+/* The UTC second "YYYY-MM-DDTHH:MM:SS" of a time, remembered per thread: one gmtime_r a
+ * second rather than one a line. */
 static void write_time(tq_strbuf *b, int64_t unix_us)
 {
-    time_t sec = (time_t)(unix_us / 1000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    tq_strbuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_us % 1000000 / 1000));
+    static _Thread_local int64_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    int64_t sec = unix_us / 1000000;
+    if (sec != cached_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = sec;
+    }
+    int ms = (int)(unix_us % 1000000 / 1000);
+    char tail[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z'};
+    tq_strbuf_append(b, cached, 19);
+    tq_strbuf_append(b, tail, 5);
+}
+
+/* Microseconds as milliseconds with three decimals ("12.345"), without floating point. */
+static void write_ms(tq_strbuf *b, uint64_t us)
+{
+    tq_json_write_int(b, (int64_t)(us / 1000));
+    unsigned frac = (unsigned)(us % 1000);
+    char tail[4] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10), (char)('0' + frac % 10)};
+    tq_strbuf_append(b, tail, 4);
 }
 
 /* The document's SHA-256 in hex (the hash persisted-query clients send), or "". */
@@ -60,43 +80,56 @@ static void document_hash(const tq_access_entry *e, char out[crypto_hash_sha256_
     sodium_bin2hex(out, crypto_hash_sha256_BYTES * 2 + 1, h, sizeof(h));
 }
 
-static void json_opt_string(tq_strbuf *b, const char *key, const char *v, size_t len)
+#define KEY(b, lit) tq_strbuf_append((b), lit, sizeof(lit) - 1)
+
+static void json_opt_string(tq_strbuf *b, const char *v, size_t len)
 {
-    tq_strbuf_printf(b, ",\"%s\":", key);
     if (v == NULL || len == 0)
-        tq_strbuf_lit(b, "null");
+        KEY(b, "null");
     else
         tq_json_write_string(b, v, len);
 }
 
+/* Formatted by appends, not printf: a line is ~15 fields on the request's path. */
 static void format_json(tq_strbuf *b, const tq_access_entry *e, const char *hash)
 {
-    tq_strbuf_lit(b, "{\"time\":\"");
+    KEY(b, "{\"time\":\"");
     write_time(b, e->arrived_unix_us);
-    tq_strbuf_lit(b, "\",\"request_id\":");
+    KEY(b, "\",\"request_id\":");
     tq_json_write_cstr(b, e->request_id);
-    tq_strbuf_lit(b, ",\"remote\":");
+    KEY(b, ",\"remote\":");
     tq_json_write_cstr(b, e->remote);
-    tq_strbuf_lit(b, ",\"method\":");
+    KEY(b, ",\"method\":");
     tq_json_write_cstr(b, e->method);
-    json_opt_string(b, "tenant", e->tenant, e->tenant ? strlen(e->tenant) : 0);
-    json_opt_string(b, "operation_type", e->op_type, e->op_type ? strlen(e->op_type) : 0);
-    json_opt_string(b, "operation_name", e->op_name, e->op_name_len);
-    json_opt_string(b, "document_hash", hash, strlen(hash));
-    /* milliseconds with three decimals from integer microseconds: no floating point */
-    tq_strbuf_printf(b,
-                     ",\"status\":%d,\"duration_ms\":%" PRIu64 ".%03" PRIu64 ",\"db_wait_ms\":%" PRIu64 ".%03" PRIu64
-                     ",\"db_ms\":%" PRIu64 ".%03" PRIu64 ",\"db_statements\":%u,\"bytes\":%zu,\"errors\":[",
-                     e->status, e->duration_us / 1000, e->duration_us % 1000, e->db.wait_us / 1000, e->db.wait_us % 1000,
-                     e->db.pg_us / 1000, e->db.pg_us % 1000, e->db.statements, e->bytes);
+    KEY(b, ",\"tenant\":");
+    json_opt_string(b, e->tenant, e->tenant ? strlen(e->tenant) : 0);
+    KEY(b, ",\"operation_type\":");
+    json_opt_string(b, e->op_type, e->op_type ? strlen(e->op_type) : 0);
+    KEY(b, ",\"operation_name\":");
+    json_opt_string(b, e->op_name, e->op_name_len);
+    KEY(b, ",\"document_hash\":");
+    json_opt_string(b, hash, strlen(hash));
+    KEY(b, ",\"status\":");
+    tq_json_write_int(b, e->status);
+    KEY(b, ",\"duration_ms\":");
+    write_ms(b, e->duration_us);
+    KEY(b, ",\"db_wait_ms\":");
+    write_ms(b, e->db.wait_us);
+    KEY(b, ",\"db_ms\":");
+    write_ms(b, e->db.pg_us);
+    KEY(b, ",\"db_statements\":");
+    tq_json_write_int(b, e->db.statements);
+    KEY(b, ",\"bytes\":");
+    tq_json_write_int(b, (int64_t)e->bytes);
+    KEY(b, ",\"errors\":[");
     for (int i = 0; i < e->ncodes; i++) {
         if (i > 0)
-            tq_strbuf_lit(b, ",");
+            tq_strbuf_putc(b, ',');
         tq_json_write_cstr(b, e->codes[i]);
     }
-    tq_strbuf_lit(b, "]");
-    json_opt_string(b, "trace_id", e->trace_id, e->trace_id ? strlen(e->trace_id) : 0);
-    tq_strbuf_lit(b, "}\n");
+    KEY(b, "],\"trace_id\":");
+    json_opt_string(b, e->trace_id, e->trace_id ? strlen(e->trace_id) : 0);
+    KEY(b, "}\n");
 }
 
 /* time id remote method tenant op-type op-name status duration db/statements wait bytes [codes] */
@@ -124,6 +157,7 @@ void tq_access_log_write(tq_server *s, const tq_access_entry *e)
     char hash[crypto_hash_sha256_BYTES * 2 + 1];
     document_hash(e, hash);
     tq_strbuf b = TQ_STRBUF_INIT;
+    tq_strbuf_reserve(&b, 512); /* a line is ~400 bytes: one allocation */
     if (s->cfg.access_log == TQ_ACCESS_LOG_TEXT)
         format_text(&b, e, hash);
     else
