@@ -13,6 +13,7 @@
 #include "tenantql/clock.h"
 #include "tenantql/trace.h"
 #include "tq_test.h"
+#include "tq_test_pg.h"
 
 static void test_sample(void)
 {
@@ -47,13 +48,7 @@ static void test_endpoint(void)
 /* A port where nobody listens (bound, then closed). */
 static int closed_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
+    return tq_test_free_port();
 }
 
 static tq_tracer *tracer_at(int port, double sample)
