@@ -105,7 +105,7 @@ static void *writer_main(void *arg)
         /* until FLUSH_MS pass with something to write, the buffer is half full, or close */
         while (!s->stopping && s->fill.len < s->capacity / 2) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_nsec += FLUSH_MS * 1000000L;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
@@ -154,7 +154,12 @@ tq_linesink *tq_linesink_open(const char *path, size_t capacity, char *err, size
         }
     }
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    /* the flush interval on the monotonic clock: a wall clock set back must not stall it */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
     if (tq_thread_start(&s->thread, writer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the log writer thread");
         pthread_mutex_destroy(&s->lock);
