@@ -10,9 +10,9 @@
 // within a second of its migration.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, startDev, stopDev, gql, until, lockTable } from './lib/harness.mjs';
+import { BIN, startDev, stopDev, gql, until, lockTable, schemaCopiesSql } from './lib/harness.mjs';
 
 const N = Number(process.env.TQ_MIGRATE_TENANTS || 200);
 const SHARED = 'tenant_fleet';
@@ -25,11 +25,7 @@ const tokens = new Map();
 const undo003 = (schema) => `ALTER TABLE ${schema}.users DROP COLUMN sessions_revoked_at;
   DROP TABLE ${schema}.revoked_tokens; DELETE FROM ${schema}.tenantql_migrations WHERE version = 3;`;
 
-function psqlInput(db, input) {
-  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1',
-    `host=${join(dev.dir, 'pg', 'run')} port=${dev.pgPort} user=tenantql dbname=${db}`],
-  { input, stdio: ['pipe', 'ignore', 'inherit'], maxBuffer: 1 << 26 });
-}
+const psqlInput = (db, input) => dev.psqlScript(input, db);
 
 /** Runs `tenantql migrate` with args; returns { status, lines (parsed JSON), summary, stderr }. */
 function migrate(...args) {
@@ -55,13 +51,7 @@ before(async () => {
   userId = dev.psql('SELECT id FROM tenant_tpl.users', SHARED)[0];
   psqlInput(SHARED, undo003('tenant_tpl'));
   const tables = dev.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_tpl'", SHARED);
-  const sql = [];
-  for (let i = 0; i < N; i++) {
-    sql.push(`BEGIN; CREATE SCHEMA tenant_m${i};`);
-    for (const t of tables)
-      sql.push(`CREATE TABLE tenant_m${i}.${t} (LIKE tenant_tpl.${t} INCLUDING ALL); INSERT INTO tenant_m${i}.${t} SELECT * FROM tenant_tpl.${t};`);
-    sql.push('COMMIT;');
-  }
+  const sql = schemaCopiesSql(tables, N);
   // m0's migration fails: a table of that name is already there
   sql.push('CREATE TABLE tenant_m0.revoked_tokens (x int);');
   psqlInput(SHARED, sql.join('\n'));

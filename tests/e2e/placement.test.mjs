@@ -7,9 +7,8 @@
 // must find each tenant's own row (the schema is bound in the statement, not the session).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startDev, startServe, stopDev, gql, lockTable } from './lib/harness.mjs';
+import { startDev, startServe, stopDev, gql, lockTable, schemaCopiesSql } from './lib/harness.mjs';
 
 const N = Number(process.env.TQ_PLACEMENT_TENANTS || 1000);
 const CAP = 20;
@@ -17,12 +16,6 @@ const SECONDS = Number(process.env.TQ_PLACEMENT_SECONDS || 8);
 const SHARED = 'tenant_many';
 let dev, userId;
 const tokens = [];
-
-function psqlInput(db, input) {
-  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1',
-    `host=${join(dev.dir, 'pg', 'run')} port=${dev.pgPort} user=tenantql dbname=${db}`],
-  { input, stdio: ['pipe', 'ignore', 'inherit'], maxBuffer: 1 << 26 });
-}
 
 const activeConnections = () => Number(dev.psql(`SELECT count(*) FROM pg_stat_activity
   WHERE application_name = 'tenantql' AND backend_type = 'client backend' AND datname = '${SHARED}'`)[0]);
@@ -34,14 +27,8 @@ before(async () => {
   dev.psql(`INSERT INTO tenant_tpl.users (email, password, first_name) VALUES ('who@template.example', 'x', 'M')`, SHARED);
   userId = dev.psql('SELECT id FROM tenant_tpl.users', SHARED)[0];
   const tables = dev.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_tpl'", SHARED);
-  const sql = [];
-  for (let i = 0; i < N; i++) {
-    sql.push(`BEGIN; CREATE SCHEMA tenant_m${i};`);
-    for (const t of tables)
-      sql.push(`CREATE TABLE tenant_m${i}.${t} (LIKE tenant_tpl.${t} INCLUDING ALL); INSERT INTO tenant_m${i}.${t} SELECT * FROM tenant_tpl.${t};`);
-    sql.push(`UPDATE tenant_m${i}.users SET email = 'who@m${i}.example'; COMMIT;`);
-  }
-  psqlInput(SHARED, sql.join('\n'));
+  const sql = schemaCopiesSql(tables, N, { each: (i) => `UPDATE tenant_m${i}.users SET email = 'who@m${i}.example';` });
+  dev.psqlScript(sql.join('\n'), SHARED);
   const sock = join(dev.dir, 'pg', 'run');
   dev.psql(`INSERT INTO tenants (name, db_host, db_port, db_name, db_user, db_password, pool_options, placement, db_schema)
     SELECT 'm' || i, '${sock}', ${dev.pgPort}, '${SHARED}', 'tenantql', '',

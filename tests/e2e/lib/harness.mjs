@@ -74,6 +74,19 @@ function waitForExit(child, ms) {
 
 /** Runs SQL through psql with a conninfo string (and extra environment); returns rows of
  * tab-separated text. */
+/** SQL making schemas tenant_m0 .. tenant_m(n-1) copies (tables and rows) of schema `from`,
+ * each in a transaction of its own that also runs each(i). */
+export function schemaCopiesSql(tables, n, { from = 'tenant_tpl', each = () => '' } = {}) {
+  const sql = [];
+  for (let i = 0; i < n; i++) {
+    sql.push(`BEGIN; CREATE SCHEMA tenant_m${i};`);
+    for (const t of tables)
+      sql.push(`CREATE TABLE tenant_m${i}.${t} (LIKE ${from}.${t} INCLUDING ALL); INSERT INTO tenant_m${i}.${t} SELECT * FROM ${from}.${t};`);
+    sql.push(`${each(i)} COMMIT;`);
+  }
+  return sql;
+}
+
 function runPsql(conninfo, sql, env = {}) {
   return execFileSync('psql', ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', conninfo, '-c', sql],
     { encoding: 'utf8', env: { ...process.env, ...env } })
@@ -143,6 +156,11 @@ export async function startDev({ args = [], env = {}, dir } = {}) {
     /** Runs SQL through psql against a database of the cluster; returns rows of tab-separated text. */
     psql(sql, db = 'tenantql') {
       return runPsql(`host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`, sql);
+    },
+    /** Feeds a script of many statements to psql (standard input: no argument-length limit). */
+    psqlScript(script, db = 'tenantql') {
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `host=${sockdir} port=${pgPort} user=tenantql dbname=${db}`],
+        { input: script, stdio: ['pipe', 'ignore', 'inherit'], maxBuffer: 1 << 26 });
     },
     /** Runs SQL through psql against a tenant's tables, wherever the registry places them
      * (its database, or its schema of a shared database: search_path is its db_schema),
