@@ -179,6 +179,16 @@ static void trace_bind_db(tq_request *r)
     r->api.db.on_statement = trace_statement;
 }
 
+/* An operation's name is the client's to choose and GraphQL sets no length: the access log
+ * and the spans keep its first TQ_OP_NAME_LOGGED bytes, so that neither a line nor a
+ * queued span grows with it. */
+#define TQ_OP_NAME_LOGGED 128
+
+static size_t logged_name_len(const tq_gql_operation *op)
+{
+    return op == NULL ? 0 : op->name.len < TQ_OP_NAME_LOGGED ? op->name.len : TQ_OP_NAME_LOGGED;
+}
+
 static const char *operation_type_name(const tq_gql_operation *op)
 {
     if (op == NULL)
@@ -189,7 +199,7 @@ static const char *operation_type_name(const tq_gql_operation *op)
 static void trace_operation(tq_request *r, const tq_gql_operation *op)
 {
     if (op != NULL)
-        tq_trace_operation(&r->trace, operation_type_name(op), op->name.s, op->name.len);
+        tq_trace_operation(&r->trace, operation_type_name(op), op->name.s, logged_name_len(op));
 }
 
 /* The request is freed: its spans go to the exporter. */
@@ -239,7 +249,7 @@ static void log_access(tq_request *r)
         .tenant = r->tenant != NULL ? tq_tenant_name(r->tenant) : NULL,
         .op_type = operation_type_name(r->op),
         .op_name = r->op != NULL ? r->op->name.s : NULL,
-        .op_name_len = r->op != NULL ? r->op->name.len : 0,
+        .op_name_len = logged_name_len(r->op),
         .document = r->params.query,
         .document_len = r->params.query_len,
         .status = r->status,

@@ -92,6 +92,14 @@ test('no line carries a token, a variable\'s value or a password', async () => {
     assert.ok(!lines.includes(secret), `the access log holds ${secret.slice(0, 12)}…`);
 });
 
+test('a client\'s long operation name is cut to 128 bytes in its line', async () => {
+  const name = `Op${'x'.repeat(5000)}`;
+  const r = await gql(dev.url, `query ${name} { me { email } }`, { token: dev.tokens.acme, headers: { 'x-request-id': 'al-long-name' } });
+  assert.equal(r.status, 200);
+  const e = await lineFor('al-long-name');
+  assert.equal(e.operation_name, name.slice(0, 128));
+});
+
 test('every line is one JSON object with every field', async () => {
   const lines = accessLines(dev.stdout());
   assert.ok(lines.length >= 7);

@@ -246,3 +246,15 @@ test('the access log line names the request\'s trace', async () => {
   assert.equal(line.trace_id, TRACE);
   assert.equal(answerParent(r).traceId, TRACE);
 });
+
+test('a client\'s long operation name is cut to 128 bytes in every span (a queued span stays small)', async () => {
+  const trace = 'f'.repeat(31) + '1';
+  const name = `Op${'y'.repeat(5000)}`;
+  const r = await gql(dev.url, `query ${name} { me { email } }`, { token: dev.tokens.acme,
+    headers: { traceparent: `00-${trace}-${PARENT}-01` } });
+  assert.equal(r.status, 200);
+  const spans = await spansOf(rx, trace, { children: 2 });
+  const root = spans.find((s) => s.kind === 2);
+  assert.equal(root.name, `query ${name.slice(0, 128)}`);
+  for (const s of spans) assert.equal(s.attrs['graphql.operation.name'], name.slice(0, 128), s.name);
+});
